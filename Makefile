@@ -1,0 +1,35 @@
+# storyboard: every target installs what it needs into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo golden schema clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check storyboard tests scripts
+	$(VENV)/bin/ruff format --check storyboard tests scripts
+	$(VENV)/bin/mypy storyboard
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+golden: $(STAMP)
+	$(PY) -m tests.golden.regenerate
+
+schema: $(STAMP)
+	$(VENV)/bin/storyboard schema > schemas/storyboard.schema.json
+
+clean:
+	rm -rf $(VENV) build .storyboard .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+"""``python -m storyboard``: the same as the ``storyboard`` command."""
+
+import sys
+
+from storyboard.cli.main import main
+
+sys.exit(main())

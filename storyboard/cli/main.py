@@ -1,0 +1,76 @@
+"""``main(argv) -> exit status``: parse the command line, run one command, map errors to codes.
+
+Exit status: 0 success, 1 a build or provider failure, 2 invalid input (usage or storyboard
+errors). Every command lives in its own ``cmd_*.py`` module exposing ``register(subparsers)``;
+imports of the heavy stages happen inside the command functions, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from storyboard import __version__
+from storyboard.errors import InputError, StoryboardError
+
+# Order is the order of `storyboard --help`.
+COMMAND_MODULES = ("check", "fmt", "schema")
+
+BUG_REPORT = (
+    "this is a bug in storyboard {version}, not in your storyboard. Please report it at "
+    "https://github.com/storyboard-video/storyboard/issues with the command you ran and "
+    "the lines above."
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in our `error:` style (still exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"storyboard: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="storyboard",
+        description="Turn a film written as YAML into a finished video.",
+    )
+    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"storyboard.cli.cmd_{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.func(args)
+        return status
+    except InputError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+        count = len(exc.diagnostics)
+        print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        return exc.exit_code
+    except StoryboardError as exc:
+        print(f"storyboard: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("storyboard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception:  # noqa: BLE001 - the one place that turns a crash into a bug report
+        traceback.print_exc()
+        print(f"storyboard: internal error: {BUG_REPORT.format(version=__version__)}", file=sys.stderr)
+        return 3

@@ -1,0 +1,118 @@
+"""Positions and diagnostics: how every stage tells the writer where a problem is.
+
+A :class:`Position` is a ``FILE:LINE:COL`` place (1-based, as editors count). A
+:class:`SourceMap` remembers the position of every key and value of a loaded storyboard by
+its *path* (the tuple of keys and indexes that leads to it, e.g. ``("shots", 2, "prompt")``),
+so a later stage that only knows a path can still point at the right character.
+A :class:`Diagnostic` is one message at one position; stages collect them and fail once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+PathKey = str | int
+DataPath = tuple[PathKey, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A place in a source file: ``file`` as shown to the user, 1-based ``line`` and ``col``."""
+
+    file: str
+    line: int = 1
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def shifted(self, lines: int, col: int | None = None) -> Position:
+        """The position ``lines`` further down, at ``col`` if given."""
+        return Position(self.file, self.line + lines, self.col if col is None else col)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem found in the input, at one position."""
+
+    position: Position | None
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def render(self) -> str:
+        """``FILE:LINE:COL: error: MESSAGE``, the format editors and CI annotators parse."""
+        where = f"{self.position}: " if self.position is not None else ""
+        return f"{where}{self.severity}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        pos = self.position or Position("", 0, 0)
+        return (pos.file, pos.line, pos.col, self.message)
+
+
+def display_path(path: Path) -> str:
+    """How a file is named in messages: relative to the working directory when inside it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+@dataclass
+class SourceMap:
+    """Positions of the keys and values of a document, by data path.
+
+    Values reached through a YAML alias share the anchor's position. When a path has no
+    recorded position (a default, or a value built by a later stage), :meth:`value` walks up
+    to the nearest ancestor that has one, as DVC's ``determine_linecol`` does.
+    """
+
+    values: dict[DataPath, Position] = field(default_factory=dict)
+    keys: dict[DataPath, Position] = field(default_factory=dict)
+    default: Position = Position("<unknown>")
+
+    def value(self, path: Sequence[PathKey]) -> Position:
+        """Position of the value at ``path``, or of its nearest located ancestor."""
+        p = tuple(path)
+        while p:
+            pos = self.values.get(p)
+            if pos is not None:
+                return pos
+            p = p[:-1]
+        return self.values.get((), self.default)
+
+    def key(self, path: Sequence[PathKey]) -> Position:
+        """Position of the key that leads to ``path`` (the value's position for list items)."""
+        p = tuple(path)
+        pos = self.keys.get(p)
+        return pos if pos is not None else self.value(p)
+
+    def has(self, path: Sequence[PathKey]) -> bool:
+        return tuple(path) in self.values
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a candidate is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def format_path(path: Sequence[PathKey]) -> str:
+    """``shots[2].prompt``: a data path as a writer would name it."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(document)"
+
+
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    """All diagnostics in file order, one per line."""
+    return "\n".join(d.render() for d in sorted(diagnostics, key=Diagnostic.sort_key))
