@@ -17,7 +17,7 @@ from storyboard import __version__
 from storyboard.errors import InputError, StoryboardError
 
 # Order is the order of `storyboard --help`.
-COMMAND_MODULES = ("check", "fmt", "schema")
+COMMAND_MODULES = ("check", "schema")
 
 BUG_REPORT = (
     "this is a bug in storyboard {version}, not in your storyboard. Please report it at "
@@ -70,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except Exception:  # noqa: BLE001 - the one place that turns a crash into a bug report
+    except Exception:
         traceback.print_exc()
-        print(f"storyboard: internal error: {BUG_REPORT.format(version=__version__)}", file=sys.stderr)
+        print(
+            f"storyboard: internal error: {BUG_REPORT.format(version=__version__)}", file=sys.stderr
+        )
         return 3

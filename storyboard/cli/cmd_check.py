@@ -1,0 +1,39 @@
+"""``storyboard check FILE...``: report every mistake in storyboards, or say they are fine."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from storyboard.diagnostics import Diagnostic
+from storyboard.errors import InputError
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="check storyboards for mistakes",
+        description="Load and validate storyboards; print every problem as FILE:LINE:COL.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="storyboard files")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard import api
+
+    problems: list[Diagnostic] = []
+    for file in args.files:
+        try:
+            checked = api.check(file)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if not args.quiet:
+            shots = len(checked.shots)
+            print(f"{file}: ok ({shots} shot{'s' if shots != 1 else ''})", file=sys.stderr)
+    if problems:
+        raise InputError(problems)
+    return 0

@@ -1,0 +1,436 @@
+"""Stage 1, load: read a storyboard file and its includes into plain data with positions.
+
+``load_document(path) -> Document``. ruamel.yaml composes the file into a node graph whose
+every node (keys and scalars included) carries its line and column; we construct plain
+Python values from that graph ourselves, recording each position in a :class:`SourceMap`
+under the value's data path. Doing the construction here (instead of ruamel's round-trip
+loader) gives exact positions for scalars, lets us bound alias expansion before building
+anything, and keeps loading fast.
+
+Hostile input stays harmless: files over :data:`MAX_FILE_BYTES` are refused unread, the size
+of the document *after* alias expansion is computed on the node graph (memoised, so the
+"billion laughs" file costs microseconds) and refused past :data:`MAX_NODES`, recursive
+aliases and over-deep nesting are errors, and every YAML error becomes a positioned
+diagnostic. Includes merge ``elements`` and ``vars``; a name defined twice is an error naming
+both places, and an include cycle is an error that prints the chain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from storyboard.diagnostics import (
+    DataPath,
+    Diagnostic,
+    Position,
+    SourceMap,
+    did_you_mean,
+    display_path,
+)
+from storyboard.errors import InputError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+"""Largest storyboard or include file read (8 MiB: a 2,000-shot storyboard is about 1.5 MiB)."""
+MAX_NODES = 1_000_000
+"""Largest document, counted in YAML nodes after alias expansion."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences."""
+INCLUDE_KEYS = ("include", "vars", "elements")
+"""The keys an included file may hold."""
+MERGED_KEYS = ("vars", "elements")
+
+_TAG = "tag:yaml.org,2002:"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded storyboard: plain data with includes merged, and where everything came from.
+
+    Attributes:
+        path: absolute path of the storyboard file.
+        project_root: the folder no local file may leave.
+        data: the merged document as plain dicts, lists and scalars.
+        source_map: the position of every key and value of ``data``.
+        files: every file read, the storyboard first, then includes in load order.
+        file_by_name: the absolute path of each file by the name positions show.
+    """
+
+    path: Path
+    project_root: Path
+    data: dict[str, Any]
+    source_map: SourceMap
+    files: tuple[Path, ...]
+    file_by_name: dict[str, Path] = field(default_factory=dict)
+
+    def file_of(self, data_path: DataPath) -> Path:
+        """The file that holds the value at ``data_path`` (for resolving relative paths)."""
+        name = self.source_map.value(data_path).file
+        return self.file_by_name.get(name, self.path)
+
+
+def find_project_root(storyboard: Path) -> Path:
+    """The nearest folder at or above the storyboard's that holds ``.git`` or ``.storyboard``.
+
+    Falls back to the storyboard's own folder.
+    """
+    folder = storyboard.resolve().parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists() or (candidate / ".storyboard").exists():
+            return candidate
+    return folder
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (symlinks resolved) lies inside ``root``."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def load_document(path: str | os.PathLike[str], *, project_root: Path | None = None) -> Document:
+    """Load a storyboard and its includes.
+
+    Args:
+        path: the storyboard file.
+        project_root: the folder local files must stay in; found from ``path`` if omitted.
+
+    Returns:
+        The merged :class:`Document`.
+
+    Raises:
+        InputError: with every problem found (syntax, size, aliases, includes).
+    """
+    main = Path(path).absolute()
+    root = project_root.resolve() if project_root else find_project_root(main)
+    loader = _Loader(root)
+    loaded = loader.load_file(main, None)
+    if loaded is None:
+        raise InputError(loader.diagnostics)
+    data, smap = loaded
+    if not isinstance(data, dict):
+        raise InputError.at(smap.value(()), "a storyboard must be a mapping of keys to values")
+    loader.merge_includes(main, data, smap, chain=(main.resolve(),))
+    if loader.diagnostics:
+        raise InputError(loader.diagnostics)
+    return Document(
+        path=main,
+        project_root=root,
+        data=data,
+        source_map=smap,
+        files=tuple(loader.files),
+        file_by_name=loader.file_by_name,
+    )
+
+
+class _Loader:
+    """Holds the diagnostics and bookkeeping of one load (the storyboard and its includes)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.diagnostics: list[Diagnostic] = []
+        self.files: list[Path] = []
+        self.file_by_name: dict[str, Path] = {}
+        self._yaml = YAML(typ="safe", pure=True)
+        self._scalars: SafeConstructor = self._yaml.constructor
+
+    def error(self, position: Position | None, message: str) -> None:
+        self.diagnostics.append(Diagnostic(position, message))
+
+    # -- one file ---------------------------------------------------------------------------
+
+    def load_file(self, path: Path, named_at: Position | None) -> tuple[Any, SourceMap] | None:
+        """Read, compose and construct one YAML file; ``None`` (with diagnostics) on failure."""
+        name = display_path(path)
+        top = Position(name, 1, 1)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self.error(
+                    top, f"file is {size:,} bytes; the largest file read is {MAX_FILE_BYTES:,}"
+                )
+                return None
+            raw = path.read_bytes()
+        except IsADirectoryError:
+            self.error(named_at or top, f"'{name}' is a folder, not a file")
+            return None
+        except OSError as exc:
+            self.error(named_at or top, f"cannot read '{name}': {exc.strerror or exc}")
+            return None
+        self.files.append(path)
+        self.file_by_name[name] = path
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            self.error(Position(name, line, 1), "file is not UTF-8 text")
+            return None
+        try:
+            node = self._yaml.compose(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = Position(name, mark.line + 1, mark.column + 1) if mark else top
+            problem = exc.problem or exc.context or "invalid YAML"
+            self.error(where, f"YAML syntax error: {problem}")
+            return None
+        except YAMLError as exc:  # reader errors: control characters and the like
+            self.error(_reader_position(name, text, exc), f"YAML error: {_first_line(exc)}")
+            return None
+        except RecursionError:
+            self.error(top, "YAML nesting is too deep")
+            return None
+        smap = SourceMap(default=top)
+        if node is None:
+            self.error(top, "file is empty")
+            return None
+        total = _expanded_size(node, self, name)
+        if total is None:
+            return None
+        return _Builder(self, name, smap).build(node, (), 0), smap
+
+    # -- includes ---------------------------------------------------------------------------
+
+    def merge_includes(
+        self, including: Path, data: dict[str, Any], smap: SourceMap, chain: tuple[Path, ...]
+    ) -> None:
+        """Load every file ``data['include']`` names and merge its vars and elements in."""
+        entries = data.get("include")
+        if entries is None:
+            return
+        if not isinstance(entries, list):
+            self.error(smap.value(("include",)), "include: expected a list of file names")
+            return
+        for index, entry in enumerate(entries):
+            where = smap.value(("include", index))
+            if not isinstance(entry, str) or not entry:
+                self.error(where, "include: expected a file name")
+                continue
+            target = (including.parent / entry).absolute()
+            if not is_inside(target, self.root):
+                self.error(where, f"include '{entry}' is outside the project folder {self.root}")
+                continue
+            if target.resolve() in chain:
+                cycle = " -> ".join(display_path(p) for p in (*chain, target.resolve()))
+                self.error(where, f"include cycle: {cycle}")
+                continue
+            if not target.is_file():
+                self.error(where, f"included file '{entry}' not found")
+                continue
+            loaded = self.load_file(target, where)
+            if loaded is None:
+                continue
+            inc_data, inc_map = loaded
+            if not isinstance(inc_data, dict):
+                self.error(inc_map.value(()), "an included file must be a mapping")
+                continue
+            for key in inc_data:
+                if key not in INCLUDE_KEYS:
+                    self.error(
+                        inc_map.key((key,)),
+                        f"unknown key '{key}' in an included file "
+                        f"(an include may hold only {', '.join(INCLUDE_KEYS)})"
+                        f"{did_you_mean(key, INCLUDE_KEYS)}",
+                    )
+            self.merge_includes(target, inc_data, inc_map, (*chain, target.resolve()))
+            for section in MERGED_KEYS:
+                self._merge_section(section, data, smap, inc_data, inc_map)
+
+    def _merge_section(
+        self,
+        section: str,
+        data: dict[str, Any],
+        smap: SourceMap,
+        inc_data: dict[str, Any],
+        inc_map: SourceMap,
+    ) -> None:
+        incoming = inc_data.get(section)
+        if incoming is None:
+            return
+        if not isinstance(incoming, dict):
+            self.error(inc_map.value((section,)), f"{section}: expected a mapping")
+            return
+        target = data.setdefault(section, {})
+        if not isinstance(target, dict):
+            return  # reported by validation of the including file
+        kind = "element" if section == "elements" else "variable"
+        for name, value in incoming.items():
+            if name in target:
+                self.error(
+                    inc_map.key((section, name)),
+                    f"{kind} '{name}' is defined twice: here and at {smap.key((section, name))}",
+                )
+                continue
+            target[name] = value
+            _copy_positions(inc_map, (section, name), smap)
+
+
+# -- construction ----------------------------------------------------------------------------
+
+
+class _Builder:
+    """Builds plain values from a composed node graph, recording positions."""
+
+    def __init__(self, loader: _Loader, name: str, smap: SourceMap) -> None:
+        self.loader = loader
+        self.name = name
+        self.smap = smap
+
+    def pos(self, node: Node) -> Position:
+        mark = node.start_mark
+        return Position(self.name, mark.line + 1, mark.column + 1)
+
+    def build(self, node: Node, path: DataPath, depth: int) -> Any:
+        self.smap.values[path] = self.pos(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if depth >= MAX_DEPTH:
+            self.loader.error(self.pos(node), f"nesting deeper than {MAX_DEPTH} levels")
+            return None
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path, depth)
+        return None  # pragma: no cover - ruamel composes only these three kinds
+
+    def mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        # YAML merge keys (`<<: *defaults`) first, so the explicit keys below override
+        # both their values and their recorded positions.
+        for key_node, value_node in node.value:
+            if key_node.tag != _TAG + "merge":
+                continue
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, MappingNode):
+                    self.loader.error(self.pos(source), "a merge key ('<<') needs a mapping")
+                    continue
+                out.update(self.mapping(source, path, depth))
+        explicit: dict[str, Position] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.loader.error(self.pos(key_node), "a key must be plain text")
+                continue
+            key = self.scalar(key_node)
+            if not isinstance(key, str):
+                key = key_node.value  # `1: x`, `true: x`: keep the text as written
+            if key in explicit:
+                self.loader.error(
+                    self.pos(key_node), f"duplicate key '{key}' (first defined at {explicit[key]})"
+                )
+                continue
+            explicit[key] = self.pos(key_node)
+            self.smap.keys[(*path, key)] = explicit[key]
+            out[key] = self.build(value_node, (*path, key), depth + 1)
+        return out
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        value: str = node.value
+        try:
+            if tag == _TAG + "str":
+                return value
+            if tag == _TAG + "int":
+                return self.loader._scalars.construct_yaml_int(node)
+            if tag == _TAG + "float":
+                return self.loader._scalars.construct_yaml_float(node)
+            if tag == _TAG + "bool":
+                return self.loader._scalars.construct_yaml_bool(node)
+            if tag == _TAG + "null":
+                return None
+            if tag in (_TAG + "timestamp", _TAG + "binary"):
+                return value  # dates and the like are text to a storyboard
+        except (ValueError, YAMLError):
+            kind = str(tag).rsplit(":", 1)[-1]
+            self.loader.error(self.pos(node), f"cannot read '{value}' as {kind}")
+            return value
+        self.loader.error(self.pos(node), f"unsupported YAML tag '{tag}'")
+        return value
+
+
+def _expanded_size(root: Node, loader: _Loader, name: str) -> int | None:
+    """Nodes the document holds once aliases are expanded; ``None`` (reported) when too many.
+
+    Memoised on node identity, so shared (aliased) subtrees are counted in O(1) per use.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def pos(node: Node) -> Position:
+        return Position(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    # Iterative post-order walk: the graph may be deep or cyclic.
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > MAX_NODES:
+                loader.error(
+                    pos(node),
+                    f"document too large: expands to more than {MAX_NODES:,} values "
+                    "(are aliases nested many times?)",
+                )
+                return None
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            loader.error(pos(node), "recursive alias: a node contains itself")
+            return None
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                loader.error(pos(child), "recursive alias: a node contains itself")
+                return None
+            if id(child) not in sizes:
+                stack.append((child, False))
+    return sizes[id(root)]
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, SequenceNode):
+        yield from node.value
+    elif isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _copy_positions(source: SourceMap, prefix: DataPath, target: SourceMap) -> None:
+    """Copy the positions under ``prefix`` from ``source`` into ``target`` (same paths)."""
+    n = len(prefix)
+    for path, pos in source.values.items():
+        if path[:n] == prefix:
+            target.values[path] = pos
+    for path, pos in source.keys.items():
+        if path[:n] == prefix:
+            target.keys[path] = pos
+
+
+def _reader_position(name: str, text: str, exc: YAMLError) -> Position:
+    index = getattr(exc, "position", None)
+    if isinstance(index, int):
+        line = text.count("\n", 0, index) + 1
+        col = index - (text.rfind("\n", 0, index) + 1) + 1
+        return Position(name, line, col)
+    return Position(name, 1, 1)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,53 @@
+"""The shape of a model profile: limits, input rules and pricing, as frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Size:
+    """A frame size in pixels."""
+
+    width: int
+    height: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """What one video model accepts and what it costs.
+
+    Each field is a rule the compiler checks (and reports at the offending value) or a
+    number the cost estimate uses. Choices made where the provider's documentation is
+    silent are recorded beside the values in the concrete profile module.
+    """
+
+    model_id: str
+    name: str
+    sizes: tuple[Size, ...]
+    fps: int
+    min_duration: int
+    max_duration: int
+    default_duration: int
+    min_prompt: int
+    max_prompt: int
+    max_segments: int
+    min_segment_duration: int
+    max_segment_prompt: int
+    max_frame_images: int
+    max_reference_images: int
+    max_reference_images_with_video: int
+    max_elements: int
+    max_reference_videos: int
+    max_element_id: int
+    max_variations: int
+    price_silent: float
+    price_sound: float
+    price_video_input: float
+
+    @property
+    def default_size(self) -> Size:
+        return self.sizes[0]

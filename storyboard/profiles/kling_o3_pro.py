@@ -1,0 +1,36 @@
+"""Kling VIDEO O3 Pro on Runware (``klingai:kling-video@o3-pro``).
+
+Sources: ``shared/reference/runware-protocol.md`` §3 and the model's API page
+(``shared/seed/kling-video-o3-pro.txt``).
+"""
+
+from __future__ import annotations
+
+from storyboard.profiles.base import ModelProfile, Size
+
+KLING_O3_PRO = ModelProfile(
+    model_id="klingai:kling-video@o3-pro",
+    name="Kling VIDEO O3 Pro",
+    # §3.2: width/height come together and only these three pairs exist; 16:9 first (default).
+    sizes=(Size(1920, 1080), Size(1440, 1440), Size(1080, 1920)),
+    fps=24,  # Kling outputs 24 fps; there is no fps parameter.
+    min_duration=3,
+    max_duration=15,
+    default_duration=5,
+    min_prompt=2,
+    max_prompt=2500,
+    max_segments=6,  # multiPrompt: 1..6 segments
+    min_segment_duration=1,
+    max_segment_prompt=512,
+    max_frame_images=2,
+    max_reference_images=7,
+    max_reference_images_with_video=4,
+    max_elements=3,
+    max_reference_videos=1,
+    max_element_id=20,
+    max_variations=20,
+    # §3.7: USD per output second at 1080p.
+    price_silent=0.112,
+    price_sound=0.14,
+    price_video_input=0.168,
+)

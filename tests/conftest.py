@@ -1,0 +1,80 @@
+"""Shared fixtures: a project written from a dict of files, and the CLI run in-process."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from storyboard.cli.main import main
+
+
+
+def tiny_jpeg(width: int = 320, height: int = 180, color: tuple[int, int, int] = (40, 90, 160)) -> bytes:
+    """A real JPEG image (the model takes images of at least 300 px)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+@dataclass
+class CliResult:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    """Write ``{relative path: text or bytes}`` into a fresh project folder; return it."""
+
+    def write(files: dict[str, str | bytes]) -> Path:
+        root = tmp_path / "project"
+        root.mkdir(exist_ok=True)
+        (root / ".storyboard").mkdir(exist_ok=True)
+        for name, content in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        return root
+
+    return write
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``storyboard ARGS`` in-process from ``cwd``; return status and output."""
+
+    def run(*args: str, cwd: Path | None = None) -> CliResult:
+        old = Path.cwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse usage errors and --help
+                status = int(exc.code or 0)
+        finally:
+            os.chdir(old)
+        captured = capsys.readouterr()
+        return CliResult(status, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def in_dir(tmp_path: Path) -> Iterator[Path]:
+    old = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(old)
