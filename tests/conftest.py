@@ -14,8 +14,9 @@ from PIL import Image
 from storyboard.cli.main import main
 
 
-
-def tiny_jpeg(width: int = 320, height: int = 180, color: tuple[int, int, int] = (40, 90, 160)) -> bytes:
+def tiny_jpeg(
+    width: int = 320, height: int = 180, color: tuple[int, int, int] = (40, 90, 160)
+) -> bytes:
     """A real JPEG image (the model takes images of at least 300 px)."""
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "JPEG", quality=80)

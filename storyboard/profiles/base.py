@@ -44,6 +44,8 @@ class ModelProfile:
     max_reference_videos: int
     max_element_id: int
     max_variations: int
+    min_edit_source: int
+    max_edit_source: int
     price_silent: float
     price_sound: float
     price_video_input: float

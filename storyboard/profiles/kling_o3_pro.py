@@ -29,6 +29,10 @@ KLING_O3_PRO = ModelProfile(
     max_reference_videos=1,
     max_element_id=20,
     max_variations=20,
+    # Kling's spec (§6) takes input videos of 3..10 s; Runware does not say it checks this,
+    # but a generated 12 s shot would fail at the provider, so we refuse it at compile time.
+    min_edit_source=3,
+    max_edit_source=10,
     # §3.7: USD per output second at 1080p.
     price_silent=0.112,
     price_sound=0.14,

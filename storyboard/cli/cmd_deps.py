@@ -1,0 +1,40 @@
+"""``storyboard deps FILE [-o FILE.d] [--target T]``: a make dependency file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "deps",
+        help="write a make dependency file for a storyboard",
+        description="List the storyboard, its includes, templates and local assets as a "
+        "make rule, so make rebuilds the film exactly when one of them changes.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument("-o", "--output", metavar="FILE.d", help="write here (default stdout)")
+    parser.add_argument("--target", metavar="T", help="the rule's target (default: the film)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard import api
+    from storyboard.depfile import default_target, dependencies, render_depfile
+
+    checked = api.check(args.file)
+    base = Path.cwd()
+    target = args.target or os.path.relpath(default_target(checked).absolute(), base)
+    text = render_depfile(target, dependencies(checked), base)
+    if args.output:
+        out = Path(args.output)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,31 @@
+"""``storyboard plan FILE [--json]``: every take, its cost and the critical path."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "plan",
+        help="show what a build would generate and cost (sends nothing)",
+        description="List every take with its shots, dependencies and estimated cost.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard import api
+    from storyboard.compile import dumps
+    from storyboard.plan import render_plan
+
+    plan = api.plan(args.file)
+    if args.json:
+        sys.stdout.write(dumps(plan.to_json()))
+    else:
+        print(render_plan(plan))
+    return 0

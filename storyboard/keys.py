@@ -1,0 +1,60 @@
+"""Take keys: a canonical hash of everything that decides what a take's video will be.
+
+A take's key is the sha256 of the canonical JSON (sorted keys, no whitespace) of its
+compiled request, in which every local input is replaced by the sha256 of its bytes and
+every upstream input by the upstream take's key (plus which frame or span of it), together
+with the model id and :data:`KEY_VERSION`. Nothing random or cosmetic enters a key: not task
+UUIDs, timestamps, comments, key order, ``pick`` or the cut. :data:`KEY_VERSION` changes
+only when the meaning of a request changes, never with a release, so an upgrade does not
+make a writer pay again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from storyboard.compile import Compiled, CompiledTake, FileHasher, FileHashes
+from storyboard.resolve import Handoff
+from storyboard.sources import MediaRef
+
+KEY_VERSION = 1
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dict[str, str]:
+    """The key of every take, by take id (takes are in dependency order)."""
+    hasher = file_hash or FileHashes()
+    keys: dict[str, str] = {}
+    for take in compiled.takes:
+        keys[take.id] = take_key(take, keys, hasher)
+    return keys
+
+
+def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher) -> str:
+    """One take's key, given the keys of the takes it depends on."""
+    replacements: dict[str, str] = {}
+    for placeholder, value in take.inputs.items():
+        if isinstance(value, Handoff):
+            where = placeholder.split("/", 1)[1]
+            replacements[placeholder] = f"take:{upstream[value.take]}/{where}"
+        elif isinstance(value, MediaRef) and value.path is not None:
+            replacements[placeholder] = "sha256:" + file_hash(value.path)
+    body = _replace(take.request, replacements)
+    material = {"version": KEY_VERSION, "model": take.request.get("model"), "request": body}
+    return hashlib.sha256(canonical(material).encode()).hexdigest()
+
+
+def _replace(value: Any, replacements: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return replacements.get(value, value)
+    if isinstance(value, list):
+        return [_replace(v, replacements) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, replacements) for k, v in value.items()}
+    return value

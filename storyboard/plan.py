@@ -1,0 +1,210 @@
+"""Plan: what a build will generate and what it will cost, without sending anything.
+
+``make_plan(compiled) -> Plan``: every take with its shots, dependencies and estimated cost
+from the model profile's pricing (USD per output second: silent, with sound, with a video
+input; an edit is billed on its source's duration; each variation is billed), the total,
+and the critical path (the chain of dependent takes with the most seconds to generate).
+A cost that cannot be known before the build (an edit of a remote video) is ``None`` and
+shown as unknown, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storyboard.compile import Compiled, CompiledTake
+from storyboard.resolve import Handoff, Take
+from storyboard.sources import MediaRef
+
+DurationProbe = Callable[[Path], float | None]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An estimate: ``seconds`` billed at ``rate`` USD/s, times ``results``."""
+
+    seconds: float | None
+    rate: float
+    results: int
+    basis: str
+
+    @property
+    def amount(self) -> float | None:
+        if self.seconds is None:
+            return None
+        return round(self.seconds * self.rate * self.results, 4)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One take in the plan."""
+
+    take: CompiledTake
+    key: str
+    cost: Cost
+    status: str = "generate"
+    reason: str = "new"
+
+    def to_json(self) -> dict[str, Any]:
+        take = self.take.take
+        return {
+            "id": take.id,
+            "shots": [s.id for s in take.shots],
+            "depends_on": list(take.depends_on),
+            "key": self.key,
+            "status": self.status,
+            "reason": self.reason,
+            "seconds": self.cost.seconds,
+            "rate": self.cost.rate,
+            "results": self.cost.results,
+            "cost": self.cost.amount,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a build would do."""
+
+    compiled: Compiled
+    items: tuple[PlanItem, ...]
+    critical_path: tuple[str, ...]
+    critical_seconds: float
+
+    @property
+    def total(self) -> float:
+        """The known part of the estimate, in USD."""
+        return round(sum(i.cost.amount or 0.0 for i in self.items if i.status != "cached"), 4)
+
+    @property
+    def unknown(self) -> list[str]:
+        """Takes to generate whose cost cannot be known before the build."""
+        return [i.take.id for i in self.items if i.cost.amount is None and i.status != "cached"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "storyboard": self.compiled.checked.document.path.name,
+            "takes": [i.to_json() for i in self.items],
+            "total": self.total,
+            "unknown_cost": self.unknown,
+            "critical_path": list(self.critical_path),
+            "critical_path_seconds": self.critical_seconds,
+        }
+
+
+def probe_duration(path: Path) -> float | None:
+    """Duration of a local video in seconds (PyAV), ``None`` when it cannot be read."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration is not None:
+                return float(container.duration) / 1_000_000
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None
+    return None
+
+
+def estimate(take: Take, compiled: Compiled, duration_of: DurationProbe) -> Cost:
+    """The estimated cost of one take."""
+    profile = take.profile
+    video_input = take.edit is not None or bool(take.reference_videos)
+    if video_input:
+        rate, basis = profile.price_video_input, "video input"
+    elif take.settings.sound:
+        rate, basis = profile.price_sound, "with sound"
+    else:
+        rate, basis = profile.price_silent, "silent"
+    seconds: float | None = float(take.duration) if take.duration is not None else None
+    if take.edit is not None:
+        seconds = _source_seconds(take.edit, compiled, duration_of)
+        basis += ", billed on the source's length"
+    return Cost(seconds, rate, take.variations, basis)
+
+
+def _source_seconds(
+    source: Handoff | MediaRef, compiled: Compiled, duration_of: DurationProbe
+) -> float | None:
+    if isinstance(source, Handoff):
+        if source.span is not None:
+            return (source.span[1] - source.span[0]) / compiled.resolved.take(
+                source.take
+            ).profile.fps
+        upstream = compiled.resolved.take(source.take)
+        if upstream.duration is not None:
+            return float(upstream.duration)
+        return None
+    if source.kind == "file" and source.path is not None:
+        seconds = duration_of(source.path)
+        # Billed by input duration rounded to the nearest second (reference §3.7).
+        return float(round(seconds)) if seconds is not None else None
+    return None
+
+
+def make_plan(
+    compiled: Compiled,
+    keys: dict[str, str],
+    *,
+    duration_of: DurationProbe = probe_duration,
+    status: Callable[[CompiledTake, str], tuple[str, str]] | None = None,
+) -> Plan:
+    """Estimate every take and find the critical path.
+
+    Args:
+        compiled: the compiled storyboard.
+        keys: take keys by take id.
+        duration_of: reads a local video's duration (for edits of local files).
+        status: ``(take, key) -> (status, reason)``; every take is new when omitted.
+    """
+    items = []
+    for take in compiled.takes:
+        cost = estimate(take.take, compiled, duration_of)
+        state, reason = status(take, keys[take.id]) if status else ("generate", "new")
+        items.append(PlanItem(take, keys[take.id], cost, state, reason))
+    seconds = {i.take.id: (i.cost.seconds or 0.0) for i in items}
+    path, total = compiled.resolved.graph.critical_path(lambda t: seconds[t])
+    return Plan(compiled, tuple(items), tuple(path), total)
+
+
+def render_plan(plan: Plan) -> str:
+    """The plan as a table for people."""
+    rows = [("take", "shots", "needs", "seconds", "rate", "cost", "status")]
+    for item in plan.items:
+        take = item.take.take
+        seconds = "?" if item.cost.seconds is None else f"{item.cost.seconds:g}"
+        if item.cost.results > 1:
+            seconds += f" x{item.cost.results}"
+        amount = item.cost.amount
+        rows.append(
+            (
+                take.id,
+                ",".join(s.id for s in take.shots),
+                ",".join(take.depends_on) or "-",
+                seconds,
+                f"{item.cost.rate:g}/s",
+                "unknown" if amount is None else f"${amount:.4f}".rstrip("0").rstrip("."),
+                item.status
+                if item.status == "generate" and item.reason == "new"
+                else f"{item.status} ({item.reason})",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    total = f"total: ${plan.total:.4f}".rstrip("0").rstrip(".")
+    if plan.unknown:
+        total += f" + unknown for {', '.join(plan.unknown)} (edit of a remote video)"
+    lines.append(total)
+    lines.append(
+        f"critical path: {' -> '.join(plan.critical_path)} "
+        f"({len(plan.critical_path)} take{'s' if len(plan.critical_path) != 1 else ''}, "
+        f"{plan.critical_seconds:g} s of video)"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""The five seed storyboards compile to the five requests of the model's API page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storyboard import api
+from storyboard.compile import dumps
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_PAGE = REPO.parent / "shared" / "seed" / "kling-video-o3-pro.txt"
+EXAMPLES = REPO / "examples" / "seed"
+ORDER = [
+    "tundra-signal-camp",
+    "flooded-opera-rooftop",
+    "subway-busker-metamorphosis",
+    "orbital-greenhouse-ballet",
+    "subway-busker-time-shift",
+]
+# Fields the platform fills with these values when they are absent (reference §3.1).
+PLATFORM_DEFAULTS: dict[str, Any] = {
+    "outputType": "URL",
+    "outputFormat": "MP4",
+    "outputQuality": 95,
+}
+
+
+def seed_requests() -> list[dict[str, Any]]:
+    """Every request object on the seed page, in order (responses carry a videoUUID)."""
+    text = SEED_PAGE.read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    found, index = [], 0
+    while (index := text.find("{", index)) != -1:
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            index += 1
+            continue
+        if isinstance(value, dict) and value.get("taskType") == "videoInference":
+            found.append(value)
+        index = end
+    return [r for r in found if "videoUUID" not in r]
+
+
+@pytest.mark.skipif(not SEED_PAGE.exists(), reason="shared/seed is not beside the repository")
+@pytest.mark.parametrize("position,name", list(enumerate(ORDER)))
+def test_seed_compiles_to_the_seed_request(position: int, name: str) -> None:
+    expected = dict(seed_requests()[position])
+    expected.pop("taskUUID")
+    compiled = api.compile_storyboard(EXAMPLES / f"{name}.yaml")
+    assert len(compiled.takes) == 1
+    request = compiled.takes[0].request
+    extra = {k: v for k, v in request.items() if k not in expected}
+    assert all(PLATFORM_DEFAULTS.get(k) == v for k, v in extra.items()), extra
+    assert {k: v for k, v in request.items() if k in expected} == expected
+
+
+def test_there_are_five_seed_requests() -> None:
+    if not SEED_PAGE.exists():
+        pytest.skip("shared/seed is not beside the repository")
+    assert len(seed_requests()) == 5
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_compiling_twice_is_byte_identical(name: str) -> None:
+    first = dumps(api.compile_storyboard(EXAMPLES / f"{name}.yaml").to_json())
+    second = dumps(api.compile_storyboard(EXAMPLES / f"{name}.yaml").to_json())
+    assert first == second
+    assert "taskUUID" not in first
