@@ -351,6 +351,10 @@ class _Builder:
                 self._sequence(item, members, ("shots", index))
             else:
                 info = shots[("shots", index)]
+                settings = shot_settings(self.checked, info)
+                profile = get_profile(settings.model)
+                for limit in group_limits([info], [settings], profile) if profile else []:
+                    self.error(limit.path, limit.message)
                 self._group(info.id, [info], info.path, None, info.shot.variations, info.shot.pick)
 
     def _group(

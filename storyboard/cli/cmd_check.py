@@ -14,7 +14,8 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "check",
         help="check storyboards for mistakes",
-        description="Load and validate storyboards; print every problem as FILE:LINE:COL.",
+        description="Load, validate and compile storyboards (sending nothing, writing nothing); "
+        "print every problem as FILE:LINE:COL.",
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="storyboard files")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only problems")
@@ -27,13 +28,18 @@ def run(args: argparse.Namespace) -> int:
     problems: list[Diagnostic] = []
     for file in args.files:
         try:
-            checked = api.check(file)
+            # compiling checks the model's limits too; nothing is written or sent
+            compiled = api.compile_storyboard(file)
         except InputError as exc:
             problems.extend(exc.diagnostics)
             continue
         if not args.quiet:
-            shots = len(checked.shots)
-            print(f"{file}: ok ({shots} shot{'s' if shots != 1 else ''})", file=sys.stderr)
+            shots, takes = len(compiled.checked.shots), len(compiled.takes)
+            print(
+                f"{file}: ok ({shots} shot{'s' if shots != 1 else ''}, "
+                f"{takes} request{'s' if takes != 1 else ''})",
+                file=sys.stderr,
+            )
     if problems:
         raise InputError(problems)
     return 0
