@@ -6,6 +6,7 @@ The command line is a thin layer over these functions; they never print.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from storyboard.compile import Compiled
@@ -50,19 +51,25 @@ def compile_storyboard(
     return compile_checked(checked)
 
 
-def plan(path: str | os.PathLike[str], *, project_root: Path | None = None) -> Plan:
+def plan(
+    path: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    select: Sequence[str] = (),
+    project_root: Path | None = None,
+) -> Plan:
     """What building the storyboard would generate and cost; sends nothing.
+
+    Each take says whether it is cached for ``backend`` (``auto``: runware when
+    ``RUNWARE_API_KEY`` is set, else preview) or will be generated, and why.
 
     Raises:
         InputError: every problem found, at its position.
     """
-    from storyboard.compile import FileHashes
-    from storyboard.compile import compile_storyboard as compile_checked
-    from storyboard.keys import take_keys
-    from storyboard.plan import make_plan
+    from storyboard.backends.factory import resolve_name
+    from storyboard.build import prepare
 
-    hashes = FileHashes()
-    # 1-5. check and compile.
-    compiled = compile_checked(check(path, project_root=project_root), file_hash=hashes)
-    # 6. keys, cost estimate and critical path.
-    return make_plan(compiled, take_keys(compiled, file_hash=hashes))
+    # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
+    return prepare(
+        path, backend_name=resolve_name(backend), select=select, project_root=project_root
+    ).plan

@@ -38,6 +38,14 @@ def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dic
 
 def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher) -> str:
     """One take's key, given the keys of the takes it depends on."""
+    material = key_material(take, upstream, file_hash)
+    return hashlib.sha256(canonical(material).encode()).hexdigest()
+
+
+def key_material(
+    take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher
+) -> dict[str, Any]:
+    """What a take's key hashes: the request with inputs replaced by content, and the model."""
     replacements: dict[str, str] = {}
     for placeholder, value in take.inputs.items():
         if isinstance(value, Handoff):
@@ -46,8 +54,30 @@ def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher
         elif isinstance(value, MediaRef) and value.path is not None:
             replacements[placeholder] = "sha256:" + file_hash(value.path)
     body = _replace(take.request, replacements)
-    material = {"version": KEY_VERSION, "model": take.request.get("model"), "request": body}
-    return hashlib.sha256(canonical(material).encode()).hexdigest()
+    return {"version": KEY_VERSION, "model": take.request.get("model"), "request": body}
+
+
+def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """Why a take whose key material was ``old`` must be generated again, in a few words."""
+    if old is None:
+        return "new"
+    if old == new:
+        return "not in the cache"
+    if old.get("model") != new.get("model"):
+        return "model changed"
+    old_text, new_text = canonical(old), canonical(new)
+    if _mask(old_text, "take:") == _mask(new_text, "take:"):
+        return "upstream changed"
+    if _mask(old_text, "sha256:") == _mask(new_text, "sha256:"):
+        return "input bytes changed"
+    return "prompt or setting changed"
+
+
+def _mask(text: str, prefix: str) -> str:
+    """``text`` with every 64-hex-digit hash after ``prefix`` blanked."""
+    import re
+
+    return re.sub(re.escape(prefix) + r"[0-9a-f]{64}", prefix + "#", text)
 
 
 def _replace(value: Any, replacements: dict[str, str]) -> Any:

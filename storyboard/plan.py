@@ -76,12 +76,12 @@ class Plan:
     @property
     def total(self) -> float:
         """The known part of the estimate, in USD."""
-        return round(sum(i.cost.amount or 0.0 for i in self.items if i.status != "cached"), 4)
+        return round(sum(i.cost.amount or 0.0 for i in self.items if i.status == "generate"), 4)
 
     @property
     def unknown(self) -> list[str]:
         """Takes to generate whose cost cannot be known before the build."""
-        return [i.take.id for i in self.items if i.cost.amount is None and i.status != "cached"]
+        return [i.take.id for i in self.items if i.cost.amount is None and i.status == "generate"]
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,14 @@ def register(sub: Any) -> None:
         description="List every take with its shots, dependencies and estimated cost.",
     )
     parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument(
+        "--backend", choices=("auto", "preview", "runware"), default="auto",
+        help="whose cache to compare with (auto: runware when RUNWARE_API_KEY is set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--select", action="append", default=[], metavar="SEL",
+        help="only these takes: SHOT, +SHOT (and what it needs), SHOT+ (and what needs it)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -23,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.compile import dumps
     from storyboard.plan import render_plan
 
-    plan = api.plan(args.file)
+    plan = api.plan(args.file, backend=args.backend, select=args.select)
     if args.json:
         sys.stdout.write(dumps(plan.to_json()))
     else:

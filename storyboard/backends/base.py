@@ -1,0 +1,91 @@
+"""The whole backend interface: submit a resolved request, collect its videos, close.
+
+The executor knows only this module. A backend receives a :class:`Job` (the compiled request
+with every upstream input already made: local files by placeholder, provider UUIDs where the
+provider already has the input) and returns a :class:`Ticket`; ``collect`` waits for the
+videos and writes them into a folder. The journal is written by the executor between
+``submit`` and ``collect``, which is how "never pay twice" stays out of every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A shot of a take, for backends that draw (the preview)."""
+
+    shot: str
+    prompt: str
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request, ready to send.
+
+    Attributes:
+        take: the take's id.
+        key: the take's key.
+        task_uuid: minted once and journaled before the first send; every retry re-uses it.
+        request: the compiled request (placeholders included, no ``taskUUID``).
+        files: local files by placeholder (assets, extracted frames, upstream videos).
+        provider_ids: provider UUIDs by placeholder, where the provider already has the input.
+        resumed: the journal says this task may have been sent before.
+        segments: the shots of the take, in order.
+        source_seconds: the length of the video an edit starts from, when known.
+        on_progress: called with ``(state, fraction or None)`` while the job runs.
+    """
+
+    take: str
+    key: str
+    task_uuid: str
+    request: dict[str, Any]
+    files: dict[str, Path] = field(default_factory=dict)
+    provider_ids: dict[str, str] = field(default_factory=dict)
+    resumed: bool = False
+    segments: tuple[Segment, ...] = ()
+    source_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What ``submit`` hands back; ``collect`` takes it."""
+
+    job: Job
+    handle: Any = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """One finished video of a job."""
+
+    path: Path
+    video_uuid: str | None = None
+    url: str | None = None
+    cost: float | None = None
+    seed: int | None = None
+
+
+class Backend(Protocol):
+    """A way to turn requests into videos."""
+
+    name: str
+    """``preview`` or ``runware``: cache entries are kept apart by it."""
+    endpoint: str
+    """Where requests go (``""`` for local backends); the journal is scoped by it."""
+    paid: bool
+    """Whether results cost money (and so go into the lock file)."""
+
+    async def submit(self, job: Job) -> Ticket: ...
+
+    async def collect(self, ticket: Ticket, folder: Path) -> list[Output]: ...
+
+    async def fetch(self, url: str, dest: Path) -> None:
+        """Download a result named in the lock file (paid backends only)."""
+        ...
+
+    async def aclose(self) -> None: ...

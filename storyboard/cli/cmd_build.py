@@ -1,0 +1,86 @@
+"""``storyboard build FILE``: generate every take that is not cached, and write the outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "build",
+        help="build a storyboard (offline preview unless RUNWARE_API_KEY is set)",
+        description="Generate the takes that changed, in dependency order, and write them to "
+        "build/NAME/. Never pays twice for a take.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "preview", "runware"),
+        default="auto",
+        help="auto: runware when RUNWARE_API_KEY is set, else preview",
+    )
+    parser.add_argument("-j", "--jobs", type=int, default=4, metavar="N", help="takes at once")
+    parser.add_argument("--keep-going", action="store_true", help="finish every take that can")
+    parser.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start above it")
+    parser.add_argument(
+        "--select", action="append", default=[], metavar="SEL",
+        help="only these takes: SHOT, +SHOT (and what it needs), SHOT+ (and what needs it)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--preview-scale", type=float, default=0.25, metavar="F",
+        help="render previews at this fraction of the size (default 0.25)",
+    )  # fmt: skip
+    parser.add_argument("--build-dir", metavar="DIR", help="where outputs go (default build/NAME)")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="S",
+        help="wait this long for another build of the project to finish",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from storyboard.backends.factory import make_backend, resolve_name
+    from storyboard.build import build
+    from storyboard.cli.console import Console
+    from storyboard.compile import dumps
+    from storyboard.errors import InputError
+
+    if args.jobs < 1:
+        raise InputError.at(None, "--jobs must be at least 1")
+    if not 0 < args.preview_scale <= 1:
+        raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    name = resolve_name(args.backend)
+    if args.backend == "auto" and name == "preview":
+        print(
+            "storyboard: RUNWARE_API_KEY is not set: building offline previews (free)",
+            file=sys.stderr,
+        )
+    console = Console()
+    try:
+        result = build(
+            args.file,
+            backend=make_backend(name, preview_scale=args.preview_scale),
+            jobs=args.jobs,
+            keep_going=args.keep_going,
+            max_cost=args.max_cost,
+            select=args.select,
+            build_dir=Path(args.build_dir) if args.build_dir else None,
+            wait=args.wait,
+            emit=console,
+        )
+    finally:
+        console.close()
+    if args.json:
+        sys.stdout.write(dumps(result.to_json()))
+    done = sum(1 for o in result.outcomes.values() if o.status != "failed" and o.entry)
+    print(
+        f"{done} of {len(result.prepared.compiled.takes)} takes ready in "
+        f"{result.prepared.workspace.build_dir} (spent ${result.spent:.4f})",
+        file=sys.stderr,
+    )
+    return 0 if result.ok else 1

@@ -1,0 +1,294 @@
+"""Stage 6, execute: run the compiled takes to finished videos, in dependency order.
+
+For each take, cheapest first: its result is in the cache -> done; the lock file names a
+paid result with this key -> download it, verify its hash, done; otherwise make the inputs it
+needs (exact frames of upstream takes, their videos), write the task UUID to the journal,
+send the request, wait for the videos and store them in the cache atomically.
+
+Independent takes run at the same time, at most ``jobs`` at once. A failed take skips its
+dependents; without ``keep_going`` no new take starts after a failure, but takes already
+sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from storyboard.backends.base import Backend, Job, Segment
+from storyboard.compile import Compiled, CompiledTake
+from storyboard.errors import ProviderError
+from storyboard.events import (
+    EventSink,
+    TakeCached,
+    TakeDone,
+    TakeFailed,
+    TakeSkipped,
+    TakeStarted,
+    ignore,
+)
+from storyboard.media.frames import extract_frame
+from storyboard.resolve import Handoff
+from storyboard.sources import MediaRef
+from storyboard.state.cache import Cache, CacheEntry
+from storyboard.state.journal import Journal
+from storyboard.state.lockfile import LockedResult, LockedTake, LockFile
+from storyboard.state.workspace import Workspace
+
+Status = Literal["cached", "locked", "generated", "failed", "skipped"]
+
+
+@dataclass
+class Outcome:
+    """What became of one take."""
+
+    take: str
+    status: Status
+    entry: CacheEntry | None = None
+    message: str = ""
+    cost: float = 0.0
+
+
+@dataclass
+class Execution:
+    """Everything the executor needs for one build."""
+
+    compiled: Compiled
+    keys: dict[str, str]
+    backend: Backend
+    workspace: Workspace
+    cache: Cache
+    journal: Journal
+    lock: LockFile
+    jobs: int = 4
+    keep_going: bool = False
+    selected: Collection[str] | None = None
+    emit: EventSink = ignore
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+async def execute(run: Execution) -> dict[str, Outcome]:
+    """Run every selected take; return the outcome of each take that was considered."""
+    limit = asyncio.Semaphore(max(1, run.jobs))
+    stop = asyncio.Event()
+    tasks: dict[str, asyncio.Task[Outcome]] = {}
+    selected = set(run.selected) if run.selected is not None else None
+
+    async def one(compiled: CompiledTake) -> Outcome:
+        take = compiled.take
+        upstream = [await tasks[dep] for dep in take.depends_on if dep in tasks]
+        bad = [o.take for o in upstream if o.status in ("failed", "skipped")]
+        if bad:
+            return _skip(run, take.id, f"needs {', '.join(bad)}, which did not finish")
+        key = run.keys[take.id]
+        entry = run.cache.get(run.backend.name, key)
+        if entry is not None:
+            run.emit(TakeCached(take.id, "cache"))
+            return _record(run, Outcome(take.id, "cached", entry))
+        if selected is not None and take.id not in selected:
+            return _skip(run, take.id, "not selected and not in the cache")
+        if stop.is_set():
+            return _skip(run, take.id, "not started: an earlier take failed")
+        async with limit:
+            if stop.is_set():
+                return _skip(run, take.id, "not started: an earlier take failed")
+            try:
+                outcome = await _produce(run, compiled, key)
+            except Exception as exc:
+                message = str(exc) or type(exc).__name__
+                run.emit(TakeFailed(take.id, message))
+                outcome = Outcome(take.id, "failed", message=message)
+            if outcome.status == "failed" and not run.keep_going:
+                stop.set()
+            return _record(run, outcome)
+
+    for compiled in run.compiled.takes:  # dependency order: upstream tasks exist first
+        tasks[compiled.id] = asyncio.create_task(one(compiled))
+    await asyncio.gather(*tasks.values())
+    return run.outcomes
+
+
+def _record(run: Execution, outcome: Outcome) -> Outcome:
+    run.outcomes[outcome.take] = outcome
+    return outcome
+
+
+def _skip(run: Execution, take_id: str, reason: str) -> Outcome:
+    run.emit(TakeSkipped(take_id, reason))
+    return _record(run, Outcome(take_id, "skipped", message=reason))
+
+
+async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
+    take = compiled.take
+    backend = run.backend
+    if backend.paid:
+        locked = run.lock.find(take.id, key, backend.name)
+        if locked is not None:
+            entry = await _from_lock(run, locked)
+            run.emit(TakeCached(take.id, "lock"))
+            return Outcome(take.id, "locked", entry)
+    files, provider_ids, source_seconds = await _inputs(run, compiled)
+    pending = run.journal.pending(key)
+    task_uuid = pending.task_uuid if pending else str(uuid.uuid4())
+    if pending is None:
+        run.journal.submit(take.id, key, task_uuid)  # durable before anything is sent
+    job = Job(
+        take=take.id,
+        key=key,
+        task_uuid=task_uuid,
+        request=compiled.request,
+        files=files,
+        provider_ids=provider_ids,
+        resumed=pending is not None,
+        segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
+        source_seconds=source_seconds,
+    )
+    run.emit(TakeStarted(take.id, task_uuid, pending is not None))
+    started = time.monotonic()
+    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=_mkdir(run.cache.root)))
+    try:
+        try:
+            ticket = await backend.submit(job)
+            outputs = await backend.collect(ticket, staging)
+        except ProviderError as exc:
+            if getattr(exc, "definitive", False):
+                run.journal.failed(key, task_uuid, str(exc))
+            raise
+        entry = run.cache.put(
+            backend.name,
+            key,
+            [o.path for o in outputs],
+            results=[
+                {"video_uuid": o.video_uuid, "url": o.url, "cost": o.cost, "seed": o.seed}
+                for o in outputs
+            ],
+            task_uuid=task_uuid,
+            meta={"take": take.id, "model": compiled.request.get("model")},
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    run.journal.done(key, task_uuid)
+    if backend.paid:
+        _lock(run, compiled, key, entry)
+    cost = entry.cost or 0.0
+    run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
+    return Outcome(take.id, "generated", entry, cost=cost)
+
+
+def _lock(run: Execution, compiled: CompiledTake, key: str, entry: CacheEntry) -> None:
+    run.lock.takes[compiled.id] = LockedTake(
+        key=key,
+        backend=run.backend.name,
+        model=str(compiled.request.get("model")),
+        task_uuid=entry.task_uuid,
+        cost=entry.cost,
+        results=tuple(LockedResult(r.video_uuid, r.url, r.sha256, r.bytes) for r in entry.results),
+    )
+
+
+async def _from_lock(run: Execution, locked: LockedTake) -> CacheEntry:
+    """Download a locked result, verify it byte for byte, and cache it."""
+    staging = Path(tempfile.mkdtemp(prefix=".locked-", dir=_mkdir(run.cache.root)))
+    try:
+        files = []
+        for index, result in enumerate(locked.results):
+            if not result.url:
+                raise ProviderError(f"the lock has no URL for variation {index + 1}")
+            path = staging / f"{index}.mp4"
+            await run.backend.fetch(result.url, path)
+            from storyboard.compile import sha256_file
+
+            if sha256_file(path) != result.sha256:
+                raise ProviderError(
+                    f"the locked result at {result.url} does not match the lock's sha256"
+                )
+            files.append(path)
+        return run.cache.put(
+            run.backend.name,
+            locked.key,
+            files,
+            results=[
+                {"video_uuid": r.video_uuid, "url": r.url, "cost": locked.cost if i == 0 else 0}
+                for i, r in enumerate(locked.results)
+            ],
+            task_uuid=locked.task_uuid,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+async def _inputs(
+    run: Execution, compiled: CompiledTake
+) -> tuple[dict[str, Path], dict[str, str], float | None]:
+    """Make every input of a take: local files, exact frames, upstream videos."""
+    files: dict[str, Path] = {}
+    provider_ids: dict[str, str] = {}
+    source_seconds: float | None = None
+    for placeholder, value in compiled.inputs.items():
+        if isinstance(value, MediaRef):
+            if value.path is not None:
+                files[placeholder] = value.path
+            continue
+        upstream = run.outcomes.get(value.take)
+        if upstream is None or upstream.entry is None:
+            raise RuntimeError(f"take '{value.take}' has no result to hand off")
+        pick = run.compiled.resolved.take(value.take).pick
+        entry = upstream.entry
+        video = entry.path(min(pick, len(entry.results)) - 1)
+        result = entry.results[min(pick, len(entry.results)) - 1]
+        files[placeholder] = await asyncio.to_thread(_handoff_file, run, value, entry, video, pick)
+        if value.frame is None and value.span is None and result.video_uuid:
+            provider_ids[placeholder] = result.video_uuid
+        if value.frame is None:
+            from storyboard.media.probe import probe
+
+            source_seconds = (await asyncio.to_thread(probe, files[placeholder])).duration_s
+    return files, provider_ids, source_seconds
+
+
+def _handoff_file(
+    run: Execution, handoff: Handoff, entry: CacheEntry, video: Path, pick: int
+) -> Path:
+    if handoff.frame is None and handoff.span is None:
+        return video
+    name = f"{entry.key[:20]}-{pick}-" + handoff.placeholder().split("/", 1)[1].replace("/", "-")
+    if handoff.frame is not None:
+        out = run.workspace.frames / f"{name}.png"
+        if not out.exists():
+            extract_frame(video, handoff.frame, out)
+        return out
+    assert handoff.span is not None
+    out = run.workspace.frames / f"{name}.mp4"
+    if not out.exists():
+        _cut_span(video, handoff.span, out)
+    return out
+
+
+def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:
+    """Frames ``span[0]..span[1]-1`` of ``video`` as a new file (re-encoded, frame-exact)."""
+    import imageio_ffmpeg
+
+    first, end = span
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.mp4")
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(video),
+        "-vf", f"trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS",
+        "-af", f"atrim=start={first / 24}:end={end / 24},asetpts=PTS-STARTPTS",
+        "-c:v", "libx264", "-g", "24", "-c:a", "aac", str(tmp),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    tmp.replace(out)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

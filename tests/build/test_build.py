@@ -1,0 +1,240 @@
+"""The build: executor, cache, lock file, journal and the preview backend, end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from storyboard.backends.preview import PreviewBackend
+from storyboard.build import build, prepare
+from storyboard.errors import BuildError
+from storyboard.media.frames import all_frames, frame_array
+from storyboard.media.probe import probe
+from storyboard.state.workspace import ProjectLock, Workspace
+from tests.build.fakes import FakePaidBackend
+from tests.conftest import CliResult, tiny_jpeg
+
+Project = Callable[[dict[str, str | bytes]], Path]
+
+FILM = """\
+storyboard: 1
+title: Build test
+defaults: {sound: true}
+shots:
+  - sequence: open
+    shots:
+      - {id: a, duration: 2, prompt: first shot}
+      - {id: b, duration: 2, prompt: second shot}
+  - {id: c, start: b.last, duration: 3, prompt: third shot}
+  - {id: d, start: still.jpg, duration: 3, prompt: fourth shot, sound: false}
+  - {id: e, edit: c, prompt: restyle the third}
+"""
+
+
+def preview() -> PreviewBackend:
+    return PreviewBackend(scale=1 / 12)
+
+
+@pytest.fixture
+def film(project: Project) -> Path:
+    root = project({"film.yaml": FILM, "still.jpg": tiny_jpeg(640, 360)})
+    return root / "film.yaml"
+
+
+def test_preview_build_writes_exact_takes(film: Path) -> None:
+    result = build(film, backend=preview())
+    assert result.ok and {o.status for o in result.outcomes.values()} == {"generated"}
+    takes = film.parent / "build" / "film" / "takes"
+    assert sorted(p.name for p in takes.iterdir()) == ["c.mp4", "d.mp4", "e.mp4", "open.mp4"]
+    facts = {p.stem: probe(p) for p in takes.iterdir()}
+    assert facts["open"].frame_count == 96 and facts["open"].fps == 24
+    assert facts["c"].duration_s == 3 and facts["c"].has_audio
+    assert not facts["d"].has_audio  # sound: false
+    assert facts["e"].duration_s == 3  # an edit takes its source's length
+    assert (facts["open"].width, facts["open"].height) == (160, 90)
+    requests = sorted(p.name for p in (film.parent / "build" / "film" / "requests").iterdir())
+    assert requests == ["c.json", "d.json", "e.json", "open.json"]
+
+
+def test_handoff_starts_on_the_exact_last_frame(film: Path) -> None:
+    build(film, backend=preview())
+    takes = film.parent / "build" / "film" / "takes"
+    decoded = all_frames(takes / "open.mp4")
+    last = frame_array(takes / "open.mp4", "last")
+    assert np.array_equal(last, decoded[-1])  # `.last` is the last decoded frame
+    first_of_c = frame_array(takes / "c.mp4", "first").astype(int)
+    # c's first frame is open's last frame, through one more lossy encode
+    assert np.abs(first_of_c - last.astype(int)).mean() < 6
+    assert np.abs(first_of_c - decoded[0].astype(int)).mean() > np.abs(first_of_c - last).mean()
+
+
+def test_second_build_generates_nothing(film: Path) -> None:
+    backend = FakePaidBackend()
+    build(film, backend=backend)
+    assert len(backend.submitted) == 4
+    lock_before = (film.parent / "film.lock").read_text()
+    again = FakePaidBackend()
+    result = build(film, backend=again)
+    assert again.submitted == [] and again.fetched == []
+    assert {o.status for o in result.outcomes.values()} == {"cached"}
+    assert (film.parent / "film.lock").read_text() == lock_before
+
+
+def test_changing_a_prompt_regenerates_that_take_and_its_dependents(film: Path) -> None:
+    build(film, backend=FakePaidBackend())
+    film.write_text(FILM.replace("third shot", "third shot at night"))
+    plan = prepare(film, backend_name="fake").plan
+    status = {i.take.id: (i.status, i.reason) for i in plan.items}
+    assert status == {
+        "open": ("cached", "in the cache"),
+        "c": ("generate", "prompt or setting changed"),
+        "d": ("cached", "in the cache"),
+        "e": ("generate", "upstream changed"),
+    }
+    backend = FakePaidBackend()
+    build(film, backend=backend)
+    assert sorted(j.take for j in backend.submitted) == ["c", "e"]
+
+
+def test_changed_input_bytes_are_the_reason(film: Path) -> None:
+    build(film, backend=FakePaidBackend())
+    (film.parent / "still.jpg").write_bytes(tiny_jpeg(640, 360, color=(200, 0, 0)))
+    status = {i.take.id: i.reason for i in prepare(film, backend_name="fake").plan.items}
+    assert status["d"] == "input bytes changed"
+
+
+def test_lock_lets_a_fresh_clone_download_instead_of_paying(film: Path) -> None:
+    backend = FakePaidBackend()
+    build(film, backend=backend)
+    lock = json.loads((film.parent / "film.lock").read_text())
+    assert sorted(lock["takes"]) == ["c", "d", "e", "open"]
+    entry = lock["takes"]["c"]
+    assert entry["cost"] == 3.0 and len(entry["results"][0]["sha256"]) == 64
+    shutil.rmtree(film.parent / ".storyboard")  # a fresh clone: lock, no cache
+    clone = FakePaidBackend()
+    clone.served = backend.served
+    result = build(film, backend=clone)
+    assert clone.submitted == []
+    assert len(clone.fetched) == 4
+    assert {o.status for o in result.outcomes.values()} == {"locked"}
+
+
+def test_corrupt_cache_entry_is_a_miss(film: Path) -> None:
+    build(film, backend=preview())
+    entry = next((film.parent / ".storyboard" / "cache" / "preview").glob("*/*/0.mp4"))
+    entry.write_bytes(b"garbage")
+    result = build(film, backend=preview())
+    regenerated = [o.take for o in result.outcomes.values() if o.status == "generated"]
+    assert len(regenerated) == 1
+
+
+def test_failure_skips_dependents_and_says_how_to_resume(
+    film: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    backend = FakePaidBackend(fail={"c"})
+    notes: list[str] = []
+    result = build(film, backend=backend, keep_going=True, emit=lambda e: notes.append(str(e)))
+    status = {k: o.status for k, o in result.outcomes.items()}
+    assert status == {"open": "generated", "c": "failed", "d": "generated", "e": "skipped"}
+    assert "the provider refused take c" in result.outcomes["c"].message
+    assert any("again to resume" in n for n in notes)
+    # the refused request is over: the next build may mint a new UUID
+    first_uuid = backend.submitted[-1].task_uuid if backend.submitted[-1].take == "c" else None
+    retry = FakePaidBackend()
+    build(film, backend=retry)
+    assert [j.take for j in retry.submitted] == ["c", "e"]
+    assert retry.submitted[0].task_uuid != first_uuid and not retry.submitted[0].resumed
+
+
+def test_without_keep_going_nothing_new_starts(film: Path) -> None:
+    backend = FakePaidBackend(fail={"open"})
+    result = build(film, backend=backend, jobs=1)
+    assert result.outcomes["open"].status == "failed"
+    assert all(o.status == "skipped" for k, o in result.outcomes.items() if k != "open")
+    assert [j.take for j in backend.submitted] == ["open"]
+
+
+def test_independent_takes_run_at_the_same_time(film: Path) -> None:
+    backend = FakePaidBackend(delay=0.3)
+    build(film, backend=backend, jobs=4)
+    assert backend.most_running >= 2
+    serial = FakePaidBackend(delay=0.05)
+    shutil.rmtree(film.parent / ".storyboard")
+    (film.parent / "film.lock").unlink()
+    build(film, backend=serial, jobs=1)
+    assert serial.most_running == 1
+
+
+def test_max_cost_refuses_before_sending(film: Path) -> None:
+    backend = FakePaidBackend()
+    with pytest.raises(BuildError, match="over --max-cost"):
+        build(film, backend=backend, max_cost=1.0)
+    assert backend.submitted == []
+    assert not (film.parent / "build").exists()
+
+
+def test_select_builds_only_what_is_named(film: Path) -> None:
+    backend = FakePaidBackend()
+    build(film, backend=backend, select=["+c"])
+    assert sorted(j.take for j in backend.submitted) == ["c", "open"]
+    backend = FakePaidBackend()
+    build(film, backend=backend, select=["c+"])
+    assert sorted(j.take for j in backend.submitted) == ["e"]
+
+
+def test_a_second_build_of_the_project_is_refused(film: Path) -> None:
+    checked = prepare(film, backend_name="preview")
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with ProjectLock(checked.workspace):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    try:
+        with pytest.raises(BuildError, match="another build of this project is running"):
+            build(film, backend=preview())
+    finally:
+        release.set()
+        thread.join()
+    assert not (film.parent / "build").exists()
+
+
+def test_journal_resumes_a_pending_task_with_the_same_uuid(film: Path) -> None:
+    prepared = prepare(film, backend_name="fake")
+    workspace: Workspace = prepared.workspace
+    from storyboard.state.journal import Journal
+
+    journal = Journal(workspace.journal, backend="fake", endpoint="fake://")
+    journal.submit("open", prepared.keys["open"], "11111111-2222-4333-8444-555555555555")
+    backend = FakePaidBackend()
+    build(film, backend=backend)
+    job = next(j for j in backend.submitted if j.take == "open")
+    assert job.task_uuid == "11111111-2222-4333-8444-555555555555" and job.resumed
+    assert all(not j.resumed for j in backend.submitted if j.take != "open")
+    assert (
+        Journal(workspace.journal, backend="fake", endpoint="fake://").pending(
+            prepared.keys["open"]
+        )
+        is None
+    )
+
+
+def test_build_cli_exit_status_and_json(film: Path, run_cli: Callable[..., CliResult]) -> None:
+    result = run_cli("build", str(film), "--backend", "preview", "--json", "--preview-scale", "0.1")
+    assert result.status == 0, result.err
+    data = json.loads(result.out)
+    assert data["ok"] and data["backend"] == "preview" and len(data["takes"]) == 4
+    again = run_cli("build", str(film), "--backend", "preview", "--preview-scale", "0.1")
+    assert again.status == 0
+    assert again.err.count(": cached") == 4
