@@ -37,6 +37,7 @@ from storyboard.diagnostics import (
     display_path,
 )
 from storyboard.errors import InputError
+from storyboard.model import Storyboard, top_level_keys
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 """Largest storyboard or include file read (8 MiB: a 2,000-shot storyboard is about 1.5 MiB)."""
@@ -47,6 +48,8 @@ MAX_DEPTH = 64
 INCLUDE_KEYS = ("include", "vars", "elements")
 """The keys an included file may hold."""
 MERGED_KEYS = ("vars", "elements")
+STORYBOARD_KEYS = frozenset(top_level_keys(Storyboard))
+_INCLUDE_KEYS = "'include', 'vars' and 'elements'"
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -119,7 +122,10 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
         raise InputError(loader.diagnostics)
     data, smap = loaded
     if not isinstance(data, dict):
-        raise InputError.at(smap.value(()), "a storyboard must be a mapping of keys to values")
+        raise InputError.at(
+            smap.value(()),
+            f"a storyboard must be a mapping of keys to values, not {_kind(data)}",
+        )
     loader.merge_includes(main, data, smap, chain=(main.resolve(),))
     if loader.diagnostics:
         raise InputError(loader.diagnostics)
@@ -180,8 +186,7 @@ class _Loader:
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Position(name, mark.line + 1, mark.column + 1) if mark else top
-            problem = exc.problem or exc.context or "invalid YAML"
-            self.error(where, f"YAML syntax error: {problem}")
+            self.error(where, f"YAML syntax error: {_syntax_problem(exc, name)}")
             return None
         except YAMLError as exc:  # reader errors: control characters and the like
             self.error(_reader_position(name, text, exc), f"YAML error: {_first_line(exc)}")
@@ -213,7 +218,7 @@ class _Loader:
         for index, entry in enumerate(entries):
             where = smap.value(("include", index))
             if not isinstance(entry, str) or not entry:
-                self.error(where, "include: expected a file name")
+                self.error(where, f"include[{index}]: expected a file name, got {_kind(entry)}")
                 continue
             target = (including.parent / entry).absolute()
             if not is_inside(target, self.root):
@@ -223,6 +228,9 @@ class _Loader:
                 cycle = " -> ".join(display_path(p) for p in (*chain, target.resolve()))
                 self.error(where, f"include cycle: {cycle}")
                 continue
+            if target.is_dir():
+                self.error(where, f"include '{entry}' is a folder, not a file")
+                continue
             if not target.is_file():
                 self.error(where, f"included file '{entry}' not found")
                 continue
@@ -231,16 +239,19 @@ class _Loader:
                 continue
             inc_data, inc_map = loaded
             if not isinstance(inc_data, dict):
-                self.error(inc_map.value(()), "an included file must be a mapping")
+                self.error(
+                    inc_map.value(()), f"an included file must be a mapping, not {_kind(inc_data)}"
+                )
                 continue
             for key in inc_data:
-                if key not in INCLUDE_KEYS:
-                    self.error(
-                        inc_map.key((key,)),
-                        f"unknown key '{key}' in an included file "
-                        f"(an include may hold only {', '.join(INCLUDE_KEYS)})"
-                        f"{did_you_mean(key, INCLUDE_KEYS)}",
-                    )
+                if key in INCLUDE_KEYS:
+                    continue
+                if key in STORYBOARD_KEYS:
+                    message = f"'{key}' is not allowed in an included file"
+                else:
+                    message = f"unknown key '{key}' in an included file"
+                hint = did_you_mean(key, INCLUDE_KEYS) or f" (it may hold only {_INCLUDE_KEYS})"
+                self.error(inc_map.key((key,)), message + hint)
             self.merge_includes(target, inc_data, inc_map, (*chain, target.resolve()))
             for section in MERGED_KEYS:
                 self._merge_section(section, data, smap, inc_data, inc_map)
@@ -423,6 +434,43 @@ def _copy_positions(source: SourceMap, prefix: DataPath, target: SourceMap) -> N
             target.keys[path] = pos
 
 
+_PROBLEMS = {
+    "mapping values are not allowed here": (
+        "':' is not allowed here (put a value that holds ': ' in quotes)"
+    ),
+    "found character '\\t' that cannot start any token": (
+        "a tab character is not allowed here (indent YAML with spaces, not tabs)"
+    ),
+    "found unexpected end of stream": "unexpected end of file",
+}
+_CONTEXTS = {
+    "while parsing a flow sequence": "the list '[' that starts at",
+    "while parsing a flow mapping": "the mapping '{' that starts at",
+    "while parsing a block mapping": "the mapping that starts at",
+    "while parsing a block collection": "the list that starts at",
+    "while scanning a quoted scalar": "the quoted text that starts at",
+    "while scanning a double-quoted scalar": "the quoted text that starts at",
+    "while scanning a single-quoted scalar": "the quoted text that starts at",
+}
+
+
+def _syntax_problem(exc: MarkedYAMLError, name: str) -> str:
+    """ruamel's problem in a writer's words, naming where the enclosing construct starts."""
+    problem = exc.problem or ""
+    context = exc.context or ""
+    if problem.startswith("but "):  # "expected a single document ..., but found another"
+        return f"{context}, {problem}"
+    problem = _PROBLEMS.get(problem, problem) or context or "invalid YAML"
+    mark = exc.context_mark
+    if not context or mark is None:
+        return problem
+    start = Position(name, mark.line + 1, mark.column + 1)
+    opened = f"{_CONTEXTS.get(context, context + ' at')} {start}"
+    if problem.startswith("expected <block end>"):
+        return f"bad indentation: this line does not line up with {opened}"
+    return f"{problem} (in {opened})"
+
+
 def _reader_position(name: str, text: str, exc: YAMLError) -> Position:
     index = getattr(exc, "position", None)
     if isinstance(index, int):
@@ -430,6 +478,19 @@ def _reader_position(name: str, text: str, exc: YAMLError) -> Position:
         col = index - (text.rfind("\n", 0, index) + 1) + 1
         return Position(name, line, col)
     return Position(name, 1, 1)
+
+
+def _kind(value: Any) -> str:
+    """How a value that has the wrong type is named in a message."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, str):
+        return f"the text {value!r}" if value else "empty text"
+    return repr(value)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -111,10 +111,7 @@ class Shot(ShotSettings):
     @model_validator(mode="after")
     def _edit_has_no_duration(self) -> Shot:
         if self.edit is not None and self.duration is not None:
-            raise _rule(
-                "duration",
-                "'duration' is not allowed with 'edit': an edit takes its source's duration",
-            )
+            raise _rule("duration", "not allowed with 'edit': an edit takes its source's duration")
         _check_pick(self.variations, self.pick)
         return self
 
@@ -137,8 +134,11 @@ class Sequence(_Model):  # the language calls it a sequence; not typing.Sequence
 
 
 def _check_pick(variations: int | None, pick: int | None) -> None:
-    if pick is not None and pick > (variations or 1):
-        raise _rule("pick", f"'pick' is {pick} but there are only {variations or 1} variation(s)")
+    if pick is None or pick <= (variations or 1):
+        return
+    if variations is None:
+        raise _rule("pick", f"{pick}, but there is only 1 variation ('variations' is not set)")
+    raise _rule("pick", f"{pick}, but there are only {variations} variations")
 
 
 def _shot_or_sequence(value: Any) -> str:
@@ -171,11 +171,13 @@ class Element(_Model):
     @model_validator(mode="after")
     def _element_rules(self) -> Element:
         if self.images and not self.frontal_image:
-            raise _rule("images", "'images' needs 'frontal_image'")
+            raise _rule("images", "needs 'frontal_image'")
         if self.videos and (self.frontal_image or self.images or self.voices):
-            raise _rule("videos", "'videos' cannot be combined with images or voices")
+            raise _rule("videos", "cannot be combined with images or voices")
         if self.voices and not self.frontal_image:
-            raise _rule("voices", "'voices' can only be combined with images ('frontal_image')")
+            raise _rule(
+                "voices", "needs 'frontal_image': a voice belongs to an element with images"
+            )
         content = (self.description, self.images, self.tags, self.voices)
         if self.id is None and not (self.frontal_image or self.videos):
             if any(v is not None for v in content):
@@ -203,7 +205,7 @@ class Clip(_Model):
     @model_validator(mode="after")
     def _in_before_out(self) -> Clip:
         if self.in_ is not None and self.out is not None and self.out <= self.in_:
-            raise _rule("out", f"'out' ({self.out:g}) must be after 'in' ({self.in_:g})")
+            raise _rule("out", f"{self.out:g} is not after 'in' ({self.in_:g})")
         return self
 
 

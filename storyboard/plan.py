@@ -188,9 +188,7 @@ def render_plan(plan: Plan) -> str:
                 seconds,
                 f"{item.cost.rate:g}/s",
                 "unknown" if amount is None else f"${amount:.4f}".rstrip("0").rstrip("."),
-                item.status
-                if item.status == "generate" and item.reason == "new"
-                else f"{item.status} ({item.reason})",
+                item.status if item.status != "generate" else f"generate ({item.reason})",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

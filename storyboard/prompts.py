@@ -5,43 +5,73 @@ A prompt sees every name of ``vars`` (also as ``vars.NAME``), ``shot`` (``id``, 
 reads templates relative to the storyboard's folder and never outside the project.
 Element references (``<<<name>>>``) are not Jinja syntax and pass through unchanged.
 
-The sandbox blocks attribute tricks (``''.__class__``), and this module also bounds what a
-template can allocate or loop over: ``*`` and ``**`` refuse results past
-:data:`MAX_RESULT`, and ``range`` shares a budget of :data:`MAX_ITERATIONS` items per render.
+The sandbox blocks attribute tricks (``''.__class__``) and changes to lists and dicts, and
+this module also bounds what a template can spend. Every loop item, ``range`` item and call
+takes one step from a budget of :data:`MAX_STEPS` per render, so no template loops or
+recurses for long; no string or list a template builds (with ``*``, ``+``, ``~``, ``%``, a
+call or a filter) may exceed :data:`MAX_RESULT` items, checked *before* building it where
+one operation could build a large result at once (``'x' * 10**9``, ``'x'.center(10**9)``,
+``'%999999999s'``), and after every step otherwise, so repeated doubling stops early.
 Compiled templates are cached by source text: compiling costs far more than rendering.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
-from collections.abc import Callable, Iterator
+import re
+import types
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+from jinja2.visitor import NodeTransformer
+
+from storyboard.diagnostics import did_you_mean
 
 MAX_RESULT = 100_000
-"""Largest string or list a template may build with ``*``, and largest ``**`` result digits."""
-MAX_ITERATIONS = 100_000
-"""Items ``range`` may yield over one render."""
+"""Largest string or list a template may build, and most digits of a number."""
+MAX_STEPS = 100_000
+"""Loop items, ``range`` items and calls one render may take."""
 MAX_TEMPLATE_BYTES = 1024 * 1024
+
+_PROMPT = "<template>"
+"""The file name Jinja gives a template made from a string: the prompt itself."""
 
 
 class TemplateProblem(Exception):
-    """A prompt could not be rendered; ``line`` is the line inside the template, if known."""
+    """A prompt could not be rendered.
 
-    def __init__(self, message: str, line: int | None = None, file: Path | None = None) -> None:
+    Attributes:
+        message: what is wrong, for the writer.
+        file: the included template the problem is in; ``None`` for the prompt itself.
+        line: the line of the problem in that template (1-based), if known.
+        near: a piece of the template at the problem (a name, a tag), to find its column.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        file: Path | None = None,
+        near: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.file = file
+        self.near = near
 
 
 class _ProjectLoader(jinja2.BaseLoader):
-    """Loads ``{% include %}`` templates from one folder, never leaving the project."""
+    """Loads ``{% include %}`` templates relative to one folder, never leaving the project."""
 
     def __init__(self, folder: Path, project_root: Path) -> None:
         self.folder = folder
@@ -51,58 +81,188 @@ class _ProjectLoader(jinja2.BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
-        pieces = template.replace("\\", "/").split("/")
-        if template.startswith("/") or any(p in ("..", "") for p in pieces if p != "."):
-            raise TemplateNotFound(
-                f"{template} (template paths are relative to the storyboard and stay inside it)"
+        if os.path.isabs(template) or template.startswith(("/", "\\")):
+            raise SecurityError(
+                f"'{template}' is an absolute path; name templates relative to the storyboard"
             )
-        path = self.folder.joinpath(*pieces).resolve()
+        try:
+            path = self.folder.joinpath(template).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise TemplateNotFound(template, f"cannot read template '{template}': {exc}") from exc
         if not path.is_relative_to(self.root):
-            raise TemplateNotFound(f"{template} (outside the project folder)")
+            raise SecurityError(f"'{template}' is outside the project folder {self.root}")
         if not path.is_file():
-            raise TemplateNotFound(template)
-        if path.stat().st_size > MAX_TEMPLATE_BYTES:
-            raise TemplateNotFound(f"{template} (larger than {MAX_TEMPLATE_BYTES:,} bytes)")
+            raise TemplateNotFound(template, f"template '{template}' not found{self._hint(path)}")
+        try:
+            if path.stat().st_size > MAX_TEMPLATE_BYTES:
+                raise TemplateNotFound(
+                    template, f"template '{template}' is larger than {MAX_TEMPLATE_BYTES:,} bytes"
+                )
+            source = path.read_text(encoding="utf-8")
+            mtime = path.stat().st_mtime
+        except (OSError, UnicodeError) as exc:
+            reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else exc.strerror
+            raise TemplateNotFound(template, f"cannot read template '{template}': {reason}") from exc
         self.read.add(path)
-        source = path.read_text(encoding="utf-8")
-        mtime = path.stat().st_mtime
         return source, str(path), lambda: path.stat().st_mtime == mtime
 
+    def _hint(self, path: Path) -> str:
+        """`` (did you mean 'styles/noir.j2'?)`` from the files next to a missing one."""
+        try:
+            siblings = [p.name for p in path.parent.iterdir() if p.is_file()]
+        except OSError:
+            return ""
+        hint = did_you_mean(path.name, siblings)
+        if not hint:
+            return ""
+        near = os.path.relpath(path.parent / hint[len(" (did you mean '") : -3], self.folder)
+        return f" (did you mean '{Path(near).as_posix()}'?)"
 
-class _BoundedSandbox(SandboxedEnvironment):
-    """A sandbox whose ``*``, ``**`` and ``range`` cannot exhaust memory or time."""
 
-    intercepted_binops = frozenset(["*", "**"])
+class _Guard(NodeTransformer):
+    """Routes every loop and every ``~`` through the environment, which counts and bounds them."""
 
-    def __init__(self, loader: jinja2.BaseLoader) -> None:
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _env_call("bounded_iter", [node.iter], node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _env_call("bounded_concat", list(node.nodes), node.lineno)
+
+
+def _env_call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+    # An environment attribute, unlike a global name, cannot be redefined by a template.
+    return nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None, lineno=lineno)
+
+
+_SIZED = frozenset(["center", "ljust", "rjust", "zfill", "indent", "expandtabs", "batch", "slice"])
+"""Calls and filters whose whole-number arguments size their result."""
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?|\{[^{}]*:([^{}]*)\}")
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """A sandbox whose templates cannot exhaust memory or time (see the module docstring)."""
+
+    intercepted_binops = frozenset(["*", "**", "+", "%"])
+
+    def __init__(self, loader: jinja2.BaseLoader, undefined: type[jinja2.Undefined]) -> None:
         super().__init__(
-            loader=loader,
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
+            loader=loader, undefined=undefined, autoescape=False, keep_trailing_newline=False
         )
-        self.iterations_left = MAX_ITERATIONS
+        self.steps_left = MAX_STEPS
         self.globals["range"] = self._range
+        del self.globals["lipsum"]  # lorem ipsum of any length has no place in a prompt
+        self.filters = {name: self._bounded_filter(name, f) for name, f in self.filters.items()}
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(left, int | float) and isinstance(right, int | float):
-                if abs(right) > 64 and abs(left) > 1:
-                    raise SecurityError("'**' with an exponent that large is not allowed")
-            return left**right
-        if isinstance(right, int) and isinstance(left, str | list | tuple):
-            left, right = right, left
-        if isinstance(left, int) and isinstance(right, str | list | tuple):
-            if left * len(right) > MAX_RESULT:
-                raise SecurityError(f"'*' would build more than {MAX_RESULT:,} items")
-        return left * right
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        _Guard().visit(tree)
+        return tree
+
+    # -- the budget and the sizes ---------------------------------------------------------
+
+    def step(self, count: int = 1) -> None:
+        self.steps_left -= count
+        if self.steps_left < 0:
+            raise SecurityError(f"the template takes more than {MAX_STEPS:,} steps (loops, calls)")
+
+    def bounded(self, value: Any) -> Any:
+        if isinstance(value, str | list | tuple | dict) and len(value) > MAX_RESULT:
+            raise SecurityError(f"the template builds a value of more than {MAX_RESULT:,} items")
+        return value
+
+    def bounded_iter(self, iterable: Any) -> Iterator[Any]:
+        for item in iterable:
+            self.step()
+            yield item
+
+    def bounded_concat(self, *parts: Any) -> str:
+        texts = [str(p) for p in parts]
+        self.bounded(range(0))  # keeps the signature honest for mypy; no cost
+        if sum(len(t) for t in texts) > MAX_RESULT:
+            raise SecurityError(f"'~' would build more than {MAX_RESULT:,} characters")
+        return "".join(texts)
 
     def _range(self, *args: int) -> Iterator[int]:
         items = range(*args)
-        if len(items) > self.iterations_left:
-            raise SecurityError(f"range() over more than {MAX_ITERATIONS:,} items in one prompt")
-        self.iterations_left -= len(items)
+        self.step(len(items))
         return iter(items)
+
+    # -- hooks of the sandbox ---------------------------------------------------------------
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        __self.step()
+        name = getattr(__obj, "__name__", "")
+        target = getattr(__obj, "__self__", None)
+        if isinstance(target, str) and isinstance(__obj, types.BuiltinMethodType):
+            _check_growth(name, (target, *args), kwargs)
+        return __self.bounded(super().call(__context, __obj, *args, **kwargs))
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        numbers = (int, float)
+        if operator == "**" and isinstance(left, numbers) and isinstance(right, numbers):
+            if abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_RESULT / 20:
+                raise SecurityError(f"'**' would make a number of more than {MAX_RESULT // 20:,} digits")
+        elif operator == "*":
+            if isinstance(right, int) and isinstance(left, str | list | tuple):
+                left, right = right, left
+            if isinstance(left, int) and isinstance(right, str | list | tuple):
+                if left * len(right) > MAX_RESULT:
+                    raise SecurityError(f"'*' would build more than {MAX_RESULT:,} items")
+            elif isinstance(left, int) and isinstance(right, int):
+                if left.bit_length() + right.bit_length() > MAX_RESULT:
+                    raise SecurityError("'*' would make too large a number")
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left)
+        return self.bounded(super().call_binop(context, operator, left, right))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            _check_format(value.__self__)
+        return wrapped
+
+    def _bounded_filter(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
+        def bounded_filter(*args: Any, **kwargs: Any) -> Any:
+            values = [a for a in args if not isinstance(a, jinja2.runtime.Context | jinja2.Environment)]
+            _check_growth(name, values, kwargs)
+            return self.bounded(func(*args, **kwargs))
+
+        return bounded_filter
+
+
+def _check_growth(name: str, args: Iterable[Any], kwargs: dict[str, Any]) -> None:
+    """Refuse a call or filter that would build a result too large, before building it."""
+    args = list(args)
+    text = args[0] if args and isinstance(args[0], str) else ""
+    ints = [
+        v for v in (*args[1:], *kwargs.values()) if isinstance(v, int) and not isinstance(v, bool)
+    ]
+    if name in _SIZED and any(abs(i) > MAX_RESULT for i in ints):
+        raise SecurityError(f"'{name}' with a size over {MAX_RESULT:,} is not allowed")
+    if name in ("indent", "expandtabs"):
+        size = len(text) + max(ints, default=8) * (text.count("\n") + text.count("\t") + 1)
+    elif name == "replace" and len(args) >= 3:
+        old, new = str(args[1]), str(args[2])
+        size = len(text) + (text.count(old) if old else len(text) + 1) * len(new)
+    elif name in ("format", "format_map"):
+        _check_format(text)
+        return
+    else:
+        return
+    if size > MAX_RESULT:
+        raise SecurityError(f"'{name}' would build more than {MAX_RESULT:,} characters")
+
+
+def _check_format(text: str) -> None:
+    """Refuse ``%`` and ``str.format`` patterns whose width or precision is too large."""
+    for match in _FORMAT_SPEC.finditer(text):
+        numbers = [match.group(1), match.group(2), *re.findall(r"\d+", match.group(3) or "")]
+        if any(n and (len(n) > 6 or int(n) > MAX_RESULT) for n in numbers):
+            raise SecurityError(f"a format width over {MAX_RESULT:,} is not allowed")
 
 
 @dataclass(frozen=True)
@@ -115,14 +275,43 @@ class ShotContext:
     sequence: str | None
 
 
+class _Undefined(jinja2.StrictUndefined):
+    """Undefined names fail with a message that names the mapping and suggests a close key."""
+
+    __slots__ = ()
+    renderer: ClassVar[PromptRenderer]
+
+    @property
+    def _undefined_message(self) -> str:
+        name, obj = self._undefined_name, self._undefined_obj
+        if self._undefined_hint:
+            return self._undefined_hint
+        if obj is missing:
+            return f"'{name}' is undefined{did_you_mean(str(name), self.renderer.names)}"
+        if isinstance(obj, dict):
+            label = self.renderer.labels.get(id(obj), "the mapping")
+            keys = [str(k) for k in obj]
+            return f"'{label}' has no '{name}'{did_you_mean(str(name), keys)}"
+        if isinstance(obj, list | tuple | str) and isinstance(name, int):
+            return f"index {name} is past the end ({len(obj)} items)"
+        return f"{type(obj).__name__} has no attribute {name!r}"
+
+
 class PromptRenderer:
     """Renders the prompts of one storyboard."""
 
     def __init__(self, folder: Path, project_root: Path, title: str, variables: dict[str, Any]):
         self._loader = _ProjectLoader(folder, project_root)
-        self._env = _BoundedSandbox(self._loader)
+        undefined = type("_RendererUndefined", (_Undefined,), {"__slots__": (), "renderer": self})
+        self._env = _BoundedSandbox(self._loader, undefined)
         self._cache: dict[str, jinja2.Template] = {}
         self._base = {**variables, "vars": variables, "storyboard": {"title": title}}
+        self.names = [*self._base, "shot"]
+        """Every top-level name a prompt may use."""
+        self.labels: dict[int, str] = {id(self._base["storyboard"]): "storyboard"}
+        """How to name each mapping a template sees, by identity."""
+        _label_mappings(variables, "", self.labels)
+        self.labels[id(variables)] = "vars"
 
     @property
     def templates_read(self) -> frozenset[Path]:
@@ -133,7 +322,7 @@ class PromptRenderer:
         """Render one prompt; leading and trailing whitespace is dropped.
 
         Raises:
-            TemplateProblem: with a writer-facing message.
+            TemplateProblem: with a writer-facing message and, where known, its place.
         """
         if "{" not in source:  # no Jinja syntax at all: nothing to do
             return source.strip()
@@ -142,30 +331,56 @@ class PromptRenderer:
             if template is None:
                 template = self._env.from_string(source)
                 self._cache[source] = template
-            self._env.iterations_left = MAX_ITERATIONS
-            context = {**self._base, "shot": shot.__dict__}
-            return template.render(context).strip()
+            self._env.steps_left = MAX_STEPS
+            shot_vars = dict(shot.__dict__)
+            self.labels[id(shot_vars)] = "shot"
+            size, pieces = 0, []
+            for piece in template.generate({**self._base, "shot": shot_vars}):
+                size += len(piece)
+                if size > MAX_RESULT:
+                    raise SecurityError(f"the prompt renders to more than {MAX_RESULT:,} characters")
+                pieces.append(piece)
+            return "".join(pieces).strip()
         except TemplateSyntaxError as exc:
             where = Path(exc.filename) if exc.filename and os.path.isabs(exc.filename) else None
+            near = re.search(r"tag '([^']+)'", exc.message or "")
             raise TemplateProblem(
-                f"template syntax error: {exc.message}", exc.lineno, where
+                f"template syntax error: {exc.message}",
+                exc.lineno,
+                where,
+                near.group(1) if near else None,
             ) from exc
         except jinja2.UndefinedError as exc:
-            raise TemplateProblem(f"template error: {exc.message}{self._hint(exc)}") from exc
+            name = re.search(r"'([^']+)'(?: \(did you mean .*\))?$", exc.message or "")
+            raise _located(f"template error: {exc.message}", exc, name) from exc
         except SecurityError as exc:
-            raise TemplateProblem(f"template not allowed: {exc}") from exc
+            attribute = re.search(r"attribute '([^']+)'", str(exc))
+            raise _located(f"template not allowed: {exc}", exc, attribute) from exc
         except TemplateNotFound as exc:
-            raise TemplateProblem(f"template not found: {exc.message}") from exc
+            raise _located(str(exc.message), exc, None, near=exc.name) from exc
         except (RecursionError, MemoryError) as exc:
-            raise TemplateProblem("template too complex to render") from exc
+            raise _located("template too complex to render", exc, None) from exc
         except Exception as exc:
-            raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from exc
+            raise _located(f"template error: {type(exc).__name__}: {exc}", exc, None) from exc
 
-    def _hint(self, exc: jinja2.UndefinedError) -> str:
-        from storyboard.diagnostics import did_you_mean
 
-        message = exc.message or ""
-        if message.startswith("'") and message.endswith("' is undefined"):
-            name = message[1 : -len("' is undefined")]
-            return did_you_mean(name, [*self._base, "shot"])
-        return ""
+def _located(
+    message: str, exc: BaseException, found: re.Match[str] | None, near: str | None = None
+) -> TemplateProblem:
+    """A :class:`TemplateProblem` at the innermost template line of ``exc``'s traceback."""
+    file, line = None, None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == _PROMPT or (os.path.isabs(filename) and filename.endswith(".j2")):
+            file, line = (None if filename == _PROMPT else Path(filename)), tb.tb_lineno
+        tb = tb.tb_next
+    return TemplateProblem(message, line, file, found.group(1) if found else near)
+
+
+def _label_mappings(value: dict[str, Any], prefix: str, labels: dict[int, str]) -> None:
+    """Name every mapping inside ``vars`` by its dotted path (``camera``, ``camera.lens``)."""
+    for key, item in value.items():
+        if isinstance(item, dict) and id(item) not in labels:
+            labels[id(item)] = f"{prefix}{key}"
+            _label_mappings(item, f"{prefix}{key}.", labels)

@@ -10,6 +10,7 @@ project folder; URLs must be ``https://`` (or ``http://`` to this machine, for t
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -118,7 +119,9 @@ def classify(
             raise SourceProblem("malformed data: URI (expected data:MIME;base64,...)")
         mime = (found.group("mime") or "").split("/")[0]
         if mime and mime != media:
-            raise SourceProblem(f"data: URI holds {mime}, this field takes {media}")
+            raise SourceProblem(
+                f"data: URI holds {found.group('mime')}; this field takes {_a(media)}"
+            )
         return MediaRef("data", text)
     if "://" in text:
         _check_url(text)
@@ -138,12 +141,18 @@ def check_url(text: str) -> None:
 
 
 def _check_url(text: str) -> None:
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError as exc:  # a malformed IPv6 host or port
+        raise SourceProblem(f"malformed URL '{text}': {exc}") from exc
     scheme = parts.scheme.lower()
-    if scheme == "https" and parts.hostname:
+    if scheme in ("http", "https") and not host:
+        raise SourceProblem(f"URL '{text}' names no host")
+    if scheme == "https":
         return
-    if scheme == "http" and parts.hostname:
-        if _is_loopback(parts.hostname):
+    if scheme == "http" and host:
+        if _is_loopback(host):
             return
         raise SourceProblem(
             f"'{text}' is plain http to another machine; use https:// "
@@ -174,8 +183,11 @@ def _local_file(text: str, media: MediaKind, base: Path, project_root: Path) -> 
         resolved = full.resolve()
     except (OSError, RuntimeError) as exc:  # symlink loops
         raise SourceProblem(f"cannot resolve '{text}': {exc}") from exc
-    if not resolved.is_relative_to(project_root.resolve()):
-        raise SourceProblem(f"'{text}' is outside the project folder {project_root}")
+    root = project_root.resolve()
+    if not resolved.is_relative_to(root):
+        if Path(os.path.normpath(full)).is_relative_to(root):
+            raise SourceProblem(f"'{text}' is a link to a file outside the project folder {root}")
+        raise SourceProblem(f"'{text}' is outside the project folder {root}")
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS[media]:
         allowed = ", ".join(sorted(EXTENSIONS[media]))

@@ -24,6 +24,7 @@ from storyboard.diagnostics import (
     DataPath,
     Diagnostic,
     Position,
+    closest,
     did_you_mean,
     format_path,
 )
@@ -119,9 +120,22 @@ class _Checker:
         try:
             return Storyboard.model_validate(self.data)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                self.diagnostics.append(self._from_pydantic(err))
-            return None
+            errors = exc.errors(include_url=False)
+        # A misspelt required key is reported once, as the unknown key with its suggestion.
+        misspelt: set[DataPath] = set()
+        for err in errors:
+            if err["type"] == "extra_forbidden":
+                path = _data_path(self.data, tuple(err["loc"]))
+                allowed = _allowed_keys(self.data, path[:-1])
+                suggestion = closest(str(path[-1]), allowed)
+                if suggestion is not None:
+                    misspelt.add((*path[:-1], suggestion))
+        for err in errors:
+            path = _data_path(self.data, tuple(err["loc"]))
+            if err["type"] == "missing" and path in misspelt:
+                continue
+            self.diagnostics.append(self._from_pydantic(err))
+        return None
 
     def _from_pydantic(self, err: Any) -> Diagnostic:
         path = _data_path(self.data, tuple(err["loc"]))
@@ -146,8 +160,8 @@ class _Checker:
                 f"unsupported storyboard version {err['input']!r}; supported versions: {supported}",
             )
         field = ctx.get("field") if isinstance(ctx, dict) else None
-        if field:
-            path = (*path, field)
+        if field and isinstance(_get(self.data, path), dict) and field in _get(self.data, path):
+            path = (*path, field)  # a rule about a field that is there: point at it
         message = _friendly(kind, err, path)
         return Diagnostic(self.smap.value(path), f"{_field_name(path)}: {message}")
 
@@ -396,8 +410,8 @@ class _Checker:
             if not re.match(ID_PATTERN, name):
                 self.error(
                     where,
-                    f"element name '{name}' must match [a-z0-9][a-z0-9_-]* "
-                    "(it is written <<<name>>> in prompts)",
+                    f"element name '{name}' is not valid: use lowercase letters, digits, '-' "
+                    "and '_', starting with a letter or digit (prompts name it <<<name>>>)",
                 )
             elif RESERVED_ELEMENT.match(name):
                 self.error(
@@ -439,10 +453,15 @@ class _Checker:
             duration = self._duration(target)
             for key in ("in", "out"):
                 value = clip.get(key)
-                if isinstance(value, int | float) and duration is not None and value > duration:
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    continue
+                if duration is None:  # an edit: its source decides
+                    continue
+                if value > duration or (key == "in" and value == duration):
+                    past = "at or past" if value == duration else "past"
                     self.error(
                         self.at("cut", "clips", i, key),
-                        f"cut.clips[{i}].{key}: {value:g} s is past the end of shot "
+                        f"cut.clips[{i}].{key}: {value:g} s is {past} the end of shot "
                         f"'{shot_id}' ({duration} s long)",
                     )
 
@@ -470,8 +489,8 @@ class _Checker:
         rendered: dict[DataPath, str] = {}
         for shot in shots:
             source = shot.data.get("prompt")
-            if not isinstance(source, str):
-                continue
+            if not isinstance(source, str) or not source:
+                continue  # reported by the models
             path = (*shot.path, "prompt")
             where = self.smap.value(path)
             context = ShotContext(
@@ -491,10 +510,15 @@ class _Checker:
         return rendered
 
     def _check_prompt(self, text: str, where: Position, element_names: set[str]) -> None:
-        if len(text) < 2:
-            self.error(where, f"prompt is {len(text)} character(s) once rendered; at least 2")
+        if not text:
+            self.error(where, "prompt is empty once rendered; it needs at least 2 characters")
+        elif len(text) < 2:
+            self.error(where, "prompt is 1 character once rendered; it needs at least 2")
         elif len(text) > 2500:
-            self.error(where, f"prompt is {len(text):,} characters once rendered; at most 2,500")
+            self.error(
+                where,
+                f"prompt is {len(text):,} characters once rendered; it may have at most 2,500",
+            )
         for match in ELEMENT_REF.finditer(text):
             name = match.group(1)
             if name not in element_names:
@@ -634,7 +658,8 @@ def _field_name(path: DataPath) -> str:
     """``start``, ``references[1]`` or ``cut.music.file``: how to name a field in a message."""
     if path and path[0] == "shots":
         rest = path[4:] if len(path) > 3 and path[2] == "shots" else path[2:]
-        return format_path(rest)
+        if rest:  # a shot's own field; the position names the shot
+            return format_path(rest)
     return format_path(path)
 
 
@@ -667,6 +692,8 @@ def _friendly(kind: str, err: Any, path: DataPath) -> str:
     ctx = err.get("ctx") or {}
     got = err.get("input")
     shown = _show(got)
+    if kind == "string_type" and isinstance(got, int | float):  # bools too
+        return f"expected text, got {shown} (put it in quotes to make it text)"
     if kind in _MESSAGES:
         return f"{_MESSAGES[kind]}, got {shown}"
     if kind == "literal_error":
@@ -679,17 +706,17 @@ def _friendly(kind: str, err: Any, path: DataPath) -> str:
             )
         return f"{shown} is not allowed here (it must match {ctx.get('pattern')})"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, got {shown}"
+        return f"must be at least {_number(ctx.get('ge'))}, got {shown}"
     if kind == "greater_than":
-        return f"must be more than {ctx.get('gt')}, got {shown}"
+        return f"must be more than {_number(ctx.get('gt'))}, got {shown}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}, got {shown}"
+        return f"must be at most {_number(ctx.get('le'))}, got {shown}"
     if kind == "less_than":
-        return f"must be less than {ctx.get('lt')}, got {shown}"
+        return f"must be less than {_number(ctx.get('lt'))}, got {shown}"
     if kind == "string_too_short":
         return "must not be empty" if ctx.get("min_length") == 1 else str(err["msg"])
     if kind == "string_too_long":
-        return f"is {len(got)} characters; at most {ctx.get('max_length')}"
+        return f"too long: {len(got)} characters, at most {ctx.get('max_length')}"
     if kind == "too_short":
         n = ctx.get("min_length")
         return f"needs at least {n} item{'s' if n != 1 else ''}"
@@ -701,6 +728,11 @@ def _friendly(kind: str, err: Any, path: DataPath) -> str:
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])
+
+
+def _number(value: Any) -> str:
+    """``4`` for ``4.0``: limits read as the writer would write them."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _show(value: Any) -> str:

@@ -79,3 +79,21 @@ def in_dir(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(old)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Callable[[str], Path]:
+    """A private copy of ``examples/NAME`` (its own project: no shared cache); its folder."""
+
+    def copy(name: str) -> Path:
+        import shutil
+
+        target = tmp_path / "examples" / name
+        shutil.copytree(REPO / "examples" / name, target, ignore=shutil.ignore_patterns("build"))
+        (target / ".storyboard").mkdir(exist_ok=True)
+        return target
+
+    return copy

@@ -120,9 +120,8 @@ def _nth(container: Any, stream: Any, index: int, video: Path) -> Any:
         previous = frame
     if previous is None:
         raise MediaError(f"'{video}' has no frame {index}")
-    raise MediaError(
-        f"'{video}' has no frame {index}: it ends at frame {round(Fraction(previous.pts - start) * base * Fraction(rate))}"
-    )
+    last = round(Fraction(previous.pts - start) * base * Fraction(rate))
+    raise MediaError(f"'{video}' has no frame {index}: it ends at frame {last}")
 
 
 def _stream_end(stream: Any) -> int | None:
