@@ -159,7 +159,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             ticket = await backend.submit(job)
             outputs = await backend.collect(ticket, staging)
         except ProviderError as exc:
-            if getattr(exc, "definitive", False):
+            # The service answered for good (refused, or the generation failed): a later
+            # build may send a new request. Anything ambiguous stays pending, to be resumed.
+            definitive = getattr(exc, "definitive", None)
+            if definitive is None:
+                definitive = not getattr(exc, "may_be_running", True)
+            if definitive:
                 run.journal.failed(key, task_uuid, str(exc))
             raise
         entry = run.cache.put(

@@ -147,6 +147,9 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.files: list[Path] = []
         self.file_by_name: dict[str, Path] = {}
+        # libyaml (ruamel.yaml.clib) composes about ten times faster than the pure-Python
+        # parser; errors are parsed again with the pure parser, whose messages are clearer.
+        self._fast = YAML(typ="safe", pure=False)
         self._yaml = YAML(typ="safe", pure=True)
         self._scalars: SafeConstructor = self._yaml.constructor
 
@@ -182,7 +185,7 @@ class _Loader:
             self.error(Position(name, line, 1), "file is not UTF-8 text")
             return None
         try:
-            node = self._yaml.compose(text)
+            node = _compose(self._fast, self._yaml, text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Position(name, mark.line + 1, mark.column + 1) if mark else top
@@ -286,6 +289,16 @@ class _Loader:
 
 
 # -- construction ----------------------------------------------------------------------------
+
+
+def _compose(fast: YAML, careful: YAML, text: str) -> Node | None:
+    """Compose with libyaml; on any error, compose again with the pure parser (which raises
+    the error we report, or succeeds where libyaml is stricter)."""
+    try:
+        node: Node | None = fast.compose(text)
+    except (YAMLError, RecursionError):
+        node = careful.compose(text)
+    return node
 
 
 class _Builder:

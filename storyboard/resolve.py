@@ -500,9 +500,10 @@ class _Builder:
             first_pos = ref_positions[cycle[0]][1]
             raise InputError.at(first_pos, "dependency cycle: " + "; ".join(steps))
         final = []
-        for take_id in nx.lexicographical_topological_sort(graph, key=_story_order(takes)):
+        order = _story_order(takes)
+        for take_id in nx.lexicographical_topological_sort(graph, key=order):
             take = by_id[take_id]
-            deps = tuple(sorted(graph.predecessors(take_id), key=_story_order(takes)))
+            deps = tuple(sorted(graph.predecessors(take_id), key=order))
             final.append(_replace(take, depends_on=deps))
         return Resolved(
             checked=self.checked,
