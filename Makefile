@@ -30,6 +30,7 @@ golden: $(STAMP)
 
 schema: $(STAMP)
 	$(VENV)/bin/storyboard schema > schemas/storyboard.schema.json
+	$(VENV)/bin/storyboard schema --include-file > schemas/include.schema.json
 
 clean:
 	rm -rf $(VENV) build .storyboard .pytest_cache .mypy_cache .ruff_cache

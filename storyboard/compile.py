@@ -338,7 +338,7 @@ class _Compiler:
                         f"shot '{source.shot}' is {seconds} s; the model edits videos of "
                         f"{profile.min_edit_source}..{profile.max_edit_source} s",
                     )
-        if video_input and settings.sound and first.shot.sound:
+        if take.reference_videos and take.edit is None and settings.sound and first.shot.sound:
             self.error(
                 (*first.path, "sound"),
                 "'sound' cannot be on when a video is an input ('reference_videos')",

@@ -195,6 +195,28 @@ def _elements(info: ShotInfo) -> list[str]:
     return names
 
 
+def renumbered_length(text: str, numbering: dict[str, int]) -> int:
+    """Length of ``text`` once each ``<<<name>>>`` becomes ``<<<element_N>>>``."""
+    extra = 0
+    for name in _elements_all(text):
+        if name in numbering:
+            extra += len(f"element_{numbering[name]}") - len(name)
+    return len(text) + extra
+
+
+def _elements_all(text: str) -> list[str]:
+    """Every element reference in ``text``, repeats included."""
+    names = []
+    start = text.find(ELEMENT_MARK)
+    while start != -1:
+        end = text.find(">>>", start + 3)
+        if end == -1:
+            break
+        names.append(text[start + 3 : end])
+        start = text.find(ELEMENT_MARK, end + 3)
+    return names
+
+
 def request_elements(shots: Sequence[ShotInfo]) -> list[str]:
     """Element names of a request, in order of first appearance across its segments."""
     names: list[str] = []
@@ -219,6 +241,8 @@ def group_limits(
 ) -> list[Limit]:
     """Every limit a group of consecutive shots breaks as one request (empty: it fits)."""
     broken: list[Limit] = []
+    names = request_elements(shots)
+    numbering = {name: i + 1 for i, name in enumerate(names)}
     if len(shots) == 1:
         info = shots[0]
         if info.duration is not None and not (
@@ -253,10 +277,11 @@ def group_limits(
             reason = stands_alone(info)
             if reason:
                 broken.append(Limit(reason, info.path))
-            if len(info.prompt) > profile.max_segment_prompt:
+            length = renumbered_length(info.prompt, numbering)
+            if length > profile.max_segment_prompt:
                 broken.append(
                     Limit(
-                        f"prompt of shot '{info.id}' is {len(info.prompt)} characters; a "
+                        f"prompt of shot '{info.id}' is {length} characters; a "
                         f"segment of a multi-shot request takes at most "
                         f"{profile.max_segment_prompt}",
                         (*info.path, "prompt"),
@@ -272,7 +297,16 @@ def group_limits(
                         (*info.path, name) if name != "model" else info.path,
                     )
                 )
-    names = request_elements(shots)
+    if len(shots) == 1:
+        length = renumbered_length(shots[0].prompt, numbering)
+        if length > profile.max_prompt:
+            broken.append(
+                Limit(
+                    f"prompt of shot '{shots[0].id}' is {length} characters once elements are "
+                    f"numbered (<<<element_N>>>); the model takes at most {profile.max_prompt}",
+                    (*shots[0].path, "prompt"),
+                )
+            )
     if len(names) > profile.max_elements:
         culprit = next(s for s in shots if names[profile.max_elements] in _elements(s))
         broken.append(

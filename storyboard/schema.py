@@ -12,7 +12,9 @@ from typing import Any
 
 from storyboard.model import IncludeFile, Storyboard
 
-SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# Editors' YAML language servers support draft-07 best; our schema uses nothing newer
+# ($defs references resolve as JSON pointers either way).
+SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 
 
 def storyboard_schema(*, include_file: bool = False) -> dict[str, Any]:

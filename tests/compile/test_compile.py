@@ -364,3 +364,19 @@ def test_prompt_change_rekeys_take_and_descendants(project: Project) -> None:
     (root / "film.yaml").write_text(FILM.replace("and stops", "and stops dead"))
     after = keys_of(root)
     assert {k for k in before if before[k] != after[k]} == {"b"}
+
+
+def test_prompt_limit_counts_the_numbered_element_names(project: Project) -> None:
+    # 2,495 characters as written, over 2,500 once <<<x>>> becomes <<<element_1>>>
+    prompt = "<<<x>>> " + "a" * 2487
+    root = project(
+        {
+            "film.yaml": HEAD
+            + "elements:\n  x: {id: some-id}\n"
+            + f"shots:\n  - id: a\n    duration: 3\n    prompt: {prompt}\n",
+        }
+    )
+    (message,) = errors_of(root)
+    assert (
+        ":8:13: error: prompt of shot 'a' is 2503 characters once elements are numbered" in message
+    )
