@@ -1,0 +1,345 @@
+"""Waiting for accepted tasks: one shared poller batches every task in flight.
+
+Many coroutines call :meth:`Poller.wait` at once (one per take); a single background loop
+sends, each round, ONE POST holding a ``getResponse`` object for every task in flight, so
+the number of polling requests per second does not grow with the number of tasks::
+
+    wait(A) --+                       +--> A's results (or its error)
+    wait(B) --+--> [ round: POST [getResponse A, getResponse B, ...] ] --+--> B's ...
+    wait(C) --+         every ~1 s at first, then x1.5, capped at 10 s  +--> C's ...
+
+Each task keeps its own schedule: first poll ``first_delay`` after it joined, then gaps
+growing by ``multiplier`` up to ``max_interval``. A round happens when some task is due,
+and it carries every task in flight; a task that was due within half its gap counts as
+polled (so staggered arrivals share rounds). Answers are cumulative and deduplicated by
+``videoUUID``; a wait ends when ``number_results`` generations succeeded, on the first
+failed generation, or at its deadline.
+
+What keeps a task waiting: any non-terminal status (``processing``, ``pending``,
+``queued``...), an empty ``data``, a "not found" answer (a task the service does not list
+yet), and a failed round (timeout, reset, 5xx, a malformed body). What ends it: a failed
+generation (its typed error), an error that polling cannot outlive (a revoked key), or
+the deadline (:class:`RunwareTimeoutError`, ``may_be_running=True``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from storyboard.backends.runware import wire
+from storyboard.backends.runware.errors import (
+    RunwareError,
+    RunwareNotFoundError,
+    RunwareTimeoutError,
+)
+from storyboard.backends.runware.wire import Envelope, VideoResult
+
+__all__ = ["PollPolicy", "Poller"]
+
+logger = logging.getLogger("storyboard.backends.runware")
+
+#: Sends one request body and returns the answer; raises RunwareError (``retryable`` set).
+PostFn = Callable[[bytes, str], Awaitable[Envelope]]
+
+# "Not found" codes that mean the task is over rather than not listed yet.
+_FINAL_NOT_FOUND = frozenset({"taskcancelled", "taskcanceled"})
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How often to poll and for how long.
+
+    Attributes:
+        first_delay: seconds between a task joining and its first poll.
+        multiplier: growth of the gap between two polls of one task.
+        max_interval: the gap's cap, in seconds.
+        deadline: seconds a :meth:`Poller.wait` lasts at most (default 30 min; Kling O3 Pro
+            jobs take minutes and may queue).
+        max_batch: ``getResponse`` objects per POST; a round with more tasks sends several
+            POSTs at once. ``1`` polls each task alone, as the official SDKs do.
+    """
+
+    first_delay: float = 1.0
+    multiplier: float = 1.5
+    max_interval: float = 10.0
+    deadline: float = 1800.0
+    max_batch: int = 50
+
+    def __post_init__(self) -> None:
+        if self.first_delay <= 0 or self.max_interval <= 0 or self.deadline <= 0:
+            raise ValueError("poll delays and deadline must be positive")
+        if self.multiplier < 1 or self.max_batch < 1:
+            raise ValueError("multiplier must be >= 1 and max_batch >= 1")
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One pending wait: its schedule, what it has collected, and its future."""
+
+    task_uuid: str
+    number_results: int
+    future: asyncio.Future[list[VideoResult]]
+    due: float
+    gap: float
+    deadline_at: float
+    deadline: float
+    results: dict[str, VideoResult] = field(default_factory=dict)
+    polls: int = 0
+    last_answer: str = "no answer yet"
+    last_code: str | None = None
+
+    def finish(self, results: list[VideoResult]) -> None:
+        if not self.future.done():
+            self.future.set_result(results)
+
+    def fail(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class Poller:
+    """Waits for many accepted tasks, polling them together (see the module docstring).
+
+    Args:
+        post: sends a body (``context`` names the operation for messages) and returns the
+            parsed answer; raises :class:`RunwareError` with ``retryable`` set.
+        policy: cadence, deadline and batch size.
+        sleep: ``asyncio.sleep`` or a test's fake.
+        clock: a monotonic clock in seconds, or a test's fake.
+    """
+
+    def __init__(
+        self,
+        post: PostFn,
+        policy: PollPolicy | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float],
+    ) -> None:
+        self._post = post
+        self.policy = policy or PollPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._waiters: list[_Waiter] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """How many waits are pending."""
+        return len(self._waiters)
+
+    async def wait(
+        self, task_uuid: str, *, number_results: int = 1, deadline: float | None = None
+    ) -> list[VideoResult]:
+        """Wait for the task ``task_uuid`` to yield ``number_results`` videos.
+
+        Args:
+            task_uuid: the UUID the task was submitted under.
+            number_results: how many generations the task makes (its ``numberResults``).
+            deadline: seconds to wait at most (default: the policy's).
+
+        Returns:
+            The videos, in the order they were first seen.
+
+        Raises:
+            RunwareError: the typed failure of a generation (``may_be_running`` is False),
+                or of polling itself (``may_be_running`` is True).
+            RunwareTimeoutError: the deadline passed; the task may still run and be billed.
+        """
+        if number_results < 1:
+            raise ValueError("number_results must be >= 1")
+        loop = asyncio.get_running_loop()
+        now = self._clock()
+        limit = self.policy.deadline if deadline is None else deadline
+        waiter = _Waiter(
+            task_uuid=task_uuid,
+            number_results=number_results,
+            future=loop.create_future(),
+            due=now + self.policy.first_delay,
+            gap=self.policy.first_delay,
+            deadline_at=now + limit,
+            deadline=limit,
+        )
+        self._waiters.append(waiter)
+        self._ensure_running(loop)
+        try:
+            return await waiter.future
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    async def aclose(self) -> None:
+        """Stop polling; pending waits fail with a :class:`RunwareError` that says their
+        tasks may still be running."""
+        for waiter in self._waiters:
+            waiter.fail(
+                RunwareError(
+                    f"the client was closed while waiting for task {waiter.task_uuid}; it may "
+                    "still be running and billed: poll it again later, do not resubmit it",
+                    task_uuid=waiter.task_uuid,
+                    may_be_running=True,
+                    retryable=True,
+                )
+            )
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _ensure_running(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not loop:  # first use, or a new event loop (asyncio.run again)
+            self._loop, self._wakeup, self._task = loop, asyncio.Event(), None
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name="runware-poller")
+        else:
+            assert self._wakeup is not None
+            self._wakeup.set()  # a newcomer may be due before the current nap ends
+
+    async def _run(self) -> None:
+        try:
+            while self._prune():
+                now = self._clock()
+                wake_at = min(min(w.due, w.deadline_at) for w in self._waiters)
+                if wake_at > now:
+                    await self._nap(wake_at - now)
+                    continue
+                await self._round(list(self._waiters))
+                self._expire()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug: never leave a wait hanging
+            for waiter in self._waiters:
+                waiter.fail(exc)
+            raise
+
+    def _prune(self) -> bool:
+        """Forget finished waits (their callers may not have resumed yet); any left?"""
+        self._waiters = [w for w in self._waiters if not w.future.done()]
+        return bool(self._waiters)
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if a new task joins."""
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, waker):
+                task.cancel()
+            await asyncio.gather(sleeper, waker, return_exceptions=True)
+
+    async def _round(self, waiters: Sequence[_Waiter]) -> None:
+        """Poll every task in flight: one POST per ``max_batch`` distinct UUIDs."""
+        started = self._clock()
+        uuids = list(dict.fromkeys(w.task_uuid for w in waiters))
+        size = self.policy.max_batch
+        batches = [uuids[i : i + size] for i in range(0, len(uuids), size)]
+        answers = await asyncio.gather(*(self._poll(batch) for batch in batches))
+        ended = self._clock()
+        for batch, answer in zip(batches, answers, strict=True):
+            members = set(batch)
+            for waiter in waiters:
+                if waiter.task_uuid in members:
+                    waiter.polls += 1
+                    self._absorb(waiter, answer)
+        for waiter in waiters:
+            if waiter.due - started <= waiter.gap / 2:
+                waiter.gap = min(self.policy.max_interval, waiter.gap * self.policy.multiplier)
+                waiter.due = ended + waiter.gap
+
+    async def _poll(self, uuids: list[str]) -> Envelope | RunwareError:
+        body = wire.encode(wire.get_response_task(uuid) for uuid in uuids)
+        logger.debug("polling %d task(s): %s", len(uuids), ", ".join(uuids))
+        try:
+            return await self._post(body, "poll")
+        except RunwareError as exc:
+            if exc.retryable:
+                logger.warning("poll of %d task(s) failed, will poll again: %s", len(uuids), exc)
+            return exc
+
+    def _absorb(self, waiter: _Waiter, answer: Envelope | RunwareError) -> None:
+        """Update one wait with a round's answer; finish or fail it if it is over."""
+        if isinstance(answer, RunwareError):
+            self._round_failed(waiter, answer)
+            return
+        status = answer.status_code if answer.status_code >= 400 else None
+        for error in answer.errors_for(waiter.task_uuid):
+            exc = error.to_exception(status, "generation")
+            if isinstance(exc, RunwareNotFoundError) and (
+                (error.code or "").lower() not in _FINAL_NOT_FOUND
+            ):
+                waiter.last_answer, waiter.last_code = f"not found ({error.code})", error.code
+                continue
+            waiter.fail(exc)
+            return
+        items = answer.items_for(waiter.task_uuid)
+        if not items:
+            stray = answer.unattributed_errors()
+            if stray and not answer.data:
+                self._round_failed(waiter, stray[0].to_exception(answer.status_code, "poll"))
+                return
+            if not answer.errors_for(waiter.task_uuid):
+                waiter.last_answer = "task not listed (empty data)"
+        for item in items:
+            if wire.is_success(item):
+                result = wire.video_result(item)
+                waiter.results.setdefault(_result_key(result), result)
+            else:
+                progress = item.get("progress")
+                waiter.last_answer = f"status {item.get('status')!r}" + (
+                    f", progress {progress}" if progress is not None else ""
+                )
+        if len(waiter.results) >= waiter.number_results:
+            waiter.finish(list(waiter.results.values()))
+
+    def _round_failed(self, waiter: _Waiter, exc: RunwareError) -> None:
+        """A poll that failed as a whole: transient ones keep the task waiting."""
+        if exc.retryable:
+            waiter.last_answer, waiter.last_code = f"poll failed: {exc}", exc.code
+            return
+        waiter.fail(
+            exc.evolve(
+                f"{exc.message}; task {waiter.task_uuid} was accepted and may still be "
+                "running and billed: poll it again later, do not resubmit it",
+                task_uuid=waiter.task_uuid,
+                may_be_running=True,
+            )
+        )
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for waiter in self._waiters:
+            if now >= waiter.deadline_at and not waiter.future.done():
+                waiter.fail(
+                    RunwareTimeoutError(
+                        f"task {waiter.task_uuid} did not finish within {waiter.deadline:g} s "
+                        f"({waiter.polls} polls, {len(waiter.results)} of "
+                        f"{waiter.number_results} results; last answer: {waiter.last_answer}). "
+                        "It may still be running and billed: keep its task UUID and poll it "
+                        "again later; do not resubmit it under a new UUID",
+                        task_uuid=waiter.task_uuid,
+                        code=waiter.last_code,
+                        may_be_running=True,
+                    )
+                )
+
+
+def _result_key(result: VideoResult) -> str:
+    """Cumulative answers repeat results: one key per generation."""
+    index = result.raw.get("resultIndex")
+    return (
+        result.video_uuid
+        or (f"#{index}" if index is not None else None)
+        or result.video_url
+        or json.dumps(dict(result.raw), sort_keys=True, default=str)
+    )

@@ -1,0 +1,97 @@
+"""Keep the Runware API key out of messages, reprs and log records.
+
+The key travels in exactly one place, the ``Authorization: Bearer`` header of requests to
+the API. Everything that turns into text (exception messages, reprs, log records, even a
+server message that echoes the key back) goes through :func:`scrub` first.
+
+The client registers its key with :func:`register_secret` when it is built; from then on
+:func:`scrub` replaces it, and :class:`SecretFilter` (installed on this package's logger and
+on httpx's loggers by :func:`install_log_filter`) scrubs every record those loggers emit.
+A process-wide registry is what lets a logging filter, which receives only the record,
+know which strings to remove; nothing is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+__all__ = ["REDACTED", "SecretFilter", "install_log_filter", "register_secret", "scrub"]
+
+REDACTED = "[REDACTED]"
+
+#: Loggers whose records may mention a request; the filter is attached to each of them
+#: (a filter on a logger only sees records created on that very logger).
+LOGGER_NAMES = (
+    "storyboard.backends.runware",
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+#: Shorter values are not registered: no real key is that short, and replacing, say, ``k``
+#: in every message of the process would make them unreadable (test doubles use such keys).
+MIN_SECRET_LENGTH = 8
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+# ``Bearer <anything>`` is scrubbed even for keys never registered (a header dumped by a
+# third-party library, a key from another process).
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
+
+
+def register_secret(secret: str) -> None:
+    """Remember ``secret`` so that :func:`scrub` removes it from now on.
+
+    Values shorter than :data:`MIN_SECRET_LENGTH` are ignored.
+    """
+    secret = secret.strip()
+    if len(secret) >= MIN_SECRET_LENGTH:
+        with _lock:
+            _secrets.add(secret)
+
+
+def scrub(text: str) -> str:
+    """Return ``text`` with every registered secret and any bearer token replaced."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)  # longest first: no partial leaks
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return _BEARER.sub(rf"\1 {REDACTED}", text)
+
+
+class SecretFilter(logging.Filter):
+    """A logging filter that scrubs the rendered message and any traceback of a record.
+
+    It never drops a record. It can be attached to handlers too, which is the way to cover
+    loggers this package does not know about.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = scrub(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+_FILTER = SecretFilter()
+
+
+def install_log_filter() -> None:
+    """Attach the shared :class:`SecretFilter` to :data:`LOGGER_NAMES` (idempotent)."""
+    for name in LOGGER_NAMES:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

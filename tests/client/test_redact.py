@@ -1,0 +1,80 @@
+"""The API key never shows up in an exception, a repr or a log record."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import httpx
+import pytest
+
+from storyboard.backends.runware import RetryPolicy, RunwareClient, RunwareError, scrub
+from storyboard.backends.runware.redact import REDACTED, SecretFilter, register_secret
+from tests.client.conftest import ClientFactory
+from tests.client.fakes import API_KEY, REQUEST, TASK, ScriptedRunware, answer
+
+pytestmark = pytest.mark.anyio
+
+
+def echo_key(tasks: object) -> httpx.Response:
+    """A server that repeats the key back in its error message (it happens)."""
+    message = f"Invalid API key {API_KEY} (Bearer {API_KEY})"
+    return answer(
+        errors=[{"code": "invalidApiKey", "message": message, "parameter": API_KEY}], status=401
+    )
+
+
+def test_scrub_replaces_registered_secrets_and_bearer_tokens() -> None:
+    register_secret("s3cr3t-value-123")
+    assert scrub("key s3cr3t-value-123 here") == f"key {REDACTED} here"
+    assert scrub("Authorization: Bearer abc.def-ghi") == f"Authorization: Bearer {REDACTED}"
+    assert scrub("nothing to hide") == "nothing to hide"
+    register_secret("k")  # too short to be a key: it would garble every message
+    assert scrub("keep kites") == "keep kites"
+
+
+async def test_key_is_absent_from_errors_reprs_and_logs(
+    make_client: ClientFactory,
+    runware: ScriptedRunware,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    runware.queue("videoInference", httpx.ConnectError(f"refused with {API_KEY}"), echo_key)
+    runware.queue("getResponse", echo_key)
+    texts: list[str] = []
+    async with make_client(retry=RetryPolicy(max_attempts=3)) as client:
+        texts.append(repr(client))
+        for action in (client.submit(REQUEST, TASK), client.wait(TASK)):
+            with pytest.raises(RunwareError) as caught:
+                await action
+            error = caught.value
+            texts += [str(error), repr(error), error.message, str(error.parameter), error.args[0]]
+            texts.append("".join(traceback.format_exception(error)))
+    logging.getLogger("storyboard.backends.runware").error("oops %s", API_KEY)
+    texts += [record.getMessage() for record in caplog.records]
+    texts.append(caplog.text)
+    assert any(REDACTED in text for text in texts)
+    for text in texts:
+        assert API_KEY not in text
+
+
+def test_the_filter_scrubs_args_tracebacks_and_httpx_records(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    RunwareClient(API_KEY, base_url="https://x.test/v1", env={})  # registers the key
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"failed with {API_KEY}")
+    except ValueError:
+        logging.getLogger("httpx").exception("request with %s", API_KEY)
+    logging.getLogger("httpcore.http11").debug("headers %r", {"Authorization": f"Bearer {API_KEY}"})
+    assert len(caplog.records) == 2
+    assert API_KEY not in caplog.text
+    assert "ValueError: failed with [REDACTED]" in caplog.text
+
+
+def test_the_filter_can_sit_on_any_handler() -> None:
+    record = logging.LogRecord("elsewhere", logging.INFO, __file__, 1, "key=%s", (API_KEY,), None)
+    register_secret(API_KEY)
+    assert SecretFilter().filter(record)
+    assert record.getMessage() == f"key={REDACTED}"
