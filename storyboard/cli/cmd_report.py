@@ -1,0 +1,75 @@
+"""``storyboard report FILE [--open] [--exports]``: the HTML report of the last build.
+
+Reads ``build/NAME/build.json`` (the film record the build wrote) and writes
+``build/NAME/report.html`` with its thumbnails; ``--exports`` also writes the timeline
+exports and the contact sheet beside it. The storyboard itself is not read again: the
+report shows what was built, even if the file has changed since.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write an HTML page of the last build (shots, takes, cost, graph)",
+        description="Write build/NAME/report.html from the last build of FILE: the film and "
+        "each take in players, every shot with its first and last frame and prompt, what each "
+        "take cost and whether it was cached, and the dependency graph. The page opens from "
+        "disk; it needs no server and no network.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument("--build-dir", metavar="DIR", help="the build folder (default build/NAME)")
+    parser.add_argument(
+        "--exports", action="store_true",
+        help="also write NAME.otio, NAME.edl, NAME.fcpxml (where the OTIO adapters are "
+        "installed) and NAME.contact.png",
+    )  # fmt: skip
+    parser.add_argument("--open", action="store_true", help="open the page in a web browser")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from storyboard.errors import InputError
+    from storyboard.exports.record import read_record, record_path
+    from storyboard.report import write_report
+    from storyboard.state.workspace import Workspace
+
+    storyboard = Path(args.file)
+    build_dir = Path(args.build_dir) if args.build_dir else None
+    folder = Workspace.for_storyboard(storyboard, storyboard.parent, build_dir).build_dir
+    if not record_path(folder).exists():
+        if not storyboard.exists():
+            raise InputError.at(None, f"{args.file}: no such storyboard file")
+        raise InputError.at(
+            None,
+            f"{args.file} has not been built yet ({record_path(folder)} is missing): "
+            f"run `storyboard build {args.file}` first",
+        )
+    record = read_record(record_path(folder))
+    if args.exports:
+        from storyboard.exports.contact_sheet import contact_sheet
+        from storyboard.exports.otio import export_all
+
+        for suffix, done in export_all(record).items():
+            if isinstance(done, Path):
+                print(f"storyboard: wrote {done}", file=sys.stderr)
+            else:
+                print(f"storyboard: skipped {suffix}: {done}", file=sys.stderr)
+        sheet = folder / f"{record.name}.contact.png"
+        contact_sheet(record, sheet)
+        print(f"storyboard: wrote {sheet}", file=sys.stderr)
+    page = write_report(record)
+    print(page)
+    if args.open:
+        import webbrowser
+
+        if not webbrowser.open(page.resolve().as_uri()):
+            print(f"storyboard: could not start a web browser; open {page}", file=sys.stderr)
+    return 0

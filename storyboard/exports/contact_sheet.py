@@ -1,0 +1,185 @@
+"""A contact sheet of the cut: each shot's first and last frame, its id and length, in a grid.
+
+Place in the pipeline: an export of a finished build, read from its film record
+(:mod:`storyboard.exports.record`). The frames are the exact ones the film shows at each
+clip's in and out points, decoded with :mod:`storyboard.media.frames` (the first and last
+frame of the clip's part of its take's video), so a hand-off that does not join up shows.
+The HTML report (:mod:`storyboard.report`) takes its thumbnails from :func:`clip_frames` too.
+
+The picture depends on nothing but the record and the videos: a fixed layout, Pillow's
+embedded font (``ImageFont.load_default(size=...)``), no timestamps in the PNG, so two runs
+write the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw, ImageFont
+
+from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
+from storyboard.media.frames import frame_array
+from storyboard.media.probe import MediaError
+from storyboard.state.files import atomic_write_bytes
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
+
+BACKGROUND = (24, 24, 28)
+FRAME_BACKGROUND = (0, 0, 0)
+MISSING = (70, 70, 78)
+TEXT = (235, 235, 240)
+DIM = (150, 150, 160)
+MARGIN = 16
+GAP = 4
+LABEL = 40
+HEADER = 44
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where one clip sits on the sheet.
+
+    Attributes:
+        clip: the clip.
+        index: its 1-based place in the cut.
+        box: the whole cell.
+        first, last: the slots of its first and last frame; a frame of another aspect
+            ratio than the film's is letterboxed inside its slot.
+        label: the top-left corner of its caption.
+    """
+
+    clip: ClipPlacement
+    index: int
+    box: Box
+    first: Box
+    last: Box
+    label: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """The sheet's size and its cells, in cut order."""
+
+    size: tuple[int, int]
+    cells: tuple[Cell, ...]
+    thumb: tuple[int, int]
+
+
+def clip_frames(
+    record: FilmRecord, clip: ClipPlacement
+) -> tuple[NDArray[np.uint8] | None, NDArray[np.uint8] | None]:
+    """The RGB pixels of a clip's first and last frame; ``None`` where there is no video."""
+    video = record.path(clip.source)
+    if not video.exists():
+        return None, None
+    first, last = clip.frames(record.output.fps)
+    total: int | None = None
+    try:
+        take = record.take(clip.take)
+    except KeyError:
+        take = None
+    if take is not None and take.duration is not None:
+        total = frame_count(take.duration, record.output.fps)
+    # "first" and "last" decode the frames a player shows at the ends, whatever the
+    # container claims; an index is exact inside the video.
+    which_last: str | int = "last" if total is None or last >= total - 1 else last
+    try:
+        return (
+            frame_array(video, "first" if first == 0 else first),
+            frame_array(video, which_last),
+        )
+    except MediaError:
+        return None, None
+
+
+def sheet_layout(record: FilmRecord, *, columns: int = 3, thumb_width: int = 240) -> SheetLayout:
+    """The geometry of the sheet: a cell per clip, ``columns`` cells a row.
+
+    A cell is the clip's first and last frame side by side, each ``thumb_width`` wide at the
+    film's aspect ratio, over a two-line caption.
+    """
+    columns = max(1, min(columns, len(record.clips) or 1))
+    thumb = (thumb_width, max(1, round(thumb_width * record.output.height / record.output.width)))
+    cell_w = 2 * thumb[0] + GAP
+    cell_h = thumb[1] + LABEL
+    rows = (len(record.clips) + columns - 1) // columns
+    width = 2 * MARGIN + columns * cell_w + (columns - 1) * MARGIN
+    height = HEADER + MARGIN + rows * cell_h + max(0, rows - 1) * MARGIN + MARGIN
+    cells = []
+    for n, clip in enumerate(record.clips):
+        row, col = divmod(n, columns)
+        left = MARGIN + col * (cell_w + MARGIN)
+        top = HEADER + MARGIN + row * (cell_h + MARGIN)
+        first = (left, top, left + thumb[0], top + thumb[1])
+        last = (left + thumb[0] + GAP, top, left + cell_w, top + thumb[1])
+        cells.append(
+            Cell(clip, n + 1, (left, top, left + cell_w, top + cell_h), first, last,
+                 (left, top + thumb[1] + 4))
+        )  # fmt: skip
+    return SheetLayout((width, height), tuple(cells), thumb)
+
+
+def contact_sheet(
+    record: FilmRecord, out_png: Path, *, columns: int = 3, thumb_width: int = 240
+) -> SheetLayout:
+    """Draw the contact sheet of ``record``'s cut and write it to ``out_png``.
+
+    Args:
+        record: the film record.
+        out_png: the PNG to write (atomically).
+        columns: cells per row.
+        thumb_width: width of one frame on the sheet, in pixels.
+
+    Returns:
+        Its layout: where each clip's frames were drawn.
+    """
+    layout = sheet_layout(record, columns=columns, thumb_width=thumb_width)
+    sheet = Image.new("RGB", layout.size, BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    title_font = ImageFont.load_default(size=18)
+    font = ImageFont.load_default(size=13)
+    small = ImageFont.load_default(size=11)
+    seconds = f"{record.duration:.2f} s"
+    draw.text((MARGIN, 14), f"{record.title}  ·  {len(record.clips)} shots, {seconds}",
+              fill=TEXT, font=title_font)  # fmt: skip
+    for cell in layout.cells:
+        frames = clip_frames(record, cell.clip)
+        for slot, pixels in zip((cell.first, cell.last), frames, strict=True):
+            _paste(sheet, draw, slot, pixels)
+        x, y = cell.label
+        draw.text((x, y), f"{cell.index}. {cell.clip.shot}", fill=TEXT, font=font)
+        length = f"{cell.clip.duration:.2f} s"
+        right = cell.box[2] - int(draw.textlength(length, font=font))
+        draw.text((right, y), length, fill=TEXT, font=font)
+        detail = f"take {cell.clip.take}  ·  {cell.clip.source_in:g}-{cell.clip.source_out:g} s"
+        if cell.clip.transition != "cut":
+            detail += f"  ·  {cell.clip.transition} {cell.clip.transition_duration:g} s"
+        draw.text((x, y + 18), detail, fill=DIM, font=small)
+    buffer = BytesIO()
+    sheet.save(buffer, format="PNG", optimize=False)
+    atomic_write_bytes(out_png, buffer.getvalue())
+    return layout
+
+
+def _paste(
+    sheet: Image.Image, draw: ImageDraw.ImageDraw, slot: Box, pixels: NDArray[np.uint8] | None
+) -> None:
+    """Draw a frame fitted into ``slot`` (letterboxed), or a 'no video' card."""
+    width, height = slot[2] - slot[0], slot[3] - slot[1]
+    if pixels is None:
+        draw.rectangle((slot[0], slot[1], slot[2] - 1, slot[3] - 1), fill=MISSING)
+        draw.text((slot[0] + 8, slot[1] + 8), "no video", fill=TEXT,
+                  font=ImageFont.load_default(size=13))  # fmt: skip
+        return
+    draw.rectangle((slot[0], slot[1], slot[2] - 1, slot[3] - 1), fill=FRAME_BACKGROUND)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    scale = min(width / image.width, height / image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    image = image.resize(size, Image.Resampling.LANCZOS)
+    left = slot[0] + (width - size[0]) // 2
+    top = slot[1] + (height - size[1]) // 2
+    sheet.paste(image, (left, top))
