@@ -122,3 +122,81 @@ def format_path(path: Sequence[PathKey]) -> str:
 def render_all(diagnostics: Iterable[Diagnostic]) -> str:
     """All diagnostics in file order, one per line."""
     return "\n".join(d.render() for d in sorted(diagnostics, key=Diagnostic.sort_key))
+
+
+def position_in_value(
+    lines: Sequence[str],
+    start: Position,
+    key_col: int,
+    source: str,
+    *,
+    line: int | None = None,
+    near: str | None = None,
+) -> Position:
+    """Where a problem inside a (possibly multi-line) YAML text value is, in its file.
+
+    Args:
+        lines: the lines of the file that holds the value.
+        start: the position of the value (its first character or block indicator).
+        key_col: the column of the value's key; continuation lines are indented past it.
+        source: the value as loaded.
+        line: the problem's line inside ``source`` (1-based), if known.
+        near: text at the problem (a name, a tag), if known; an occurrence inside ``{{ }}``
+            or ``{% %}`` is preferred.
+
+    Returns:
+        The problem's position: exact for a literal block (``|``), whose lines are the
+        value's lines; found by searching ``near`` for other styles, whose lines fold;
+        ``start`` when neither tells.
+    """
+    if not 1 <= start.line <= len(lines):
+        return start
+    last = start.line  # the value spans lines start.line..last (1-based)
+    while last < len(lines) and (not lines[last].strip() or _indent(lines[last]) >= key_col):
+        last += 1
+    if lines[start.line - 1][start.col - 1 : start.col] == "|" and line is not None:
+        number = start.line + line
+        wanted = source.split("\n")[line - 1] if line <= source.count("\n") + 1 else ""
+        if number <= last:
+            text = lines[number - 1]
+            base = len(text) - len(wanted) if text.endswith(wanted) else _indent(text)
+            found = _find(wanted, near) if near else -1
+            offset = found if found >= 0 else len(wanted) - len(wanted.lstrip())
+            return Position(start.file, number, base + offset + 1)
+    if not near:
+        return start
+    spans = [(start.line, start.col - 1, lines[start.line - 1][start.col - 1 :])]
+    spans += [(n, 0, lines[n - 1]) for n in range(start.line + 1, last + 1)]
+    text = "\n".join(t for _, _, t in spans)
+    index = _find(text, near)
+    if index < 0:
+        return start
+    for number, offset, piece in spans:
+        if index <= len(piece):
+            return Position(start.file, number, offset + index + 1)
+        index -= len(piece) + 1
+    return start  # pragma: no cover - index lies in some span
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
+
+
+def _find(text: str, near: str) -> int:
+    """Index of ``near`` in ``text``: a whole-word one inside ``{{ }}``/``{% %}`` first."""
+    first = -1
+    index = text.find(near)
+    while index >= 0:
+        after = index + len(near)
+        whole = not near.isidentifier() or (
+            not (index and (text[index - 1].isalnum() or text[index - 1] == "_"))
+            and not (after < len(text) and (text[after].isalnum() or text[after] == "_"))
+        )
+        if whole:
+            first = index if first < 0 else first
+            opened = max(text.rfind("{{", 0, index), text.rfind("{%", 0, index))
+            closed = max(text.rfind("}}", 0, index), text.rfind("%}", 0, index))
+            if opened > closed:
+                return index
+        index = text.find(near, index + 1)
+    return first

@@ -18,6 +18,7 @@ both places, and an include cycle is an error that prints the chain.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,7 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.diagnostics: list[Diagnostic] = []
+        self._reported: set[Diagnostic] = set()
         self.files: list[Path] = []
         self.file_by_name: dict[str, Path] = {}
         # libyaml (ruamel.yaml.clib) composes about ten times faster than the pure-Python
@@ -154,7 +156,10 @@ class _Loader:
         self._scalars: SafeConstructor = self._yaml.constructor
 
     def error(self, position: Position | None, message: str) -> None:
-        self.diagnostics.append(Diagnostic(position, message))
+        diagnostic = Diagnostic(position, message)
+        if diagnostic not in self._reported:  # a node reached through aliases is built again
+            self._reported.add(diagnostic)
+            self.diagnostics.append(diagnostic)
 
     # -- one file ---------------------------------------------------------------------------
 
@@ -182,14 +187,19 @@ class _Loader:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            self.error(Position(name, line, 1), "file is not UTF-8 text")
+            col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            self.error(Position(name, line, col), "file is not UTF-8 text")
             return None
         try:
             node = _compose(self._fast, self._yaml, text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = Position(name, mark.line + 1, mark.column + 1) if mark else top
-            self.error(where, f"YAML syntax error: {_syntax_problem(exc, name)}")
+            problem = _syntax_problem(exc, name)
+            alias = re.fullmatch(r"found undefined alias '(.*)'", problem)
+            if alias:  # a misspelt anchor name
+                problem += did_you_mean(alias.group(1), self._yaml.composer.anchors)
+            self.error(where, f"YAML syntax error: {problem}")
             return None
         except YAMLError as exc:  # reader errors: control characters and the like
             self.error(_reader_position(name, text, exc), f"YAML error: {_first_line(exc)}")
@@ -320,6 +330,8 @@ class _Builder:
         if depth >= MAX_DEPTH:
             self.loader.error(self.pos(node), f"nesting deeper than {MAX_DEPTH} levels")
             return None
+        if node.tag not in (_TAG + "seq", _TAG + "map"):
+            self.loader.error(self.pos(node), f"unsupported YAML tag '{_shown(node.tag)}'")
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -377,9 +389,12 @@ class _Builder:
                 return value  # dates and the like are text to a storyboard
         except (ValueError, YAMLError):
             kind = str(tag).rsplit(":", 1)[-1]
-            self.loader.error(self.pos(node), f"cannot read '{value}' as {kind}")
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            digits = sum(c.isdigit() for c in value)
+            reason = " (too many digits)" if kind in ("int", "float") and digits > 4000 else ""
+            self.loader.error(self.pos(node), f"cannot read '{shown}' as {kind}{reason}")
             return value
-        self.loader.error(self.pos(node), f"unsupported YAML tag '{tag}'")
+        self.loader.error(self.pos(node), f"unsupported YAML tag '{_shown(tag)}'")
         return value
 
 
@@ -478,7 +493,9 @@ def _syntax_problem(exc: MarkedYAMLError, name: str) -> str:
     if not context or mark is None:
         return problem
     start = Position(name, mark.line + 1, mark.column + 1)
-    opened = f"{_CONTEXTS.get(context, context + ' at')} {start}"
+    if context not in _CONTEXTS:
+        return f"{problem} ({context} at {start})"
+    opened = f"{_CONTEXTS[context]} {start}"
     if problem.startswith("expected <block end>"):
         return f"bad indentation: this line does not line up with {opened}"
     return f"{problem} (in {opened})"
@@ -491,6 +508,11 @@ def _reader_position(name: str, text: str, exc: YAMLError) -> Position:
         col = index - (text.rfind("\n", 0, index) + 1) + 1
         return Position(name, line, col)
     return Position(name, 1, 1)
+
+
+def _shown(tag: Any) -> str:
+    """``!!python/object`` for ``tag:yaml.org,2002:python/object``, as it was written."""
+    return "!!" + tag[len(_TAG) :] if str(tag).startswith(_TAG) else str(tag)
 
 
 def _kind(value: Any) -> str:

@@ -34,10 +34,12 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
-from storyboard.diagnostics import did_you_mean
+from storyboard.diagnostics import closest, did_you_mean
 
 MAX_RESULT = 100_000
-"""Largest string or list a template may build, and most digits of a number."""
+"""Largest string or list a template may build."""
+MAX_DIGITS = 4_300
+"""Most digits of a number a template may make (Python's own limit for printing one)."""
 MAX_STEPS = 100_000
 """Loop items, ``range`` items and calls one render may take."""
 MAX_TEMPLATE_BYTES = 1024 * 1024
@@ -102,7 +104,9 @@ class _ProjectLoader(jinja2.BaseLoader):
             mtime = path.stat().st_mtime
         except (OSError, UnicodeError) as exc:
             reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else exc.strerror
-            raise TemplateNotFound(template, f"cannot read template '{template}': {reason}") from exc
+            raise TemplateNotFound(
+                template, f"cannot read template '{template}': {reason}"
+            ) from exc
         self.read.add(path)
         return source, str(path), lambda: path.stat().st_mtime == mtime
 
@@ -112,15 +116,15 @@ class _ProjectLoader(jinja2.BaseLoader):
             siblings = [p.name for p in path.parent.iterdir() if p.is_file()]
         except OSError:
             return ""
-        hint = did_you_mean(path.name, siblings)
-        if not hint:
+        near = closest(path.name, siblings)
+        if near is None:
             return ""
-        near = os.path.relpath(path.parent / hint[len(" (did you mean '") : -3], self.folder)
-        return f" (did you mean '{Path(near).as_posix()}'?)"
+        shown = Path(os.path.relpath(path.parent / near, self.folder)).as_posix()
+        return f" (did you mean '{shown}'?)"
 
 
 class _Guard(NodeTransformer):
-    """Routes every loop and every ``~`` through the environment, which counts and bounds them."""
+    """Routes every loop, ``~`` and ``{% set %}`` block through the environment's bounds."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
@@ -131,12 +135,27 @@ class _Guard(NodeTransformer):
         self.generic_visit(node)
         return _env_call("bounded_concat", list(node.nodes), node.lineno)
 
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.Node:
+        # `{% set x %}...{% endset %}` joins its output unseen; a filter on it sees the result.
+        self.generic_visit(node)
+        bound = nodes.Filter(None, "bounded", [], [], None, None, lineno=node.lineno)
+        if node.filter is None:
+            node.filter = bound
+        else:  # `{% set x | upper %}`: bound the text before the writer's filters
+            innermost = node.filter
+            while isinstance(innermost.node, nodes.Filter):
+                innermost = innermost.node
+            innermost.node = bound
+        return node
 
-def _env_call(name: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+
+def _env_call(name: str, args: list[Any], lineno: int) -> nodes.Call:
     # An environment attribute, unlike a global name, cannot be redefined by a template.
     return nodes.Call(nodes.EnvironmentAttribute(name), args, [], None, None, lineno=lineno)
 
 
+_PASSED = (jinja2.runtime.Context, nodes.EvalContext, jinja2.Environment)
+"""What jinja passes first to filters marked pass_context and the like."""
 _SIZED = frozenset(["center", "ljust", "rjust", "zfill", "indent", "expandtabs", "batch", "slice"])
 """Calls and filters whose whole-number arguments size their result."""
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?|\{[^{}]*:([^{}]*)\}")
@@ -155,6 +174,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         del self.globals["lipsum"]  # lorem ipsum of any length has no place in a prompt
         self.filters = {name: self._bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters["bounded"] = self.bounded
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
@@ -180,19 +200,21 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def bounded_concat(self, *parts: Any) -> str:
         texts = [str(p) for p in parts]
-        self.bounded(range(0))  # keeps the signature honest for mypy; no cost
         if sum(len(t) for t in texts) > MAX_RESULT:
             raise SecurityError(f"'~' would build more than {MAX_RESULT:,} characters")
         return "".join(texts)
 
     def _range(self, *args: int) -> Iterator[int]:
         items = range(*args)
-        self.step(len(items))
+        try:
+            self.step(len(items))
+        except OverflowError:  # more items than an index can count
+            self.step(MAX_STEPS + 1)
         return iter(items)
 
     # -- hooks of the sandbox ---------------------------------------------------------------
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         __self.step()
         name = getattr(__obj, "__name__", "")
         target = getattr(__obj, "__self__", None)
@@ -203,8 +225,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         numbers = (int, float)
         if operator == "**" and isinstance(left, numbers) and isinstance(right, numbers):
-            if abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_RESULT / 20:
-                raise SecurityError(f"'**' would make a number of more than {MAX_RESULT // 20:,} digits")
+            if abs(left) > 1 and right > 0 and right * math.log10(abs(left)) > MAX_DIGITS:
+                raise SecurityError(f"'**' would make a number of more than {MAX_DIGITS:,} digits")
         elif operator == "*":
             if isinstance(right, int) and isinstance(left, str | list | tuple):
                 left, right = right, left
@@ -212,23 +234,30 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
                 if left * len(right) > MAX_RESULT:
                     raise SecurityError(f"'*' would build more than {MAX_RESULT:,} items")
             elif isinstance(left, int) and isinstance(right, int):
-                if left.bit_length() + right.bit_length() > MAX_RESULT:
-                    raise SecurityError("'*' would make too large a number")
+                if (left.bit_length() + right.bit_length()) * math.log10(2) > MAX_DIGITS:
+                    raise SecurityError(
+                        f"'*' would make a number of more than {MAX_DIGITS:,} digits"
+                    )
         elif operator == "%" and isinstance(left, str):
-            _check_format(left)
+            _check_format(left, right if isinstance(right, tuple) else (right,))
         return self.bounded(super().call_binop(context, operator, left, right))
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            _check_format(value.__self__)
-        return wrapped
+        if wrapped is None:
+            return None
+        pattern: str = value.__self__
+
+        def bounded_format(*args: Any, **kwargs: Any) -> str:
+            _check_format(pattern, (*args, *kwargs.values()))
+            return self.bounded(wrapped(*args, **kwargs))  # type: ignore[no-any-return]
+
+        return bounded_format
 
     def _bounded_filter(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(func)  # keeps jinja's pass_context / pass_environment marks
         def bounded_filter(*args: Any, **kwargs: Any) -> Any:
-            values = [a for a in args if not isinstance(a, jinja2.runtime.Context | jinja2.Environment)]
-            _check_growth(name, values, kwargs)
+            _check_growth(name, [a for a in args if not isinstance(a, _PASSED)], kwargs)
             return self.bounded(func(*args, **kwargs))
 
         return bounded_filter
@@ -244,12 +273,13 @@ def _check_growth(name: str, args: Iterable[Any], kwargs: dict[str, Any]) -> Non
     if name in _SIZED and any(abs(i) > MAX_RESULT for i in ints):
         raise SecurityError(f"'{name}' with a size over {MAX_RESULT:,} is not allowed")
     if name in ("indent", "expandtabs"):
-        size = len(text) + max(ints, default=8) * (text.count("\n") + text.count("\t") + 1)
+        widths = [*ints, *(len(a) for a in args[1:] if isinstance(a, str))]
+        size = len(text) + max(widths, default=8) * (text.count("\n") + text.count("\t") + 1)
     elif name == "replace" and len(args) >= 3:
         old, new = str(args[1]), str(args[2])
         size = len(text) + (text.count(old) if old else len(text) + 1) * len(new)
-    elif name in ("format", "format_map"):
-        _check_format(text)
+    elif name == "format":
+        _check_format(text, (*args[1:], *kwargs.values()))
         return
     else:
         return
@@ -257,8 +287,22 @@ def _check_growth(name: str, args: Iterable[Any], kwargs: dict[str, Any]) -> Non
         raise SecurityError(f"'{name}' would build more than {MAX_RESULT:,} characters")
 
 
-def _check_format(text: str) -> None:
-    """Refuse ``%`` and ``str.format`` patterns whose width or precision is too large."""
+def _check_format(text: str, args: Iterable[Any]) -> None:
+    """Refuse ``%`` and ``str.format`` patterns whose width or precision is too large.
+
+    A width may be written in the pattern or, as ``*`` or ``{name}``, taken from ``args``;
+    and no pattern may repeat its longest argument into a result too large.
+    """
+    args = list(args)
+    if len(args) == 1 and isinstance(args[0], dict):  # '%(name)s' % {...}
+        args = list(args[0].values())
+    longest = max((len(a) if isinstance(a, str) else 20 for a in args), default=0)
+    if len(text) + (text.count("%") + text.count("{")) * longest > MAX_RESULT:
+        raise SecurityError(f"the format would build more than {MAX_RESULT:,} characters")
+    if any(isinstance(a, int) and abs(a) > MAX_RESULT for a in args) and re.search(
+        r"%[^a-zA-Z%]*\*|\{[^{}]*:[^{}]*\{", text
+    ):
+        raise SecurityError(f"a format width over {MAX_RESULT:,} is not allowed")
     for match in _FORMAT_SPEC.finditer(text):
         numbers = [match.group(1), match.group(2), *re.findall(r"\d+", match.group(3) or "")]
         if any(n and (len(n) > 6 or int(n) > MAX_RESULT) for n in numbers):
@@ -331,51 +375,61 @@ class PromptRenderer:
             if template is None:
                 template = self._env.from_string(source)
                 self._cache[source] = template
-            self._env.steps_left = MAX_STEPS
-            shot_vars = dict(shot.__dict__)
-            self.labels[id(shot_vars)] = "shot"
+            return self._generate(template, shot).strip()
+        except TemplateSyntaxError as exc:
+            where = Path(exc.filename) if exc.filename and os.path.isabs(exc.filename) else None
+            near = _quoted(r"(?:tag|named) '([^']+)'", exc.message)
+            message = f"template syntax error: {exc.message}"
+            raise TemplateProblem(message, exc.lineno, where, near) from exc
+        except jinja2.UndefinedError as exc:
+            near = _quoted(r"^'([^']+)' is undefined|has no (?:attribute )?'([^']+)'", exc.message)
+            raise self._located(f"template error: {exc.message}", exc, near) from exc
+        except SecurityError as exc:
+            near = _quoted(r"attribute '([^']+)'|^'([^']+)'", str(exc))
+            raise self._located(f"template not allowed: {exc}", exc, near) from exc
+        except TemplateNotFound as exc:
+            near = exc.name if isinstance(exc.name, str) else None
+            raise self._located(str(exc.message), exc, near) from exc
+        except (RecursionError, MemoryError) as exc:
+            raise self._located("template too complex to render", exc) from exc
+        except Exception as exc:
+            raise self._located(f"template error: {type(exc).__name__}: {exc}", exc) from exc
+
+    def _generate(self, template: jinja2.Template, shot: ShotContext) -> str:
+        self._env.steps_left = MAX_STEPS
+        shot_vars = dict(shot.__dict__)
+        self.labels[id(shot_vars)] = "shot"
+        try:
             size, pieces = 0, []
             for piece in template.generate({**self._base, "shot": shot_vars}):
                 size += len(piece)
                 if size > MAX_RESULT:
-                    raise SecurityError(f"the prompt renders to more than {MAX_RESULT:,} characters")
+                    raise SecurityError(
+                        f"the prompt renders to more than {MAX_RESULT:,} characters"
+                    )
                 pieces.append(piece)
-            return "".join(pieces).strip()
-        except TemplateSyntaxError as exc:
-            where = Path(exc.filename) if exc.filename and os.path.isabs(exc.filename) else None
-            near = re.search(r"tag '([^']+)'", exc.message or "")
-            raise TemplateProblem(
-                f"template syntax error: {exc.message}",
-                exc.lineno,
-                where,
-                near.group(1) if near else None,
-            ) from exc
-        except jinja2.UndefinedError as exc:
-            name = re.search(r"'([^']+)'(?: \(did you mean .*\))?$", exc.message or "")
-            raise _located(f"template error: {exc.message}", exc, name) from exc
-        except SecurityError as exc:
-            attribute = re.search(r"attribute '([^']+)'", str(exc))
-            raise _located(f"template not allowed: {exc}", exc, attribute) from exc
-        except TemplateNotFound as exc:
-            raise _located(str(exc.message), exc, None, near=exc.name) from exc
-        except (RecursionError, MemoryError) as exc:
-            raise _located("template too complex to render", exc, None) from exc
-        except Exception as exc:
-            raise _located(f"template error: {type(exc).__name__}: {exc}", exc, None) from exc
+            return "".join(pieces)
+        finally:
+            del self.labels[id(shot_vars)]
+
+    def _located(
+        self, message: str, exc: BaseException, near: str | None = None
+    ) -> TemplateProblem:
+        """A :class:`TemplateProblem` at the innermost template line of ``exc``'s traceback."""
+        templates = {str(p) for p in self._loader.read}
+        file, line = None, None
+        tb = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename == _PROMPT or filename in templates:
+                file, line = (None if filename == _PROMPT else Path(filename)), tb.tb_lineno
+            tb = tb.tb_next
+        return TemplateProblem(message, line, file, near)
 
 
-def _located(
-    message: str, exc: BaseException, found: re.Match[str] | None, near: str | None = None
-) -> TemplateProblem:
-    """A :class:`TemplateProblem` at the innermost template line of ``exc``'s traceback."""
-    file, line = None, None
-    tb = exc.__traceback__
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename == _PROMPT or (os.path.isabs(filename) and filename.endswith(".j2")):
-            file, line = (None if filename == _PROMPT else Path(filename)), tb.tb_lineno
-        tb = tb.tb_next
-    return TemplateProblem(message, line, file, found.group(1) if found else near)
+def _quoted(pattern: str, text: str | None) -> str | None:
+    found = re.search(pattern, text or "")
+    return next((g for g in found.groups() if g is not None), None) if found else None
 
 
 def _label_mappings(value: dict[str, Any], prefix: str, labels: dict[int, str]) -> None:

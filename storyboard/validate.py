@@ -12,6 +12,7 @@ Three passes, all of which always run so the writer sees every mistake at once:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ from storyboard.diagnostics import (
     Position,
     closest,
     did_you_mean,
+    display_path,
     format_path,
+    position_in_value,
 )
 from storyboard.errors import InputError
 from storyboard.ir import CheckedStoryboard, ShotInfo
@@ -107,6 +110,8 @@ class _Checker:
         self.assets: set[Path] = set()
         self.shot_ids: dict[str, DataPath] = {}
         self.templates: frozenset[Path] = frozenset()
+        self._template_errors: set[tuple[Position, str]] = set()
+        self._lines: dict[Path, list[str]] = {}
 
     def error(self, where: Position, message: str) -> None:
         self.diagnostics.append(Diagnostic(where, message))
@@ -149,9 +154,12 @@ class _Checker:
                 self.smap.key(path), f"unknown key '{key}'{inside}{did_you_mean(key, allowed)}"
             )
         if kind == "missing":
-            inside = self._container(path[:-1]) if path[:-1] else "the storyboard"
+            if path == ("storyboard",):
+                inside = " (the format version: write 'storyboard: 1')"
+            else:
+                inside = f" in {self._container(path[:-1])}" if path[:-1] else ""
             return Diagnostic(
-                self.smap.value(path[:-1]), f"missing required key '{path[-1]}' in {inside}"
+                self.smap.value(path[:-1]), f"missing required key '{path[-1]}'{inside}"
             )
         if path == ("storyboard",) and kind == "literal_error":
             supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
@@ -261,7 +269,7 @@ class _Checker:
             return
         width, height = output.get("width", 1920), output.get("height", 1080)
         sizes = self._profile_sizes()
-        if isinstance(width, int) and isinstance(height, int) and sizes:
+        if _is_int(width) and _is_int(height) and sizes:
             if Size(width, height) not in sizes:
                 path: DataPath = ("output", "width") if "width" in output else ("output", "height")
                 if "width" not in output and "height" not in output:
@@ -272,7 +280,7 @@ class _Checker:
                     f"output size {width}x{height} is not one the model makes ({allowed})",
                 )
         file, fmt = output.get("file"), output.get("format", "MP4")
-        if isinstance(file, str) and fmt in FORMAT_EXTENSIONS:
+        if isinstance(file, str) and isinstance(fmt, str) and fmt in FORMAT_EXTENSIONS:
             ext = Path(file).suffix.lower()
             if ext != FORMAT_EXTENSIONS[fmt]:
                 self.error(
@@ -381,9 +389,10 @@ class _Checker:
             return
         duration = self._duration(target)
         if duration is not None and ref.time >= duration:
+            written = _get(self.data, path)
             self.error(
                 self.smap.value(path),
-                f"{_field_name(path)}: {ref} is past the end of shot '{ref.shot}' "
+                f"{_field_name(path)}: {written} is past the end of shot '{ref.shot}' "
                 f"({duration} s long; its last frame is at {duration - 1 / 24:.3f} s)",
             )
 
@@ -455,6 +464,8 @@ class _Checker:
                 value = clip.get(key)
                 if not isinstance(value, int | float) or isinstance(value, bool):
                     continue
+                if not math.isfinite(value):
+                    continue  # reported by the models
                 if duration is None:  # an edit: its source decides
                     continue
                 if value > duration or (key == "in" and value == duration):
@@ -492,7 +503,6 @@ class _Checker:
             if not isinstance(source, str) or not source:
                 continue  # reported by the models
             path = (*shot.path, "prompt")
-            where = self.smap.value(path)
             context = ShotContext(
                 id=shot.id or "",
                 duration=self._duration(shot),
@@ -502,14 +512,57 @@ class _Checker:
             try:
                 text = renderer.render(source, context)
             except TemplateProblem as exc:
-                self.error(where, _template_message(exc, self.doc))
+                self._template_error(exc, path, source, shot)
                 continue
             rendered[path] = text
-            self._check_prompt(text, where, element_names)
+            self._check_prompt(text, path, source, element_names)
         self.templates = renderer.templates_read
         return rendered
 
-    def _check_prompt(self, text: str, where: Position, element_names: set[str]) -> None:
+    def _template_error(
+        self, exc: TemplateProblem, path: DataPath, source: str, shot: _RawShot
+    ) -> None:
+        """Report a template problem where it is: in the prompt, or in an included template."""
+        if exc.file is None:
+            where = self._in_prompt(path, source, line=exc.line, near=exc.near)
+            unplaced = where == self.smap.value(path) and exc.line and exc.line > 1
+            self.error(
+                where, f"{exc.message} (template line {exc.line})" if unplaced else exc.message
+            )
+            return
+        lines = _read_lines(exc.file, self._lines)
+        number = min(max(exc.line or 1, 1), max(len(lines), 1))
+        text = lines[number - 1] if lines else ""
+        found = text.find(exc.near) if exc.near else -1
+        col = found + 1 if found >= 0 else len(text) - len(text.lstrip()) + 1
+        where = Position(display_path(exc.file), number, col)
+        if (where, exc.message) in self._template_errors:
+            return  # the same template, included by several prompts: reported once
+        self._template_errors.add((where, exc.message))
+        name = f"shot '{shot.id}'" if shot.id else "a shot"
+        self.error(
+            where, f"{exc.message} (in a template included by {name} at {self.smap.value(path)})"
+        )
+
+    def _in_prompt(
+        self, path: DataPath, source: str, *, line: int | None = None, near: str | None = None
+    ) -> Position:
+        """The position of a problem inside the prompt at ``path``."""
+        start = self.smap.value(path)
+        file = self.doc.file_of(path)
+        return position_in_value(
+            _read_lines(file, self._lines),
+            start,
+            self.smap.key(path).col,
+            source,
+            line=line,
+            near=near,
+        )
+
+    def _check_prompt(
+        self, text: str, path: DataPath, source: str, element_names: set[str]
+    ) -> None:
+        where = self.smap.value(path)
         if not text:
             self.error(where, "prompt is empty once rendered; it needs at least 2 characters")
         elif len(text) < 2:
@@ -519,10 +572,10 @@ class _Checker:
                 where,
                 f"prompt is {len(text):,} characters once rendered; it may have at most 2,500",
             )
-        for match in ELEMENT_REF.finditer(text):
-            name = match.group(1)
+        for name in dict.fromkeys(ELEMENT_REF.findall(text)):
             if name not in element_names:
                 hint = did_you_mean(name, element_names)
+                where = self._in_prompt(path, source, near=f"<<<{name}>>>")
                 if RESERVED_ELEMENT.match(name):
                     self.error(
                         where,
@@ -585,6 +638,10 @@ def _validated_shots(storyboard: Storyboard) -> list[Shot]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _get(data: Any, path: DataPath) -> Any:
@@ -663,15 +720,14 @@ def _field_name(path: DataPath) -> str:
     return format_path(path)
 
 
-def _template_message(exc: TemplateProblem, doc: Document) -> str:
-    message = exc.message
-    if exc.line and exc.file is not None:
-        from storyboard.diagnostics import display_path
-
-        message += f" (in {display_path(exc.file)}, line {exc.line})"
-    elif exc.line and exc.line > 1:
-        message += f" (template line {exc.line})"
-    return message
+def _read_lines(path: Path, cache: dict[Path, list[str]]) -> list[str]:
+    """The lines of a file already read by the loader or the template loader."""
+    if path not in cache:
+        try:
+            cache[path] = path.read_text(encoding="utf-8-sig").splitlines()
+        except (OSError, UnicodeError):
+            cache[path] = []
+    return cache[path]
 
 
 _MESSAGES = {

@@ -37,7 +37,8 @@ def test_compile_output_writes_one_file_per_take(run_cli: Run, tmp_path: Path) -
     assert result.status == 0, result.err
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted(
-        f"{t}.json" for t in ("arrival", "storm.1", "storm.2", "rocks", "repair", "dawn", "postcard")
+        f"{t}.json"
+        for t in ("arrival", "storm.1", "storm.2", "rocks", "repair", "dawn", "postcard")
     )
     postcard = json.loads((out / "postcard.json").read_text())
     assert postcard["request"]["inputs"] == {"video": "take:dawn/video"}
@@ -84,7 +85,10 @@ def test_plan_table_lists_every_take_and_the_critical_path(
     result = run_cli("plan", str(example("lighthouse") / "lighthouse.yaml"), "--backend", "preview")
     assert result.status == 0, result.err
     assert "total: $7.056" in result.out
-    assert "critical path: storm.1 -> repair -> dawn -> postcard (4 takes, 31 s of video)" in result.out
+    assert (
+        "critical path: storm.1 -> repair -> dawn -> postcard (4 takes, 31 s of video)"
+        in result.out
+    )
 
 
 @pytest.mark.parametrize("fmt", ["mermaid", "dot", "json"])
@@ -112,7 +116,13 @@ def test_deps_lists_every_input(run_cli: Run, tmp_path: Path) -> None:
     deps = [p.strip(" \\") for p in rule.split(":", 1)[1].split("\n")]
     names = {Path(p).name for p in deps}
     assert rule.startswith("film.mp4: ")
-    assert {"lighthouse.yaml", "cast.yaml", "maritime.j2", "keeper-front.png", "storm-swell.wav"} <= names
+    assert {
+        "lighthouse.yaml",
+        "cast.yaml",
+        "maritime.j2",
+        "keeper-front.png",
+        "storm-swell.wav",
+    } <= names
     assert len(names) == 14
     assert phony.count(":\n") == 14
 
