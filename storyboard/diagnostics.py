@@ -56,6 +56,7 @@ class Diagnostic:
 
 def display_path(path: Path) -> str:
     """How a file is named in messages: relative to the working directory when inside it."""
+    path = Path(os.path.normpath(path))
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive on Windows

@@ -148,6 +148,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self._reported: set[Diagnostic] = set()
         self.files: list[Path] = []
+        self.included: set[Path] = set()
         self.file_by_name: dict[str, Path] = {}
         # libyaml (ruamel.yaml.clib) composes about ten times faster than the pure-Python
         # parser; errors are parsed again with the pure parser, whose messages are clearer.
@@ -237,6 +238,8 @@ class _Loader:
             if not is_inside(target, self.root):
                 self.error(where, f"include '{entry}' is outside the project folder {self.root}")
                 continue
+            if target.resolve() in self.included and target.resolve() not in chain:
+                continue  # a diamond: this file's names are merged in already
             if target.resolve() in chain:
                 cycle = " -> ".join(display_path(p) for p in (*chain, target.resolve()))
                 self.error(where, f"include cycle: {cycle}")
@@ -247,6 +250,7 @@ class _Loader:
             if not target.is_file():
                 self.error(where, f"included file '{entry}' not found")
                 continue
+            self.included.add(target.resolve())
             loaded = self.load_file(target, where)
             if loaded is None:
                 continue

@@ -23,6 +23,10 @@ from storyboard.diagnostics import did_you_mean
 FRAME_REF = re.compile(
     r"^(?P<shot>[a-z0-9][a-z0-9_-]*)(?:\.(?P<which>first|last)|@(?P<time>\d+(?:\.\d+)?)s)$"
 )
+NEAR_FRAME_REF = re.compile(r"^(?P<shot>[a-z0-9][a-z0-9_-]*)[.@](?P<rest>[^/\\]*)$")
+_SUFFIXES = frozenset(
+    {"jpg", "jpeg", "png", "mp4", "mov", "mp3", "wav", "m4a", "aac", "ogg", "flac"}
+)
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SHOT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 DATA_URI = re.compile(
@@ -112,6 +116,12 @@ def classify(
         return FrameRef(shot, "time", float(match.group("time")))
     if shot_refs and text in shots:
         return ShotRef(text)
+    near = NEAR_FRAME_REF.match(text)
+    if frames and near and near.group("shot") in shots and near.group("rest") not in _SUFFIXES:
+        shot = near.group("shot")
+        raise SourceProblem(
+            f"'{text}' is not a frame reference: write {shot}.first, {shot}.last or {shot}@2.5s"
+        )
     lowered = text.lower()
     if lowered.startswith("data:"):
         found = DATA_URI.match(text)

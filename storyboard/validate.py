@@ -165,7 +165,11 @@ class _Checker:
             supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
             return Diagnostic(
                 self.smap.value(path),
-                f"unsupported storyboard version {err['input']!r}; supported versions: {supported}",
+                f"storyboard: expected the number 1, got the text {err['input']!r} "
+                "(remove the quotes)"
+                if isinstance(err["input"], str) and err["input"].strip() in ("1", "1.0")
+                else f"unsupported storyboard version {err['input']!r}; supported versions: "
+                f"{supported}",
             )
         field = ctx.get("field") if isinstance(ctx, dict) else None
         if field and isinstance(_get(self.data, path), dict) and field in _get(self.data, path):
@@ -760,6 +764,8 @@ def _friendly(kind: str, err: Any, path: DataPath) -> str:
                 f"{shown} is not a valid id: use lowercase letters, digits, '-' and '_', "
                 "starting with a letter or digit"
             )
+        if path and path[-1] == "file":
+            return f"{shown} must be a plain file name, without folders"
         return f"{shown} is not allowed here (it must match {ctx.get('pattern')})"
     if kind == "greater_than_equal":
         return f"must be at least {_number(ctx.get('ge'))}, got {shown}"
