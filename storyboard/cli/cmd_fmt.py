@@ -1,0 +1,70 @@
+"""``storyboard fmt FILE... [--check] [--diff]``: rewrite storyboards in the canonical layout.
+
+Formats the files named and the files they include. Every file is formatted in memory first:
+if one does not parse, its errors are printed (exit status 2) and no file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from typing import Any
+
+from storyboard.diagnostics import display_path
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "fmt",
+        help="rewrite storyboards in the canonical layout",
+        description=(
+            "Rewrite storyboards and the files they include in the canonical layout, keeping "
+            "comments; values never change. Without --check or --diff, changed files are "
+            "rewritten in place."
+        ),
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="storyboard files")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; list the files that would change and exit 1 if any would",
+    )
+    parser.add_argument(
+        "--diff", action="store_true", help="write nothing; print the changes as a unified diff"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard.fmt import format_files, write_atomic
+
+    results = format_files(args.files)  # raises InputError (exit 2) before writing anything
+    changed = [r for r in results if r.changed]
+    for result in changed:
+        name = display_path(result.path)
+        if args.diff:
+            sys.stdout.write(_diff(result.original, result.formatted, name))
+        if args.check:
+            print(f"would reformat {name}", file=sys.stderr)
+        elif not args.diff:
+            write_atomic(result.path, result.formatted)
+            print(f"reformatted {name}", file=sys.stderr)
+    kept = len(results) - len(changed)
+    verb = "would be reformatted" if args.check or args.diff else "reformatted"
+    print(f"{_files(len(changed))} {verb}, {_files(kept)} already formatted", file=sys.stderr)
+    return 1 if args.check and changed else 0
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
+def _diff(before: str, after: str, name: str) -> str:
+    """A unified diff that ``patch -p0`` applies (missing final newlines marked)."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), name, name
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
