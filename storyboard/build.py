@@ -19,7 +19,7 @@ from storyboard.backends.base import Backend
 from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.errors import BuildError
 from storyboard.events import EventSink, Note, ignore
-from storyboard.execute import Execution, Outcome, execute
+from storyboard.execute import Execution, Outcome, execute, lock_entry
 from storyboard.keys import key_material, take_keys, why_stale
 from storyboard.load import load_document
 from storyboard.plan import Plan, make_plan
@@ -180,6 +180,11 @@ def build(
         # 9. write the outputs, the lock and what the next plan needs.
         _write_outputs(prepared, outcomes)
         if backend.paid:
+            # every paid result this build used, whether made now, cached or locked before
+            for take in prepared.compiled.takes:
+                outcome = outcomes.get(take.id)
+                if outcome is not None and outcome.entry is not None:
+                    lock.takes[take.id] = lock_entry(backend.name, take, outcome.entry)
             current = {t.id for t in prepared.compiled.takes}
             for stale in set(lock.takes) - current:
                 del lock.takes[stale]

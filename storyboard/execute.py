@@ -13,6 +13,7 @@ sent are waited for (they are paid for). Nothing here prints: progress goes out 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from storyboard.backends.base import Backend, Job, Segment
+from storyboard.backends.preview import snap_size
 from storyboard.compile import Compiled, CompiledTake
 from storyboard.errors import ProviderError
 from storyboard.events import (
@@ -36,6 +38,7 @@ from storyboard.events import (
     ignore,
 )
 from storyboard.media.frames import extract_frame
+from storyboard.profiles import Size
 from storyboard.resolve import Handoff
 from storyboard.sources import MediaRef
 from storyboard.state.cache import Cache, CacheEntry
@@ -181,17 +184,16 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     run.journal.done(key, task_uuid)
-    if backend.paid:
-        _lock(run, compiled, key, entry)
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
 
 
-def _lock(run: Execution, compiled: CompiledTake, key: str, entry: CacheEntry) -> None:
-    run.lock.takes[compiled.id] = LockedTake(
-        key=key,
-        backend=run.backend.name,
+def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> LockedTake:
+    """What the lock file records of a paid take's result."""
+    return LockedTake(
+        key=entry.key,
+        backend=backend,
         model=str(compiled.request.get("model")),
         task_uuid=entry.task_uuid,
         cost=entry.cost,
@@ -267,14 +269,38 @@ def _handoff_file(
     name = f"{entry.key[:20]}-{pick}-" + handoff.placeholder().split("/", 1)[1].replace("/", "-")
     if handoff.frame is not None:
         out = run.workspace.frames / f"{name}.png"
-        if not out.exists():
-            extract_frame(video, handoff.frame, out)
+        if not out.exists():  # written whole or not at all: a crash never leaves half a frame
+            partial = out.with_name(f".{out.name}.{os.getpid()}.png")
+            try:
+                extract_frame(video, handoff.frame, partial)
+                if run.backend.paid:
+                    sizes = run.compiled.resolved.take(handoff.take).profile.sizes
+                    _to_nominal_size(partial, sizes)
+                os.replace(partial, out)
+            finally:
+                partial.unlink(missing_ok=True)
         return out
     assert handoff.span is not None
     out = run.workspace.frames / f"{name}.mp4"
     if not out.exists():
         _cut_span(video, handoff.span, out)
     return out
+
+
+def _to_nominal_size(image: Path, sizes: tuple[Size, ...]) -> None:
+    """Scale a hand-off frame up to the size the model makes, if it is smaller.
+
+    A real take is already at that size, so this changes nothing; a take from a scaled-down
+    emulator would otherwise hand off a frame the model refuses as too small.
+    """
+    from PIL import Image
+
+    with Image.open(image) as frame:
+        frame.load()
+    target = snap_size(frame.width, frame.height, sizes)
+    if frame.width >= target.width:
+        return
+    frame.resize((target.width, target.height), Image.Resampling.LANCZOS).save(image, "PNG")
 
 
 def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:

@@ -13,6 +13,8 @@ from PIL import Image
 
 from storyboard.cli.main import main
 
+pytest_plugins = ["storyboard.testing.plugin"]
+
 
 def tiny_jpeg(
     width: int = 320, height: int = 180, color: tuple[int, int, int] = (40, 90, 160)

@@ -17,7 +17,10 @@ from storyboard import __version__
 from storyboard.errors import InputError, StoryboardError
 
 # Order is the order of `storyboard --help`.
-COMMAND_MODULES = ("check", "fmt", "compile", "plan", "build", "report", "graph", "deps", "schema")
+COMMAND_MODULES = (
+    *("check", "fmt", "compile", "plan", "build", "report"),
+    *("graph", "deps", "schema", "emulator"),
+)
 
 BUG_REPORT = (
     "this is a bug in storyboard {version}, not in your storyboard. Please report it at "

@@ -1,0 +1,443 @@
+"""Animatic clips: real, playable stand-ins for generated videos, drawn locally.
+
+The preview backend and the Runware emulator both make their videos here, so that every later
+stage (hand-offs, the cut, the tests) works on files with the exact duration, frame rate, size,
+codecs and audio layout the service would return. Two kinds of picture:
+
+- with a start image: a slow move (gentle zoom and pan) over it, cross-fading toward the end
+  image when there is one. The first frame is the start image and the last frame is the end
+  image, both fitted to the frame, so hand-offs through decoded frames stay faithful;
+- otherwise a card per segment: the segment's label (e.g. the shot id), its prompt wrapped,
+  a running timecode and a progress bar. Each segment has its own colour, so boundaries show.
+
+Frames are drawn with Pillow (its embedded scalable font, no system fonts) and piped raw into
+the ffmpeg binary that ``imageio-ffmpeg`` ships. Encoding is bit-exact and single-threaded per
+stream, so the same spec always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Literal
+
+from PIL import Image, ImageDraw, ImageFont
+
+from storyboard.media.probe import MediaError
+
+VideoFormat = Literal["MP4", "WEBM", "MOV"]
+ImageSource = bytes | str | Path | Image.Image
+
+EXTENSIONS: dict[str, str] = {"MP4": "mp4", "WEBM": "webm", "MOV": "mov"}
+AUDIO_RATE = 48_000
+_ZOOM = 1.10  # how far the slow move pushes in over a whole clip
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of an animatic: what its card says and how long it lasts."""
+
+    label: str
+    text: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AnimaticSpec:
+    """Everything that decides an animatic's bytes.
+
+    ``width`` x ``height`` is the nominal size; the file is ``scale`` times that, rounded to
+    even numbers (H.264 and VP9 need even sizes). Segments are laid out in order; the last one
+    runs to the end of the clip.
+    """
+
+    width: int
+    height: int
+    duration_s: float
+    fps: int = 24
+    segments: tuple[Segment, ...] = ()
+    start_image: ImageSource | None = None
+    end_image: ImageSource | None = None
+    sound: bool = False
+    fmt: VideoFormat = "MP4"
+    quality: int = 95
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"size must be positive, got {self.width}x{self.height}")
+        if self.duration_s <= 0 or self.fps <= 0 or self.scale <= 0:
+            raise ValueError("duration, fps and scale must be positive")
+        if self.fmt not in EXTENSIONS:
+            raise ValueError(f"format must be one of {sorted(EXTENSIONS)}, got {self.fmt!r}")
+        if self.end_image is not None and self.start_image is None:
+            raise ValueError("an end image needs a start image")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The pixel size of the file: the nominal size scaled, rounded to even numbers."""
+        return (_even(self.width * self.scale), _even(self.height * self.scale))
+
+    @property
+    def frame_count(self) -> int:
+        return max(1, round(self.duration_s * self.fps))
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.fmt]
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def render_animatic(
+    out_path: str | Path,
+    *,
+    width: int,
+    height: int,
+    duration_s: float,
+    fps: int = 24,
+    segments: Sequence[Segment | tuple[str, str, float]] = (),
+    start_image: ImageSource | None = None,
+    end_image: ImageSource | None = None,
+    sound: bool = False,
+    fmt: VideoFormat = "MP4",
+    quality: int = 95,
+    scale: float = 1.0,
+) -> Path:
+    """Render an animatic to ``out_path`` (written atomically); see :class:`AnimaticSpec`.
+
+    Args:
+        segments: ``Segment`` or ``(label, text, seconds)`` tuples; empty means one card.
+        start_image, end_image: encoded image bytes, a path, or a Pillow image.
+        fmt: ``MP4``/``MOV`` give H.264 + AAC, ``WEBM`` gives VP9 + Opus.
+        quality: 20-99 like the service's ``outputQuality``; mapped to a CRF.
+
+    Returns:
+        ``out_path`` as a Path.
+
+    Raises:
+        MediaError: ffmpeg failed or an image could not be read.
+    """
+    spec = AnimaticSpec(
+        width=width,
+        height=height,
+        duration_s=duration_s,
+        fps=fps,
+        segments=tuple(s if isinstance(s, Segment) else Segment(*s) for s in segments),
+        start_image=start_image,
+        end_image=end_image,
+        sound=sound,
+        fmt=fmt,
+        quality=quality,
+        scale=scale,
+    )
+    return render(spec, out_path)
+
+
+def render(spec: AnimaticSpec, out_path: str | Path) -> Path:
+    """Render ``spec`` to ``out_path`` atomically (temp file + rename). See render_animatic."""
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _encode(spec, _frames(spec), tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+# --- encoding ---------------------------------------------------------------------------
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+def ffmpeg_command(spec: AnimaticSpec, out: Path) -> list[str]:
+    """The ffmpeg command line that encodes raw RGB frames from stdin for ``spec``."""
+    width, height = spec.size
+    seconds = spec.frame_count / spec.fps
+    cmd = [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y"]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}"]
+    cmd += ["-framerate", str(spec.fps), "-i", "pipe:0"]
+    if spec.sound:
+        # A quiet, steady tone of exactly the video's length: deterministic by construction.
+        tone = f"sine=frequency=220:sample_rate={AUDIO_RATE}:duration={seconds:.6f}"
+        cmd += ["-f", "lavfi", "-i", tone, "-map", "0:v", "-map", "1:a"]
+        cmd += ["-filter:a", "volume=0.05", "-ac", "1"]
+    else:
+        cmd += ["-map", "0:v"]
+    quality = min(max(spec.quality, 1), 100)
+    if spec.fmt == "WEBM":
+        crf = min(max(round(56 - 0.36 * quality), 4), 63)
+        cmd += ["-c:v", "libvpx-vp9", "-crf", str(crf), "-b:v", "0", "-deadline", "realtime"]
+        cmd += ["-cpu-used", "8", "-row-mt", "0", "-threads", "1"]
+        cmd += ["-g", str(spec.fps), "-keyint_min", str(spec.fps), "-auto-alt-ref", "0"]
+        if spec.sound:
+            cmd += ["-c:a", "libopus", "-b:a", "48k"]
+        cmd += ["-f", "webm"]
+    else:
+        crf = min(max(round(45 - 0.3 * quality), 0), 51)
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-threads", "1"]
+        cmd += ["-g", str(spec.fps), "-keyint_min", str(spec.fps), "-sc_threshold", "0"]
+        if spec.sound:
+            cmd += ["-c:a", "aac", "-b:a", "64k"]
+        cmd += ["-movflags", "+faststart", "-f", "mov" if spec.fmt == "MOV" else "mp4"]
+    cmd += ["-pix_fmt", "yuv420p", "-r", str(spec.fps)]
+    cmd += ["-fflags", "+bitexact", "-flags:v", "+bitexact"]
+    if spec.sound:
+        cmd += ["-flags:a", "+bitexact"]
+    cmd += ["-map_metadata", "-1", "-map_chapters", "-1", str(out)]
+    return cmd
+
+
+def _encode(spec: AnimaticSpec, frames: Iterator[Image.Image], out: Path) -> None:
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            ffmpeg_command(spec, out), stdin=subprocess.PIPE, stderr=errors, stdout=errors
+        )
+        assert proc.stdin is not None
+        try:
+            for frame in frames:
+                proc.stdin.write(frame.tobytes())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # ffmpeg died; its message is in `errors`
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        status = proc.wait()
+        if status != 0:
+            errors.seek(0)
+            tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
+            raise MediaError(f"ffmpeg failed (status {status}) writing {out.name}: {tail}")
+
+
+# --- pictures ---------------------------------------------------------------------------
+
+
+def _frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
+    if spec.start_image is None:
+        return _card_frames(spec)
+    return _image_frames(spec)
+
+
+def _layout(spec: AnimaticSpec) -> list[tuple[int, Segment]]:
+    """``(first frame, segment)`` for each segment, in order; boundaries rounded to frames."""
+    segments = spec.segments or (Segment("", "", spec.duration_s),)
+    starts: list[tuple[int, Segment]] = []
+    elapsed = 0.0
+    for segment in segments:
+        first = min(round(elapsed * spec.fps), spec.frame_count - 1)
+        if not starts or first > starts[-1][0]:
+            starts.append((first, segment))
+        elapsed += max(segment.seconds, 0.0)
+    return starts
+
+
+def _segment_at(layout: list[tuple[int, Segment]], index: int) -> tuple[int, Segment]:
+    position = 0
+    for k, (first, _) in enumerate(layout):
+        if first <= index:
+            position = k
+    return position, layout[position][1]
+
+
+@lru_cache(maxsize=64)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=max(size, 6))
+
+
+def _colour(label: str, position: int) -> tuple[int, int, int]:
+    """A dark, saturated background that differs from segment to segment."""
+    # Neighbouring segments sit ~0.38 of the colour wheel apart (the golden ratio); the label
+    # only nudges the hue, so two clips with other labels still look different.
+    digest = hashlib.sha256(label.encode()).digest()
+    hue = (digest[0] / 255 * 0.15 + position * 0.382) % 1.0 * 6
+    sector, frac = int(hue) % 6, hue - int(hue)
+    lo, hi = 40, 150
+    mid_up, mid_down = lo + round((hi - lo) * frac), hi - round((hi - lo) * frac)
+    rgb = [
+        (hi, mid_up, lo),
+        (mid_down, hi, lo),
+        (lo, hi, mid_up),
+        (lo, mid_down, hi),
+        (mid_up, lo, hi),
+        (hi, lo, mid_down),
+    ][sector]
+    return (rgb[0], rgb[1], rgb[2])
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if current and font.getlength(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def timecode(index: int, fps: int) -> str:
+    """``HH:MM:SS:FF`` for frame ``index`` at ``fps``."""
+    seconds, frames = divmod(index, fps)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}:{frames:02d}"
+
+
+def _card(spec: AnimaticSpec, segment: Segment, position: int, count: int) -> Image.Image:
+    """The still part of a segment's card: colour, label and wrapped prompt."""
+    width, height = spec.size
+    card = Image.new("RGB", (width, height), _colour(segment.label, position))
+    draw = ImageDraw.Draw(card)
+    margin = max(2, width // 40)
+    title = _font(max(height // 9, 8))
+    body = _font(max(height // 16, 6))
+    label = segment.label or "animatic"
+    if count > 1:
+        label = f"{label}  ({position + 1}/{count})"
+    draw.text((margin, margin), label, font=title, fill=(255, 255, 255))
+    top = margin + int(title.getbbox("Ag")[3]) + margin
+    line_height = int(body.getbbox("Ag")[3]) + max(1, height // 90)
+    bottom = height - 2 * line_height - margin
+    lines = _wrap(segment.text, body, width - 2 * margin)
+    room = max(0, (bottom - top) // max(line_height, 1))
+    if len(lines) > room:
+        lines = lines[:room]
+        if lines:
+            lines[-1] = lines[-1].rstrip(".") + "..."
+    for k, line in enumerate(lines):
+        draw.text((margin, top + k * line_height), line, font=body, fill=(235, 235, 235))
+    return card
+
+
+def _card_frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
+    width, height = spec.size
+    layout = _layout(spec)
+    cards = [_card(spec, seg, k, len(layout)) for k, (_, seg) in enumerate(layout)]
+    font = _font(max(height // 12, 7))
+    margin = max(2, width // 40)
+    bar = max(2, height // 45)
+    text_y = height - margin - bar - int(font.getbbox("0")[3]) - max(1, height // 60)
+    total = spec.frame_count
+    for index in range(total):
+        position, _ = _segment_at(layout, index)
+        frame = cards[position].copy()
+        draw = ImageDraw.Draw(frame)
+        draw.text((margin, text_y), timecode(index, spec.fps), font=font, fill=(255, 255, 170))
+        done = round((width - 2 * margin) * (index + 1) / total)
+        y0 = height - margin - bar
+        draw.rectangle((margin, y0, width - margin - 1, y0 + bar - 1), fill=(20, 20, 20))
+        draw.rectangle((margin, y0, margin + done - 1, y0 + bar - 1), fill=(255, 255, 170))
+        yield frame
+
+
+def _load(source: ImageSource, what: str) -> Image.Image:
+    try:
+        if isinstance(source, Image.Image):
+            image = source
+        elif isinstance(source, bytes):
+            image = Image.open(BytesIO(source))
+        else:
+            image = Image.open(source)
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise MediaError(f"the {what} image cannot be read: {exc}") from exc
+    return image.convert("RGB")
+
+
+def _prepared(source: ImageSource, what: str, size: tuple[int, int]) -> Image.Image:
+    """The image cropped to the frame's aspect (centred) at no more than twice the frame size."""
+    image = _load(source, what)
+    width, height = size
+    scale = max(width / image.width, height / image.height)
+    crop_w, crop_h = min(width / scale, image.width), min(height / scale, image.height)
+    left, top = (image.width - crop_w) / 2, (image.height - crop_h) / 2
+    target = (
+        min(2 * width, max(width, round(crop_w))),
+        min(2 * height, max(height, round(crop_h))),
+    )
+    return image.resize(
+        target, Image.Resampling.BILINEAR, box=(left, top, left + crop_w, top + crop_h)
+    )
+
+
+def _view(image: Image.Image, size: tuple[int, int], zoom: float, drift: float) -> Image.Image:
+    """``image`` seen at ``zoom`` (1 = whole), centre drifted right and up by ``drift``."""
+    zoom = max(zoom, 1.0)  # 1.1 - 0.1 may come out a hair below 1
+    box_w, box_h = image.width / zoom, image.height / zoom
+    room_x, room_y = (image.width - box_w) / 2, (image.height - box_h) / 2
+    left = min(max(room_x + room_x * 0.5 * drift, 0.0), image.width - box_w)
+    top = min(max(room_y - room_y * 0.3 * drift, 0.0), image.height - box_h)
+    return image.resize(size, Image.Resampling.BILINEAR, box=(left, top, left + box_w, top + box_h))
+
+
+def _ease(t: float) -> float:
+    return t * t * (3 - 2 * t)
+
+
+def _image_frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
+    size = spec.size
+    assert spec.start_image is not None
+    start = _prepared(spec.start_image, "start", size)
+    end = None if spec.end_image is None else _prepared(spec.end_image, "end", size)
+    layout = _layout(spec)
+    tags = len(layout) > 1
+    font = _font(max(size[1] // 12, 7))
+    total = spec.frame_count
+    for index in range(total):
+        t = index / (total - 1) if total > 1 else 1.0
+        if end is None:
+            frame = _view(start, size, 1 + (_ZOOM - 1) * t, t)
+        else:
+            # The start image pushes in while the end image settles from the same push to rest.
+            a = _view(start, size, 1 + (_ZOOM - 1) * t, t)
+            b = _view(end, size, _ZOOM - (_ZOOM - 1) * t, -(1 - t))
+            frame = Image.blend(a, b, _ease(t))
+        if tags:
+            position, segment = _segment_at(layout, index)
+            draw = ImageDraw.Draw(frame)
+            text = f"{segment.label or 'segment'} {position + 1}/{len(layout)}"
+            pad = max(1, size[1] // 60)
+            box = draw.textbbox((pad * 2, pad * 2), text, font=font)
+            draw.rectangle(
+                (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad),
+                fill=_colour(segment.label, position),
+            )
+            draw.text((pad * 2, pad * 2), text, font=font, fill=(255, 255, 255))
+        yield frame
+
+
+__all__ = [
+    "EXTENSIONS",
+    "AnimaticSpec",
+    "ImageSource",
+    "Segment",
+    "VideoFormat",
+    "ffmpeg_command",
+    "render",
+    "render_animatic",
+    "timecode",
+]
