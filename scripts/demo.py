@@ -1,4 +1,4 @@
-"""`make demo`: check every example storyboard, then show what building the film would do.
+"""`make demo`: check every example, then build the example film offline, with its report.
 
 Run from the repository root with the project's virtualenv (the Makefile does both).
 """
@@ -21,15 +21,20 @@ def storyboard(*args: str) -> None:
 
 
 def main() -> int:
-    subprocess.run(
-        [sys.executable, "scripts/make_example_assets.py", "--check"], cwd=ROOT, check=True
-    )
+    assets = [sys.executable, "scripts/make_example_assets.py", "--check"]
+    subprocess.run(assets, cwd=ROOT, check=True)
     files = sorted(
         str(p.relative_to(ROOT)) for p in EXAMPLES.rglob("*.yaml") if "cast" not in p.parts
     )
+    film = str(FILM.relative_to(ROOT))
     storyboard("check", *files)
-    storyboard("plan", str(FILM.relative_to(ROOT)))
-    print(f"\nchecked {len(files)} storyboards: " + ", ".join(Path(f).name for f in files))
+    storyboard("plan", film, "--backend", "preview")
+    storyboard("build", film, "--backend", "preview")
+    storyboard("report", film)
+    out = FILM.parent / "build" / FILM.stem
+    print(f"\nchecked {len(files)} storyboards; built {film} offline:")
+    for name in ("skerry-point.mp4", "lighthouse.contact.png", "report.html", "lighthouse.otio"):
+        print(f"  {(out / name).relative_to(ROOT)}")
     return 0
 
 

@@ -51,6 +51,7 @@ class BuildResult:
     prepared: Prepared
     outcomes: dict[str, Outcome]
     backend: str
+    film: Path | None = None
 
     @property
     def failed(self) -> list[Outcome]:
@@ -75,6 +76,7 @@ class BuildResult:
             "ok": self.ok,
             "spent": self.spent,
             "build_dir": str(self.prepared.workspace.build_dir),
+            "film": str(self.film) if self.film else None,
             "takes": [
                 {
                     "id": o.take,
@@ -147,9 +149,13 @@ def build(
     build_dir: Path | None = None,
     project_root: Path | None = None,
     wait: float = 0.0,
+    film_scale: float | None = None,
     emit: EventSink = ignore,
 ) -> BuildResult:
     """Build a storyboard's takes with ``backend`` and write them to the build folder.
+
+    The film is cut at the storyboard's output size times ``film_scale`` (default: the
+    backend's preview scale, else 1).
 
     Raises:
         InputError: the storyboard is invalid (nothing sent, nothing written).
@@ -191,7 +197,13 @@ def build(
             lock.write()
         _write_records(prepared, outcomes, backend.name)
         journal.compact()
-    result = BuildResult(prepared, outcomes, backend.name)
+        result = BuildResult(prepared, outcomes, backend.name)
+        # 10. the cut, the build record, the exports and the contact sheet.
+        from storyboard.finish import finish
+
+        scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
+        finished = finish(result, scale=scale, emit=emit)
+        result = BuildResult(prepared, outcomes, backend.name, finished.film)
     if result.failed or result.skipped:
         emit(Note("", _resume_hint(result)))
     return result

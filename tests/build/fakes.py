@@ -22,6 +22,7 @@ class FakePaidBackend:
     name = "fake"
     endpoint = "fake://"
     paid = True
+    scale = 1 / 12  # the film is cut at this fraction of the output size
 
     def __init__(self, *, delay: float = 0.0, fail: set[str] | None = None) -> None:
         self.preview = PreviewBackend(scale=1 / 12)

@@ -238,3 +238,29 @@ def test_build_cli_exit_status_and_json(film: Path, run_cli: Callable[..., CliRe
     again = run_cli("build", str(film), "--backend", "preview", "--preview-scale", "0.1")
     assert again.status == 0
     assert again.err.count(": cached") == 4
+
+
+def test_build_cuts_the_film_and_writes_its_exports(film: Path) -> None:
+    result = build(film, backend=preview())
+    out = film.parent / "build" / "film"
+    assert result.film == out / "film.mp4"
+    facts = probe(out / "film.mp4")
+    # default cut: every shot in story order, hard cuts (open 2+2, c 3, d 3, e 3)
+    assert facts.frame_count == 13 * 24 and (facts.width, facts.height) == (160, 90)
+    assert facts.audio_duration_s == pytest.approx(facts.duration_s, abs=1 / 24)
+    record = json.loads((out / "build.json").read_text())
+    assert [c["shot"] for c in record["clips"]] == ["a", "b", "c", "d", "e"]
+    assert (out / "film.otio").is_file() and (out / "film.contact.png").is_file()
+
+
+def test_no_op_build_does_not_recut_and_a_cut_change_regenerates_nothing(film: Path) -> None:
+    build(film, backend=preview())
+    movie = film.parent / "build" / "film" / "film.mp4"
+    stamp = movie.stat().st_mtime_ns
+    build(film, backend=preview())
+    assert movie.stat().st_mtime_ns == stamp  # nothing changed: nothing re-cut
+    film.write_text(FILM + "cut:\n  clips:\n    - shot: c\n    - {shot: a, in: 0.5}\n")
+    result = build(film, backend=preview())
+    assert {o.status for o in result.outcomes.values()} == {"cached"}
+    assert movie.stat().st_mtime_ns != stamp
+    assert probe(movie).frame_count == 3 * 24 + 36

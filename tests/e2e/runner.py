@@ -23,7 +23,7 @@ def fast_backend() -> RunwareBackend:
 
 
 def main(path: str) -> int:
-    result = build(path, backend=fast_backend(), jobs=4)
+    result = build(path, backend=fast_backend(), jobs=4, film_scale=1 / 12)
     for outcome in result.outcomes.values():
         if outcome.status in ("failed", "skipped"):
             print(f"{outcome.take}: {outcome.status}: {outcome.message}", file=sys.stderr)

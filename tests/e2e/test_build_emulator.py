@@ -67,7 +67,7 @@ def billed(emulator: EmulatorServer) -> list[Any]:
 
 def test_build_against_the_emulator(film: Path, emulator: EmulatorServer) -> None:
     plan = prepare(film, backend_name="runware").plan
-    result = build(film, backend=fast_backend())
+    result = build(film, backend=fast_backend(), film_scale=1 / 12)
     assert result.ok, [o.message for o in result.outcomes.values()]
     assert [o.status for o in result.outcomes.values()] == ["generated"] * 4
     entries = billed(emulator)
@@ -81,14 +81,14 @@ def test_build_against_the_emulator(film: Path, emulator: EmulatorServer) -> Non
 
     # a second build sends no request and changes nothing
     before = (video_submits(emulator), film.with_suffix(".lock").read_text())
-    again = build(film, backend=fast_backend())
+    again = build(film, backend=fast_backend(), film_scale=1 / 12)
     assert {o.status for o in again.outcomes.values()} == {"cached"}
     assert (video_submits(emulator), film.with_suffix(".lock").read_text()) == before
     assert len(billed(emulator)) == 4
 
     # one prompt edited: that take and its dependents, nothing else
     film.write_text(FILM.replace("the hero walks", "the hero runs"))
-    changed = build(film, backend=fast_backend())
+    changed = build(film, backend=fast_backend(), film_scale=1 / 12)
     regenerated = sorted(k for k, o in changed.outcomes.items() if o.status == "generated")
     assert regenerated == ["restyle", "step1", "step2"]
     assert len(billed(emulator)) == 7
