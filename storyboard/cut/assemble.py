@@ -1,0 +1,276 @@
+"""Stage 7b, the cut: render a :class:`~storyboard.cut.timeline.Timeline` into the film file.
+
+:func:`assemble` narrates it::
+
+    index the sources (packets, cut points)      streams.index_video
+      -> plan: which frames are copied, which re-encoded        plan.plan_video
+      -> in parallel: re-encode each piece (ffmpeg),            ffmpeg.encode_command
+                      mix and encode the audio track            audio.film_audio
+      -> join copied GOPs, pieces and audio into one file       mux.join
+      -> rename it into place
+
+Everything is streamed (ffmpeg processes, packets, audio blocks), so memory does not grow
+with the film's length. Temporary files live in a hidden folder beside the output, removed
+afterwards; the output appears atomically (written aside, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from storyboard.cut.audio import film_audio
+from storyboard.cut.ffmpeg import (
+    Encoder,
+    PipeEncoder,
+    audio_command,
+    encode_command,
+    run_ffmpeg,
+)
+from storyboard.cut.mux import Part, join
+from storyboard.cut.plan import CopyPiece, EncodePiece, VideoPlan, plan_video
+from storyboard.cut.streams import VideoIndex, index_video
+from storyboard.cut.timeline import FPS, Timeline
+from storyboard.errors import BuildError
+from storyboard.model import Format
+
+EXTENSIONS: dict[str, str] = {"MP4": "mp4", "MOV": "mov", "WEBM": "webm"}
+
+
+@dataclass(frozen=True)
+class PieceReport:
+    """One piece of the film's video: copied packets or re-encoded frames, and why."""
+
+    kind: Literal["copy", "encode"]
+    film_start: int
+    frames: int
+    shots: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start": self.film_start,
+            "frames": self.frames,
+            "shots": list(self.shots),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True)
+class AssemblyReport:
+    """What :func:`assemble` wrote and how.
+
+    Attributes:
+        output: the film file.
+        format: its container.
+        size: its picture size.
+        frames: its length in frames at 24 fps (video and audio alike).
+        pieces: the video, piece by piece, in film order.
+        timings: seconds spent per phase (``index``, ``encode`` — video pieces and audio in
+            parallel —, ``mux``, ``total``).
+        unjoinable: per source video re-encoded whole, why it could not be copied.
+    """
+
+    output: Path
+    format: Format
+    size: tuple[int, int]
+    frames: int
+    pieces: tuple[PieceReport, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    unjoinable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> Fraction:
+        return Fraction(self.frames, FPS)
+
+    @property
+    def copied_frames(self) -> int:
+        return sum(p.frames for p in self.pieces if p.kind == "copy")
+
+    @property
+    def encoded_frames(self) -> int:
+        return self.frames - self.copied_frames
+
+    @property
+    def stream_copy(self) -> bool:
+        """True when every video frame was copied (no video was re-encoded)."""
+        return self.encoded_frames == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "format": self.format,
+            "size": list(self.size),
+            "frames": self.frames,
+            "seconds": float(self.duration),
+            "copied_frames": self.copied_frames,
+            "encoded_frames": self.encoded_frames,
+            "pieces": [p.to_json() for p in self.pieces],
+            "timings": dict(self.timings),
+            "unjoinable": dict(self.unjoinable),
+        }
+
+
+def measure_videos(videos: Mapping[str, Path]) -> dict[str, tuple[int, int]]:
+    """``take id -> (frame count, fps)`` of each video, as ``build_timeline`` takes them.
+
+    Reads packets only (no decoding).
+    """
+    from storyboard.media.probe import probe
+
+    sizes: dict[str, tuple[int, int]] = {}
+    for take, path in videos.items():
+        info = probe(path)
+        sizes[take] = (info.frame_count, round(info.fps) or FPS)
+    return sizes
+
+
+def assemble(
+    timeline: Timeline,
+    out_path: str | os.PathLike[str],
+    *,
+    encoder: Encoder | None = None,
+    workers: int | None = None,
+) -> AssemblyReport:
+    """Render the film described by ``timeline`` to ``out_path``.
+
+    Args:
+        timeline: the film (see :func:`storyboard.cut.timeline.build_timeline`).
+        out_path: the film file; written atomically, its folder created if needed.
+        encoder: how re-encoded video is written (preset, threads).
+        workers: ffmpeg processes run at once (default: the number of CPUs).
+
+    Returns:
+        What was copied and what re-encoded, and the time each phase took.
+
+    Raises:
+        BuildError: a source cannot be read, or ffmpeg or the muxer failed.
+    """
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".cut", dir=out.parent))
+    try:
+        # 1. index every source: codec parameters, packets, cut points.
+        indexes = {
+            path: index_video(path) for path in dict.fromkeys(c.source for c in timeline.clips)
+        }
+        # 2. plan: copy whole GOPs where possible, re-encode the rest.
+        plan = plan_video(timeline, indexes)
+        if plan.total_frames != timeline.total_frames:
+            raise BuildError(
+                f"the cut planned {plan.total_frames} frames, the film has {timeline.total_frames}"
+            )
+        timings["index"] = time.perf_counter() - started
+        # 3. re-encode the pieces and encode the audio, in parallel.
+        mark = time.perf_counter()
+        audio, pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers)
+        timings["encode"] = time.perf_counter() - mark
+        # 4. join copied GOPs, pieces and audio; 5. move the film into place.
+        mark = time.perf_counter()
+        film = work / f"film.{EXTENSIONS[timeline.format]}"
+        join(film, timeline.format, _parts(plan, indexes, pieces), audio)
+        os.replace(film, out)
+        timings["mux"] = time.perf_counter() - mark
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    timings["total"] = time.perf_counter() - started
+    return AssemblyReport(
+        output=out,
+        format=timeline.format,
+        size=timeline.size,
+        frames=timeline.total_frames,
+        pieces=_report_pieces(timeline, plan),
+        timings=timings,
+        unjoinable={str(path): why for path, why in plan.unjoinable.items()},
+    )
+
+
+def _encode(
+    timeline: Timeline,
+    plan: VideoPlan,
+    indexes: dict[Path, VideoIndex],
+    work: Path,
+    encoder: Encoder,
+    workers: int | None,
+) -> tuple[Path, dict[int, Path]]:
+    """Run the audio encode and every piece's encode; return their files."""
+    audio = work / ("audio.webm" if timeline.format == "WEBM" else "audio.m4a")
+    suffix = "webm" if plan.codec == "vp9" else "mp4"
+    jobs: dict[int, tuple[EncodePiece, Path]] = {
+        k: (piece, work / f"piece-{k:04d}.{suffix}")
+        for k, piece in enumerate(plan.pieces)
+        if isinstance(piece, EncodePiece)
+    }
+    count = workers or os.cpu_count() or 2
+    # The audio (light: decoding and one AAC/Opus encoder) runs beside the video pieces.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-audio") as sound,
+        ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-video") as pool,
+    ):
+        futures: list[Future[None]] = [sound.submit(_encode_audio, timeline, indexes, audio)]
+        for piece, path in jobs.values():
+            cmd = encode_command(piece, path, timeline, plan, indexes, encoder)
+            what = f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames}"
+            futures.append(pool.submit(run_ffmpeg, cmd, what))
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if failed:
+            for other in futures:
+                other.cancel()
+            failed[0].result()  # raises its exception
+        for future in futures:
+            future.result()
+    return audio, {k: path for k, (_, path) in jobs.items()}
+
+
+def _encode_audio(timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path) -> None:
+    starts = {path: index.start_pts * index.time_base for path, index in indexes.items()}
+    with PipeEncoder(audio_command(timeline, out), "encoding the film's audio") as pipe:
+        for block in film_audio(timeline, starts):
+            pipe.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+
+
+def _parts(plan: VideoPlan, indexes: dict[Path, VideoIndex], pieces: dict[int, Path]) -> list[Part]:
+    parts: list[Part] = []
+    for k, piece in enumerate(plan.pieces):
+        if isinstance(piece, CopyPiece):
+            parts.append(Part(indexes[piece.source], piece.first, piece.last, piece.film_start))
+            continue
+        index = index_video(pieces[k])
+        if index.frame_count != piece.frames or 0 not in index.cut_points:
+            raise BuildError(
+                f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames} "
+                f"gave {index.frame_count} frames, not {piece.frames}"
+            )
+        parts.append(Part(index, 0, index.frame_count, piece.film_start))
+    return parts
+
+
+def _report_pieces(timeline: Timeline, plan: VideoPlan) -> tuple[PieceReport, ...]:
+    reports: list[PieceReport] = []
+    for piece in plan.pieces:
+        if isinstance(piece, CopyPiece):
+            shot = timeline.clips[piece.clip].shot
+            reports.append(PieceReport("copy", piece.film_start, piece.frames, (shot,)))
+        else:
+            shots = tuple(dict.fromkeys(timeline.clips[r.clip].shot for r in piece.runs))
+            reports.append(
+                PieceReport("encode", piece.film_start, piece.frames, shots, piece.reasons)
+            )
+    return tuple(reports)
+
+
+__all__ = ["AssemblyReport", "PieceReport", "assemble", "measure_videos"]

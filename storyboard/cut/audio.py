@@ -1,0 +1,251 @@
+"""The film's audio track, mixed sample-exactly in small blocks.
+
+Audio is always rebuilt (it is cheap next to video): every clip's sound is decoded with PyAV,
+resampled to 48 kHz stereo float, cut at exactly ``frame * 2000`` samples (48000 / 24: a
+video frame is a whole number of samples), shaped and summed, then piped to one encoder
+process. So the track is exactly as long as the video, each clip's sound sits under its own
+frames (no drift however many clips; the encoders' priming and padding of the takes play no
+part, since we decode them away), and there is one encoder delay for the whole film, which
+the container's edit list / codec delay hides.
+
+Per clip (sample ``i`` of ``n``):
+
+- a hard cut: a 5 ms linear fade in and out at the clip's ends, so seams never click;
+- a crossfade of ``D`` samples: the outgoing tail and the incoming head are mixed with weights
+  ``1 - i/D`` and ``i/D`` (the picture's weights, sample by sample);
+- a dip to black, the film's fade in / out: linear ramps to and from silence over the same
+  frames as the picture's (the music, if any, fades with the film's fades only).
+
+A mono clip is played at the same level on both channels (not 3 dB down, as a resampler's
+centre pan would). A clip with no audio stream (``sound: false``), or with a shorter one,
+contributes silence; ``audio: mute`` uses silence for every clip. The music bed is decoded
+alongside, scaled by its volume, cut at the film's end (silence after its own end) and mixed
+under.
+
+Memory is a few blocks plus the held tail of a crossfade, whatever the film's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from numpy.typing import NDArray
+
+from storyboard.cut.ffmpeg import CHANNELS, SAMPLE_RATE
+from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip
+from storyboard.errors import BuildError
+
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 2000: every frame is a whole number of samples
+MICRO_FADE = SAMPLE_RATE * 5 // 1000  # 5 ms at each hard cut
+BLOCK = 24_000  # samples per block written to the encoder (0.5 s)
+PREROLL = Fraction(1, 10)  # seconds decoded before a seek target, to settle the decoder
+
+Samples = NDArray[np.float32]  # shape (n, CHANNELS)
+
+
+def silence(n: int) -> Samples:
+    return np.zeros((n, CHANNELS), dtype=np.float32)
+
+
+class Reader:
+    """Exactly ``n`` samples at a time from a stream of blocks; silence once it runs out."""
+
+    def __init__(self, blocks: Iterator[Samples]) -> None:
+        self._blocks = blocks
+        self._buffer: Samples = silence(0)
+        self._done = False
+
+    def read(self, n: int) -> Samples:
+        parts = [self._buffer]
+        have = len(self._buffer)
+        while have < n and not self._done:
+            block = next(self._blocks, None)
+            if block is None:
+                self._done = True
+                break
+            parts.append(block)
+            have += len(block)
+        joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if len(joined) < n:
+            joined = np.concatenate([joined, silence(n - len(joined))])
+        self._buffer = joined[n:]
+        return joined[:n]
+
+    def close(self) -> None:
+        close: Callable[[], None] | None = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()
+
+
+def decode_audio(path: Path, start: Fraction = Fraction(0)) -> Iterator[Samples]:
+    """The first audio stream of ``path`` from ``start`` seconds on, as 48 kHz stereo blocks.
+
+    Samples before the stream's first one (or a file without audio) come out as silence, so
+    the first sample yielded is always the one at ``start``.
+    """
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise BuildError(f"the cut cannot read the audio of '{path}': {exc}") from exc
+    try:
+        if not container.streams.audio:
+            return
+        stream = container.streams.audio[0]
+        time_base = stream.time_base or Fraction(1, SAMPLE_RATE)
+        if start > PREROLL:
+            target = int((start - PREROLL) / time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+        # Mono stays mono here and is doubled below: libswresample would lower it by 3 dB.
+        mono = getattr(stream.codec_context.layout, "nb_channels", 2) == 1
+        layout = "mono" if mono else "stereo"
+        resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
+        want = round(start * SAMPLE_RATE)  # the sample index (at 48 kHz) to start from
+        position: int | None = None
+        try:
+            for frame in container.decode(stream):
+                if position is None:
+                    pts = Fraction(frame.pts or 0) * (frame.time_base or time_base)
+                    position = round(pts * SAMPLE_RATE)
+                    if position > want:
+                        yield silence(position - want)
+                        want = position
+                for out in resampler.resample(frame):
+                    block, position = _clip_block(out, position, want)
+                    if block is not None:
+                        want = position
+                        yield block
+            for out in resampler.resample(None):
+                block, position = _clip_block(out, position or 0, want)
+                if block is not None:
+                    want = position
+                    yield block
+        except av.error.FFmpegError as exc:
+            raise BuildError(f"the cut cannot decode the audio of '{path}': {exc}") from exc
+    finally:
+        container.close()
+
+
+def _clip_block(frame: Any, position: int, want: int) -> tuple[Samples | None, int]:
+    """A resampled frame as samples from ``want`` on: ``(block or None, next position)``."""
+    channels = frame.layout.nb_channels
+    data: Samples = frame.to_ndarray().reshape(-1, channels)
+    if channels == 1:
+        data = np.repeat(data, CHANNELS, axis=1)
+    end = position + len(data)
+    if end <= want:
+        return None, end
+    return data[max(want - position, 0) :], end
+
+
+def _ramp_gains(i0: int, n: int, total: int, head: int, tail: int) -> Samples:
+    """Gains (n, 1) for clip samples ``i0..i0+n`` of ``total``: ramps of ``head`` samples at
+    the start and ``tail`` samples at the end (linear, silent on the clip's edge samples)."""
+    i = np.arange(i0, i0 + n, dtype=np.float64)
+    gain = np.ones(n, dtype=np.float64)
+    if head:
+        gain = np.minimum(gain, i / head)
+    if tail:
+        gain = np.minimum(gain, (total - 1 - i) / tail)
+    return np.clip(gain, 0.0, 1.0).astype(np.float32)[:, None]
+
+
+def _edge_samples(edge: Edge, frames: int) -> int:
+    """Ramp length in samples at one end of a clip (0 for a crossfade)."""
+    if edge.kind == "crossfade":
+        return 0
+    if edge.kind == "cut":
+        return min(MICRO_FADE, frames * SAMPLES_PER_FRAME // 4)
+    return edge.frames * SAMPLES_PER_FRAME
+
+
+def clip_audio(clip: TimelineClip, offset: Fraction, mute: bool) -> Reader:
+    """A reader of the clip's own sound from its first frame (``offset``: see film_audio)."""
+    if mute:
+        return Reader(iter(()))
+    start = offset + Fraction(clip.source_in, FPS)
+    return Reader(decode_audio(clip.source, start))
+
+
+def film_audio(timeline: Timeline, offsets: dict[Path, Fraction]) -> Iterator[Samples]:
+    """The film's audio as blocks, ``timeline.total_frames * 2000`` samples in all.
+
+    Args:
+        timeline: the film.
+        offsets: per source, the timestamp in seconds of its first video frame (the sound
+            under frame 0 is the sound at that time, on the file's own clock).
+    """
+    total = timeline.total_frames * SAMPLES_PER_FRAME
+    music = None
+    if timeline.music is not None:
+        music = Reader(decode_audio(timeline.music))
+    fade_in = timeline.fade_in * SAMPLES_PER_FRAME
+    fade_out = timeline.fade_out * SAMPLES_PER_FRAME
+    position = 0
+
+    def finish(block: Samples) -> Samples:
+        """Mix the music under ``block`` and apply the film's fades."""
+        nonlocal position
+        n = len(block)
+        if music is not None:
+            block = block + music.read(n) * np.float32(timeline.music_volume)
+        if fade_in and position < fade_in:
+            i = np.arange(position, position + n, dtype=np.float64)
+            block = block * np.clip(i / fade_in, 0, 1).astype(np.float32)[:, None]
+        if fade_out and position + n > total - fade_out:
+            i = np.arange(position, position + n, dtype=np.float64)
+            gain = np.clip((total - 1 - i) / fade_out, 0, 1).astype(np.float32)[:, None]
+            block = block * gain
+        position += n
+        return block
+
+    held: Samples | None = None  # the previous clip's crossfade tail, not yet written
+    try:
+        for clip in timeline.clips:
+            n = clip.frames * SAMPLES_PER_FRAME
+            overlap_in = clip.head.overlap * SAMPLES_PER_FRAME
+            overlap_out = clip.tail.overlap * SAMPLES_PER_FRAME
+            head = _edge_samples(clip.head, clip.frames) if clip.head.kind != "fade" else 0
+            tail = _edge_samples(clip.tail, clip.frames) if clip.tail.kind != "fade" else 0
+            reader = clip_audio(
+                clip, offsets.get(clip.source, Fraction(0)), timeline.audio == "mute"
+            )
+            try:
+                i = 0
+                if overlap_in:
+                    assert held is not None and len(held) == overlap_in
+                    w = (np.arange(overlap_in, dtype=np.float64) / overlap_in).astype(np.float32)
+                    own = reader.read(overlap_in) * _ramp_gains(0, overlap_in, n, head, tail)
+                    yield finish(held * (1 - w)[:, None] + own * w[:, None])
+                    i = overlap_in
+                body_end = n - overlap_out
+                while i < body_end:
+                    m = min(BLOCK, body_end - i)
+                    yield finish(reader.read(m) * _ramp_gains(i, m, n, head, tail))
+                    i += m
+                held = None
+                if overlap_out:
+                    held = reader.read(overlap_out) * _ramp_gains(i, overlap_out, n, head, tail)
+            finally:
+                reader.close()
+        if position != total:
+            raise BuildError(f"the cut's audio came out {position} samples long, not {total}")
+    finally:
+        if music is not None:
+            music.close()
+
+
+__all__ = [
+    "BLOCK",
+    "MICRO_FADE",
+    "SAMPLES_PER_FRAME",
+    "Reader",
+    "clip_audio",
+    "decode_audio",
+    "film_audio",
+    "silence",
+]

@@ -1,0 +1,277 @@
+"""What the cut needs to know about a video before it decides what to copy: its packets.
+
+:func:`index_video` demuxes a file once with PyAV (no decoding) and records, per video packet
+in decode order, the frame it shows (its rank in presentation order), plus the codec
+parameters that decide whether its packets can be copied into the film as they are
+(:meth:`VideoIndex.copy_key`). It also finds the *cut points*: frames where a copy may start
+or stop because a closed GOP starts there (an IDR frame for H.264, a keyframe for VP9, with
+no packet on either side referring across it).
+
+The same module reads an encoded H.264 ``avcC`` record (:func:`parameter_sets`), so the joiner
+can repeat a piece's SPS/PPS in-band where they differ from the film's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from storyboard.errors import BuildError
+
+COPYABLE_CODECS = frozenset({"h264", "vp9"})
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """A video file's first video stream, packet by packet.
+
+    Attributes:
+        path: the file.
+        codec: the codec name (``h264``, ``vp9``, ...).
+        width, height: the coded picture size.
+        pix_fmt: the pixel format (``yuv420p``, ...), if known.
+        profile, level: the codec's profile name and level number, if known.
+        sar: the sample aspect ratio (``1`` for square pixels).
+        fps: the nominal frame rate.
+        constant_rate: every frame lasts exactly ``1/fps`` and no timestamp is missing.
+        frame_count: video frames in the file.
+        offset: seconds from the file's start time to the first video frame.
+        extradata: the codec's global header (``avcC`` for H.264 in MP4), may be empty.
+        ranks: per packet in decode order, the 0-based index of the frame it shows.
+        cut_points: frames where a copied run may start or end (``frame_count`` included).
+        delays: per cut point (but the end), the seconds its keyframe is decoded before it is
+            shown (``pts - dts``; B-frames make it positive).
+        color: ``(range, space, primaries, transfer)`` as FFmpeg numbers.
+        time_base: the stream's time base.
+        start_pts: the timestamp of frame 0, in ``time_base``.
+    """
+
+    path: Path
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None
+    profile: str | None
+    level: int | None
+    sar: Fraction
+    fps: Fraction
+    constant_rate: bool
+    frame_count: int
+    offset: Fraction
+    extradata: bytes
+    ranks: tuple[int, ...]
+    cut_points: frozenset[int]
+    delays: dict[int, Fraction]
+    color: tuple[int, int, int, int]
+    time_base: Fraction = Fraction(1, 1)
+    start_pts: int = 0
+
+    def frame_of(self, pts: int) -> int:
+        """The frame a timestamp shows (constant-rate streams)."""
+        return round((pts - self.start_pts) * self.time_base * self.fps)
+
+    def pts_of(self, frame: int) -> int:
+        """The timestamp of a frame (constant-rate streams)."""
+        return self.start_pts + round(frame / (self.fps * self.time_base))
+
+    def copy_key(self) -> tuple[object, ...]:
+        """What two videos must share for their packets to be joined into one stream."""
+        return (self.codec, self.width, self.height, self.pix_fmt, self.profile, self.level)
+
+    def nal_length_size(self) -> int | None:
+        """Bytes of each NAL unit's length prefix (H.264 in MP4), if this is one."""
+        if self.codec != "h264" or len(self.extradata) < 7 or self.extradata[0] != 1:
+            return None
+        return (self.extradata[4] & 0x03) + 1
+
+    def first_cut_at_or_after(self, frame: int) -> int | None:
+        after = [c for c in self.cut_points if c >= frame]
+        return min(after) if after else None
+
+    def last_cut_at_or_before(self, frame: int) -> int | None:
+        before = [c for c in self.cut_points if c <= frame]
+        return max(before) if before else None
+
+
+def index_video(path: Path) -> VideoIndex:
+    """Demux ``path`` and index its first video stream (see :class:`VideoIndex`).
+
+    Raises:
+        BuildError: the file cannot be read or has no video stream.
+    """
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise BuildError(f"the cut cannot read '{path}': {exc}") from exc
+    try:
+        if not container.streams.video:
+            raise BuildError(f"the cut cannot use '{path}': it has no video stream")
+        stream = container.streams.video[0]
+        try:
+            return _index(path, container, stream)
+        except av.error.FFmpegError as exc:
+            raise BuildError(f"the cut cannot read '{path}': {exc}") from exc
+    finally:
+        container.close()
+
+
+def _index(path: Path, container: Any, stream: Any) -> VideoIndex:
+    ctx = stream.codec_context
+    codec = str(ctx.name)
+    time_base: Fraction = stream.time_base
+    nal_size = _nal_size(bytes(ctx.extradata or b""), codec)
+    pts_list: list[int] = []
+    dts_missing = False
+    key_packets: list[tuple[int, bool]] = []  # (decode index, usable as a cut) per keyframe
+    delays: dict[int, Fraction] = {}
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the flush packet at the end
+        if packet.pts is None:
+            dts_missing = True
+            pts_list.append(pts_list[-1] + 1 if pts_list else 0)
+            continue
+        if packet.is_keyframe:
+            usable = codec != "h264" or _is_idr(bytes(packet), nal_size)
+            key_packets.append((len(pts_list), usable))
+            dts = packet.dts if packet.dts is not None else packet.pts
+            delays[len(pts_list)] = (int(packet.pts) - int(dts)) * time_base
+        pts_list.append(int(packet.pts))
+    count = len(pts_list)
+    order = sorted(range(count), key=lambda i: pts_list[i])
+    ranks = [0] * count
+    for rank, index in enumerate(order):
+        ranks[index] = rank
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(24)
+    fps = Fraction(rate)
+    sorted_pts = [pts_list[i] for i in order]
+    constant = not dts_missing and count > 0 and _constant(sorted_pts, time_base, fps)
+    cuts = _cut_points(ranks, key_packets) if constant else set()
+    cuts.add(count)
+    start = container.start_time  # microseconds, or None
+    first = Fraction(sorted_pts[0]) * time_base if count else Fraction(0)
+    offset = first - (Fraction(start, 1_000_000) if start is not None else first)
+    sar = stream.sample_aspect_ratio or ctx.sample_aspect_ratio
+    profile = ctx.profile
+    return VideoIndex(
+        path=path,
+        codec=codec,
+        width=int(ctx.width),
+        height=int(ctx.height),
+        pix_fmt=None if ctx.pix_fmt is None else str(ctx.pix_fmt),
+        profile=None if profile is None else str(profile),
+        level=_int_or_none(getattr(ctx, "level", None)),
+        sar=Fraction(sar) if sar else Fraction(1),
+        fps=fps,
+        constant_rate=constant,
+        frame_count=count,
+        offset=max(offset, Fraction(0)),
+        extradata=bytes(ctx.extradata or b""),
+        ranks=tuple(ranks),
+        cut_points=frozenset(cuts),
+        delays={cut: delays[cut] for cut in cuts if cut in delays},
+        color=(
+            _int_or_none(getattr(ctx, "color_range", None)) or 0,
+            _int_or_none(getattr(ctx, "colorspace", None)) or 2,
+            _int_or_none(getattr(ctx, "color_primaries", None)) or 2,
+            _int_or_none(getattr(ctx, "color_trc", None)) or 2,
+        ),
+        time_base=time_base,
+        start_pts=sorted_pts[0] if count else 0,
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return None if value is None else int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _constant(sorted_pts: list[int], time_base: Fraction, fps: Fraction) -> bool:
+    """Every frame lasts exactly ``1/fps`` (up to the time base's rounding)."""
+    if fps <= 0:
+        return False
+    step = 1 / (fps * time_base)
+    for k, pts in enumerate(sorted_pts):
+        if abs(pts - sorted_pts[0] - k * step) >= Fraction(1, 2):
+            return False
+    return True
+
+
+def _cut_points(ranks: list[int], key_packets: list[tuple[int, bool]]) -> set[int]:
+    """Frames where a closed GOP starts: decode index ``i`` of a usable keyframe such that the
+    packets before it show exactly frames ``0..i-1`` and the keyframe shows frame ``i``."""
+    prefix_max = -1
+    keys = dict(key_packets)
+    cuts: set[int] = set()
+    for i, rank in enumerate(ranks):
+        if keys.get(i) and rank == i and prefix_max == i - 1:
+            cuts.add(i)
+        prefix_max = max(prefix_max, rank)
+    return cuts
+
+
+def _nal_size(extradata: bytes, codec: str) -> int | None:
+    if codec != "h264" or len(extradata) < 7 or extradata[0] != 1:
+        return None
+    return (extradata[4] & 0x03) + 1
+
+
+def nal_types(data: bytes, nal_size: int | None) -> list[int]:
+    """The NAL unit types in one H.264 packet (length-prefixed, else Annex B)."""
+    types: list[int] = []
+    if nal_size is not None:
+        pos = 0
+        while pos + nal_size < len(data):
+            length = int.from_bytes(data[pos : pos + nal_size], "big")
+            pos += nal_size
+            if length <= 0 or pos + length > len(data):
+                break
+            types.append(data[pos] & 0x1F)
+            pos += length
+        return types
+    pos = data.find(b"\x00\x00\x01")
+    while pos != -1 and pos + 3 < len(data):
+        types.append(data[pos + 3] & 0x1F)
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return types
+
+
+def _is_idr(data: bytes, nal_size: int | None) -> bool:
+    """An H.264 packet whose picture is an IDR (decoding may start there, nothing before it
+    is referred to after it)."""
+    return 5 in nal_types(data, nal_size)
+
+
+def parameter_sets(extradata: bytes, nal_size: int = 4) -> bytes:
+    """The SPS and PPS of an ``avcC`` record as length-prefixed NAL units, ready to put in
+    front of a keyframe packet. Empty if ``extradata`` is not an ``avcC`` record."""
+    if len(extradata) < 7 or extradata[0] != 1:
+        return b""
+    out = bytearray()
+    pos = 5
+    for mask in (0x1F, 0xFF):  # the SPS count has 3 reserved bits, the PPS count none
+        if pos >= len(extradata):
+            break
+        count = extradata[pos] & mask
+        pos += 1
+        for _ in range(count):
+            length = int.from_bytes(extradata[pos : pos + 2], "big")
+            unit = extradata[pos + 2 : pos + 2 + length]
+            out += length.to_bytes(nal_size, "big") + unit
+            pos += 2 + length
+    return bytes(out)
+
+
+__all__ = [
+    "COPYABLE_CODECS",
+    "VideoIndex",
+    "index_video",
+    "nal_types",
+    "parameter_sets",
+]
