@@ -91,7 +91,8 @@ def test_the_page_shows_every_shot_take_prompt_and_the_totals(built: Built, page
     assert seen.by_id["total-spent"] == "$0.00"
     assert seen.by_id["total-estimate"] == "$1.82"
     assert 'class="graph"' in html and html.count('class="node take') == 4
-    assert "No film in this build folder yet" in html
+    assert built.record.film == "film.mp4"
+    assert 'src="film.mp4"' in html and "No film in this build folder yet" not in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
     assert seen.scripts == 1
@@ -121,6 +122,13 @@ def hostile(record: FilmRecord) -> FilmRecord:
         for t in record.takes
     )
     return replace(record, takes=takes, title=HOSTILE)
+
+
+def test_a_build_without_a_film_says_so(built: Built, tmp_path: Path) -> None:
+    out = write_report(replace(built.record, film=None), tmp_path / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert "No film in this build folder yet" in html and 'id="film"' in html
+    assert "film.mp4" not in html
 
 
 def test_prompts_and_titles_are_escaped(built: Built, tmp_path: Path) -> None:
