@@ -57,19 +57,22 @@ def plan(
     backend: str = "auto",
     select: Sequence[str] = (),
     project_root: Path | None = None,
+    preview_scale: float | None = None,
 ) -> Plan:
     """What building the storyboard would generate and cost; sends nothing.
 
     Each take says whether it is cached for ``backend`` (``auto``: runware when
-    ``RUNWARE_API_KEY`` is set, else preview) or will be generated, and why.
+    ``RUNWARE_API_KEY`` is set, else preview; previews at ``preview_scale``, by default
+    the scale ``storyboard build`` uses; Runware at ``RUNWARE_BASE_URL``) or will be
+    generated, and why.
 
     Raises:
         InputError: every problem found, at its position.
     """
-    from storyboard.backends.factory import resolve_name
+    from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, namespace, resolve_name
     from storyboard.build import prepare
 
+    scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
+    whose = namespace(resolve_name(backend), preview_scale=scale)
     # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
-    return prepare(
-        path, backend_name=resolve_name(backend), select=select, project_root=project_root
-    ).plan
+    return prepare(path, backend_name=whose, select=select, project_root=project_root).plan

@@ -8,6 +8,7 @@ results, ``NAME.lock``. Invalid input stops it before anything is sent or writte
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
 import os
 from collections.abc import Sequence
@@ -17,10 +18,11 @@ from typing import Any
 
 from storyboard.backends.base import Backend
 from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
-from storyboard.errors import BuildError
+from storyboard.diagnostics import Diagnostic
+from storyboard.errors import BuildError, InputError
 from storyboard.events import EventSink, Note, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
-from storyboard.keys import key_material, take_keys, why_stale
+from storyboard.keys import key_material, take_keys, upstream_refs, why_stale
 from storyboard.load import load_document
 from storyboard.plan import Plan, make_plan
 from storyboard.select import select_takes
@@ -66,6 +68,11 @@ class BuildResult:
         return round(sum(o.cost for o in self.outcomes.values()), 4)
 
     @property
+    def unselected(self) -> list[Outcome]:
+        """Takes ``--select`` left out that are not built yet: not a failure."""
+        return [o for o in self.outcomes.values() if o.status == "unselected"]
+
+    @property
     def ok(self) -> bool:
         return not self.failed and not self.skipped
 
@@ -102,6 +109,9 @@ def prepare(
 ) -> Prepared:
     """Check, compile, key and plan a storyboard; say for each take whether it is cached.
 
+    ``backend_name`` is the backend's namespace (:func:`storyboard.backends.factory.namespace`):
+    whose cache, lock entries and records to compare with.
+
     Raises:
         InputError: the storyboard (or a selector) is invalid.
     """
@@ -112,9 +122,10 @@ def prepare(
     compiled = compile_storyboard(checked, file_hash=hashes)
     # 6. key every take; find what the cache, the lock and the last build know.
     keys = take_keys(compiled, file_hash=hashes)
+    refs = upstream_refs(compiled, keys)
     materials: dict[str, dict[str, Any]] = {}
     for take in compiled.takes:
-        materials[take.id] = key_material(take, keys, hashes)
+        materials[take.id] = key_material(take, refs, hashes)
     workspace = Workspace.for_storyboard(
         checked.document.path, checked.document.project_root, build_dir
     )
@@ -135,7 +146,35 @@ def prepare(
         return "generate", why_stale(records.get(take.id), materials[take.id])
 
     plan = make_plan(compiled, keys, status=status)
+    if selected is not None:
+        _check_selection(plan, selected, select)
     return Prepared(compiled, keys, materials, workspace, plan, selected)
+
+
+def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
+    """A selected take must find what it needs: built already, or selected too.
+
+    Raises:
+        InputError: a selected take needs a take that is neither built nor selected.
+    """
+    ready = {i.take.id for i in plan.items if i.status in ("cached", "locked")}
+    problems = []
+    for item in plan.items:
+        take = item.take.take
+        if take.id not in selected or item.status != "generate":
+            continue
+        missing = [d for d in take.depends_on if d not in ready and d not in selected]
+        if missing:
+            needs = ", ".join(f"'{m}'" for m in missing)
+            problems.append(
+                Diagnostic(
+                    None,
+                    f"--select {' '.join(select)}: take '{take.id}' needs {needs}, which is "
+                    f"not built yet; select +{take.shots[0].id} to build what it needs too",
+                )
+            )
+    if problems:
+        raise InputError(problems)
 
 
 def build(
@@ -163,7 +202,7 @@ def build(
     """
     # 1-6. check, compile, key and plan against this backend's cache.
     prepared = prepare(
-        path, backend_name=backend.name, select=select, build_dir=build_dir,
+        path, backend_name=backend.namespace, select=select, build_dir=build_dir,
         project_root=project_root,
     )  # fmt: skip
     plan, workspace = prepared.plan, prepared.workspace
@@ -172,10 +211,16 @@ def build(
         raise BuildError(
             f"the estimate is ${plan.total:.4f}, over --max-cost ${max_cost:.4f}; nothing was sent"
         )
+    if max_cost is not None and backend.paid and plan.unknown:
+        raise BuildError(
+            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
+            f"{', '.join(plan.unknown)} is not known before it is made (an edit of a remote "
+            "video); nothing was sent"
+        )
     with ProjectLock(workspace, wait=wait):
         cache = Cache(workspace.cache)
         lock = LockFile.read(workspace.lockfile, workspace.storyboard.name)
-        journal = Journal(workspace.journal, backend=backend.name, endpoint=backend.endpoint)
+        journal = Journal(workspace.journal, backend=backend.namespace, endpoint=backend.endpoint)
         run = Execution(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
@@ -190,12 +235,12 @@ def build(
             for take in prepared.compiled.takes:
                 outcome = outcomes.get(take.id)
                 if outcome is not None and outcome.entry is not None:
-                    lock.takes[take.id] = lock_entry(backend.name, take, outcome.entry)
+                    lock.takes[take.id] = lock_entry(backend.namespace, take, outcome.entry)
             current = {t.id for t in prepared.compiled.takes}
-            for stale in set(lock.takes) - current:
-                del lock.takes[stale]
+            for stale in (set(lock.takes) - current) | run.gone_from_lock:
+                lock.takes.pop(stale, None)
             lock.write()
-        _write_records(prepared, outcomes, backend.name)
+        _write_records(prepared, outcomes, backend.namespace)
         journal.compact()
         result = BuildResult(prepared, outcomes, backend.name)
         # 10. the cut, the build record, the exports and the contact sheet.
@@ -231,6 +276,12 @@ def _write_outputs(prepared: Prepared, outcomes: dict[str, Outcome]) -> None:
         for index in range(len(entry.results)):
             suffix = "" if index == take.take.pick - 1 else f".v{index + 1}"
             _link(entry.path(index), workspace.takes_dir / f"{take.id}{suffix}.mp4")
+        # the picked variation is TAKE.mp4, the others TAKE.vN.mp4: a new pick leaves none over
+        wanted = {f"{take.id}.v{i + 1}.mp4" for i in range(len(entry.results))}
+        wanted.discard(f"{take.id}.v{take.take.pick}.mp4")
+        for old in workspace.takes_dir.glob(f"{glob.escape(take.id)}.v*.mp4"):
+            if old.name not in wanted:
+                old.unlink(missing_ok=True)
 
 
 def _link(source: Path, target: Path) -> None:

@@ -256,10 +256,13 @@ class _Compiler:
         return body
 
     def element_id(self, name: str, element: Element) -> str:
-        """A stable id (≤20 characters) from the storyboard, the name and the content."""
+        """A stable id (≤20 characters) from the element's name and content.
+
+        The storyboard's file name is left out on purpose: renaming or moving the file must
+        not make new elements (and so new keys, and new payments for every take using them).
+        """
         sources = self.checked.element_sources.get(name, {})
         content: dict[str, Any] = {
-            "storyboard": self.checked.name,
             "name": name,
             "description": element.description,
             "tags": element.tags,

@@ -46,7 +46,7 @@ from storyboard.state.journal import Journal
 from storyboard.state.lockfile import LockedResult, LockedTake, LockFile
 from storyboard.state.workspace import Workspace
 
-Status = Literal["cached", "locked", "generated", "failed", "skipped"]
+Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselected"]
 
 
 @dataclass
@@ -76,6 +76,9 @@ class Execution:
     selected: Collection[str] | None = None
     emit: EventSink = ignore
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    gone_from_lock: set[str] = field(default_factory=set)
+    """Takes whose locked result the provider no longer serves (the build drops their lock
+    entries, so that the next plan prices them and the next build makes them again)."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -88,16 +91,18 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     async def one(compiled: CompiledTake) -> Outcome:
         take = compiled.take
         upstream = [await tasks[dep] for dep in take.depends_on if dep in tasks]
-        bad = [o.take for o in upstream if o.status in ("failed", "skipped")]
+        bad = [o.take for o in upstream if o.status in ("failed", "skipped", "unselected")]
+        if bad and selected is not None and take.id not in selected:
+            return _unselected(run, take.id)
         if bad:
             return _skip(run, take.id, f"needs {', '.join(bad)}, which did not finish")
         key = run.keys[take.id]
-        entry = run.cache.get(run.backend.name, key)
+        entry = run.cache.get(run.backend.namespace, key)
         if entry is not None:
             run.emit(TakeCached(take.id, "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
         if selected is not None and take.id not in selected:
-            return _skip(run, take.id, "not selected and not in the cache")
+            return _unselected(run, take.id)
         if stop.is_set():
             return _skip(run, take.id, "not started: an earlier take failed")
         async with limit:
@@ -124,6 +129,13 @@ def _record(run: Execution, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def _unselected(run: Execution, take_id: str) -> Outcome:
+    """A take ``--select`` left out, with no result in the cache: not built, not a failure."""
+    reason = "not selected, and not built yet"
+    run.emit(TakeSkipped(take_id, reason))
+    return _record(run, Outcome(take_id, "unselected", message=reason))
+
+
 def _skip(run: Execution, take_id: str, reason: str) -> Outcome:
     run.emit(TakeSkipped(take_id, reason))
     return _record(run, Outcome(take_id, "skipped", message=reason))
@@ -133,9 +145,9 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     take = compiled.take
     backend = run.backend
     if backend.paid:
-        locked = run.lock.find(take.id, key, backend.name)
+        locked = run.lock.find(take.id, key, backend.namespace)
         if locked is not None:
-            entry = await _from_lock(run, locked)
+            entry = await _from_lock(run, take.id, locked)
             run.emit(TakeCached(take.id, "lock"))
             return Outcome(take.id, "locked", entry)
     files, provider_ids, source_seconds = await _inputs(run, compiled)
@@ -171,7 +183,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 run.journal.failed(key, task_uuid, str(exc))
             raise
         entry = run.cache.put(
-            backend.name,
+            backend.namespace,
             key,
             [o.path for o in outputs],
             results=[
@@ -201,7 +213,11 @@ def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> Locke
     )
 
 
-async def _from_lock(run: Execution, locked: LockedTake) -> CacheEntry:
+#: HTTP statuses of a result URL that has expired or been deleted: it will not come back.
+_GONE = (403, 404, 410)
+
+
+async def _from_lock(run: Execution, take_id: str, locked: LockedTake) -> CacheEntry:
     """Download a locked result, verify it byte for byte, and cache it."""
     staging = Path(tempfile.mkdtemp(prefix=".locked-", dir=_mkdir(run.cache.root)))
     try:
@@ -210,7 +226,17 @@ async def _from_lock(run: Execution, locked: LockedTake) -> CacheEntry:
             if not result.url:
                 raise ProviderError(f"the lock has no URL for variation {index + 1}")
             path = staging / f"{index}.mp4"
-            await run.backend.fetch(result.url, path)
+            try:
+                await run.backend.fetch(result.url, path)
+            except ProviderError as exc:
+                if getattr(exc, "status_code", None) not in _GONE:
+                    raise
+                run.gone_from_lock.add(take_id)
+                raise ProviderError(
+                    f"the locked result is no longer served ({exc}); its entry leaves the "
+                    "lock file, so the next build generates this take again (see "
+                    "`storyboard plan` for its cost)"
+                ) from exc
             from storyboard.compile import sha256_file
 
             if sha256_file(path) != result.sha256:
@@ -219,7 +245,7 @@ async def _from_lock(run: Execution, locked: LockedTake) -> CacheEntry:
                 )
             files.append(path)
         return run.cache.put(
-            run.backend.name,
+            run.backend.namespace,
             locked.key,
             files,
             results=[

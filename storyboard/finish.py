@@ -63,7 +63,14 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     clips: list[ClipPlacement] | None = None
     reason = ""
     if missing:
-        reason = f"the film was not cut: {', '.join(missing)} did not finish"
+        left_out = [t for t in missing if _status(result, t) == "unselected"]
+        why = [f"{', '.join(left_out)} not selected"] if left_out else []
+        if len(left_out) < len(missing):
+            why.append(f"{', '.join(t for t in missing if t not in left_out)} did not finish")
+        reason = f"the film was not cut: {'; '.join(why)}"
+        stale = _remove_stale_cut(workspace.build_dir, film, workspace.name)
+        if stale:
+            reason += f" (removed the out-of-date {', '.join(stale)})"
         emit(Note("", reason))
     else:
         size = (_even(output.width * scale), _even(output.height * scale))
@@ -93,6 +100,31 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         contact_sheet(record, sheet)
         exports[".contact.png"] = sheet
     return Finished(film_path, recut, record_file, exports, reason)
+
+
+def _status(result: BuildResult, take: str) -> str:
+    outcome = result.outcomes.get(take)
+    return outcome.status if outcome is not None else "skipped"
+
+
+#: What a cut writes besides the film: removed with it when the film is out of date.
+CUT_FILES = (".cut.json", "{name}.otio", "{name}.edl", "{name}.fcpxml", "{name}.contact.png")
+
+
+def _remove_stale_cut(build_dir: Path, film: Path, name: str) -> list[str]:
+    """Remove a film (and its exports) cut from takes that are no longer current.
+
+    A film in the build folder always matches its storyboard: when this build cannot cut a
+    new one, the old one would be a lie about the storyboard, and ``build.json`` would point
+    at it. Everything removed is rebuilt from the cache by the next complete build.
+    """
+    removed = []
+    for path in [film, *(build_dir / f.format(name=name) for f in CUT_FILES)]:
+        if path.exists():
+            path.unlink()
+            if path.name != ".cut.json":
+                removed.append(path.name)
+    return removed
 
 
 def _takes_in_cut(result: BuildResult) -> set[str]:

@@ -2,11 +2,12 @@
 
 A take's key is the sha256 of the canonical JSON (sorted keys, no whitespace) of its
 compiled request, in which every local input is replaced by the sha256 of its bytes and
-every upstream input by the upstream take's key (plus which frame or span of it), together
-with the model id and :data:`KEY_VERSION`. Nothing random or cosmetic enters a key: not task
-UUIDs, timestamps, comments, key order, ``pick`` or the cut. :data:`KEY_VERSION` changes
-only when the meaning of a request changes, never with a release, so an upgrade does not
-make a writer pay again.
+every upstream input by the upstream take's key (plus which variation, and which frame or
+span of it), together with the model id and :data:`KEY_VERSION`. Nothing random or cosmetic
+enters a key: not task UUIDs, timestamps, comments, key order or the cut; ``pick`` enters
+only the keys of takes downstream of a take with variations (they start on, or edit, the
+picked video). :data:`KEY_VERSION` changes only when the meaning of a request changes, never
+with a release, so an upgrade does not make a writer pay again.
 """
 
 from __future__ import annotations
@@ -31,13 +32,32 @@ def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dic
     """The key of every take, by take id (takes are in dependency order)."""
     hasher = file_hash or FileHashes()
     keys: dict[str, str] = {}
+    refs: dict[str, str] = {}
     for take in compiled.takes:
-        keys[take.id] = take_key(take, keys, hasher)
+        keys[take.id] = take_key(take, refs, hasher)
+        refs[take.id] = upstream_ref(take, keys[take.id])
     return keys
 
 
+def upstream_ref(take: CompiledTake, key: str) -> str:
+    """What a downstream take's key records of ``take``: its key, and which variation.
+
+    ``pick`` changes no take's own key (the variations are all kept), but a take that starts
+    on a frame of the picked video, or edits it, gets a different input when the pick moves:
+    its key names the pick. The default pick (1) adds nothing, so keys made before a
+    storyboard had variations stay the same.
+    """
+    pick = take.take.pick
+    return key if take.take.variations <= 1 or pick <= 1 else f"{key}.v{pick}"
+
+
+def upstream_refs(compiled: Compiled, keys: dict[str, str]) -> dict[str, str]:
+    """:func:`upstream_ref` of every take, by take id."""
+    return {take.id: upstream_ref(take, keys[take.id]) for take in compiled.takes}
+
+
 def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher) -> str:
-    """One take's key, given the keys of the takes it depends on."""
+    """One take's key, given the :func:`upstream_ref` of the takes it depends on."""
     material = key_material(take, upstream, file_hash)
     return hashlib.sha256(canonical(material).encode()).hexdigest()
 
@@ -45,7 +65,10 @@ def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher
 def key_material(
     take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher
 ) -> dict[str, Any]:
-    """What a take's key hashes: the request with inputs replaced by content, and the model."""
+    """What a take's key hashes: the request with inputs replaced by content, and the model.
+
+    ``upstream`` maps each take it depends on to its :func:`upstream_ref`.
+    """
     replacements: dict[str, str] = {}
     for placeholder, value in take.inputs.items():
         if isinstance(value, Handoff):
@@ -68,9 +91,19 @@ def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     old_text, new_text = canonical(old), canonical(new)
     if _mask(old_text, "take:") == _mask(new_text, "take:"):
         return "upstream changed"
-    if _mask(old_text, "sha256:") == _mask(new_text, "sha256:"):
+    # a derived element id follows its images' bytes: it changes with them
+    if _mask_element_ids(_mask(old_text, "sha256:")) == _mask_element_ids(
+        _mask(new_text, "sha256:")
+    ):
         return "input bytes changed"
     return "prompt or setting changed"
+
+
+def _mask_element_ids(text: str) -> str:
+    """``text`` with the content digest of every derived element id (``name-<12 hex>``) blanked."""
+    import re
+
+    return re.sub(r'("id":"[^"]*-)[0-9a-f]{12}"', r'\1#"', text)
 
 
 def _mask(text: str, prefix: str) -> str:

@@ -74,7 +74,12 @@ class Backend(Protocol):
     """A way to turn requests into videos."""
 
     name: str
-    """``preview`` or ``runware``: cache entries are kept apart by it."""
+    """``preview`` or ``runware``: what made the results, as the build record shows it."""
+    namespace: str
+    """Whose results these are: the cache, the lock file, the journal and the records keep
+    each namespace apart, so that a preview never stands in for a paid result, a preview at
+    another scale is made again, and an emulator's result never stands in for Runware's
+    (see :func:`storyboard.backends.factory.namespace`)."""
     endpoint: str
     """Where requests go (``""`` for local backends); the journal is scoped by it."""
     paid: bool

@@ -37,7 +37,10 @@ class PreviewBackend:
     paid = False
 
     def __init__(self, *, scale: float = 1.0) -> None:
+        from storyboard.backends.factory import namespace
+
         self.scale = scale
+        self.namespace = namespace("preview", preview_scale=scale)
 
     async def submit(self, job: Job) -> Ticket:
         return Ticket(job)

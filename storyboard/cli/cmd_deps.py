@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.depfile import default_target, dependencies, render_depfile
 
-    checked = api.check(args.file)
+    # the whole check, compile included: a storyboard no build could make gets no rule
+    checked = api.compile_storyboard(args.file).checked
     base = Path.cwd()
     target = args.target or os.path.relpath(default_target(checked).absolute(), base)
     text = render_depfile(target, dependencies(checked), base)

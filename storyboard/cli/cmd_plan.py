@@ -22,6 +22,10 @@ def register(sub: Any) -> None:
         "--select", action="append", default=[], metavar="SEL",
         help="only these takes: SHOT, +SHOT (and what it needs), SHOT+ (and what needs it)",
     )  # fmt: skip
+    parser.add_argument(
+        "--preview-scale", type=float, default=None, metavar="F",
+        help="compare with previews rendered at this fraction of the size (default 0.25)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -29,9 +33,14 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.compile import dumps
+    from storyboard.errors import InputError
     from storyboard.plan import render_plan
 
-    plan = api.plan(args.file, backend=args.backend, select=args.select)
+    if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
+        raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    plan = api.plan(
+        args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale
+    )
     if args.json:
         sys.stdout.write(dumps(plan.to_json()))
     else:

@@ -42,7 +42,7 @@ RECORD_VERSION = 1
 RECORD_NAME = "build.json"
 FILM_FPS = 24
 TRANSITIONS = ("cut", "crossfade", "fade")
-STATUSES = ("cached", "locked", "generated", "failed", "skipped")
+STATUSES = ("cached", "locked", "generated", "failed", "skipped", "unselected")
 
 
 def frame_count(seconds: float, fps: int = FILM_FPS) -> int:
@@ -100,7 +100,8 @@ class TakeRecord:
     Attributes:
         id: the take id.
         shots: its shots, in story order.
-        status: ``cached``, ``locked``, ``generated``, ``failed`` or ``skipped``.
+        status: ``cached``, ``locked``, ``generated``, ``failed``, ``skipped`` or
+            ``unselected`` (left out by ``--select`` and not built yet).
         cost: USD spent on it by this build (0 when it came from the cache or the lock).
         generation_cost: USD its result cost when it was generated, where known.
         estimate: the plan's price for generating it (``None`` when unknown in advance).

@@ -349,8 +349,10 @@ def _card_frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
         draw.text((margin, text_y), timecode(index, spec.fps), font=font, fill=(255, 255, 170))
         done = round((width - 2 * margin) * (index + 1) / total)
         y0 = height - margin - bar
-        draw.rectangle((margin, y0, width - margin - 1, y0 + bar - 1), fill=(20, 20, 20))
-        draw.rectangle((margin, y0, margin + done - 1, y0 + bar - 1), fill=(255, 255, 170))
+        if width > 2 * margin and y0 >= 0:  # a frame too small for a progress bar has none
+            draw.rectangle((margin, y0, width - margin - 1, y0 + bar - 1), fill=(20, 20, 20))
+        if done > 0 and y0 >= 0:  # at small sizes the first frames have no progress yet
+            draw.rectangle((margin, y0, margin + done - 1, y0 + bar - 1), fill=(255, 255, 170))
         yield frame
 
 

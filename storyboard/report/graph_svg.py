@@ -8,7 +8,7 @@ it, and lays it out itself, so the report needs no layout engine, no network and
   right of the deepest take it needs), so every hand-off points right;
 - rows: story order inside a column;
 - nodes: a take shows its id, its shots and seconds, coloured by what the build did with it
-  (cached, locked, generated, failed, skipped); an element is a rounded pill;
+  (cached, locked, generated, failed, skipped, unselected); an element is a rounded pill;
 - edges: curves from the upstream take's right side to the downstream take's left side,
   labelled with the hand-off (``b last -> start``); element uses are dashed.
 
@@ -38,6 +38,7 @@ STATUS_COLORS = {
     "generated": ("#dcf2dc", "#3d8b3d"),
     "failed": ("#f8dada", "#b03a3a"),
     "skipped": ("#ececec", "#8a8a8a"),
+    "unselected": ("#f4f4f4", "#b5b5b5"),
 }
 UNKNOWN = ("#ffffff", "#555555")
 ELEMENT = ("#fbf1d9", "#a07a1e")

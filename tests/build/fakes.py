@@ -20,6 +20,7 @@ class FakePaidBackend:
     """Renders like the preview, but is 'paid': 1 USD per second, and counts everything."""
 
     name = "fake"
+    namespace = "fake"
     endpoint = "fake://"
     paid = True
     scale = 1 / 12  # the film is cut at this fraction of the output size

@@ -109,6 +109,45 @@ def test_changed_input_bytes_are_the_reason(film: Path) -> None:
     assert status["d"] == "input bytes changed"
 
 
+def test_changed_element_image_bytes_are_the_reason(project: Project) -> None:
+    text = (
+        "storyboard: 1\ntitle: Elements\nelements:\n  hero: {frontal_image: hero.jpg}\n"
+        "shots:\n  - {id: a, duration: 3, prompt: '<<<hero>>> runs'}\n"
+    )
+    root = project({"film.yaml": text, "hero.jpg": tiny_jpeg()})
+    build(root / "film.yaml", backend=FakePaidBackend())
+    (root / "hero.jpg").write_bytes(tiny_jpeg(color=(200, 0, 0)))
+    (item,) = prepare(root / "film.yaml", backend_name="fake").plan.items
+    assert (item.status, item.reason) == ("generate", "input bytes changed")
+    (root / "film.yaml").write_text(text.replace("runs", "walks"))
+    (item,) = prepare(root / "film.yaml", backend_name="fake").plan.items
+    assert item.reason == "prompt or setting changed"
+
+
+def test_a_new_pick_regenerates_only_what_starts_on_it(project: Project) -> None:
+    text = (
+        "storyboard: 1\ntitle: Pick\nshots:\n"
+        "  - {id: a, duration: 3, prompt: first, variations: 2}\n"
+        "  - {id: b, start: a.last, duration: 3, prompt: second}\n"
+    )
+    root = project({"film.yaml": text})
+    backend = FakePaidBackend()
+    build(root / "film.yaml", backend=backend)
+    (root / "film.yaml").write_text(text.replace("variations: 2", "variations: 2, pick: 2"))
+    again = FakePaidBackend()
+    result = build(root / "film.yaml", backend=again)
+    assert [j.take for j in again.submitted] == ["b"]
+    assert result.outcomes["a"].status == "cached"
+    takes = root / "build/film/takes"
+    assert sorted(p.name for p in takes.iterdir()) == ["a.mp4", "a.v1.mp4", "b.mp4"]
+    # b starts on the last frame of a's second video now
+    takes = root / "build/film/takes"
+    first = frame_array(takes / "b.mp4", "first").astype(int)
+    picked = frame_array(takes / "a.mp4", "last").astype(int)
+    other = frame_array(takes / "a.v1.mp4", "last").astype(int)
+    assert np.abs(first - picked).mean() < np.abs(first - other).mean()
+
+
 def test_lock_lets_a_fresh_clone_download_instead_of_paying(film: Path) -> None:
     backend = FakePaidBackend()
     build(film, backend=backend)
@@ -125,9 +164,46 @@ def test_lock_lets_a_fresh_clone_download_instead_of_paying(film: Path) -> None:
     assert {o.status for o in result.outcomes.values()} == {"locked"}
 
 
+def test_a_locked_result_that_is_gone_is_priced_and_made_again_by_the_next_build(
+    film: Path,
+) -> None:
+    from storyboard.errors import ProviderError
+
+    backend = FakePaidBackend()
+    build(film, backend=backend)
+    shutil.rmtree(film.parent / ".storyboard")  # a fresh clone, long after: c's URL expired
+    expired = json.loads((film.parent / "film.lock").read_text())["takes"]["c"]["results"][0]
+
+    class Expired(ProviderError):
+        status_code = 404
+
+    clone = FakePaidBackend()
+    clone.served = {u: p for u, p in backend.served.items() if u != expired["url"]}
+
+    async def fetch(url: str, dest: Path) -> None:
+        if url == expired["url"]:
+            raise Expired(f"download of {url} failed: HTTP 404")
+        await FakePaidBackend.fetch(clone, url, dest)
+
+    clone.fetch = fetch  # type: ignore[method-assign]
+    result = build(film, backend=clone, keep_going=True)
+    assert clone.submitted == []  # nothing paid for without a plan that says so
+    assert result.outcomes["c"].status == "failed"
+    assert "no longer served" in result.outcomes["c"].message
+    lock = json.loads((film.parent / "film.lock").read_text())["takes"]
+    assert sorted(lock) == ["d", "e", "open"]  # c left the lock; e (its edit) kept its entry
+    plan = {i.take.id: i for i in prepare(film, backend_name="fake").plan.items}
+    assert plan["c"].status == "generate" and plan["c"].cost.amount == pytest.approx(3 * 0.14)
+    again = FakePaidBackend()
+    again.served = clone.served  # e, skipped above, still comes from the lock
+    assert build(film, backend=again).ok
+    assert sorted(j.take for j in again.submitted) == ["c"]
+
+
 def test_corrupt_cache_entry_is_a_miss(film: Path) -> None:
     build(film, backend=preview())
-    entry = next((film.parent / ".storyboard" / "cache" / "preview").glob("*/*/0.mp4"))
+    namespace = preview().namespace
+    entry = next((film.parent / ".storyboard" / "cache" / namespace).glob("*/*/0.mp4"))
     entry.write_bytes(b"garbage")
     result = build(film, backend=preview())
     regenerated = [o.take for o in result.outcomes.values() if o.status == "generated"]
@@ -176,6 +252,27 @@ def test_max_cost_refuses_before_sending(film: Path) -> None:
     with pytest.raises(BuildError, match="over --max-cost"):
         build(film, backend=backend, max_cost=1.0)
     assert backend.submitted == []
+    assert not (film.parent / "build").exists()
+
+
+def test_max_cost_refuses_an_estimate_it_cannot_check(project: Project) -> None:
+    text = (
+        "storyboard: 1\ntitle: Remote edit\nshots:\n"
+        "  - {id: x, edit: 'https://assets.example/in.mp4', prompt: restyle it}\n"
+    )
+    root = project({"film.yaml": text})
+    backend = FakePaidBackend()
+    with pytest.raises(BuildError, match="cost of x is not known"):
+        build(root / "film.yaml", backend=backend, max_cost=100.0)
+    assert backend.submitted == [] and not (root / "build").exists()
+
+
+def test_runware_without_a_key_is_a_usage_error(
+    film: Path, run_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNWARE_API_KEY", raising=False)
+    result = run_cli("build", str(film), "--backend", "runware")
+    assert result.status == 2 and "needs a Runware API key" in result.err
     assert not (film.parent / "build").exists()
 
 

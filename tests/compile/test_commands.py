@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,7 +135,7 @@ def test_make_rebuilds_exactly_when_an_input_changes(tmp_path: Path) -> None:
     folder = tmp_path / "lighthouse"
     shutil.copytree(FILM.parent, folder)
     (folder / ".storyboard").mkdir()
-    storyboard = shutil.which("storyboard") or str(Path(REPO / ".venv/bin/storyboard"))
+    storyboard = str(Path(sys.executable).parent / "storyboard")
     (folder / "Makefile").write_text(
         f"out.txt: lighthouse.yaml\n\t{storyboard} deps lighthouse.yaml -o out.d --target out.txt\n"
         "\tdate +%s%N > out.txt\n-include out.d\n"
@@ -152,3 +155,32 @@ def test_make_rebuilds_exactly_when_an_input_changes(tmp_path: Path) -> None:
     subprocess.run(["touch", "-d", "+2 seconds", str(template)], check=True)
     make()
     assert (folder / "out.txt").read_text() != first
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_examples_makefile_settles_and_rebuilds_on_a_template_change(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    shutil.copytree(REPO / "examples", examples, ignore=shutil.ignore_patterns("build", "*.d"))
+    (examples / ".storyboard").mkdir()
+    storyboard = str(Path(sys.executable).parent / "storyboard")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWARE_", "MAKE"))}
+    flags = ["STORYBOARD=" + storyboard, "BUILDFLAGS=--backend preview --preview-scale 0.05"]
+
+    def make(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "-C", str(examples), *flags, *args], capture_output=True, text=True, env=env
+        )
+
+    assert make().returncode == 0
+    film = examples / "lighthouse/build/lighthouse/skerry-point.mp4"
+    assert film.is_file() and (examples / "lighthouse/lighthouse.d").is_file()
+    assert make("-q").returncode == 0, "a second make has nothing to do"
+    past = time.time() - 10  # everything made so far is older than the edit below
+    for path in examples.rglob("*"):
+        os.utime(path, (past, past))
+    template = examples / "lighthouse/styles/maritime.j2"
+    template.write_text(template.read_text() + " ")
+    assert make("-q").returncode == 1, "a changed template makes the film out of date"
+    rebuilt = make()
+    assert rebuilt.returncode == 0 and "storyboard" in rebuilt.stdout + rebuilt.stderr
+    assert make("-q").returncode == 0, "and make settles again"

@@ -138,6 +138,10 @@ def test_derived_element_id_follows_image_bytes(project: Project) -> None:
     (root / "hero.jpg").write_bytes(tiny_jpeg(color=(200, 10, 10)))
     after = compiled_json(root)["a"]["request"]["inputs"]["elements"][0]["id"]
     assert after != before
+    # the file's name is not part of it: renaming a storyboard makes no new element
+    (root / "film.yaml").rename(root / "renamed.yaml")
+    renamed = compiled_json(root, "renamed.yaml")["a"]["request"]["inputs"]["elements"][0]
+    assert renamed["id"] == after
 
 
 def test_segment_handoffs_use_exact_frames(project: Project) -> None:
@@ -342,16 +346,26 @@ def test_asset_change_rekeys_exactly_its_takes_and_descendants(project: Project)
     assert {k for k in after if after[k] != again[k]} == {"a", "b"}
 
 
-def test_pick_and_cut_change_no_key(project: Project) -> None:
+def test_cut_changes_no_key_and_pick_only_the_takes_that_start_on_the_pick(
+    project: Project,
+) -> None:
     root = project(
         {"film.yaml": FILM, "hero.jpg": tiny_jpeg(), "other.jpg": tiny_jpeg(color=(1, 2, 3))}
     )
     with_variations = FILM.replace("  - id: c\n", "  - id: c\n    variations: 3\n")
     (root / "film.yaml").write_text(with_variations)
     before = keys_of(root)
+    cut = "cut:\n  transition: crossfade\n  clips:\n    - shot: b\n    - shot: a\n"
+    (root / "film.yaml").write_text(with_variations + cut)
+    assert keys_of(root) == before
     (root / "film.yaml").write_text(
-        with_variations.replace("    variations: 3\n", "    variations: 3\n    pick: 2\n")
-        + "cut:\n  transition: crossfade\n  clips:\n    - shot: b\n    - shot: a\n"
+        with_variations.replace("    variations: 3\n", "    variations: 3\n    pick: 2\n") + cut
+    )
+    picked = keys_of(root)
+    # c keeps its key (its three videos are all kept); d starts on the picked one's last frame
+    assert {k for k in before if before[k] != picked[k]} == {"d"}
+    (root / "film.yaml").write_text(
+        with_variations.replace("    variations: 3\n", "    variations: 3\n    pick: 1\n") + cut
     )
     assert keys_of(root) == before
 

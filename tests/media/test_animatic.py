@@ -103,6 +103,14 @@ def test_size_is_scaled_and_even(tmp_path: Path, width: int, height: int, scale:
     assert abs(info.width - width * scale) <= 1 and abs(info.height - height * scale) <= 1
 
 
+@pytest.mark.parametrize(("width", "height"), [(96, 54), (32, 18), (2, 2)])
+def test_tiny_sizes_render_every_frame(tmp_path: Path, width: int, height: int) -> None:
+    # a progress bar of no width on the first frames once broke the card at small sizes
+    out = render_animatic(tmp_path / "x.mp4", width=width, height=height, duration_s=2, fps=24)
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count) == (width, height, 48)
+
+
 def test_frame_count_follows_duration_and_rate(tmp_path: Path) -> None:
     out = render_animatic(tmp_path / "x.mp4", width=160, height=90, duration_s=2.5, fps=24)
     assert probe(out).frame_count == 60

@@ -25,8 +25,11 @@ class RunwareBackend:
     paid = True
 
     def __init__(self, client: RunwareClient) -> None:
+        from storyboard.backends.factory import namespace
+
         self.client = client
         self.endpoint = client.base_url
+        self.namespace = namespace("runware", base_url=client.base_url)
 
     @classmethod
     def from_environment(

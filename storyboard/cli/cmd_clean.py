@@ -1,0 +1,54 @@
+"""``storyboard clean FILE [--previews] [--dry-run]``: remove what a build can make again."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "clean",
+        help="remove a storyboard's build folder (never a paid result)",
+        description="Remove build/NAME/ (takes, requests, the film, its exports, the report): "
+        "the next build makes it again from the cache and the lock file, without paying. "
+        "Paid results in the cache, the lock file and the journal are never removed.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument("--build-dir", metavar="DIR", help="the build folder (default build/NAME)")
+    parser.add_argument(
+        "--previews", action="store_true",
+        help="also remove the project's cached previews and extracted hand-off frames "
+        "(free to make again)",
+    )  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="S",
+        help="wait this long for a running build of the project to finish",
+    )  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard.clean import clean
+
+    cleaned = clean(
+        args.file,
+        build_dir=Path(args.build_dir) if args.build_dir else None,
+        previews=args.previews,
+        dry_run=args.dry_run,
+        wait=args.wait,
+    )
+    verb = "would remove" if args.dry_run else "removed"
+    here = Path.cwd()
+    for path in cleaned.removed:
+        shown = path.relative_to(here) if path.is_relative_to(here) else path
+        print(f"{verb} {shown}", file=sys.stderr)
+    if not cleaned.removed:
+        print("nothing to clean", file=sys.stderr)
+    else:
+        freed = "to free" if args.dry_run else "freed"
+        print(f"{cleaned.freed / 1e6:.1f} MB {freed}", file=sys.stderr)
+    return 0
