@@ -292,7 +292,12 @@ def _handoff_file(
 ) -> Path:
     if handoff.frame is None and handoff.span is None:
         return video
-    name = f"{entry.key[:20]}-{pick}-" + handoff.placeholder().split("/", 1)[1].replace("/", "-")
+    # Named by the video's own bytes (and whether it is scaled for a paid request): a frame of
+    # a preview never stands in for a frame of a paid result of the same take key.
+    index = min(pick, len(entry.results)) - 1
+    scaled = "n" if run.backend.paid else "p"
+    where = handoff.placeholder().split("/", 1)[1].replace("/", "-")
+    name = f"{entry.results[index].sha256[:20]}-{scaled}-{where}"
     if handoff.frame is not None:
         out = run.workspace.frames / f"{name}.png"
         if not out.exists():  # written whole or not at all: a crash never leaves half a frame

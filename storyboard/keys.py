@@ -91,12 +91,24 @@ def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     old_text, new_text = canonical(old), canonical(new)
     if _mask(old_text, "take:") == _mask(new_text, "take:"):
         return "upstream changed"
-    # a derived element id follows its images' bytes: it changes with them
-    if _mask_element_ids(_mask(old_text, "sha256:")) == _mask_element_ids(
-        _mask(new_text, "sha256:")
-    ):
+    if _mask_inputs(old_text) == _mask_inputs(new_text):
         return "input bytes changed"
+    if _mask_inputs(_mask(old_text, "take:")) == _mask_inputs(_mask(new_text, "take:")):
+        return "upstream and input bytes changed"
     return "prompt or setting changed"
+
+
+def _mask(text: str, prefix: str) -> str:
+    """``text`` with every 64-hex-digit hash after ``prefix`` blanked (and, for upstream
+    takes, which variation of them: a new ``pick`` is an upstream change)."""
+    import re
+
+    return re.sub(re.escape(prefix) + r"[0-9a-f]{64}(\.v[0-9]+)?", prefix + "#", text)
+
+
+def _mask_inputs(text: str) -> str:
+    """``text`` with local inputs' hashes and derived element ids (which follow them) blanked."""
+    return _mask_element_ids(_mask(text, "sha256:"))
 
 
 def _mask_element_ids(text: str) -> str:
@@ -104,13 +116,6 @@ def _mask_element_ids(text: str) -> str:
     import re
 
     return re.sub(r'("id":"[^"]*-)[0-9a-f]{12}"', r'\1#"', text)
-
-
-def _mask(text: str, prefix: str) -> str:
-    """``text`` with every 64-hex-digit hash after ``prefix`` blanked."""
-    import re
-
-    return re.sub(re.escape(prefix) + r"[0-9a-f]{64}", prefix + "#", text)
 
 
 def _replace(value: Any, replacements: dict[str, str]) -> Any:

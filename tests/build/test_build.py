@@ -119,6 +119,17 @@ def test_changed_element_image_bytes_are_the_reason(project: Project) -> None:
     (root / "hero.jpg").write_bytes(tiny_jpeg(color=(200, 0, 0)))
     (item,) = prepare(root / "film.yaml", backend_name="fake").plan.items
     assert (item.status, item.reason) == ("generate", "input bytes changed")
+    # a take that uses the element and starts on that take: both changed
+    (root / "film.yaml").write_text(
+        text + "  - {id: b, start: a.last, duration: 3, prompt: '<<<hero>>> stops'}\n"
+    )
+    build(root / "film.yaml", backend=FakePaidBackend())
+    (root / "hero.jpg").write_bytes(tiny_jpeg(color=(0, 0, 200)))
+    reasons = {
+        i.take.id: i.reason for i in prepare(root / "film.yaml", backend_name="fake").plan.items
+    }
+    assert reasons == {"a": "input bytes changed", "b": "upstream and input bytes changed"}
+    (root / "film.yaml").write_text(text)
     (root / "film.yaml").write_text(text.replace("runs", "walks"))
     (item,) = prepare(root / "film.yaml", backend_name="fake").plan.items
     assert item.reason == "prompt or setting changed"
@@ -134,6 +145,10 @@ def test_a_new_pick_regenerates_only_what_starts_on_it(project: Project) -> None
     backend = FakePaidBackend()
     build(root / "film.yaml", backend=backend)
     (root / "film.yaml").write_text(text.replace("variations: 2", "variations: 2, pick: 2"))
+    reasons = {
+        i.take.id: i.reason for i in prepare(root / "film.yaml", backend_name="fake").plan.items
+    }
+    assert reasons["b"] == "upstream changed"
     again = FakePaidBackend()
     result = build(root / "film.yaml", backend=again)
     assert [j.take for j in again.submitted] == ["b"]

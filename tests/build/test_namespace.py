@@ -81,3 +81,16 @@ def test_results_of_another_server_never_stand_in_for_runware(
     assert {i.status for i in api.plan(film).items} == {"cached"}
     monkeypatch.delenv("RUNWARE_BASE_URL")  # the service itself: nothing of it is cached
     assert {i.status for i in api.plan(film).items} == {"generate"}
+
+
+def test_a_preview_hand_off_frame_is_never_sent_to_a_paid_backend(project: Project) -> None:
+    from PIL import Image
+
+    film = project({"film.yaml": FILM}) / "film.yaml"
+    assert build(film, backend=PreviewBackend(scale=0.1)).ok
+    paid = FakePaidBackend()  # renders small, but is paid: hand-off frames go at full size
+    assert build(film, backend=paid).ok
+    (job,) = [j for j in paid.submitted if j.take == "b"]
+    (frame,) = [p for p in job.files.values() if p.suffix == ".png"]
+    with Image.open(frame) as image:
+        assert image.width >= 1280, image.size  # the model's size, not the preview's 192x108
