@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo golden schema clean
+.PHONY: install test lint demo golden schema clean faults
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2
+
+faults: $(STAMP)
+	STORYBOARD_FAULTS=full $(PY) -m pytest -q -n 2 tests/faults
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check storyboard tests scripts

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,13 +46,33 @@ class Diagnostic:
     severity: Literal["error", "warning"] = "error"
 
     def render(self) -> str:
-        """``FILE:LINE:COL: error: MESSAGE``, the format editors and CI annotators parse."""
+        """``FILE:LINE:COL: error: MESSAGE``, the format editors and CI annotators parse.
+
+        Always one line: a line break or control character the message quotes from the
+        input (a key ``"a\\rb"``) is shown escaped, so it can neither split the line nor
+        drive the terminal.
+        """
         where = f"{self.position}: " if self.position is not None else ""
-        return f"{where}{self.severity}: {self.message}"
+        return f"{where}{self.severity}: {self.message.translate(_ESCAPES)}"
 
     def sort_key(self) -> tuple[str, int, int, str]:
         pos = self.position or Position("", 0, 0)
         return (pos.file, pos.line, pos.col, self.message)
+
+
+class _Escapes(dict[int, str]):
+    """``str.translate`` table: control characters and line/paragraph separators escaped."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        if char != "\t" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            self[code] = char.encode("unicode_escape").decode("ascii")
+        else:
+            self[code] = char
+        return self[code]
+
+
+_ESCAPES = _Escapes()
 
 
 def display_path(path: Path) -> str:

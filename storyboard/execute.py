@@ -5,6 +5,11 @@ paid result with this key -> download it, verify its hash, done; otherwise make 
 needs (exact frames of upstream takes, their videos), write the task UUID to the journal,
 send the request, wait for the videos and store them in the cache atomically.
 
+A generation the service failed for good is journaled as failed. When the service says a new
+attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
+again under a new task UUID, at most ``retries`` times; refusals and moderation are never
+retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
+
 Independent takes run at the same time, at most ``jobs`` at once. A failed take skips its
 dependents; without ``keep_going`` no new take starts after a failure, but takes already
 sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
@@ -30,6 +35,7 @@ from storyboard.compile import Compiled, CompiledTake
 from storyboard.errors import ProviderError
 from storyboard.events import (
     EventSink,
+    Note,
     TakeCached,
     TakeDone,
     TakeFailed,
@@ -42,6 +48,7 @@ from storyboard.profiles import Size
 from storyboard.resolve import Handoff
 from storyboard.sources import MediaRef
 from storyboard.state.cache import Cache, CacheEntry
+from storyboard.state.files import disk_error
 from storyboard.state.journal import Journal
 from storyboard.state.lockfile import LockedResult, LockedTake, LockFile
 from storyboard.state.workspace import Workspace
@@ -73,6 +80,8 @@ class Execution:
     lock: LockFile
     jobs: int = 4
     keep_going: bool = False
+    retries: int = 1
+    """New attempts (new task UUIDs) for a generation that failed in a way that may pass."""
     selected: Collection[str] | None = None
     emit: EventSink = ignore
     outcomes: dict[str, Outcome] = field(default_factory=dict)
@@ -99,6 +108,10 @@ async def execute(run: Execution) -> dict[str, Outcome]:
         key = run.keys[take.id]
         entry = run.cache.get(run.backend.namespace, key)
         if entry is not None:
+            pending = run.journal.pending(key)
+            if pending is not None and pending.task_uuid == entry.task_uuid:
+                # a build killed between the cache and the journal: the result is in
+                run.journal.done(key, pending.task_uuid)
             run.emit(TakeCached(take.id, "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
         if selected is not None and take.id not in selected:
@@ -111,6 +124,8 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             try:
                 outcome = await _produce(run, compiled, key)
             except Exception as exc:
+                if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
+                    exc = disk_error(exc, f"write the files of take '{take.id}'")
                 message = str(exc) or type(exc).__name__
                 run.emit(TakeFailed(take.id, message))
                 outcome = Outcome(take.id, "failed", message=message)
@@ -151,37 +166,44 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             run.emit(TakeCached(take.id, "lock"))
             return Outcome(take.id, "locked", entry)
     files, provider_ids, source_seconds = await _inputs(run, compiled)
-    pending = run.journal.pending(key)
-    task_uuid = pending.task_uuid if pending else str(uuid.uuid4())
-    if pending is None:
-        run.journal.submit(take.id, key, task_uuid)  # durable before anything is sent
-    job = Job(
-        take=take.id,
-        key=key,
-        task_uuid=task_uuid,
-        request=compiled.request,
-        files=files,
-        provider_ids=provider_ids,
-        resumed=pending is not None,
-        segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
-        source_seconds=source_seconds,
-    )
-    run.emit(TakeStarted(take.id, task_uuid, pending is not None))
     started = time.monotonic()
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=_mkdir(run.cache.root)))
+    # A new attempt is a new paid request: only for a take of one result (a failure after
+    # some of several results arrived would pay for those again).
+    number = compiled.request.get("numberResults", 1)
+    retries = max(0, run.retries) if number in (None, 1) else 0
     try:
-        try:
-            ticket = await backend.submit(job)
-            outputs = await backend.collect(ticket, staging)
-        except ProviderError as exc:
-            # The service answered for good (refused, or the generation failed): a later
-            # build may send a new request. Anything ambiguous stays pending, to be resumed.
-            definitive = getattr(exc, "definitive", None)
-            if definitive is None:
-                definitive = not getattr(exc, "may_be_running", True)
-            if definitive:
+        for attempt in range(retries + 1):
+            pending = run.journal.pending(key)
+            task_uuid = pending.task_uuid if pending else str(uuid.uuid4())
+            if pending is None:
+                run.journal.submit(take.id, key, task_uuid)  # durable before anything is sent
+            job = Job(
+                take=take.id,
+                key=key,
+                task_uuid=task_uuid,
+                request=compiled.request,
+                files=files,
+                provider_ids=provider_ids,
+                resumed=pending is not None,
+                segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
+                source_seconds=source_seconds,
+            )
+            run.emit(TakeStarted(take.id, task_uuid, pending is not None))
+            try:
+                ticket = await backend.submit(job)
+                outputs = await backend.collect(ticket, staging)
+                break
+            except ProviderError as exc:
+                # Anything ambiguous (the task may have been accepted, its result not brought
+                # back) stays pending under its UUID, to be resumed: never sent again anew.
+                if not _definitive(exc):
+                    raise
+                # The service refused the request or failed the generation, for good.
                 run.journal.failed(key, task_uuid, str(exc))
-            raise
+                if attempt >= retries or not getattr(exc, "retryable", False):
+                    raise
+                run.emit(Note(take.id, f"{take.id}: {exc}; sending it again as a new task"))
         entry = run.cache.put(
             backend.namespace,
             key,
@@ -199,6 +221,15 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
+
+
+def _definitive(exc: ProviderError) -> bool:
+    """Whether the service answered for good: it refused the request or the generation
+    failed, so nothing of this task is running or billed beyond what it said."""
+    definitive = getattr(exc, "definitive", None)
+    if definitive is None:
+        definitive = not getattr(exc, "may_be_running", True)
+    return bool(definitive)
 
 
 def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> LockedTake:

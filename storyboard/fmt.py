@@ -865,7 +865,11 @@ def _includes(file: Path, data: CommentedMap) -> tuple[Path, ...]:
     for entry in entries:
         if isinstance(entry, str) and entry:
             target = (file.parent / entry).absolute()
-            if target.is_file() and is_inside(target, root):
+            try:
+                usable = target.is_file() and is_inside(target, root)
+            except OSError:  # a name too long for the file system, and the like
+                usable = False
+            if usable:
                 found.append(target)
     return tuple(found)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from storyboard.diagnostics import (
@@ -244,10 +245,15 @@ class _Loader:
                 cycle = " -> ".join(display_path(p) for p in (*chain, target.resolve()))
                 self.error(where, f"include cycle: {cycle}")
                 continue
-            if target.is_dir():
+            try:
+                folder, found = target.is_dir(), target.is_file()
+            except OSError as exc:  # a name too long for the file system, and the like
+                self.error(where, f"cannot read include '{entry}': {exc.strerror or exc}")
+                continue
+            if folder:
                 self.error(where, f"include '{entry}' is a folder, not a file")
                 continue
-            if not target.is_file():
+            if not found:
                 self.error(where, f"included file '{entry}' not found")
                 continue
             self.included.add(target.resolve())
@@ -311,7 +317,11 @@ def _compose(fast: YAML, careful: YAML, text: str) -> Node | None:
     try:
         node: Node | None = fast.compose(text)
     except (YAMLError, RecursionError):
-        node = careful.compose(text)
+        with warnings.catch_warnings():
+            # YAML 1.2 lets an anchor be defined again (aliases take the latest); libyaml
+            # refuses it, the pure parser warns on stderr, outside any diagnostic.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            node = careful.compose(text)
     return node
 
 

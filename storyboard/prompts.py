@@ -102,6 +102,8 @@ class _ProjectLoader(jinja2.BaseLoader):
                 )
             source = path.read_text(encoding="utf-8")
             mtime = path.stat().st_mtime
+        except TemplateNotFound:  # an OSError too: the size message above, as it is
+            raise
         except (OSError, UnicodeError) as exc:
             reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else exc.strerror
             raise TemplateNotFound(

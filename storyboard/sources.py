@@ -140,7 +140,7 @@ def classify(
         return MediaRef("uuid", text.lower())
     if shot_refs and SHOT_ID.match(text) and "." not in text:
         hint = did_you_mean(text, shots)
-        if hint or not (base / text).exists():
+        if hint or not _exists(base / text):
             raise SourceProblem(f"unknown shot '{text}'{hint}")
     return MediaRef("file", text, _local_file(text, media, base, project_root))
 
@@ -202,9 +202,20 @@ def _local_file(text: str, media: MediaKind, base: Path, project_root: Path) -> 
     if suffix not in EXTENSIONS[media]:
         allowed = ", ".join(sorted(EXTENSIONS[media]))
         raise SourceProblem(f"'{text}' is not {_a(media)} file (expected {allowed})")
-    if not resolved.is_file():
+    try:
+        found = resolved.is_file()
+    except OSError as exc:  # a name too long for the file system, and the like
+        raise SourceProblem(f"cannot read '{text}': {exc.strerror or exc}") from exc
+    if not found:
         raise SourceProblem(f"file '{text}' not found")
     return full
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system, and the like: nothing there
+        return False
 
 
 def _a(kind: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -65,7 +65,11 @@ def create_app(emulator: Emulator) -> Starlette:
                 "methodNotAllowed", f"{request.method} is not allowed; use POST", status=405
             )
             return JSONResponse({"errors": [error.to_json()]}, 405, headers={"Allow": "POST"})
-        reply = await handle(emulator, await request.body(), request.headers, base_url(request))
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client went away mid-request (killed): nothing to do
+            return Response(status_code=400)
+        reply = await handle(emulator, body, request.headers, base_url(request))
         if reply.delay > 0:
             await asyncio.sleep(reply.delay)
         if reply.drop:

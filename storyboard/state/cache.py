@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.compile import sha256_file
-from storyboard.state.files import fsync_dir
+from storyboard.state.files import disk_error, fsync_dir
 
 ENTRY_VERSION = 1
 
@@ -102,7 +102,25 @@ class Cache:
         """Move ``files`` (one per variation) into a new entry, atomically.
 
         ``results`` carries each variation's metadata (video_uuid, url, cost, seed).
+
+        Raises:
+            BuildError: the entry could not be written (full or read-only disk); the cache
+                is as it was.
         """
+        try:
+            return self._put(backend, key, files, results, task_uuid, meta)
+        except OSError as exc:
+            raise disk_error(exc, f"store a result in the cache {self.root}") from exc
+
+    def _put(
+        self,
+        backend: str,
+        key: str,
+        files: list[Path],
+        results: list[dict[str, Any]],
+        task_uuid: str | None,
+        meta: dict[str, Any] | None,
+    ) -> CacheEntry:
         final = self.folder(backend, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=final.parent))

@@ -6,7 +6,8 @@ cache, a ``done`` line follows. A build that finds a ``submit`` without an outco
 that task UUID: the client re-sends it, the service answers ``conflictTaskUUID`` if it had
 accepted it, and the build polls for the result it already paid for. Only a definitive
 refusal or failure from the service (``failed``) lets a later build mint a new UUID.
-A torn last line (a crash mid-write) is ignored.
+A torn last line (a crash mid-write) is ignored, and the next record starts on a line of
+its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from storyboard.state.files import disk_error, write_all
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,24 @@ class Journal:
         atomic_write_text(self.path, "".join(f"{line}\n" for line in keep.values()))
 
     def _append(self, event: dict[str, Any]) -> None:
+        """Append one record and sync it; it is on disk, whole, when this returns.
+
+        Raises:
+            BuildError: it could not be written (full or read-only disk): nothing that
+                depends on it may go ahead (a request is not sent).
+        """
         record = {**event, "backend": self.backend, "endpoint": self.endpoint, "time": time.time()}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(record, sort_keys=True) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # end a torn last line, or this record is lost with it
+                write_all(fd, data)  # a short write on a full disk must not pass for a record
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise disk_error(exc, f"write the journal {self.path}") from exc

@@ -339,13 +339,16 @@ class RunwareClient:
         """Upload an image (``imageUpload``) or other media (``mediaStorage``); return its UUID.
 
         The same bytes are uploaded once: their sha256 maps to the UUID in memory and in
-        the caller's ``upload_cache``.
+        the caller's ``upload_cache``. A file larger than the model takes (images 10 MB,
+        videos 200 MB) is refused before it is read.
 
         Args:
             source: the bytes, or a local file.
             mime: the media type; default: sniffed from the bytes, then the file name.
         """
         name = source.name if isinstance(source, Path) else None
+        if isinstance(source, Path):
+            await asyncio.to_thread(_check_upload_size, source, mime)
         data = await asyncio.to_thread(source.read_bytes) if isinstance(source, Path) else source
         digest = hashlib.sha256(data).hexdigest()
         lock = self._upload_locks.setdefault(digest, asyncio.Lock())
@@ -509,6 +512,31 @@ class RunwareClient:
                     delay,
                 )
                 await self._sleep(delay)
+
+
+#: The largest input the model takes, by kind (images 10 MB, videos 200 MB): a file over it
+#: is refused before it is read into memory and sent.
+MAX_UPLOAD_BYTES = {"image": 10 * 1024 * 1024, "video": 200 * 1024 * 1024}
+
+
+def _check_upload_size(path: Path, mime: str | None) -> None:
+    """Refuse a local file the model would refuse for its size, without reading it whole."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(64)
+    except OSError as exc:
+        raise RunwareValidationError(
+            f"cannot read {path.name} to upload it: {exc.strerror or exc}"
+        ) from exc
+    kind = (mime or guess_mime(head, path.name)).split("/")[0]
+    limit = MAX_UPLOAD_BYTES.get(kind)
+    if limit is not None and size > limit:
+        raise RunwareValidationError(
+            f"{path.name} is {size:,} bytes; the model takes {kind}s of at most "
+            f"{limit // (1024 * 1024)} MB, so it was not uploaded",
+            parameter=path.name,
+        )
 
 
 def _checked_key(key: str | None) -> str:

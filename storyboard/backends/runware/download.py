@@ -4,18 +4,23 @@ The bytes go to a temporary file beside the destination and are hashed on the wa
 a complete file that starts like a video container (MP4/MOV ``ftyp`` box, WEBM/Matroska
 EBML header) is renamed into place, so a crash, a cap or a bad answer never leaves a
 partial or bogus file under the final name. The request carries no API key: result URLs
-live on another host.
+live on another host. Only ``https://`` URLs are fetched (``http://`` only to this
+machine, for the emulator), redirects included: a result URL, a tampered lock file or a
+redirect never makes the build read a local file or a machine of the inner network.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +36,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "Download", "fetch_video"]
 
 #: Refuse results larger than this (a 15 s 1080p clip is tens of megabytes).
 DEFAULT_MAX_BYTES = 1 << 30
+#: Redirects a download follows at most.
+MAX_REDIRECTS = 5
 _HEAD = 16
 
 
@@ -57,15 +64,17 @@ async def fetch_video(
     """Download ``url`` to ``dest`` (temp file + rename), at most ``max_bytes``.
 
     Raises:
-        RunwareDownloadError: bad status (``retryable`` for 408/429/5xx), too large, or
-            not a video; nothing is left on disk.
+        RunwareDownloadError: bad status (``retryable`` for 408/429/5xx), too large, not
+            a video, or the local disk could not take it; nothing is left on disk.
         RunwareTimeoutError, RunwareConnectionError: the transfer failed (retryable).
     """
-    if not url.startswith(("https://", "http://")):
-        raise RunwareDownloadError(f"refusing to download {url!r}: not an http(s) URL")
+    _check_url(url)
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as exc:
+        raise _cannot_save(url, dest, exc) from exc
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -77,11 +86,19 @@ async def fetch_video(
                 "ftyp box nor a WEBM/Matroska EBML header"
             )
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError):  # the local disk (the network's errors are typed)
+            raise _cannot_save(url, dest, exc) from exc
         raise
     return Download(dest, digest, size, container)
+
+
+def _cannot_save(url: str, dest: Path, exc: OSError) -> RunwareDownloadError:
+    """A download the local disk could not take (full, read-only): not the service's fault."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return RunwareDownloadError(f"cannot save the download of {url} in {dest.parent}: {reason}")
 
 
 async def _stream(
@@ -92,7 +109,7 @@ async def _stream(
     size = 0
     head = b""
     try:
-        async with http.stream("GET", url, follow_redirects=True) as response:
+        async with _get(http, url) as response:
             status = response.status_code
             if status != 200:
                 raise RunwareDownloadError(
@@ -118,6 +135,45 @@ async def _stream(
             f"download of {url} failed: {type(exc).__name__}: {exc}"
         ) from exc
     return hasher.hexdigest(), size, head
+
+
+@contextlib.asynccontextmanager
+async def _get(http: httpx.AsyncClient, url: str) -> AsyncIterator[httpx.Response]:
+    """GET ``url``, following at most :data:`MAX_REDIRECTS` redirects, each to a URL
+    :func:`_check_url` allows (a redirect must not reach a file or an inner machine)."""
+    for _ in range(MAX_REDIRECTS + 1):
+        async with http.stream("GET", url, follow_redirects=False) as response:
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                yield response
+                return
+            url = str(response.url.join(location))
+        _check_url(url)
+    raise RunwareDownloadError(f"download refused: more than {MAX_REDIRECTS} redirects")
+
+
+def _check_url(url: str) -> None:
+    """Refuse anything but ``https://``, or ``http://`` to this machine (the emulator)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    scheme = parts.scheme.lower() if parts else ""
+    if host and (scheme == "https" or (scheme == "http" and _is_loopback(host))):
+        return
+    raise RunwareDownloadError(
+        f"refusing to download {url!r}: only https:// URLs (or http:// to this machine) are fetched"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _too_large(url: str, size: int, cap: int) -> RunwareDownloadError:
