@@ -6,7 +6,13 @@ Two steps, as the rest of the pipeline: :func:`build_timeline` is pure (the stor
 write the film atomically). See ``docs/cut.md``.
 """
 
-from storyboard.cut.assemble import AssemblyReport, PieceReport, assemble, measure_videos
+from storyboard.cut.assemble import (
+    AssemblyReport,
+    PieceReport,
+    assemble,
+    index_videos,
+    measure_videos,
+)
 from storyboard.cut.ffmpeg import Encoder
 from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip, build_timeline
 
@@ -20,5 +26,6 @@ __all__ = [
     "TimelineClip",
     "assemble",
     "build_timeline",
+    "index_videos",
     "measure_videos",
 ]

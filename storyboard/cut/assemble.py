@@ -4,8 +4,10 @@
 
     index the sources (packets, cut points)      streams.index_video
       -> plan: which frames are copied, which re-encoded        plan.plan_video
+               which AAC frames are copied, silent, encoded     sound.plan_sound
       -> in parallel: re-encode each piece (ffmpeg),            ffmpeg.encode_command
-                      mix and encode the audio track            audio.film_audio
+                      mix and encode the sound that changed     sound.encode_runs
+                      (or the whole track, if none can be kept) audio.film_audio
       -> join copied GOPs, pieces and audio into one file       mux.join
       -> rename it into place
 
@@ -20,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -37,8 +39,11 @@ from storyboard.cut.ffmpeg import (
     encode_command,
     run_ffmpeg,
 )
-from storyboard.cut.mux import Part, join
+from storyboard.cut.mux import AudioPackets, Part, join
 from storyboard.cut.plan import CopyPiece, EncodePiece, VideoPlan, plan_video
+from storyboard.cut.sound import EncodedRuns, SoundPlan, encode_runs, plan_sound
+from storyboard.cut.sound import add_stream as add_sound_stream
+from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
 from storyboard.cut.timeline import FPS, Timeline
 from storyboard.errors import BuildError
@@ -80,6 +85,9 @@ class AssemblyReport:
         timings: seconds spent per phase (``index``, ``encode`` — video pieces and audio in
             parallel —, ``mux``, ``total``).
         unjoinable: per source video re-encoded whole, why it could not be copied.
+        sound: how the audio track was made: AAC frames copied from the takes, silent and
+            encoded, and the samples each copied clip's sound was moved by
+            (``{"rebuilt": true}`` when the whole track was encoded).
     """
 
     output: Path
@@ -89,6 +97,7 @@ class AssemblyReport:
     pieces: tuple[PieceReport, ...]
     timings: dict[str, float] = field(default_factory=dict)
     unjoinable: dict[str, str] = field(default_factory=dict)
+    sound: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> Fraction:
@@ -119,21 +128,43 @@ class AssemblyReport:
             "pieces": [p.to_json() for p in self.pieces],
             "timings": dict(self.timings),
             "unjoinable": dict(self.unjoinable),
+            "sound": dict(self.sound),
         }
 
 
-def measure_videos(videos: Mapping[str, Path]) -> dict[str, tuple[int, int]]:
+def measure_videos(
+    videos: Mapping[str, Path], indexes: Mapping[Path, VideoIndex] | None = None
+) -> dict[str, tuple[int, int]]:
     """``take id -> (frame count, fps)`` of each video, as ``build_timeline`` takes them.
 
-    Reads packets only (no decoding).
+    Reads packets only (no decoding); from ``indexes`` where they hold the video (see
+    :func:`index_videos`: index once, then measure and assemble from the same indexes).
     """
     from storyboard.media.probe import probe
 
     sizes: dict[str, tuple[int, int]] = {}
     for take, path in videos.items():
+        index = indexes.get(path) if indexes is not None else None
+        if index is not None:
+            sizes[take] = (index.frame_count, round(index.fps) or FPS)
+            continue
         info = probe(path)
         sizes[take] = (info.frame_count, round(info.fps) or FPS)
     return sizes
+
+
+def index_videos(paths: Iterable[Path]) -> dict[Path, VideoIndex]:
+    """Index each video once (packets only), for :func:`measure_videos` and :func:`assemble`.
+
+    Raises:
+        BuildError: a video cannot be read.
+    """
+    unique = list(dict.fromkeys(paths))
+    if len(unique) < 2:
+        return {path: index_video(path) for path in unique}
+    # Opening and demuxing let go of the interpreter lock: a file per CPU at a time.
+    with ThreadPoolExecutor(max_workers=min(len(unique), os.cpu_count() or 2)) as pool:
+        return dict(zip(unique, pool.map(index_video, unique), strict=True))
 
 
 def assemble(
@@ -142,6 +173,7 @@ def assemble(
     *,
     encoder: Encoder | None = None,
     workers: int | None = None,
+    indexes: Mapping[Path, VideoIndex] | None = None,
 ) -> AssemblyReport:
     """Render the film described by ``timeline`` to ``out_path``.
 
@@ -150,6 +182,7 @@ def assemble(
         out_path: the film file; written atomically, its folder created if needed.
         encoder: how re-encoded video is written (preset, threads).
         workers: ffmpeg processes run at once (default: the number of CPUs).
+        indexes: the sources already indexed (:func:`index_videos`); others are indexed here.
 
     Returns:
         What was copied and what re-encoded, and the time each phase took.
@@ -164,24 +197,51 @@ def assemble(
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".cut", dir=out.parent))
     try:
         # 1. index every source: codec parameters, packets, cut points.
+        given = indexes or {}
         indexes = {
-            path: index_video(path) for path in dict.fromkeys(c.source for c in timeline.clips)
+            path: given[path] if path in given else index_video(path)
+            for path in dict.fromkeys(c.source for c in timeline.clips)
         }
-        # 2. plan: copy whole GOPs where possible, re-encode the rest.
+        # 2. plan: copy whole GOPs where possible, re-encode the rest; the same for the sound.
         plan = plan_video(timeline, indexes)
         if plan.total_frames != timeline.total_frames:
             raise BuildError(
                 f"the cut planned {plan.total_frames} frames, the film has {timeline.total_frames}"
             )
+        offsets = {path: index.start_pts * index.time_base for path, index in indexes.items()}
+        sound: SoundPlan | None = None
+        if timeline.format in ("MP4", "MOV"):
+            sound = plan_sound(timeline, indexes, offsets)
+            if not sound.reuses:
+                sound = None  # nothing to keep: one encoder for the whole track
         timings["index"] = time.perf_counter() - started
-        # 3. re-encode the pieces and encode the audio, in parallel.
-        mark = time.perf_counter()
-        audio, pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers)
-        timings["encode"] = time.perf_counter() - mark
-        # 4. join copied GOPs, pieces and audio; 5. move the film into place.
-        mark = time.perf_counter()
-        film = work / f"film.{EXTENSIONS[timeline.format]}"
-        join(film, timeline.format, _parts(plan, indexes, pieces), audio)
+        # 3. re-encode the pieces and the sound, in parallel; 4. join copied GOPs, pieces and
+        # sound (the sound's encoded runs are joined as they come); 5. move the film into place.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-audio") as sound_thread:
+            runs = None
+            audio = work / ("audio.webm" if timeline.format == "WEBM" else "audio.m4a")
+            if sound is not None:
+                runs = EncodedRuns([r.first for r in sound.runs if r.kind == "encode"])
+                threads = workers or os.cpu_count() or 2
+                track = sound_thread.submit(
+                    encode_runs, sound, timeline, offsets, runs, workers=threads
+                )
+            else:
+                track = sound_thread.submit(_encode_audio, timeline, indexes, audio)
+            try:
+                mark = time.perf_counter()
+                pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers)
+                if runs is None:
+                    track.result()
+                timings["encode"] = time.perf_counter() - mark
+                mark = time.perf_counter()
+                film = work / f"film.{EXTENSIONS[timeline.format]}"
+                parts = _parts(plan, indexes, pieces)
+                join(film, timeline.format, parts, _track(sound, runs) if runs else audio)
+                track.result()
+            finally:
+                if runs is not None:
+                    runs.close()
         os.replace(film, out)
         timings["mux"] = time.perf_counter() - mark
     finally:
@@ -195,7 +255,19 @@ def assemble(
         pieces=_report_pieces(timeline, plan),
         timings=timings,
         unjoinable={str(path): why for path, why in plan.unjoinable.items()},
+        sound=sound.to_json() if sound is not None else {"rebuilt": True},
     )
+
+
+def _track(sound: SoundPlan | None, runs: EncodedRuns) -> AudioPackets:
+    """The spliced sound track, for :func:`join`."""
+    assert sound is not None
+    plan = sound
+
+    def track(output: Any) -> Iterator[tuple[int, Any]]:
+        return sound_packets(plan, runs, add_sound_stream(output))
+
+    return track
 
 
 def _encode(
@@ -205,22 +277,19 @@ def _encode(
     work: Path,
     encoder: Encoder,
     workers: int | None,
-) -> tuple[Path, dict[int, Path]]:
-    """Run the audio encode and every piece's encode; return their files."""
-    audio = work / ("audio.webm" if timeline.format == "WEBM" else "audio.m4a")
+) -> dict[int, Path]:
+    """Re-encode every piece of video that is not copied (several at once); their files."""
     suffix = "webm" if plan.codec == "vp9" else "mp4"
     jobs: dict[int, tuple[EncodePiece, Path]] = {
         k: (piece, work / f"piece-{k:04d}.{suffix}")
         for k, piece in enumerate(plan.pieces)
         if isinstance(piece, EncodePiece)
     }
+    if not jobs:
+        return {}
     count = workers or os.cpu_count() or 2
-    # The audio (light: decoding and one AAC/Opus encoder) runs beside the video pieces.
-    with (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-audio") as sound,
-        ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-video") as pool,
-    ):
-        futures: list[Future[None]] = [sound.submit(_encode_audio, timeline, indexes, audio)]
+    with ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-video") as pool:
+        futures: list[Future[None]] = []
         for piece, path in jobs.values():
             cmd = encode_command(piece, path, timeline, plan, indexes, encoder)
             what = f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames}"
@@ -233,7 +302,7 @@ def _encode(
             failed[0].result()  # raises its exception
         for future in futures:
             future.result()
-    return audio, {k: path for k, (_, path) in jobs.items()}
+    return {k: path for k, (_, path) in jobs.items()}
 
 
 def _encode_audio(timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path) -> None:
@@ -273,4 +342,4 @@ def _report_pieces(timeline: Timeline, plan: VideoPlan) -> tuple[PieceReport, ..
     return tuple(reports)
 
 
-__all__ = ["AssemblyReport", "PieceReport", "assemble", "measure_videos"]
+__all__ = ["AssemblyReport", "PieceReport", "assemble", "index_videos", "measure_videos"]

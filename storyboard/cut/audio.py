@@ -27,7 +27,7 @@ Memory is a few blocks plus the held tail of a crossfade, whatever the film's le
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyboard.cut.ffmpeg import CHANNELS, SAMPLE_RATE
+from storyboard.cut.streams import open_packets
 from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip
 from storyboard.errors import BuildError
 
@@ -82,16 +83,24 @@ class Reader:
             close()
 
 
-def decode_audio(path: Path, start: Fraction = Fraction(0)) -> Iterator[Samples]:
+def decode_audio(
+    path: Path, start: Fraction = Fraction(0), *, container: Any = None, fresh: bool = False
+) -> Iterator[Samples]:
     """The first audio stream of ``path`` from ``start`` seconds on, as 48 kHz stereo blocks.
 
     Samples before the stream's first one (or a file without audio) come out as silence, so
-    the first sample yielded is always the one at ``start``.
+    the first sample yielded is always the one at ``start``. ``container``: ``path`` already
+    open (it is seeked, and left open), for reading many parts of one file. A start within
+    ``PREROLL`` of the beginning must be decoded from a container nothing was read from yet
+    (``fresh``: only then does the decoder drop the encoder's priming samples); else the file
+    is opened again.
     """
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise BuildError(f"the cut cannot read the audio of '{path}': {exc}") from exc
+    borrowed = container is not None and (start > PREROLL or fresh)
+    if not borrowed:
+        try:
+            container = open_packets(path)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise BuildError(f"the cut cannot read the audio of '{path}': {exc}") from exc
     try:
         if not container.streams.audio:
             return
@@ -127,7 +136,8 @@ def decode_audio(path: Path, start: Fraction = Fraction(0)) -> Iterator[Samples]
         except av.error.FFmpegError as exc:
             raise BuildError(f"the cut cannot decode the audio of '{path}': {exc}") from exc
     finally:
-        container.close()
+        if not borrowed:
+            container.close()
 
 
 def _clip_block(frame: Any, position: int, want: int) -> tuple[Samples | None, int]:
@@ -239,6 +249,97 @@ def film_audio(timeline: Timeline, offsets: dict[Path, Fraction]) -> Iterator[Sa
             music.close()
 
 
+def film_window(
+    timeline: Timeline,
+    offsets: dict[Path, Fraction],
+    start: int,
+    stop: int,
+    *,
+    shifts: Mapping[int, int] | None = None,
+    opener: Callable[[Path, bool], tuple[Any, bool] | None] | None = None,
+) -> Samples:
+    """Film samples ``start .. stop`` (silence outside the film), mixed as :func:`film_audio`
+    mixes them, for any part of the film without decoding the rest.
+
+    Args:
+        timeline: the film.
+        offsets: as for :func:`film_audio`.
+        start, stop: sample indexes of the film (48 kHz).
+        shifts: per clip index, samples its sound is played late by (negative: early), to
+            line it up with frames copied from its take (see :mod:`storyboard.cut.sound`).
+        opener: ``(source, near its start) -> (open container, fresh) or None``: where to
+            read a source from (see :func:`decode_audio`); None, or no opener, opens it.
+    """
+    total = timeline.total_frames * SAMPLES_PER_FRAME
+    out = silence(max(stop - start, 0))
+    if stop <= start:
+        return out
+    for clip in timeline.clips:
+        first = clip.start * SAMPLES_PER_FRAME
+        n = clip.frames * SAMPLES_PER_FRAME
+        low, high = max(start, first), min(stop, first + n)
+        if low >= high or timeline.audio == "mute":
+            continue
+        i0, m = low - first, high - low
+        shift = (shifts or {}).get(clip.index, 0)
+        begin = (
+            offsets.get(clip.source, Fraction(0))
+            + Fraction(clip.source_in, FPS)
+            + Fraction(i0 - shift, SAMPLE_RATE)
+        )
+        opened = opener(clip.source, begin <= PREROLL) if opener is not None else None
+        container, fresh = opened if opened is not None else (None, False)
+        reader = Reader(decode_audio(clip.source, begin, container=container, fresh=fresh))
+        try:
+            sound = reader.read(m)
+        finally:
+            reader.close()
+        head = _edge_samples(clip.head, clip.frames) if clip.head.kind != "fade" else 0
+        tail = _edge_samples(clip.tail, clip.frames) if clip.tail.kind != "fade" else 0
+        block = sound * _ramp_gains(i0, m, n, head, tail)
+        block = block * _crossfade_weights(i0, m, n, clip)
+        out[low - start : high - start] += block
+    if timeline.music is not None:
+        low, high = max(start, 0), min(stop, total)
+        if low < high:
+            music = Reader(decode_audio(timeline.music, Fraction(low, SAMPLE_RATE)))
+            try:
+                out[low - start : high - start] += music.read(high - low) * np.float32(
+                    timeline.music_volume
+                )
+            finally:
+                music.close()
+    out[: max(0, -start)] = 0
+    out[max(0, total - start) :] = 0
+    i = np.arange(start, stop, dtype=np.float64)
+    fade_in = timeline.fade_in * SAMPLES_PER_FRAME
+    fade_out = timeline.fade_out * SAMPLES_PER_FRAME
+    if fade_in and start < fade_in:
+        out = out * np.clip(i / fade_in, 0, 1).astype(np.float32)[:, None]
+    if fade_out and stop > total - fade_out:
+        out = out * np.clip((total - 1 - i) / fade_out, 0, 1).astype(np.float32)[:, None]
+    return out
+
+
+def _crossfade_weights(i0: int, n: int, total: int, clip: TimelineClip) -> Samples:
+    """The crossfade weights (n, 1) of clip samples ``i0..i0+n`` (1 outside crossfades), as
+    :func:`film_audio` applies them: ``j/D`` coming in, ``1 - j/D`` going out."""
+    weights = np.ones(n, dtype=np.float32)
+    i = np.arange(i0, i0 + n)
+    overlap_in = clip.head.overlap * SAMPLES_PER_FRAME
+    overlap_out = clip.tail.overlap * SAMPLES_PER_FRAME
+    if overlap_in:
+        inside = i < overlap_in
+        ramp = (np.arange(overlap_in, dtype=np.float64) / overlap_in).astype(np.float32)
+        weights[inside] = ramp[i[inside]]
+    if overlap_out:
+        j = i - (total - overlap_out)
+        inside = j >= 0
+        ramp = (np.arange(overlap_out, dtype=np.float64) / overlap_out).astype(np.float32)
+        weights[inside] = 1 - ramp[j[inside]]
+    return weights[:, None]
+
+
 __all__ = [
     "BLOCK",
     "MICRO_FADE",
@@ -247,5 +348,6 @@ __all__ = [
     "clip_audio",
     "decode_audio",
     "film_audio",
+    "film_window",
     "silence",
 ]

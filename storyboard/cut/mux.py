@@ -22,7 +22,8 @@ own concat (through ``h264_mp4toannexb``) does.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,12 +32,15 @@ from typing import Any
 
 import av
 
-from storyboard.cut.streams import VideoIndex, parameter_sets
+from storyboard.cut.streams import VideoIndex, open_packets, parameter_sets
 from storyboard.errors import BuildError
 from storyboard.model import Format
 
 TIME_BASE = Fraction(1, 12288)
 FRAME = 512  # ticks of TIME_BASE per frame at 24 fps
+CLOCK = 1_536_000
+"""Ticks per second of the times packets are merged by: video (1/12288 s) and 48 kHz audio
+times are whole numbers of them."""
 CONTAINERS: dict[str, str] = {"MP4": "mp4", "MOV": "mov", "WEBM": "webm"}
 
 
@@ -54,8 +58,16 @@ class Part:
         return self.last - self.first
 
 
-def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path) -> None:
-    """Write ``parts`` (in film order, end to end) and the audio track of ``audio`` to ``out``.
+AudioPackets = Callable[[Any], Iterator[tuple[int, Any]]]
+"""Adds the film's audio stream to an output container; yields its packets with their decode
+times in :data:`CLOCK` ticks."""
+
+
+def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path | AudioPackets) -> None:
+    """Write ``parts`` (in film order, end to end) and the audio track to ``out``.
+
+    ``audio`` is a file whose first audio stream is copied, or a function that adds the
+    film's audio stream and yields its packets (see :mod:`storyboard.cut.sound`).
 
     Raises:
         BuildError: a file cannot be read or written, or timestamps cannot be made to work.
@@ -70,11 +82,15 @@ def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path) -> None:
             template = stack.enter_context(av.open(str(parts[0].index.path)))
             video = output.add_stream_from_template(template.streams.video[0])
             video.time_base = TIME_BASE
-            audio_in = stack.enter_context(av.open(str(audio)))
-            sound = output.add_stream_from_template(audio_in.streams.audio[0])
+            if isinstance(audio, Path):
+                audio_in = stack.enter_context(av.open(str(audio)))
+                sound = output.add_stream_from_template(audio_in.streams.audio[0])
+                sound_packets = _audio_packets(audio_in, sound)
+            else:
+                sound_packets = audio(output)
             packets = heapq.merge(
                 _video_packets(parts, video, bytes(parts[0].index.extradata)),
-                _audio_packets(audio_in, sound),
+                sound_packets,
                 key=lambda item: item[0],
             )
             for _, packet in packets:
@@ -91,8 +107,8 @@ def _delay(part: Part) -> int:
 
 def _video_packets(
     parts: Sequence[Part], stream: Any, film_extradata: bytes
-) -> Iterator[tuple[Fraction, Any]]:
-    """``(decode time, packet)`` of every video packet of the film, restamped."""
+) -> Iterator[tuple[int, Any]]:
+    """``(decode time in CLOCK ticks, packet)`` of every video packet of the film, restamped."""
     delay = max(_delay(p) for p in parts)
     # Where parameter sets differ anywhere, every keyframe carries its own: a player that
     # seeks into any GOP then decodes it with the right ones.
@@ -103,40 +119,114 @@ def _video_packets(
         shift = delay - _delay(part)
         prefix = parameter_sets(index.extradata) if inband and index.codec == "h264" else b""
         count = 0
-        with av.open(str(index.path)) as container:
-            source = container.streams.video[0]
-            if part.first > 0:
-                container.seek(index.pts_of(part.first), stream=source, backward=True)
-            for packet in container.demux(source):
-                if packet.size == 0 or packet.pts is None:
-                    continue
-                frame = index.frame_of(int(packet.pts))
-                if frame >= part.last:
-                    break
-                if frame < part.first:
-                    continue
-                pts = (part.film_start + frame - part.first) * FRAME
-                dts_src = packet.dts if packet.dts is not None else packet.pts
-                offset = round((int(packet.pts) - int(dts_src)) * index.time_base / TIME_BASE)
-                dts = pts - offset - shift
-                if last_dts is not None and dts <= last_dts:
-                    raise BuildError(
-                        f"the cut cannot join '{index.path.name}' at film frame "
-                        f"{part.film_start}: its decode timestamps would go backwards"
-                    )
-                last_dts = dts
-                if prefix and packet.is_keyframe:
-                    packet = _with_prefix(packet, prefix)
-                packet.pts, packet.dts, packet.duration = pts, dts, FRAME
-                packet.time_base = TIME_BASE
-                packet.stream = stream
-                count += 1
-                yield Fraction(dts) * TIME_BASE, packet
+        _, ticks_of = _clocks(index)
+        read = _read_places if index.places is not None else _demux_part
+        for frame, pts_src, dts_src, packet in read(part):
+            pts = (part.film_start + frame - part.first) * FRAME
+            dts = pts - ticks_of(pts_src - dts_src) - shift
+            if last_dts is not None and dts <= last_dts:
+                raise BuildError(
+                    f"the cut cannot join '{index.path.name}' at film frame "
+                    f"{part.film_start}: its decode timestamps would go backwards"
+                )
+            last_dts = dts
+            if prefix and packet.is_keyframe:
+                packet = _with_prefix(packet, prefix)
+            packet.pts, packet.dts, packet.duration = pts, dts, FRAME
+            packet.time_base = TIME_BASE
+            packet.stream = stream
+            count += 1
+            yield dts * (CLOCK // TIME_BASE.denominator), packet
         if count != part.frames:
             raise BuildError(
                 f"the cut expected frames {part.first}..{part.last} of '{index.path.name}' "
                 f"and found {count}"
             )
+
+
+PartPackets = Iterator[tuple[int, int, int, Any]]
+"""``(frame, source pts, source dts, packet)`` of a part's packets, in decode order."""
+
+
+def _read_places(part: Part) -> PartPackets:
+    """A part's packets read straight from their byte ranges (MP4, MOV): a part is whole
+    closed GOPs, so its packets are decode indexes ``first .. last`` (see streams)."""
+    index = part.index
+    assert index.places is not None
+    try:
+        handle = open(index.path, "rb")  # noqa: SIM115 (closed below, also when abandoned)
+    except OSError as exc:
+        raise BuildError(f"the cut cannot read '{index.path}': {exc}") from exc
+    with handle:
+        fd = handle.fileno()
+        for i in range(part.first, min(part.last, len(index.places))):
+            offset, size, pts, dts = index.places[i]
+            packet = read_packet(fd, offset, size)
+            if packet is None:
+                raise BuildError(f"the cut cannot read '{index.path}': it is shorter than indexed")
+            packet.is_keyframe = i in index.keyframes
+            yield index.ranks[i], pts, dts, packet
+
+
+def read_packet(fd: int, offset: int, size: int) -> Any:
+    """A packet of the ``size`` bytes at ``offset`` of an open file, read straight into the
+    packet's own buffer; None if the file ends sooner."""
+    packet = av.Packet(size)
+    if os.preadv(fd, [memoryview(packet)], offset) != size:
+        return None
+    return packet
+
+
+def _demux_part(part: Part) -> PartPackets:
+    """A part's packets, demuxed (any container)."""
+    index = part.index
+    frame_of, _ = _clocks(index)
+    with open_packets(index.path) as container:
+        source = container.streams.video[0]
+        if part.first > 0:
+            container.seek(index.pts_of(part.first), stream=source, backward=True)
+        for packet in container.demux(source):
+            if packet.size == 0 or packet.pts is None:
+                continue
+            pts_src = int(packet.pts)
+            frame = frame_of(pts_src)
+            if frame >= part.last:
+                break
+            if frame < part.first:
+                continue
+            dts_src = int(packet.dts) if packet.dts is not None else pts_src
+            yield frame, pts_src, dts_src, packet
+
+
+def _clocks(index: VideoIndex) -> tuple[Callable[[int], int], Callable[[int], int]]:
+    """For a source: its timestamp -> the frame it shows, and its ticks -> film ticks (in
+    whole numbers where its time base allows, the common case, else exactly)."""
+    per_frame = 1 / (index.time_base * index.fps)  # source ticks per frame
+    scale = index.time_base / TIME_BASE  # film ticks per source tick
+    start = index.start_pts
+    if per_frame.denominator == 1 and per_frame > 0:
+        step = int(per_frame)
+
+        def frame_of(pts: int) -> int:
+            frame, rest = divmod(pts - start, step)
+            if 2 * rest > step or (2 * rest == step and frame % 2):  # as round(): half to even
+                frame += 1
+            return frame
+
+    else:
+        frame_of = index.frame_of
+    if scale.denominator == 1:
+        factor = int(scale)
+
+        def ticks_of(ticks: int) -> int:
+            return ticks * factor
+
+    else:
+
+        def ticks_of(ticks: int) -> int:
+            return round(ticks * scale)
+
+    return frame_of, ticks_of
 
 
 def _with_prefix(packet: Any, prefix: bytes) -> Any:
@@ -145,15 +235,25 @@ def _with_prefix(packet: Any, prefix: bytes) -> Any:
     return copy
 
 
-def _audio_packets(container: Any, stream: Any) -> Iterator[tuple[Fraction, Any]]:
-    """``(decode time, packet)`` of the audio track, as encoded (priming included)."""
+def _audio_packets(container: Any, stream: Any) -> Iterator[tuple[int, Any]]:
+    """``(decode time in CLOCK ticks, packet)`` of the audio track, as encoded (priming
+    included)."""
     source = container.streams.audio[0]
     for packet in container.demux(source):
         if packet.size == 0 or packet.dts is None:
             continue
-        time = Fraction(int(packet.dts)) * packet.time_base
+        time = round(Fraction(int(packet.dts)) * packet.time_base * CLOCK)
         packet.stream = stream
         yield time, packet
 
 
-__all__ = ["CONTAINERS", "FRAME", "TIME_BASE", "Part", "join"]
+__all__ = [
+    "CLOCK",
+    "CONTAINERS",
+    "FRAME",
+    "TIME_BASE",
+    "AudioPackets",
+    "Part",
+    "join",
+    "read_packet",
+]

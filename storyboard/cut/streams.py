@@ -7,6 +7,9 @@ parameters that decide whether its packets can be copied into the film as they a
 or stop because a closed GOP starts there (an IDR frame for H.264, a keyframe for VP9, with
 no packet on either side referring across it).
 
+The same pass records the first audio stream's packets (:class:`AudioTrack`), so the film's
+sound can reuse the takes' own AAC frames (see :mod:`storyboard.cut.sound`).
+
 The same module reads an encoded H.264 ``avcC`` record (:func:`parameter_sets`), so the joiner
 can repeat a piece's SPS/PPS in-band where they differ from the film's.
 """
@@ -23,6 +26,34 @@ import av
 from storyboard.errors import BuildError
 
 COPYABLE_CODECS = frozenset({"h264", "vp9"})
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """A file's first audio stream, as much as copying its packets needs.
+
+    Attributes:
+        codec, profile: ``aac`` and ``LC`` for the streams the film can reuse.
+        sample_rate, channels: its format.
+        extradata: the codec's global header (the AAC AudioSpecificConfig).
+        frame_size: samples per packet (1024 for AAC).
+        first_pts: the first packet's timestamp, in samples (negative: the encoder's priming).
+        frames: how many packets from the first one are whole ``frame_size`` frames, each
+            starting where the one before it ends, with timestamps in samples (0 when the
+            stream cannot be copied by frames at all).
+        places: where those frames' bytes are in the file, ``(offset, size)`` each (MP4 and
+            MOV files, whose packets are plain byte ranges), else None.
+    """
+
+    codec: str
+    profile: str | None
+    sample_rate: int
+    channels: int
+    extradata: bytes
+    frame_size: int
+    first_pts: int
+    frames: int
+    places: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +79,11 @@ class VideoIndex:
         color: ``(range, space, primaries, transfer)`` as FFmpeg numbers.
         time_base: the stream's time base.
         start_pts: the timestamp of frame 0, in ``time_base``.
+        audio: the file's first audio stream, if it has one.
+        places: per packet in decode order, ``(offset, size, pts, dts)``: where its bytes are in
+            the file (MP4 and MOV files, whose packets are plain byte ranges, so the joiner
+            reads them without demuxing again), else None.
+        keyframes: the decode indexes of the packets flagged as keyframes.
     """
 
     path: Path
@@ -69,6 +105,9 @@ class VideoIndex:
     color: tuple[int, int, int, int]
     time_base: Fraction = Fraction(1, 1)
     start_pts: int = 0
+    audio: AudioTrack | None = None
+    places: tuple[tuple[int, int, int, int], ...] | None = None
+    keyframes: frozenset[int] = frozenset()
 
     def frame_of(self, pts: int) -> int:
         """The frame a timestamp shows (constant-rate streams)."""
@@ -97,6 +136,16 @@ class VideoIndex:
         return max(before) if before else None
 
 
+def open_packets(path: Path) -> Any:
+    """Open a media file to read its packets (or decode its audio) with PyAV.
+
+    Opening probes the streams, which by default decodes a frame of each (about 2 ms for a
+    1080p picture); nothing read through this handle needs what that finds out (the picture's
+    pixel format), so the probe's decoders are told to skip frames. Raises PyAV's errors.
+    """
+    return av.open(str(path), options={"skip_frame": "all"})
+
+
 def index_video(path: Path) -> VideoIndex:
     """Demux ``path`` and index its first video stream (see :class:`VideoIndex`).
 
@@ -111,15 +160,16 @@ def index_video(path: Path) -> VideoIndex:
         if not container.streams.video:
             raise BuildError(f"the cut cannot use '{path}': it has no video stream")
         stream = container.streams.video[0]
+        sound = container.streams.audio[0] if container.streams.audio else None
         try:
-            return _index(path, container, stream)
+            return _index(path, container, stream, sound)
         except av.error.FFmpegError as exc:
             raise BuildError(f"the cut cannot read '{path}': {exc}") from exc
     finally:
         container.close()
 
 
-def _index(path: Path, container: Any, stream: Any) -> VideoIndex:
+def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
     ctx = stream.codec_context
     codec = str(ctx.name)
     time_base: Fraction = stream.time_base
@@ -128,9 +178,21 @@ def _index(path: Path, container: Any, stream: Any) -> VideoIndex:
     dts_missing = False
     key_packets: list[tuple[int, bool]] = []  # (decode index, usable as a cut) per keyframe
     delays: dict[int, Fraction] = {}
-    for packet in container.demux(stream):
+    byte_ranges = _byte_ranges(container)
+    audio = _AudioScan(sound, byte_ranges)
+    places: list[tuple[int, int, int, int]] | None = [] if byte_ranges else None
+    for packet in container.demux(stream if sound is None else [stream, sound]):
         if packet.size == 0:
             continue  # the flush packet at the end
+        if sound is not None and packet.stream_index == sound.index:
+            audio.add(packet)
+            continue
+        if places is not None:
+            if packet.pos is None or packet.pos < 0 or packet.pts is None:
+                places = None
+            else:
+                dts_src = packet.dts if packet.dts is not None else packet.pts
+                places.append((int(packet.pos), int(packet.size), int(packet.pts), int(dts_src)))
         if packet.pts is None:
             dts_missing = True
             pts_list.append(pts_list[-1] + 1 if pts_list else 0)
@@ -182,7 +244,68 @@ def _index(path: Path, container: Any, stream: Any) -> VideoIndex:
         ),
         time_base=time_base,
         start_pts=sorted_pts[0] if count else 0,
+        audio=audio.track(),
+        places=None if places is None else tuple(places),
+        keyframes=frozenset(i for i, _ in key_packets),
     )
+
+
+def _byte_ranges(container: Any) -> bool:
+    """Whether the container's packets are plain byte ranges of the file (MP4, MOV)."""
+    name = str(container.format.name)
+    return "mp4" in name.split(",") or "mov" in name.split(",")
+
+
+class _AudioScan:
+    """Follows an audio stream's packets during the index's single demuxing pass."""
+
+    def __init__(self, stream: Any, byte_ranges: bool) -> None:
+        self.stream = stream
+        self.first: int | None = None
+        self.frames = 0
+        self.places: list[tuple[int, int]] | None = [] if byte_ranges else None
+        self.broken = stream is None
+        if stream is not None:
+            ctx = stream.codec_context
+            self.size = int(ctx.frame_size or 0)
+            rate = int(ctx.sample_rate or 0)
+            self.broken = self.size <= 0 or stream.time_base != Fraction(1, rate or 1)
+
+    def add(self, packet: Any) -> None:
+        if self.broken:
+            return
+        if packet.pts is None or packet.duration != self.size:
+            self.broken = True  # a short (last) or unstamped packet: nothing after it is used
+            return
+        pts = int(packet.pts)
+        if self.first is None:
+            self.first = pts
+        if pts != self.first + self.frames * self.size:
+            self.broken = True
+            return
+        self.frames += 1
+        if self.places is not None:
+            if packet.pos is None or packet.pos < 0:
+                self.places = None
+            else:
+                self.places.append((int(packet.pos), int(packet.size)))
+
+    def track(self) -> AudioTrack | None:
+        if self.stream is None:
+            return None
+        ctx = self.stream.codec_context
+        layout = getattr(ctx, "layout", None)
+        return AudioTrack(
+            codec=str(ctx.name),
+            profile=None if ctx.profile is None else str(ctx.profile),
+            sample_rate=int(ctx.sample_rate or 0),
+            channels=int(getattr(layout, "nb_channels", 0) or 0),
+            extradata=bytes(ctx.extradata or b""),
+            frame_size=int(ctx.frame_size or 0),
+            first_pts=self.first or 0,
+            frames=self.frames if self.first is not None else 0,
+            places=None if self.places is None else tuple(self.places),
+        )
 
 
 def _int_or_none(value: object) -> int | None:
@@ -197,6 +320,9 @@ def _constant(sorted_pts: list[int], time_base: Fraction, fps: Fraction) -> bool
     if fps <= 0:
         return False
     step = 1 / (fps * time_base)
+    if step.denominator == 1:  # whole ticks per frame (the usual case): exact integers
+        whole = int(step)
+        return all(pts - sorted_pts[0] == k * whole for k, pts in enumerate(sorted_pts))
     for k, pts in enumerate(sorted_pts):
         if abs(pts - sorted_pts[0] - k * step) >= Fraction(1, 2):
             return False
@@ -270,8 +396,10 @@ def parameter_sets(extradata: bytes, nal_size: int = 4) -> bytes:
 
 __all__ = [
     "COPYABLE_CODECS",
+    "AudioTrack",
     "VideoIndex",
     "index_video",
     "nal_types",
+    "open_packets",
     "parameter_sets",
 ]
