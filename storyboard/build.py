@@ -3,16 +3,24 @@
 ``build()`` reads top to bottom like the pipeline it runs. Everything it writes goes into
 ``build/NAME/`` (requests, takes), ``.storyboard/`` (cache, journal, records) and, for paid
 results, ``NAME.lock``. Invalid input stops it before anything is sent or written.
+
+A build that found every take in the cache leaves a note, ``build/NAME/.build.json``: what it
+was asked (the takes' keys, the storyboard's content, the backend, the film's scale) and the
+size, time and inode of every file it read or left behind. The next build asked the same,
+finding every one of those files as it was, has nothing to do and does nothing: no take is
+looked up or hashed again, nothing is written (a build that did anything else, or that
+finds anything changed, runs in full and removes the note first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +28,13 @@ from storyboard.backends.base import Backend
 from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.diagnostics import Diagnostic
 from storyboard.errors import BuildError, InputError
-from storyboard.events import EventSink, Note, ignore
+from storyboard.events import EventSink, Note, TakeCached, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
 from storyboard.keys import key_material, take_keys, upstream_refs, why_stale
 from storyboard.load import load_document
 from storyboard.plan import Plan, make_plan
 from storyboard.select import select_takes
-from storyboard.state.cache import Cache
+from storyboard.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.state.files import atomic_write_text
 from storyboard.state.journal import Journal
 from storyboard.state.lockfile import LockFile
@@ -115,12 +123,34 @@ def prepare(
     Raises:
         InputError: the storyboard (or a selector) is invalid.
     """
+    keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
+    return _plan(keyed, backend_name, select)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A storyboard checked, compiled and keyed: everything before the cache is asked."""
+
+    compiled: Compiled
+    keys: dict[str, str]
+    materials: dict[str, dict[str, Any]]
+    workspace: Workspace
+    selected: set[str] | None
+
+
+def _compile_and_key(
+    path: str | os.PathLike[str],
+    *,
+    select: Sequence[str],
+    build_dir: Path | None,
+    project_root: Path | None,
+) -> _Keyed:
     hashes = FileHashes()
     # 1-3. load, validate, render prompts.
     checked = validate_document(load_document(path, project_root=project_root))
     # 4-5. resolve takes and compile their requests.
     compiled = compile_storyboard(checked, file_hash=hashes)
-    # 6. key every take; find what the cache, the lock and the last build know.
+    # 6. key every take (what the cache, the lock and the last build know: see _plan).
     keys = take_keys(compiled, file_hash=hashes)
     refs = upstream_refs(compiled, keys)
     materials: dict[str, dict[str, Any]] = {}
@@ -130,6 +160,13 @@ def prepare(
         checked.document.path, checked.document.project_root, build_dir
     )
     selected = select_takes(compiled.resolved, select)
+    return _Keyed(compiled, keys, materials, workspace, selected)
+
+
+def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
+    compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
+    workspace, selected = keyed.workspace, keyed.selected
+    checked = compiled.checked
     cache, lock = (
         Cache(workspace.cache),
         LockFile.read(workspace.lockfile, checked.document.path.name),
@@ -200,11 +237,16 @@ def build(
         InputError: the storyboard is invalid (nothing sent, nothing written).
         BuildError: the estimate is over ``max_cost``, or another build holds the project.
     """
-    # 1-6. check, compile, key and plan against this backend's cache.
-    prepared = prepare(
-        path, backend_name=backend.namespace, select=select, build_dir=build_dir,
-        project_root=project_root,
-    )  # fmt: skip
+    # 1-6. check, compile and key.
+    keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
+    scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
+    # 6a. asked the same as the last build, which found everything done, and every file as
+    # that build left it: nothing to do.
+    done = None if select else _unchanged(keyed, backend, scale, emit)
+    if done is not None:
+        return done
+    # 6b. plan against this backend's cache.
+    prepared = _plan(keyed, backend.namespace, select)
     plan, workspace = prepared.plan, prepared.workspace
     # 7. refuse to start over budget.
     if max_cost is not None and backend.paid and plan.total > max_cost:
@@ -218,6 +260,7 @@ def build(
             "video); nothing was sent"
         )
     with ProjectLock(workspace, wait=wait):
+        (workspace.build_dir / UNCHANGED).unlink(missing_ok=True)  # this build may change things
         cache = Cache(workspace.cache)
         lock = LockFile.read(workspace.lockfile, workspace.storyboard.name)
         journal = Journal(workspace.journal, backend=backend.namespace, endpoint=backend.endpoint)
@@ -246,9 +289,11 @@ def build(
         # 10. the cut, the build record, the exports and the contact sheet.
         from storyboard.finish import finish
 
-        scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
         finished = finish(result, scale=scale, emit=emit)
         result = BuildResult(prepared, outcomes, backend.name, finished.film)
+        # 11. everything was done already: a note that lets the same build skip all of this.
+        if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
+            _remember(keyed, result, backend, scale)
     if result.failed or result.skipped:
         emit(Note("", _resume_hint(result)))
     return result
@@ -315,6 +360,136 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
         if outcome.entry is not None:
             records[take_id] = prepared.materials[take_id]
     atomic_write_text(prepared.workspace.records(backend), json.dumps(records, sort_keys=True))
+
+
+UNCHANGED = ".build.json"
+"""The note a build that found everything done leaves in ``build/NAME/``."""
+UNCHANGED_VERSION = 1
+
+
+def _fingerprint(keyed: _Keyed, backend: Backend, scale: float) -> str:
+    """What a build is asked: the same answer, the same build."""
+    from storyboard import __version__
+
+    document = keyed.compiled.checked.document
+    body = [
+        UNCHANGED_VERSION, __version__, backend.name, backend.namespace, backend.endpoint,
+        backend.paid, scale, str(keyed.workspace.build_dir), keyed.keys,
+        [str(f) for f in document.files], document.data,
+    ]  # fmt: skip
+    text = json.dumps(body, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _watched(keyed: _Keyed, backend: Backend, entries: Sequence[CacheEntry]) -> list[Path]:
+    """The files a no-op build reads or leaves behind, but those of the build folder."""
+    workspace, checked = keyed.workspace, keyed.compiled.checked
+    paths = [workspace.journal, workspace.records(backend.namespace)]  # the storyboard: its
+    # content is in the fingerprint
+    if backend.paid:
+        paths.append(workspace.lockfile)
+    music = getattr(checked, "music", None)
+    if music is not None and getattr(music, "path", None) is not None:
+        paths.append(music.path)
+    for entry in entries:
+        paths.append(entry.folder / "entry.json")
+        paths += [entry.folder / r.file for r in entry.results]
+    return paths
+
+
+def _states(build_dir: Path, watched: Sequence[Path | str]) -> dict[str, list[int] | None]:
+    """Size, modification time and inode of every file of the build folder (but the note)
+    and of ``watched`` (``None``: missing)."""
+    states: dict[str, list[int] | None] = {}
+    folders = [str(build_dir)]
+    while folders:
+        try:
+            listing = os.scandir(folders.pop())
+        except OSError:
+            continue
+        with listing:
+            for item in listing:
+                if item.is_dir(follow_symlinks=False):
+                    folders.append(item.path)
+                elif item.name != UNCHANGED or os.path.dirname(item.path) != str(build_dir):
+                    states[item.path] = _state(item.path)
+    for path in watched:
+        states[str(path)] = _state(str(path))
+    return states
+
+
+def _state(path: str) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float) -> None:
+    """Leave the note of a build that found everything done (see the module docstring)."""
+    entries = {k: o.entry for k, o in result.outcomes.items() if o.entry is not None}
+    if set(entries) != {t.id for t in keyed.compiled.takes}:
+        return
+    build_dir = keyed.workspace.build_dir
+    note = {
+        "version": UNCHANGED_VERSION,
+        "fingerprint": _fingerprint(keyed, backend, scale),
+        "film": str(result.film) if result.film is not None else None,
+        "entries": {
+            take: {
+                "key": e.key, "backend": e.backend, "folder": str(e.folder),
+                "results": [asdict(r) for r in e.results], "task_uuid": e.task_uuid,
+                "meta": e.meta,
+            }
+            for take, e in entries.items()
+        },
+        "files": _states(build_dir, _watched(keyed, backend, list(entries.values()))),
+    }  # fmt: skip
+    atomic_write_text(build_dir / UNCHANGED, json.dumps(note, sort_keys=True))
+
+
+def _unchanged(
+    keyed: _Keyed, backend: Backend, scale: float, emit: EventSink
+) -> BuildResult | None:
+    """The result of a build with nothing to do, if the note says so and every file agrees.
+
+    Read without the project's lock: a build that changes anything removes the note first,
+    so what is found here is the state some build left complete.
+    """
+    build_dir = keyed.workspace.build_dir
+    try:
+        note = json.loads((build_dir / UNCHANGED).read_text(encoding="utf-8"))
+        if note.get("version") != UNCHANGED_VERSION:
+            return None
+        if note.get("fingerprint") != _fingerprint(keyed, backend, scale):
+            return None
+        entries = {
+            take: CacheEntry(
+                e["key"], e["backend"], Path(e["folder"]),
+                tuple(StoredResult(**r) for r in e["results"]), e["task_uuid"], e["meta"],
+            )
+            for take, e in note["entries"].items()
+        }  # fmt: skip
+        if set(entries) != {t.id for t in keyed.compiled.takes}:
+            return None
+        # the same request names the same files outside the build folder: the note's
+        inside = os.path.join(str(build_dir), "")
+        outside = [f for f in note["files"] if not f.startswith(inside)]
+        if _states(build_dir, outside) != note["files"]:
+            return None
+        film = Path(note["film"]) if note.get("film") else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    outcomes: dict[str, Outcome] = {}
+    for take in keyed.compiled.takes:
+        emit(TakeCached(take.id, "cache"))
+        outcomes[take.id] = Outcome(take.id, "cached", entries[take.id])
+    plan = make_plan(keyed.compiled, keyed.keys, status=lambda t, k: ("cached", "in the cache"))
+    prepared = Prepared(
+        keyed.compiled, keyed.keys, keyed.materials, keyed.workspace, plan, keyed.selected
+    )
+    return BuildResult(prepared, outcomes, backend.name, film)
 
 
 def _resume_hint(result: BuildResult) -> str:

@@ -5,6 +5,12 @@
 writes the build record (``build.json``, read by ``storyboard report``), the OpenTimelineIO,
 EDL and FCPXML exports and the contact sheet. When a take the cut needs did not finish, the
 film is not cut and the reason is said.
+
+What is costly is done again only when its inputs changed, as remembered in
+``build/NAME/.cut.json``: the film (its key: the layout, the settings, the sources' content),
+each take video's length (by the video's sha256, known from the cache: an unchanged take is
+not read again), the exports (by the record's content) and the contact sheet (by the clips
+and their videos).
 """
 
 from __future__ import annotations
@@ -14,17 +20,21 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from storyboard.cut.timeline import Timeline
 from storyboard.events import EventSink, Note
 from storyboard.state.files import atomic_write_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from storyboard.build import BuildResult
+    from storyboard.cut.streams import VideoIndex
     from storyboard.exports.record import ClipPlacement
 
-CUT_KEY_VERSION = 1
+CUT_KEY_VERSION = 2  # 2: the sound reuses the takes' AAC frames
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class Finished:
 
 def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finished:
     """Cut the film (if every take it needs is ready) and write the record and exports."""
-    from storyboard.cut.assemble import assemble, measure_videos
+    from storyboard.cut.assemble import assemble
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
@@ -62,6 +72,9 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     recut = False
     clips: list[ClipPlacement] | None = None
     reason = ""
+    stamp = workspace.build_dir / ".cut.json"
+    state = _read_state(stamp)
+    before = json.dumps(state, sort_keys=True)
     if missing:
         left_out = [t for t in missing if _status(result, t) == "unselected"]
         why = [f"{', '.join(left_out)} not selected"] if left_out else []
@@ -74,12 +87,15 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         emit(Note("", reason))
     else:
         size = (_even(output.width * scale), _even(output.height * scale))
-        timeline = build_timeline(compiled, videos, measure_videos(videos), size=size)
+        digests = {take: _source_sha(result, take) for take in videos}
+        sizes, indexes = _measure(videos, digests, state)
+        timeline = build_timeline(compiled, videos, sizes, size=size)
         key = _cut_key(timeline, result)
-        stamp = workspace.build_dir / ".cut.json"
-        if not film.exists() or _read_key(stamp) != key:
-            report = assemble(timeline, film)
-            atomic_write_text(stamp, json.dumps({"key": key}) + "\n")
+        if not film.exists() or state.get("key") != key:
+            if state.pop("key", None) is not None:  # forgotten until the new film is in place
+                atomic_write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
+            report = assemble(timeline, film, indexes=indexes)
+            state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")
             emit(
@@ -95,11 +111,75 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     record_file = write_record(record)
     exports: dict[str, Path | str] = {}
     if clips is not None:
-        exports = export_all(record)
+        data = record.to_json()
+        exports = _exports(state, _digest(data), lambda: export_all(record))
         sheet = workspace.build_dir / f"{workspace.name}.contact.png"
-        contact_sheet(record, sheet)
+        sheet_key = _digest(
+            [data["title"], data["clips"], record.duration]
+            + [_source_sha(result, c.take) for c in record.clips]
+        )
+        if not sheet.exists() or state.get("sheet") != sheet_key:
+            state.pop("sheet", None)
+            contact_sheet(record, sheet)
+            state["sheet"] = sheet_key
         exports[".contact.png"] = sheet
+    if not missing and json.dumps(state, sort_keys=True) != before:
+        atomic_write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
     return Finished(film_path, recut, record_file, exports, reason)
+
+
+def _measure(
+    videos: dict[str, Path], digests: dict[str, str], state: dict[str, Any]
+) -> tuple[dict[str, tuple[int, int]], dict[Path, VideoIndex]]:
+    """Each take video's ``(frames, fps)``: remembered by its sha256, else indexed (and the
+    indexes kept for the cut)."""
+    from storyboard.cut.assemble import index_videos, measure_videos
+
+    known: dict[str, list[int]] = state.setdefault("sizes", {})
+    unknown = {take: path for take, path in videos.items() if digests[take] not in known}
+    indexes = index_videos(unknown.values())
+    for take, (frames, fps) in measure_videos(unknown, indexes).items():
+        known[digests[take]] = [frames, fps]
+    for digest in set(known) - set(digests.values()):  # only this cut's takes are kept
+        del known[digest]
+    sizes = {take: (known[digests[take]][0], known[digests[take]][1]) for take in videos}
+    return sizes, indexes
+
+
+def _exports(
+    state: dict[str, Any], key: str, write: Callable[[], dict[str, Path | str]]
+) -> dict[str, Path | str]:
+    """The exports: written again only when the record changed or a file is missing."""
+    kept = state.get("exports")
+    if isinstance(kept, dict) and kept.get("key") == key and isinstance(kept.get("files"), dict):
+        files: dict[str, Path | str] = {
+            suffix: Path(value[1]) if value[0] == "file" else str(value[1])
+            for suffix, value in kept["files"].items()
+        }
+        if all(not isinstance(f, Path) or f.exists() for f in files.values()):
+            return files
+    state.pop("exports", None)
+    files = write()
+    state["exports"] = {
+        "key": key,
+        "files": {
+            suffix: ["file", str(f)] if isinstance(f, Path) else ["skipped", f]
+            for suffix, f in files.items()
+        },
+    }
+    return files
+
+
+def _source_sha(result: BuildResult, take_id: str) -> str:
+    """The sha256 of the video a take's picked result is (as the cache recorded it)."""
+    entry = result.outcomes[take_id].entry
+    assert entry is not None
+    pick = min(result.prepared.compiled.resolved.take(take_id).pick, len(entry.results)) - 1
+    return entry.results[pick].sha256
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _status(result: BuildResult, take: str) -> str:
@@ -140,13 +220,7 @@ def _cut_key(timeline: Timeline, result: BuildResult) -> str:
     """What decides the film's bytes: the layout, the settings and the sources' content."""
     from storyboard.compile import sha256_file
 
-    resolved = result.prepared.compiled.resolved
-    sources = {}
-    for clip in timeline.clips:
-        entry = result.outcomes[clip.take].entry
-        assert entry is not None
-        pick = min(resolved.take(clip.take).pick, len(entry.results)) - 1
-        sources[clip.take] = entry.results[pick].sha256
+    sources = {clip.take: _source_sha(result, clip.take) for clip in timeline.clips}
     music = sha256_file(timeline.music) if timeline.music is not None else None
     body = {
         "version": CUT_KEY_VERSION,
@@ -162,12 +236,15 @@ def _cut_key(timeline: Timeline, result: BuildResult) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _read_key(stamp: Path) -> str | None:
+def _read_state(stamp: Path) -> dict[str, Any]:
+    """What the last finish remembered (nothing, if unreadable or of another version)."""
     try:
-        value = json.loads(stamp.read_text(encoding="utf-8")).get("key")
-        return value if isinstance(value, str) else None
-    except (OSError, ValueError, AttributeError):
-        return None
+        data = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return {"version": STATE_VERSION}
+    return data
 
 
 def _placements(timeline: Timeline, build_dir: Path) -> list[ClipPlacement]:
