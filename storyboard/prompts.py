@@ -13,6 +13,13 @@ call or a filter) may exceed :data:`MAX_RESULT` items, checked *before* building
 one operation could build a large result at once (``'x' * 10**9``, ``'x'.center(10**9)``,
 ``'%999999999s'``), and after every step otherwise, so repeated doubling stops early.
 Compiled templates are cached by source text: compiling costs far more than rendering.
+
+Most prompts use Jinja only to put values in: ``{{ name }}``, ``{{ shot.index }}``,
+``{{ look | lower }}``. Such a prompt is rendered without compiling it (compiling one costs
+about 40 times rendering it; see ``docs/performance.md``, P5) when every value it names is
+found and is a plain string, number, boolean or none, and every filter takes nothing but the
+value: the result is what Jinja renders, and a test holds the two to it. Anything else,
+an undefined name included, goes through Jinja, which renders it or says where it fails.
 """
 
 from __future__ import annotations
@@ -372,6 +379,9 @@ class PromptRenderer:
         """
         if "{" not in source:  # no Jinja syntax at all: nothing to do
             return source.strip()
+        quick = self._substitute(source, shot)
+        if quick is not None:
+            return quick.strip()
         try:
             template = self._cache.get(source)
             if template is None:
@@ -396,6 +406,58 @@ class PromptRenderer:
             raise self._located("template too complex to render", exc) from exc
         except Exception as exc:
             raise self._located(f"template error: {type(exc).__name__}: {exc}", exc) from exc
+
+    def _substitute(self, source: str, shot: ShotContext) -> str | None:
+        """``source`` rendered without Jinja, if it only puts plain values in (see the module
+        docstring); None: Jinja must render it."""
+        if "{%" in source or "{#" in source or "\r" in source:
+            return None
+        pieces: list[str] = []
+        at = 0
+        for match in _SIMPLE_OUTPUT.finditer(source):
+            text = source[at : match.start()]
+            if "{{" in text or (match.start() and source[match.start() - 1] == "{"):
+                return None  # Jinja would read the braces otherwise
+            value = self._plain_value(match.group(1), shot)
+            if value is _NOT_PLAIN:
+                return None
+            for name in _FILTER_NAME.findall(match.group(2)):
+                value = self._plain_filter(name, value)
+                if value is _NOT_PLAIN:
+                    return None
+            pieces += (text, str(value))
+            at = match.end()
+        rest = source[at:]
+        if "{{" in rest:
+            return None
+        pieces.append(rest)
+        result = "".join(pieces)
+        return result if len(result) <= MAX_RESULT else None
+
+    def _plain_value(self, dotted: str, shot: ShotContext) -> Any:
+        """The value of ``name.key.key``, if every step is a key of a dict and it ends on a
+        plain value; else ``_NOT_PLAIN``."""
+        first, *keys = dotted.split(".")
+        if first in _JINJA_WORDS:
+            return _NOT_PLAIN
+        value: Any = shot.__dict__ if first == "shot" else self._base.get(first, _NOT_PLAIN)
+        for key in keys:
+            # Jinja tries an attribute before a key: a dict's own (``items``) is not plain.
+            if not isinstance(value, dict) or hasattr(value, key) or key not in value:
+                return _NOT_PLAIN
+            value = value[key]
+        return value if isinstance(value, _PLAIN) else _NOT_PLAIN
+
+    def _plain_filter(self, name: str, value: Any) -> Any:
+        """``value | name`` through the sandbox's own filter, if it takes only the value."""
+        func = self._env.filters.get(name)
+        if func is None or getattr(func, "jinja_pass_arg", None) is not None:
+            return _NOT_PLAIN
+        try:
+            result = func(value)
+        except Exception:  # let Jinja render it, and say what is wrong
+            return _NOT_PLAIN
+        return result if isinstance(result, _PLAIN) else _NOT_PLAIN
 
     def _generate(self, template: jinja2.Template, shot: ShotContext) -> str:
         self._env.steps_left = MAX_STEPS
@@ -427,6 +489,40 @@ class PromptRenderer:
                 file, line = (None if filename == _PROMPT else Path(filename)), tb.tb_lineno
             tb = tb.tb_next
         return TemplateProblem(message, line, file, near)
+
+
+_SIMPLE_OUTPUT = re.compile(
+    r"\{\{[ \t\n]*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*)"
+    r"((?:[ \t\n]*\|[ \t\n]*[a-z]+)*)[ \t\n]*\}\}"
+)
+"""``{{ name.key | filter }}``: an output of a value, without whitespace control."""
+_FILTER_NAME = re.compile(r"[a-z]+")
+_JINJA_WORDS = frozenset(
+    [
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "loop",
+        "self",
+        "super",
+        "caller",
+        "varargs",
+        "kwargs",
+    ]
+)
+"""Names Jinja reads as constants, operators or its own variables."""
+_PLAIN = (str, int, float, bool, type(None))
+_NOT_PLAIN = object()
 
 
 def _quoted(pattern: str, text: str | None) -> str | None:

@@ -60,6 +60,25 @@ def test_billion_laughs_is_refused_quickly(project: Project) -> None:
     assert "document too large" in messages(exc)[0]
 
 
+def test_a_document_without_aliases_is_counted_too(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No anchor: the alias walk is skipped, the builder counts the nodes instead.
+    monkeypatch.setattr("storyboard.load.MAX_NODES", 50)
+    items = ", ".join(str(i) for i in range(60))
+    root = project({"many.yaml": f"title: t\nlist: [{items}]\n"})
+    with pytest.raises(InputError) as exc:
+        load_document(root / "many.yaml")
+    # the 51st value: the mapping, 't', the list and its items 0..47
+    (message,) = messages(exc)
+    assert message.endswith(
+        f"many.yaml:2:{8 + items.index('47')}: error: document too large: expands to more "
+        "than 50 values (are aliases nested many times?)"
+    )
+    root = project({"fewer.yaml": "title: t\nlist: [1, 2, 3]\n"})
+    assert load_document(root / "fewer.yaml").data["list"] == [1, 2, 3]
+
+
 def test_recursive_alias_is_an_error(project: Project) -> None:
     root = project({"a.yaml": "a: &x [1, *x]\n"})
     with pytest.raises(InputError, match="recursive alias"):
@@ -134,3 +153,22 @@ def test_project_root_is_nearest_marker(tmp_path: Path) -> None:
     deep = tmp_path / "films" / "one"
     deep.mkdir(parents=True)
     assert find_project_root(deep / "x.yaml") == tmp_path.resolve()
+
+
+SCALARS = ["yes", "no", "on", "1_000", "0o14", "014", "0x1F", "~", "null", "2026-01-01", "1e3"]
+SCALARS += [".inf", "-.5", "True", "FALSE", "3", "three", ""]
+
+
+@pytest.mark.parametrize("directive", ["", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n"])
+def test_scalars_resolve_as_plain_libyaml_resolves_them(directive: str) -> None:
+    from ruamel.yaml import YAML
+
+    from storyboard.load import _LibyamlResolver
+
+    text = directive + "".join(f"k{i}: {v}\n" for i, v in enumerate(SCALARS))
+    cached = YAML(typ="safe", pure=False)
+    cached.Resolver = _LibyamlResolver
+    for _ in range(2):  # the second time from the rules found the first time
+        ours = [v.tag for _, v in cached.compose(text).value]
+        theirs = [v.tag for _, v in YAML(typ="safe", pure=False).compose(text).value]
+        assert ours == theirs
