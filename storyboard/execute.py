@@ -18,6 +18,7 @@ sent are waited for (they are paid for). Nothing here prints: progress goes out 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import subprocess
@@ -30,7 +31,6 @@ from pathlib import Path
 from typing import Literal
 
 from storyboard.backends.base import Backend, Job, Segment
-from storyboard.backends.preview import snap_size
 from storyboard.compile import Compiled, CompiledTake
 from storyboard.errors import ProviderError
 from storyboard.events import (
@@ -44,7 +44,6 @@ from storyboard.events import (
     ignore,
 )
 from storyboard.media.frames import extract_frame
-from storyboard.profiles import Size
 from storyboard.resolve import Handoff
 from storyboard.sources import MediaRef
 from storyboard.state.cache import Cache, CacheEntry
@@ -336,8 +335,8 @@ def _handoff_file(
             try:
                 extract_frame(video, handoff.frame, partial)
                 if run.backend.paid:
-                    sizes = run.compiled.resolved.take(handoff.take).profile.sizes
-                    _to_nominal_size(partial, sizes)
+                    profile = run.compiled.resolved.take(handoff.take).profile
+                    _to_accepted_size(partial, profile.min_image_side)
                 os.replace(partial, out)
             finally:
                 partial.unlink(missing_ok=True)
@@ -349,20 +348,23 @@ def _handoff_file(
     return out
 
 
-def _to_nominal_size(image: Path, sizes: tuple[Size, ...]) -> None:
-    """Scale a hand-off frame up to the size the model makes, if it is smaller.
+def _to_accepted_size(image: Path, min_side: int) -> None:
+    """Scale a hand-off frame up by a whole factor until both sides are ``min_side`` or more.
 
-    A real take is already at that size, so this changes nothing; a take from a scaled-down
-    emulator would otherwise hand off a frame the model refuses as too small.
+    A real take is far larger than the model's least image, so this changes nothing; a take
+    from a scaled-down emulator would otherwise hand off a frame the model refuses as too
+    small. Each pixel is repeated (nearest neighbour): the frame's own pixels, only bigger,
+    and its aspect ratio (from which the model sizes its output) exactly kept.
     """
     from PIL import Image
 
     with Image.open(image) as frame:
         frame.load()
-    target = snap_size(frame.width, frame.height, sizes)
-    if frame.width >= target.width:
+    factor = math.ceil(min_side / max(1, min(frame.width, frame.height)))
+    if factor <= 1:
         return
-    frame.resize((target.width, target.height), Image.Resampling.LANCZOS).save(image, "PNG")
+    bigger = frame.resize((frame.width * factor, frame.height * factor), Image.Resampling.NEAREST)
+    bigger.save(image, "PNG", compress_level=1)
 
 
 def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:

@@ -49,6 +49,7 @@ class ModelProfile:
     price_silent: float
     price_sound: float
     price_video_input: float
+    min_image_side: int = 300
 
     @property
     def default_size(self) -> Size:

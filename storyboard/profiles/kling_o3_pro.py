@@ -37,4 +37,7 @@ KLING_O3_PRO = ModelProfile(
     price_silent=0.112,
     price_sound=0.14,
     price_video_input=0.168,
+    # §3 (images): frame and reference images need at least 300 px on each side. Used to
+    # scale up hand-off frames of scaled-down emulator takes; local images are the writer's.
+    min_image_side=300,
 )

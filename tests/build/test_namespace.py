@@ -13,6 +13,7 @@ from storyboard.backends.preview import PreviewBackend
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RunwareClient
 from storyboard.build import build
+from storyboard.media.frames import extract_frame
 from storyboard.media.probe import probe
 from tests.build.fakes import FakePaidBackend
 
@@ -83,14 +84,24 @@ def test_results_of_another_server_never_stand_in_for_runware(
     assert {i.status for i in api.plan(film).items} == {"generate"}
 
 
-def test_a_preview_hand_off_frame_is_never_sent_to_a_paid_backend(project: Project) -> None:
+def test_a_preview_hand_off_frame_is_never_sent_to_a_paid_backend(
+    project: Project, tmp_path: Path
+) -> None:
     from PIL import Image
 
     film = project({"film.yaml": FILM}) / "film.yaml"
     assert build(film, backend=PreviewBackend(scale=0.1)).ok
-    paid = FakePaidBackend()  # renders small, but is paid: hand-off frames go at full size
-    assert build(film, backend=paid).ok
+    paid = FakePaidBackend()  # renders at 160x90, but is paid: frames go big enough for it
+    result = build(film, backend=paid)
+    assert result.ok
     (job,) = [j for j in paid.submitted if j.take == "b"]
-    (frame,) = [p for p in job.files.values() if p.suffix == ".png"]
-    with Image.open(frame) as image:
-        assert image.width >= 1280, image.size  # the model's size, not the preview's 192x108
+    ((placeholder, frame),) = [(k, p) for k, p in job.files.items() if p.suffix == ".png"]
+    upstream = result.outcomes[placeholder.split("/")[0].split(":")[-1]].entry
+    assert upstream is not None
+    expected = tmp_path / "expected.png"
+    extract_frame(upstream.path(0), "last", expected)
+    with Image.open(frame) as image, Image.open(expected) as last:
+        # the paid take's own last frame, each pixel four times (300 px at least, the
+        # model's least image), not the preview's (192x108)
+        assert (last.size, image.size) == ((160, 90), (640, 360))
+        assert image.resize(last.size, Image.Resampling.NEAREST).tobytes() == last.tobytes()
