@@ -79,7 +79,7 @@ def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path | AudioPacke
         with ExitStack() as stack:
             output = av.open(str(out), "w", format=CONTAINERS[fmt], options=options)
             stack.callback(output.close)
-            template = stack.enter_context(av.open(str(parts[0].index.path)))
+            template = stack.enter_context(open_packets(parts[0].index.path))
             video = output.add_stream_from_template(template.streams.video[0])
             video.time_base = TIME_BASE
             if isinstance(audio, Path):

@@ -153,7 +153,7 @@ def index_video(path: Path) -> VideoIndex:
         BuildError: the file cannot be read or has no video stream.
     """
     try:
-        container = av.open(str(path))
+        container = _open_for_index(path)
     except (av.error.FFmpegError, OSError) as exc:
         raise BuildError(f"the cut cannot read '{path}': {exc}") from exc
     try:
@@ -167,6 +167,72 @@ def index_video(path: Path) -> VideoIndex:
             raise BuildError(f"the cut cannot read '{path}': {exc}") from exc
     finally:
         container.close()
+
+
+_QUICK_OPEN = {"skip_frame": "all", "probesize": "32", "analyzeduration": "0"}
+"""Open options that read only the headers: an MP4 or MOV file's are the whole index."""
+
+
+def _open_for_index(path: Path) -> Any:
+    """Open ``path`` for :func:`index_video`, probing no packets where the headers tell all.
+
+    Probing (``avformat_find_stream_info``) reads and decodes the first packets of every
+    stream: about 8 ms for a 1080p take, most of indexing it. An MP4 or MOV file's headers
+    hold everything the index needs but the AAC frame size and profile, which its
+    AudioSpecificConfig holds (:func:`aac_config`), and the picture's pixel format, which
+    its parameter sets decide: it is learnt by probing one file with the same ones
+    (:func:`_pixel_format`). Any other file is probed as usual.
+    """
+    container = av.open(str(path), options=_QUICK_OPEN)
+    if _described(container):
+        return container
+    container.close()
+    return av.open(str(path))
+
+
+def _described(container: Any) -> bool:
+    if not _byte_ranges(container) or not container.streams.video:
+        return False
+    video = container.streams.video[0].codec_context
+    if not (video.width and video.height and video.extradata):
+        return False
+    if not container.streams.audio:
+        return True
+    audio = container.streams.audio[0].codec_context
+    return audio.name == "aac" and aac_config(bytes(audio.extradata or b"")) is not None
+
+
+_PIXEL_FORMATS: dict[tuple[str, bytes], str | None] = {}
+"""Pixel format by codec and parameter sets (``avcC``), learnt by probing a file."""
+
+
+def _pixel_format(path: Path, ctx: Any) -> str | None:
+    """The pixel format of a stream opened without probing: a stream's parameter sets (the
+    SPS: chroma format, bit depth, full range) decide it, so one probe per set is enough."""
+    if ctx.pix_fmt is not None:
+        return str(ctx.pix_fmt)
+    key = (str(ctx.name), bytes(ctx.extradata or b""))
+    if key not in _PIXEL_FORMATS:
+        with av.open(str(path)) as probed:
+            found = probed.streams.video[0].codec_context.pix_fmt
+        if len(_PIXEL_FORMATS) > 256:
+            _PIXEL_FORMATS.clear()
+        _PIXEL_FORMATS[key] = None if found is None else str(found)
+    return _PIXEL_FORMATS[key]
+
+
+def aac_config(extradata: bytes) -> tuple[str, int] | None:
+    """``(profile, samples per frame)`` of an AAC-LC AudioSpecificConfig, else None.
+
+    Its first bits: 5 of object type (2: LC), 4 of sampling rate index (15: an explicit
+    rate follows), 4 of channel configuration, then the frame length flag (960, else 1024).
+    """
+    if len(extradata) < 2:
+        return None
+    object_type, rate_index = extradata[0] >> 3, ((extradata[0] & 7) << 1) | (extradata[1] >> 7)
+    if object_type != 2 or rate_index == 15:
+        return None
+    return "LC", 960 if (extradata[1] >> 2) & 1 else 1024
 
 
 def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
@@ -224,7 +290,7 @@ def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
         codec=codec,
         width=int(ctx.width),
         height=int(ctx.height),
-        pix_fmt=None if ctx.pix_fmt is None else str(ctx.pix_fmt),
+        pix_fmt=_pixel_format(path, ctx),
         profile=None if profile is None else str(profile),
         level=_int_or_none(getattr(ctx, "level", None)),
         sar=Fraction(sar) if sar else Fraction(1),
@@ -265,9 +331,14 @@ class _AudioScan:
         self.frames = 0
         self.places: list[tuple[int, int]] | None = [] if byte_ranges else None
         self.broken = stream is None
+        self.profile: str | None = None
         if stream is not None:
             ctx = stream.codec_context
             self.size = int(ctx.frame_size or 0)
+            self.profile = None if ctx.profile is None else str(ctx.profile)
+            config = aac_config(bytes(ctx.extradata or b"")) if ctx.name == "aac" else None
+            if config is not None and (not self.size or self.profile is None):
+                self.profile, self.size = config  # not probed: from the stream's header
             rate = int(ctx.sample_rate or 0)
             self.broken = self.size <= 0 or stream.time_base != Fraction(1, rate or 1)
 
@@ -297,11 +368,11 @@ class _AudioScan:
         layout = getattr(ctx, "layout", None)
         return AudioTrack(
             codec=str(ctx.name),
-            profile=None if ctx.profile is None else str(ctx.profile),
+            profile=self.profile,
             sample_rate=int(ctx.sample_rate or 0),
             channels=int(getattr(layout, "nb_channels", 0) or 0),
             extradata=bytes(ctx.extradata or b""),
-            frame_size=int(ctx.frame_size or 0),
+            frame_size=self.size,
             first_pts=self.first or 0,
             frames=self.frames if self.first is not None else 0,
             places=None if self.places is None else tuple(self.places),

@@ -64,3 +64,37 @@ def test_quality_maps_to_crf() -> None:
     assert crf_for(95, "h264") == 16 and crf_for(20, "h264") == 39
     assert crf_for(95, "vp9") == 22 and crf_for(99, "vp9") == 20
     assert Fraction(crf_for(50, "h264")) == 30
+
+
+@pytest.mark.parametrize(
+    ("extra", "pix_fmt"),
+    [([], "yuv420p"), (["-pix_fmt", "yuv444p"], "yuv444p"), (["-pix_fmt", "yuvj420p"], "yuvj420p")],
+)
+def test_the_index_reads_the_headers_and_knows_the_pixel_format(
+    tmp_path: Path, extra: list[str], pix_fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MP4's index is read from its headers without probing the picture; its pixel format
+    (which decides whether packets can be copied next to another take's) is still right,
+    learnt once per set of parameter sets."""
+    import av
+
+    from storyboard.cut import streams
+
+    monkeypatch.setattr(streams, "_PIXEL_FORMATS", {})
+    one = render_source(tmp_path / "one.mp4", 1, extra=extra)
+    two = render_source(tmp_path / "two.mp4", 1, extra=extra)
+    opened: list[dict[str, str]] = []
+    real_open = av.open
+
+    def counting_open(*args: object, **kwargs: object) -> object:
+        opened.append(dict(kwargs.get("options") or {}))  # type: ignore[call-overload]
+        return real_open(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(streams.av, "open", counting_open)
+    first, second = index_video(one), index_video(two)
+    assert (first.pix_fmt, second.pix_fmt) == (pix_fmt, pix_fmt)
+    assert first.audio is not None and (first.audio.profile, first.audio.frame_size) == ("LC", 1024)
+    probes = [o for o in opened if "probesize" not in o]
+    assert len(opened) == 3 and len(probes) == 1  # two quick opens, one probe for both
+    with real_open(str(one)) as probed:
+        assert first.pix_fmt == probed.streams.video[0].codec_context.pix_fmt
