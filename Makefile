@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo golden schema clean faults
+.PHONY: install test lint demo golden schema clean faults bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ test: $(STAMP)
 faults: $(STAMP)
 	STORYBOARD_FAULTS=full $(PY) -m pytest -q -n 2 tests/faults
 
+bench: $(STAMP)
+	$(PY) -m bench.run
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check storyboard tests scripts
-	$(VENV)/bin/ruff format --check storyboard tests scripts
+	$(VENV)/bin/ruff check storyboard tests scripts bench
+	$(VENV)/bin/ruff format --check storyboard tests scripts bench
 	$(VENV)/bin/mypy storyboard
 
 demo: $(STAMP)
