@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from storyboard.cut.ffmpeg import CHANNELS, SAMPLE_RATE
-from storyboard.cut.streams import open_packets
+from storyboard.cut.streams import open_sound
 from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip
 from storyboard.errors import BuildError
 
@@ -98,7 +98,7 @@ def decode_audio(
     borrowed = container is not None and (start > PREROLL or fresh)
     if not borrowed:
         try:
-            container = open_packets(path)
+            container = open_sound(path)
         except (av.error.FFmpegError, OSError) as exc:
             raise BuildError(f"the cut cannot read the audio of '{path}': {exc}") from exc
     try:

@@ -48,7 +48,7 @@ import numpy as np
 from storyboard.cut.audio import SAMPLES_PER_FRAME, _edge_samples, film_window
 from storyboard.cut.ffmpeg import AUDIO_BITRATE, CHANNELS, SAMPLE_RATE
 from storyboard.cut.mux import CLOCK, read_packet
-from storyboard.cut.streams import AudioTrack, VideoIndex, open_packets
+from storyboard.cut.streams import AudioTrack, VideoIndex, open_packets, open_sound
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 from storyboard.errors import BuildError
 
@@ -379,7 +379,7 @@ class _Sources:
 
     def __call__(self, path: Path, near_start: bool) -> tuple[Any, bool] | None:
         if path not in self._opened:
-            self._opened[path] = self._stack.enter_context(open_packets(path))
+            self._opened[path] = self._stack.enter_context(open_sound(path))
             return self._opened[path], True
         if near_start:
             return None  # read already: a fresh opening for the start

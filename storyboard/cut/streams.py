@@ -1,11 +1,15 @@
 """What the cut needs to know about a video before it decides what to copy: its packets.
 
-:func:`index_video` demuxes a file once with PyAV (no decoding) and records, per video packet
+:func:`index_video` reads a file's packets once (no decoding) and records, per video packet
 in decode order, the frame it shows (its rank in presentation order), plus the codec
 parameters that decide whether its packets can be copied into the film as they are
 (:meth:`VideoIndex.copy_key`). It also finds the *cut points*: frames where a copy may start
 or stop because a closed GOP starts there (an IDR frame for H.264, a keyframe for VP9, with
 no packet on either side referring across it).
+
+An MP4 or MOV file's packets are read from its sample tables (:mod:`storyboard.cut.tables`),
+so only the keyframes' bytes and the first few packets (to check the tables) are read; any
+other file, or one whose tables do not agree with the demuxer, is demuxed with PyAV.
 
 The same pass records the first audio stream's packets (:class:`AudioTrack`), so the film's
 sound can reuse the takes' own AAC frames (see :mod:`storyboard.cut.sound`).
@@ -16,6 +20,9 @@ can repeat a piece's SPS/PPS in-band where they differ from the film's.
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +30,7 @@ from typing import Any
 
 import av
 
+from storyboard.cut import tables
 from storyboard.errors import BuildError
 
 COPYABLE_CODECS = frozenset({"h264", "vp9"})
@@ -146,6 +154,32 @@ def open_packets(path: Path) -> Any:
     return av.open(str(path), options={"skip_frame": "all"})
 
 
+def open_sound(path: Path) -> Any:
+    """Open a media file to decode its audio with PyAV: an MP4 or MOV file whose headers
+    describe its sound (AAC-LC with its AudioSpecificConfig) without probing its packets, as
+    :func:`index_video` does (the probe reads and decodes the first packets of every stream,
+    a few milliseconds a file); any other file as :func:`open_packets` does. Raises PyAV's
+    errors."""
+    container = av.open(str(path), options=_QUICK_OPEN)
+    if _byte_ranges(container) and _sound_described(container):
+        return container
+    container.close()
+    return open_packets(path)
+
+
+def _sound_described(container: Any) -> bool:
+    if not container.streams.audio:
+        return True
+    audio = container.streams.audio[0].codec_context
+    layout = getattr(audio, "layout", None)
+    return (
+        audio.name == "aac"
+        and bool(audio.sample_rate)
+        and bool(getattr(layout, "nb_channels", 0))
+        and aac_config(bytes(audio.extradata or b"")) is not None
+    )
+
+
 def index_video(path: Path) -> VideoIndex:
     """Demux ``path`` and index its first video stream (see :class:`VideoIndex`).
 
@@ -247,28 +281,30 @@ def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
     byte_ranges = _byte_ranges(container)
     audio = _AudioScan(sound, byte_ranges)
     places: list[tuple[int, int, int, int]] | None = [] if byte_ranges else None
-    for packet in container.demux(stream if sound is None else [stream, sound]):
-        if packet.size == 0:
-            continue  # the flush packet at the end
-        if sound is not None and packet.stream_index == sound.index:
-            audio.add(packet)
+    packets: Iterable[Packet] | None = None
+    if byte_ranges:
+        packets = _from_tables(path, container, stream, sound)
+    if packets is None:
+        packets = _demuxed(container, stream, sound) if not byte_ranges else _demux_again(path)
+    for kind, pos, size, pts, dts, duration, keyframe, data in packets:
+        if kind == "audio":
+            audio.add(pts, duration, pos, size)
             continue
         if places is not None:
-            if packet.pos is None or packet.pos < 0 or packet.pts is None:
+            if pos is None or pos < 0 or pts is None:
                 places = None
             else:
-                dts_src = packet.dts if packet.dts is not None else packet.pts
-                places.append((int(packet.pos), int(packet.size), int(packet.pts), int(dts_src)))
-        if packet.pts is None:
+                dts_src = dts if dts is not None else pts
+                places.append((pos, size, pts, dts_src))
+        if pts is None:
             dts_missing = True
             pts_list.append(pts_list[-1] + 1 if pts_list else 0)
             continue
-        if packet.is_keyframe:
-            usable = codec != "h264" or _is_idr(bytes(packet), nal_size)
+        if keyframe:
+            usable = codec != "h264" or _is_idr(data(), nal_size)
             key_packets.append((len(pts_list), usable))
-            dts = packet.dts if packet.dts is not None else packet.pts
-            delays[len(pts_list)] = (int(packet.pts) - int(dts)) * time_base
-        pts_list.append(int(packet.pts))
+            delays[len(pts_list)] = (pts - (dts if dts is not None else pts)) * time_base
+        pts_list.append(pts)
     count = len(pts_list)
     order = sorted(range(count), key=lambda i: pts_list[i])
     ranks = [0] * count
@@ -316,6 +352,69 @@ def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
     )
 
 
+Packet = tuple[str, Any, int, Any, Any, int, bool, Callable[[], bytes]]
+"""``(kind, pos, size, pts, dts, duration, keyframe, data)`` of a packet in file order:
+``kind`` is ``video`` or ``audio``; ``pos``, ``pts`` and ``dts`` may be None; ``data()`` reads
+its bytes."""
+
+
+def _demuxed(container: Any, stream: Any, sound: Any) -> Iterator[Packet]:
+    """The packets of ``stream`` and ``sound``, demuxed (any container; reads every byte)."""
+    for packet in container.demux(stream if sound is None else [stream, sound]):
+        if packet.size == 0:
+            continue  # the flush packet at the end
+        kind = "audio" if sound is not None and packet.stream_index == sound.index else "video"
+        yield (
+            kind,
+            None if packet.pos is None else int(packet.pos),
+            int(packet.size),
+            None if packet.pts is None else int(packet.pts),
+            None if packet.dts is None else int(packet.dts),
+            int(packet.duration or 0),
+            bool(packet.is_keyframe),
+            functools.partial(bytes, packet),
+        )
+
+
+def _demux_again(path: Path) -> Iterator[Packet]:
+    """:func:`_demuxed` from a fresh opening (checking the tables read the first packets)."""
+    with av.open(str(path)) as container:
+        sound = container.streams.audio[0] if container.streams.audio else None
+        yield from _demuxed(container, container.streams.video[0], sound)
+
+
+def _from_tables(path: Path, container: Any, stream: Any, sound: Any) -> list[Packet] | None:
+    """The same packets from the file's sample tables (:mod:`storyboard.cut.tables`), reading
+    only the keyframes' bytes; None where the tables cannot be trusted."""
+    streams = [stream] if sound is None else [stream, sound]
+    found = tables.samples(str(path), container, streams)
+    if found is None or not tables.agrees(container, streams, found):
+        return None
+    reader = _Reader(path)
+    out: list[Packet] = [
+        ("video", v.pos, v.size, v.pts, v.dts, v.duration, v.keyframe, reader.at(v.pos, v.size))
+        for v in found[0]
+    ]
+    if sound is not None:
+        none = reader.at(0, 0)
+        out += [("audio", a.pos, a.size, a.pts, a.dts, a.duration, False, none) for a in found[1]]
+    return out
+
+
+class _Reader:
+    """Reads byte ranges of a file when asked (the keyframes' first bytes, to tell IDRs)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def at(self, pos: int, size: int) -> Callable[[], bytes]:
+        return functools.partial(self._read, pos, size)
+
+    def _read(self, pos: int, size: int) -> bytes:
+        with open(self.path, "rb") as handle:
+            return os.pread(handle.fileno(), size, pos)
+
+
 def _byte_ranges(container: Any) -> bool:
     """Whether the container's packets are plain byte ranges of the file (MP4, MOV)."""
     name = str(container.format.name)
@@ -342,13 +441,12 @@ class _AudioScan:
             rate = int(ctx.sample_rate or 0)
             self.broken = self.size <= 0 or stream.time_base != Fraction(1, rate or 1)
 
-    def add(self, packet: Any) -> None:
+    def add(self, pts: int | None, duration: int, pos: int | None, size: int) -> None:
         if self.broken:
             return
-        if packet.pts is None or packet.duration != self.size:
+        if pts is None or duration != self.size:
             self.broken = True  # a short (last) or unstamped packet: nothing after it is used
             return
-        pts = int(packet.pts)
         if self.first is None:
             self.first = pts
         if pts != self.first + self.frames * self.size:
@@ -356,10 +454,10 @@ class _AudioScan:
             return
         self.frames += 1
         if self.places is not None:
-            if packet.pos is None or packet.pos < 0:
+            if pos is None or pos < 0:
                 self.places = None
             else:
-                self.places.append((int(packet.pos), int(packet.size)))
+                self.places.append((pos, size))
 
     def track(self) -> AudioTrack | None:
         if self.stream is None:
@@ -472,5 +570,6 @@ __all__ = [
     "index_video",
     "nal_types",
     "open_packets",
+    "open_sound",
     "parameter_sets",
 ]
