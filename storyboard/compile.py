@@ -27,6 +27,7 @@ from typing import Any
 from storyboard.diagnostics import DataPath, Diagnostic
 from storyboard.errors import InputError
 from storyboard.ir import CheckedStoryboard
+from storyboard.media import limits
 from storyboard.model import Element
 from storyboard.resolve import (
     Handoff,
@@ -147,6 +148,7 @@ class _Compiler:
         self.root = checked.document.project_root
         self.diagnostics: list[Diagnostic] = []
         self.inputs: dict[str, Input] = {}
+        self.media_checked: set[DataPath] = set()
 
     def error(self, path: DataPath, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.checked.position(path), message))
@@ -283,7 +285,46 @@ class _Compiler:
 
     # -- rules of the profile that span a whole request --------------------------------------
 
+    def _check_media(self, take: Take) -> None:
+        """Local files sent as input images or videos meet the model's limits (each place
+        in the storyboard is reported once, however many requests use it)."""
+        first, last = take.shots[0], take.shots[-1]
+        wanted: list[tuple[DataPath, Input | Source, str]] = []
+        if take.start is not None:
+            wanted.append(((*first.path, "start"), take.start, "image"))
+        if take.end is not None:
+            wanted.append(((*last.path, "end"), take.end, "image"))
+        refs: DataPath = (
+            (*first.path, "references")
+            if first.shot.references is not None
+            else ("defaults", "references")
+        )
+        wanted += [((*refs, i), s, "image") for i, s in enumerate(take.settings.references)]
+        if take.edit is not None:
+            wanted.append(((*first.path, "edit"), take.edit, "video"))
+        wanted += [
+            ((*first.path, "reference_videos", i), s, "video")
+            for i, s in enumerate(take.reference_videos)
+        ]
+        for name in request_elements(take.shots):
+            sources = self.checked.element_sources.get(name, {})
+            for s in sources.get("frontal_image", ()):
+                wanted.append((("elements", name, "frontal_image"), s, "image"))
+            for i, s in enumerate(sources.get("images", ())):
+                wanted.append((("elements", name, "images", i), s, "image"))
+        for path, source, kind in wanted:
+            if not isinstance(source, MediaRef) or source.kind != "file" or source.path is None:
+                continue
+            if path in self.media_checked:
+                continue
+            self.media_checked.add(path)
+            check = limits.image_problem if kind == "image" else limits.video_problem
+            problem = check(source.path, take.profile)
+            if problem is not None:
+                self.error(path, problem)
+
     def _check(self, take: Take) -> None:
+        self._check_media(take)
         profile, settings = take.profile, take.settings
         first = take.shots[0]
         video_input = take.edit is not None or bool(take.reference_videos)

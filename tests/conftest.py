@@ -17,9 +17,9 @@ pytest_plugins = ["storyboard.testing.plugin"]
 
 
 def tiny_jpeg(
-    width: int = 320, height: int = 180, color: tuple[int, int, int] = (40, 90, 160)
+    width: int = 640, height: int = 360, color: tuple[int, int, int] = (40, 90, 160)
 ) -> bytes:
-    """A real JPEG image (the model takes images of at least 300 px)."""
+    """A real JPEG image (the model takes images of at least 300 px on each side)."""
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "JPEG", quality=80)
     return buffer.getvalue()

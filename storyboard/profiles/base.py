@@ -50,6 +50,15 @@ class ModelProfile:
     price_sound: float
     price_video_input: float
     min_image_side: int = 300
+    max_image_bytes: int = 10 * 1024 * 1024
+    image_formats: tuple[str, ...] = ("JPEG", "PNG")
+    min_image_aspect: float = 1 / 2.5
+    max_image_aspect: float = 2.5
+    max_video_bytes: int = 200 * 1024 * 1024
+    min_video_side: int = 720
+    max_video_side: int = 2160
+    min_video_fps: int = 24
+    max_video_fps: int = 60
 
     @property
     def default_size(self) -> Size:

@@ -37,7 +37,23 @@ KLING_O3_PRO = ModelProfile(
     price_silent=0.112,
     price_sound=0.14,
     price_video_input=0.168,
-    # §3 (images): frame and reference images need at least 300 px on each side. Used to
-    # scale up hand-off frames of scaled-down emulator takes; local images are the writer's.
+    # §3.5 and §6 (images): frame, reference and element images are JPEG or PNG, at most
+    # 10 MB, at least 300 px on each side, aspect 1:2.5 to 2.5:1. These are Kling's limits,
+    # which Runware passes through without documenting them itself; we check them anyway
+    # (local files at compile time, where the writer can fix them): the provider refuses a
+    # request that breaks them, after the wait. Hand-off frames of scaled-down takes are
+    # scaled up to min_image_side instead.
     min_image_side=300,
+    max_image_bytes=10 * 1024 * 1024,
+    image_formats=("JPEG", "PNG"),
+    min_image_aspect=1 / 2.5,
+    max_image_aspect=2.5,
+    # §6 (input videos: the edit source and the reference video): MP4 or MOV, at most 200 MB,
+    # 3..10 s (min/max_edit_source), 720..2160 px on the shorter side, 24..60 fps. Video
+    # elements are not held to these (Kling documents no limits for them).
+    max_video_bytes=200 * 1024 * 1024,
+    min_video_side=720,
+    max_video_side=2160,
+    min_video_fps=24,
+    max_video_fps=60,
 )

@@ -252,7 +252,7 @@ def make_video(path: Path, seconds: float) -> None:
             "-f",
             "lavfi",
             "-i",
-            f"color=c=gray:s=160x90:d={seconds}:r=24",
+            f"color=c=gray:s=1280x720:d={seconds}:r=24",  # the model edits 720p and up
             "-c:v",
             "libx264",
             "-y",

@@ -40,6 +40,7 @@ from storyboard.backends.runware import RunwareClient, RunwareError
 from storyboard.build import build
 from storyboard.cli.main import main
 from storyboard.emulator.server import EmulatorServer
+from storyboard.errors import InputError
 from tests.conftest import tiny_jpeg
 from tests.faults.conftest import Figures
 from tests.faults.runner import FILM_SCALE, fast_backend
@@ -305,10 +306,17 @@ def build_attacks(emulator: EmulatorServer, tmp_path: Path, table: Table) -> lis
             failures.append(f"{name}: ok={result.ok}, paid {emulator.total_cost() - before}, "
                             f"{messages}")  # fmt: skip
 
-    # an image over the model's 10 MB: refused before it is read whole or uploaded
+    # an image over the model's 10 MB: refused by the check that starts the build, at its
+    # place in the storyboard, before it is read whole or uploaded
     big = _film(tmp_path / "big-image", "start: big.jpg")
     (big.parent / "big.jpg").write_bytes(tiny_jpeg(640, 360) + b"\0" * (11 * 1024 * 1024))
-    attempt("build: an 11 MB start image", big, "10 MB")
+    before = emulator.total_cost()
+    with pytest.raises(InputError) as refused_big:
+        build(big, backend=fast_backend(), film_scale=FILM_SCALE)
+    big_refused = "10 MB" in str(refused_big.value) and emulator.total_cost() == before
+    table.count("build", "build: an 11 MB start image", big_refused)
+    if not big_refused:
+        failures.append(f"build: an 11 MB start image: {refused_big.value}")
     assert emulator.stats()["tasks"].get("imageUpload", 0) == 0, "the big image was uploaded"
 
     # a lock file tampered with: the URLs of the paid results point elsewhere

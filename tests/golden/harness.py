@@ -102,9 +102,9 @@ def _write_media(path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix in (".jpg", ".jpeg", ".png"):
         fmt = "PNG" if suffix == ".png" else "JPEG"
-        Image.new("RGB", (320, 180), (40, 90, 160)).save(path, fmt)
+        Image.new("RGB", (640, 360), (40, 90, 160)).save(path, fmt)
     else:
-        path.write_bytes(b"placeholder: check never decodes media\n")
+        path.write_bytes(b"placeholder: check reads only input images and videos\n")
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | str]:

@@ -1,0 +1,112 @@
+"""Whether a local image or video meets the model's limits for an input (see the profile).
+
+The compiler asks this of every local file a request sends as a frame, reference or element
+image, or as the video to edit or refer to, so a file the provider would refuse is reported
+at its place in the storyboard before anything is sent. Only headers are read (Pillow for
+images; PyAV for videos, which counts the packets but decodes nothing), and each file is read
+once per process for as long as its size and modification time stay the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from storyboard.media.probe import MediaError, probe
+from storyboard.profiles.base import ModelProfile
+
+
+def image_problem(path: Path, profile: ModelProfile) -> str | None:
+    """What makes the image at ``path`` unfit as an input image, or None."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    if stat.st_size > profile.max_image_bytes:
+        return (
+            f"'{path.name}' is {_mb(stat.st_size)}; the model takes images of at most "
+            f"{_mb(profile.max_image_bytes)}"
+        )
+    found = _image_header(str(path), stat.st_size, stat.st_mtime_ns)
+    if isinstance(found, str):
+        return f"'{path.name}' {found}"
+    fmt, width, height = found
+    if fmt not in profile.image_formats:
+        allowed = " or ".join(profile.image_formats)
+        return f"'{path.name}' is a {fmt} image; the model takes {allowed}"
+    side = profile.min_image_side
+    if min(width, height) < side:
+        return f"'{path.name}' is {width}x{height}; the model needs at least {side} px on each side"
+    aspect = width / height
+    if not profile.min_image_aspect <= aspect <= profile.max_image_aspect:
+        return (
+            f"'{path.name}' is {width}x{height}; the model takes images from "
+            f"1:{1 / profile.min_image_aspect:g} to {profile.max_image_aspect:g}:1"
+        )
+    return None
+
+
+def video_problem(path: Path, profile: ModelProfile) -> str | None:
+    """What makes the video at ``path`` unfit as an input video (edit source, reference
+    video), or None."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    if stat.st_size > profile.max_video_bytes:
+        return (
+            f"'{path.name}' is {_mb(stat.st_size)}; the model takes videos of at most "
+            f"{_mb(profile.max_video_bytes)}"
+        )
+    found = _video_header(str(path), stat.st_size, stat.st_mtime_ns)
+    if isinstance(found, str):
+        return f"'{path.name}' {found}"
+    seconds, width, height, fps = found
+    low, high = profile.min_edit_source, profile.max_edit_source
+    if not low <= seconds <= high:
+        return f"'{path.name}' lasts {seconds:.2f} s; the model takes videos of {low}..{high} s"
+    short = min(width, height)
+    if not profile.min_video_side <= short <= profile.max_video_side:
+        return (
+            f"'{path.name}' is {width}x{height}; the model takes videos of "
+            f"{profile.min_video_side}..{profile.max_video_side} px on the shorter side"
+        )
+    if not profile.min_video_fps <= round(fps) <= profile.max_video_fps:
+        return (
+            f"'{path.name}' runs at {fps:g} fps; the model takes "
+            f"{profile.min_video_fps}..{profile.max_video_fps} fps"
+        )
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_header(path: str, size: int, mtime_ns: int) -> tuple[str, int, int] | str:
+    """``(format, width, height)``, or what is wrong (the file's size and time key the
+    cache)."""
+    try:
+        with Image.open(path) as image:
+            return str(image.format), int(image.width), int(image.height)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "is not a readable image"
+    except Image.DecompressionBombError:
+        return "is too large an image to read"
+
+
+@functools.lru_cache(maxsize=256)
+def _video_header(path: str, size: int, mtime_ns: int) -> tuple[float, int, int, float] | str:
+    """``(seconds, width, height, fps)``, or what is wrong."""
+    try:
+        info = probe(Path(path))
+    except MediaError:
+        return "is not a readable video"
+    return info.duration_s, info.width, info.height, info.fps
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size >> 20} MB"
+
+
+__all__ = ["image_problem", "video_problem"]
