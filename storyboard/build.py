@@ -15,12 +15,13 @@ finds anything changed, runs in full and removes the note first).
 from __future__ import annotations
 
 import asyncio
+import functools
 import glob
 import hashlib
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from storyboard.diagnostics import Diagnostic
 from storyboard.errors import BuildError, InputError
 from storyboard.events import EventSink, Note, TakeCached, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
-from storyboard.keys import key_material, take_keys, upstream_refs, why_stale
+from storyboard.keys import keys_and_materials, why_stale
 from storyboard.load import load_document
 from storyboard.plan import Plan, make_plan
 from storyboard.select import select_takes
@@ -44,14 +45,22 @@ from storyboard.validate import validate_document
 
 @dataclass(frozen=True)
 class Prepared:
-    """A storyboard compiled and planned against one backend's cache."""
+    """A storyboard compiled and planned against one backend's cache.
+
+    ``planned`` is the plan, or what makes it when it is first asked for (:attr:`plan`): a
+    build with nothing to do does not need it.
+    """
 
     compiled: Compiled
     keys: dict[str, str]
     materials: dict[str, dict[str, Any]]
     workspace: Workspace
-    plan: Plan
+    planned: Plan | Callable[[], Plan] = field(repr=False)
     selected: set[str] | None
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        return self.planned if isinstance(self.planned, Plan) else self.planned()
 
 
 @dataclass(frozen=True)
@@ -151,11 +160,7 @@ def _compile_and_key(
     # 4-5. resolve takes and compile their requests.
     compiled = compile_storyboard(checked, file_hash=hashes)
     # 6. key every take (what the cache, the lock and the last build know: see _plan).
-    keys = take_keys(compiled, file_hash=hashes)
-    refs = upstream_refs(compiled, keys)
-    materials: dict[str, dict[str, Any]] = {}
-    for take in compiled.takes:
-        materials[take.id] = key_material(take, refs, hashes)
+    keys, materials = keys_and_materials(compiled, file_hash=hashes)
     workspace = Workspace.for_storyboard(
         checked.document.path, checked.document.project_root, build_dir
     )
@@ -485,10 +490,12 @@ def _unchanged(
     for take in keyed.compiled.takes:
         emit(TakeCached(take.id, "cache"))
         outcomes[take.id] = Outcome(take.id, "cached", entries[take.id])
-    plan = make_plan(keyed.compiled, keyed.keys, status=lambda t, k: ("cached", "in the cache"))
-    prepared = Prepared(
-        keyed.compiled, keyed.keys, keyed.materials, keyed.workspace, plan, keyed.selected
-    )
+    compiled, keys = keyed.compiled, keyed.keys
+
+    def plan() -> Plan:
+        return make_plan(compiled, keys, status=lambda t, k: ("cached", "in the cache"))
+
+    prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
     return BuildResult(prepared, outcomes, backend.name, film)
 
 

@@ -30,13 +30,23 @@ def canonical(value: Any) -> str:
 
 def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dict[str, str]:
     """The key of every take, by take id (takes are in dependency order)."""
+    return keys_and_materials(compiled, file_hash=file_hash)[0]
+
+
+def keys_and_materials(
+    compiled: Compiled, *, file_hash: FileHasher | None = None
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The key of every take and the :func:`key_material` it hashes, by take id."""
     hasher = file_hash or FileHashes()
     keys: dict[str, str] = {}
+    materials: dict[str, dict[str, Any]] = {}
     refs: dict[str, str] = {}
     for take in compiled.takes:
-        keys[take.id] = take_key(take, refs, hasher)
+        material = key_material(take, refs, hasher)
+        materials[take.id] = material
+        keys[take.id] = hashlib.sha256(canonical(material).encode()).hexdigest()
         refs[take.id] = upstream_ref(take, keys[take.id])
-    return keys
+    return keys, materials
 
 
 def upstream_ref(take: CompiledTake, key: str) -> str:
