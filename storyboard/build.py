@@ -33,11 +33,11 @@ from storyboard.events import EventSink, Note, TakeCached, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
 from storyboard.keys import keys_and_materials, why_stale
 from storyboard.load import load_document
-from storyboard.plan import Plan, make_plan
+from storyboard.plan import PAYABLE, Plan, make_plan
 from storyboard.select import select_takes
 from storyboard.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.state.files import atomic_write_text
-from storyboard.state.journal import Journal
+from storyboard.state.journal import Journal, read_pending
 from storyboard.state.lockfile import LockFile
 from storyboard.state.workspace import ProjectLock, Workspace
 from storyboard.validate import validate_document
@@ -177,6 +177,7 @@ def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
         LockFile.read(workspace.lockfile, checked.document.path.name),
     )
     records = _read_records(workspace, backend_name)
+    sent = read_pending(workspace.journal, backend=backend_name)
 
     def status(take: Any, key: str) -> tuple[str, str]:
         if cache.get(backend_name, key, verify=False) is not None:
@@ -185,6 +186,8 @@ def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
             return "locked", "download from the lock"
         if selected is not None and take.id not in selected:
             return "skip", "not selected"
+        if key in sent:
+            return "resume", "sent before a build stopped; asked for again by its task UUID"
         return "generate", why_stale(records.get(take.id), materials[take.id])
 
     plan = make_plan(compiled, keys, status=status)
@@ -203,7 +206,7 @@ def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> N
     problems = []
     for item in plan.items:
         take = item.take.take
-        if take.id not in selected or item.status != "generate":
+        if take.id not in selected or item.status not in PAYABLE:
             continue
         missing = [d for d in take.depends_on if d not in ready and d not in selected]
         if missing:

@@ -38,6 +38,10 @@ class Cost:
         return round(self.seconds * self.rate * self.results, 4)
 
 
+PAYABLE = ("generate", "resume")
+"""Statuses whose cost the estimate counts."""
+
+
 @dataclass(frozen=True)
 class PlanItem:
     """One take in the plan."""
@@ -75,13 +79,15 @@ class Plan:
 
     @property
     def total(self) -> float:
-        """The known part of the estimate, in USD."""
-        return round(sum(i.cost.amount or 0.0 for i in self.items if i.status == "generate"), 4)
+        """The known part of the estimate, in USD: takes to generate, and takes to resume
+        (sent before a build stopped: paid already if the provider got them, else paid when
+        sent again, once either way)."""
+        return round(sum(i.cost.amount or 0.0 for i in self.items if i.status in PAYABLE), 4)
 
     @property
     def unknown(self) -> list[str]:
         """Takes to generate whose cost cannot be known before the build."""
-        return [i.take.id for i in self.items if i.cost.amount is None and i.status == "generate"]
+        return [i.take.id for i in self.items if i.cost.amount is None and i.status in PAYABLE]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,7 +194,7 @@ def render_plan(plan: Plan) -> str:
                 seconds,
                 f"{item.cost.rate:g}/s",
                 "unknown" if amount is None else f"${amount:.4f}".rstrip("0").rstrip("."),
-                item.status if item.status != "generate" else f"generate ({item.reason})",
+                f"{item.status} ({item.reason})" if item.status in PAYABLE else item.status,
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -31,6 +31,35 @@ class Pending:
     take: str
 
 
+def read_pending(path: Path, *, backend: str, endpoint: str | None = None) -> dict[str, Pending]:
+    """The requests of ``backend`` (at ``endpoint``, if given) that a journal records as
+    sent, or about to be, with no outcome yet, by take key."""
+    pending: dict[str, Pending] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return pending
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a torn line from a crash mid-write
+        if not isinstance(event, dict) or event.get("backend") != backend:
+            continue
+        if endpoint is not None and event.get("endpoint") != endpoint:
+            continue
+        key = event.get("key")
+        if not isinstance(key, str):
+            continue
+        if event.get("event") == "submit":
+            pending[key] = Pending(key, str(event["task_uuid"]), str(event["take"]))
+        elif event.get("event") in ("done", "failed"):
+            found = pending.get(key)
+            if found is not None and found.task_uuid == event.get("task_uuid"):
+                del pending[key]
+    return pending
+
+
 class Journal:
     """Append-only, fsync'd JSON lines, scoped to one backend endpoint."""
 
@@ -42,28 +71,7 @@ class Journal:
         self._load()
 
     def _load(self) -> None:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn line from a crash mid-write
-            if not isinstance(event, dict):
-                continue
-            if event.get("backend") != self.backend or event.get("endpoint") != self.endpoint:
-                continue
-            key = event.get("key")
-            if not isinstance(key, str):
-                continue
-            if event.get("event") == "submit":
-                self._pending[key] = Pending(key, str(event["task_uuid"]), str(event["take"]))
-            elif event.get("event") in ("done", "failed"):
-                found = self._pending.get(key)
-                if found is not None and found.task_uuid == event.get("task_uuid"):
-                    del self._pending[key]
+        self._pending = read_pending(self.path, backend=self.backend, endpoint=self.endpoint)
 
     def pending(self, key: str) -> Pending | None:
         """The request already sent for ``key`` with no outcome yet, if any."""

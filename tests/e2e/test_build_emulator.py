@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from storyboard.backends.factory import namespace
 from storyboard.build import build, prepare
 from storyboard.emulator.server import EmulatorServer
+from storyboard.state.journal import read_pending
 from tests.conftest import tiny_jpeg
 from tests.e2e.runner import fast_backend
 
@@ -121,6 +123,8 @@ def test_killed_builds_resume_and_never_pay_twice(
     assert len(billed(emulator)) == 4
     rng = random.Random(20261125)
     outcomes = []
+    space = namespace("runware", base_url=emulator.base_url)
+    resumes = 0
     for trial in range(KILL_TRIALS):
         emulator.reset()
         folder = tmp_path / f"trial-{trial}"
@@ -135,6 +139,13 @@ def test_killed_builds_resume_and_never_pay_twice(
         time.sleep(rng.uniform(0.0, full))
         process.send_signal(signal.SIGKILL)
         process.wait()
+        # what the killed build sent and never heard back from, plan calls "resume"
+        prepared = prepare(folder / "film.yaml", backend_name=space, project_root=folder)
+        sent = read_pending(prepared.workspace.journal, backend=space)
+        for item in prepared.plan.items:
+            if item.key in sent and item.status not in ("cached", "locked"):
+                assert item.status == "resume", (trial, item.take.id, item.status)
+                resumes += 1
         resumed = subprocess.run(
             [sys.executable, "-m", "tests.e2e.runner", str(folder / "film.yaml")],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
@@ -149,3 +160,5 @@ def test_killed_builds_resume_and_never_pay_twice(
         assert _locked_hashes(folder) == expected
         outcomes.append(len(entries))
     assert outcomes == [4] * KILL_TRIALS
+    print(f"takes planned as resume after the kills: {resumes}")
+    assert resumes > 0  # some kills came while takes were in flight
