@@ -61,17 +61,6 @@ def upstream_ref(take: CompiledTake, key: str) -> str:
     return key if take.take.variations <= 1 or pick <= 1 else f"{key}.v{pick}"
 
 
-def upstream_refs(compiled: Compiled, keys: dict[str, str]) -> dict[str, str]:
-    """:func:`upstream_ref` of every take, by take id."""
-    return {take.id: upstream_ref(take, keys[take.id]) for take in compiled.takes}
-
-
-def take_key(take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher) -> str:
-    """One take's key, given the :func:`upstream_ref` of the takes it depends on."""
-    material = key_material(take, upstream, file_hash)
-    return hashlib.sha256(canonical(material).encode()).hexdigest()
-
-
 def key_material(
     take: CompiledTake, upstream: dict[str, str], file_hash: FileHasher
 ) -> dict[str, Any]:

@@ -168,15 +168,17 @@ def open_sound(path: Path) -> Any:
 
 
 def _sound_described(container: Any) -> bool:
+    """No sound, or AAC whose rate and channels the header gives as well (decoding needs
+    them)."""
     if not container.streams.audio:
         return True
-    audio = container.streams.audio[0].codec_context
+    stream = container.streams.audio[0]
+    audio = stream.codec_context
     layout = getattr(audio, "layout", None)
     return (
-        audio.name == "aac"
+        _aac_described(stream)
         and bool(audio.sample_rate)
         and bool(getattr(layout, "nb_channels", 0))
-        and aac_config(bytes(audio.extradata or b"")) is not None
     )
 
 
@@ -230,9 +232,12 @@ def _described(container: Any) -> bool:
     video = container.streams.video[0].codec_context
     if not (video.width and video.height and video.extradata):
         return False
-    if not container.streams.audio:
-        return True
-    audio = container.streams.audio[0].codec_context
+    return not container.streams.audio or _aac_described(container.streams.audio[0])
+
+
+def _aac_described(stream: Any) -> bool:
+    """An AAC-LC stream whose AudioSpecificConfig the header holds."""
+    audio = stream.codec_context
     return audio.name == "aac" and aac_config(bytes(audio.extradata or b"")) is not None
 
 
@@ -390,29 +395,21 @@ def _from_tables(path: Path, container: Any, stream: Any, sound: Any) -> list[Pa
     found = tables.samples(str(path), container, streams)
     if found is None or not tables.agrees(container, streams, found):
         return None
-    reader = _Reader(path)
     out: list[Packet] = [
-        ("video", v.pos, v.size, v.pts, v.dts, v.duration, v.keyframe, reader.at(v.pos, v.size))
+        ("video", v.pos, v.size, v.pts, v.dts, v.duration, v.keyframe,
+         functools.partial(_read_range, path, v.pos, v.size))
         for v in found[0]
-    ]
+    ]  # fmt: skip
     if sound is not None:
-        none = reader.at(0, 0)
-        out += [("audio", a.pos, a.size, a.pts, a.dts, a.duration, False, none) for a in found[1]]
+        out += [("audio", a.pos, a.size, a.pts, a.dts, a.duration, False, bytes) for a in found[1]]
     return out
 
 
-class _Reader:
-    """Reads byte ranges of a file when asked (the keyframes' first bytes, to tell IDRs)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def at(self, pos: int, size: int) -> Callable[[], bytes]:
-        return functools.partial(self._read, pos, size)
-
-    def _read(self, pos: int, size: int) -> bytes:
-        with open(self.path, "rb") as handle:
-            return os.pread(handle.fileno(), size, pos)
+def _read_range(path: Path, pos: int, size: int) -> bytes:
+    """``size`` bytes of ``path`` from ``pos`` (read only when asked: a keyframe's, to tell
+    an IDR)."""
+    with open(path, "rb") as handle:
+        return os.pread(handle.fileno(), size, pos)
 
 
 def _byte_ranges(container: Any) -> bool:

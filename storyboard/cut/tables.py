@@ -139,14 +139,9 @@ def _read_moov(path: str) -> bytes | None:
         end = os.fstat(fd).st_size
         pos = 0
         while pos + 8 <= end:
-            head = os.pread(fd, 16, pos)
-            size, kind = struct.unpack_from(">I4s", head)
-            header = 8
-            if size == 1:
-                size, header = struct.unpack_from(">Q", head, 8)[0], 16
-            elif size == 0:
-                size = end - pos
-            if size < header or pos + size > end:
+            try:
+                kind, _, size = _box_at(os.pread(fd, 16, pos), 0, end - pos)
+            except (ValueError, struct.error):
                 return None
             if kind == b"moov":
                 if size > MAX_MOOV:
@@ -157,18 +152,25 @@ def _read_moov(path: str) -> bytes | None:
     return None
 
 
+def _box_at(data: bytes, pos: int, room: int) -> tuple[bytes, int, int]:
+    """``(type, header size, box size)`` of the box at ``data[pos]``, which has ``room``
+    bytes to its parent's end (a size of 0 means all of them)."""
+    size, kind = struct.unpack_from(">I4s", data, pos)
+    header = 8
+    if size == 1:
+        size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+    elif size == 0:
+        size = room
+    if size < header or size > room:
+        raise ValueError("a box runs past its parent")
+    return kind, header, size
+
+
 def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """``(type, body start, box end)`` of the boxes in ``data[start:end]``."""
     pos = start
     while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if size == 1:
-            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            raise ValueError("a box runs past its parent")
+        kind, header, size = _box_at(data, pos, end - pos)
         yield kind, pos + header, pos + size
         pos += size
 

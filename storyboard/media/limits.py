@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
@@ -21,18 +23,9 @@ from storyboard.profiles.base import ModelProfile
 
 def image_problem(path: Path, profile: ModelProfile) -> str | None:
     """What makes the image at ``path`` unfit as an input image, or None."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        return f"cannot read '{path.name}': {exc.strerror or exc}"
-    if stat.st_size > profile.max_image_bytes:
-        return (
-            f"'{path.name}' is {_mb(stat.st_size)}; the model takes images of at most "
-            f"{_mb(profile.max_image_bytes)}"
-        )
-    found = _image_header(str(path), stat.st_size, stat.st_mtime_ns)
+    found = _header(path, "images", profile.max_image_bytes, _image_header)
     if isinstance(found, str):
-        return f"'{path.name}' {found}"
+        return found
     fmt, width, height = found
     if fmt not in profile.image_formats:
         allowed = " or ".join(profile.image_formats)
@@ -52,18 +45,9 @@ def image_problem(path: Path, profile: ModelProfile) -> str | None:
 def video_problem(path: Path, profile: ModelProfile) -> str | None:
     """What makes the video at ``path`` unfit as an input video (edit source, reference
     video), or None."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        return f"cannot read '{path.name}': {exc.strerror or exc}"
-    if stat.st_size > profile.max_video_bytes:
-        return (
-            f"'{path.name}' is {_mb(stat.st_size)}; the model takes videos of at most "
-            f"{_mb(profile.max_video_bytes)}"
-        )
-    found = _video_header(str(path), stat.st_size, stat.st_mtime_ns)
+    found = _header(path, "videos", profile.max_video_bytes, _video_header)
     if isinstance(found, str):
-        return f"'{path.name}' {found}"
+        return found
     seconds, width, height, fps = found
     low, high = profile.min_edit_source, profile.max_edit_source
     if not low <= seconds <= high:
@@ -80,6 +64,27 @@ def video_problem(path: Path, profile: ModelProfile) -> str | None:
             f"{profile.min_video_fps}..{profile.max_video_fps} fps"
         )
     return None
+
+
+Header = TypeVar("Header", tuple[str, int, int], tuple[float, int, int, float])
+
+
+def _header(
+    path: Path, kind: str, max_bytes: int, read: Callable[[str, int, int], Header | str]
+) -> Header | str:
+    """What ``read`` finds in the file's header, or what is wrong: the file cannot be read,
+    is over ``max_bytes`` (then it is not read at all) or its header is not one."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    if stat.st_size > max_bytes:
+        return (
+            f"'{path.name}' is {_mb(stat.st_size)}; the model takes {kind} of at most "
+            f"{_mb(max_bytes)}"
+        )
+    found = read(str(path), stat.st_size, stat.st_mtime_ns)
+    return f"'{path.name}' {found}" if isinstance(found, str) else found
 
 
 @functools.lru_cache(maxsize=1024)

@@ -67,11 +67,7 @@ class Journal:
         self.path = path
         self.backend = backend
         self.endpoint = endpoint
-        self._pending: dict[str, Pending] = {}
-        self._load()
-
-    def _load(self) -> None:
-        self._pending = read_pending(self.path, backend=self.backend, endpoint=self.endpoint)
+        self._pending = read_pending(path, backend=backend, endpoint=endpoint)
 
     def pending(self, key: str) -> Pending | None:
         """The request already sent for ``key`` with no outcome yet, if any."""
