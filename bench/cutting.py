@@ -8,7 +8,6 @@ the clips' exact length, and a ``cut`` section for the crossfades.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -126,20 +125,3 @@ def moviepy_join(clips: Sequence[Path], out: Path) -> None:
     finally:
         for source in sources:
             source.close()
-
-
-def psnr_frames(a: Path, b: Path, stats: Path) -> list[float]:
-    """Per-frame PSNR (luma+chroma average, dB) of ``a`` against ``b``, from ffmpeg's
-    ``psnr`` filter; ``inf`` for identical frames."""
-    subprocess.run(
-        [media.ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin",
-         "-i", str(a), "-i", str(b),
-         "-lavfi", f"[0:v][1:v]psnr=stats_file={stats}", "-f", "null", "-"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    values: list[float] = []
-    for line in stats.read_text(encoding="utf-8").splitlines():
-        fields = dict(f.split(":", 1) for f in line.split() if ":" in f)
-        value = fields.get("psnr_avg", "inf")
-        values.append(float("inf") if value == "inf" else float(value))
-    return values

@@ -18,16 +18,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
+from storyboard.cut.ffmpeg import ffmpeg_exe as ffmpeg
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 MEDIA = CACHE / "media"
 FPS = 24
-
-
-def ffmpeg() -> str:
-    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-    return exe
 
 
 def run_ffmpeg(args: list[str]) -> None:

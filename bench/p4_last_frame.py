@@ -18,13 +18,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 
 from bench import media
 from bench.harness import Check, Result, paired, ratios, spread
-from storyboard.media.frames import frame_array
+from storyboard.media.frames import all_frames, frame_array
 
 Frame = NDArray[np.uint8]
 REPEAT = 5  # calls per run: one call takes 0.05-1 s
@@ -40,11 +39,6 @@ def moviepy_last(video: Path) -> Frame:
 
 def ours_last(video: Path) -> Frame:
     return frame_array(video, "last")
-
-
-def decoded(video: Path) -> list[Frame]:
-    with av.open(str(video)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
 def which_frame(frame: Frame, frames: list[Frame]) -> int:
@@ -66,7 +60,7 @@ def sseof_writes(video: Path) -> bool:
 
 
 def exactness(video: Path) -> dict[str, Any]:
-    frames = decoded(video)
+    frames = all_frames(video)
     last = len(frames) - 1
     ours = ours_last(video)
     theirs = moviepy_last(video)
