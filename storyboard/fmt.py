@@ -63,6 +63,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from storyboard import model
 from storyboard.diagnostics import Diagnostic, Position, display_path
 from storyboard.errors import InputError
+from storyboard.inputs import NotAFile, TooLarge, read_capped
 from storyboard.load import MAX_FILE_BYTES, find_project_root, is_inside
 
 WIDTH = 100
@@ -835,15 +836,14 @@ def read_formatted(path: str | os.PathLike[str]) -> Formatted:
     file = Path(path)
     name = display_path(file)
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError.at(
-                Position(name),
-                f"file is {size:,} bytes; the largest file read is {MAX_FILE_BYTES:,}",
-            )
-        raw = file.read_bytes()
-    except IsADirectoryError as exc:
-        raise InputError.at(Position(name), f"'{name}' is a folder, not a file") from exc
+        raw = read_capped(file, MAX_FILE_BYTES)
+    except TooLarge as exc:
+        raise InputError.at(
+            Position(name),
+            f"file is {exc.shown}; the largest file read is {MAX_FILE_BYTES:,}",
+        ) from exc
+    except NotAFile as exc:
+        raise InputError.at(Position(name), f"'{name}' is {exc.kind}, not a file") from exc
     except OSError as exc:
         raise InputError.at(Position(name), f"cannot read '{name}': {exc.strerror or exc}") from exc
     try:

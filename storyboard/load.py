@@ -28,6 +28,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
@@ -40,6 +41,7 @@ from storyboard.diagnostics import (
     display_path,
 )
 from storyboard.errors import InputError
+from storyboard.inputs import NotAFile, TooLarge, read_capped
 from storyboard.model import Storyboard, top_level_keys
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -171,19 +173,8 @@ class _Loader:
         """Read, compose and construct one YAML file; ``None`` (with diagnostics) on failure."""
         name = display_path(path)
         top = Position(name, 1, 1)
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                self.error(
-                    top, f"file is {size:,} bytes; the largest file read is {MAX_FILE_BYTES:,}"
-                )
-                return None
-            raw = path.read_bytes()
-        except IsADirectoryError:
-            self.error(named_at or top, f"'{name}' is a folder, not a file")
-            return None
-        except OSError as exc:
-            self.error(named_at or top, f"cannot read '{name}': {exc.strerror or exc}")
+        raw = self._read(path, name, named_at or top)
+        if raw is None:
             return None
         self.files.append(path)
         self.file_by_name[name] = path
@@ -193,6 +184,10 @@ class _Loader:
             line = raw[: exc.start].count(b"\n") + 1
             col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             self.error(Position(name, line, col), "file is not UTF-8 text")
+            return None
+        too_deep = _too_deep(self._fast, raw, text, name)
+        if too_deep is not None:
+            self.error(too_deep, f"nesting deeper than {MAX_DEPTH} levels")
             return None
         try:
             node = _compose(self._fast, self._yaml, text)
@@ -224,6 +219,22 @@ class _Loader:
             self.error(exc.position, _too_large())
             return None
 
+    def _read(self, path: Path, name: str, where: Position) -> bytes | None:
+        """The file's bytes; ``None`` (reported at ``where``) if it is not a regular file of
+        at most :data:`MAX_FILE_BYTES`, or cannot be read."""
+        try:
+            return read_capped(path, MAX_FILE_BYTES)
+        except TooLarge as exc:
+            self.error(
+                Position(name, 1, 1),
+                f"file is {exc.shown}; the largest file read is {MAX_FILE_BYTES:,}",
+            )
+        except NotAFile as exc:
+            self.error(where, f"'{name}' is {exc.kind}, not a file")
+        except OSError as exc:
+            self.error(where, f"cannot read '{name}': {exc.strerror or exc}")
+        return None
+
     # -- includes ---------------------------------------------------------------------------
 
     def merge_includes(
@@ -252,7 +263,7 @@ class _Loader:
                 self.error(where, f"include cycle: {cycle}")
                 continue
             try:
-                folder, found = target.is_dir(), target.is_file()
+                folder, found = target.is_dir(), target.exists()
             except OSError as exc:  # a name too long for the file system, and the like
                 self.error(where, f"cannot read include '{entry}': {exc.strerror or exc}")
                 continue
@@ -331,6 +342,73 @@ def _compose(fast: YAML, careful: YAML, text: str) -> Node | None:
     return node
 
 
+# -- nesting, before composing -----------------------------------------------------------------
+
+SAFE_COMPOSE_DEPTH = 400
+"""Nesting libyaml's composer is sure to survive. It recurses in C, about 350 bytes of stack a
+level (measured: 30,000 levels overflow the 8 MiB main stack; 4,000 overflow a 1 MiB one)."""
+_BLOCK_PREFIX = 40
+"""A line whose first 40 characters are blanks and ``-``/``?``/``:`` indicators."""
+_STRUCTURE = b"[]{}\"'#\n\r\x85\xa8\xa9"
+_OTHER_BYTES = bytes(b for b in range(256) if b not in _STRUCTURE)
+_FLAT_PAIR = re.compile(rb"[\[{](?:[\[{][\]}])*[\]}]")
+_PREFIX_BYTES = bytes(
+    ord("x") if b in b" \t-?:" else ord("\n") if b in b"\n\r\x85\xa8\xa9" else ord("y")
+    for b in range(256)
+)
+
+
+def _too_deep(fast: YAML, raw: bytes, text: str, name: str) -> Position | None:
+    """Where the text nests deeper than :data:`MAX_DEPTH`, found before anything composes it;
+    ``None`` when it does not, or when it does not parse (the composer reports that).
+
+    A cheap bound comes first (:func:`_nesting_bound`): when it is small the composer is safe,
+    and the builder reports any level past the limit. Otherwise libyaml's parser, which keeps
+    its stack on the heap, walks the events and stops at the first level past the limit."""
+    if _nesting_bound(raw) <= SAFE_COMPOSE_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in fast.parse(text):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return Position(name, mark.line + 1, mark.column + 1)
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLError:
+        return None  # composing stops at the same place, and says what is wrong
+    return None
+
+
+def _nesting_bound(raw: bytes) -> int:
+    """An upper bound of how deep the YAML in ``raw`` nests, computed in C-speed passes.
+
+    Flow collections: every level opens with a ``[`` or ``{``, so their count bounds the
+    depth, less the pairs that cannot add to it: a bracket pair on one line that holds only
+    text without brackets, quotes or ``#`` (``{{ name }}``, ``[a, b]``, or one such pair
+    inside another). If its opening bracket is real YAML, everything up to its closing one
+    is flow content that must close it (a plain scalar cannot hold a bracket there);
+    otherwise the whole pair is text. Each pair adds at most 2 levels where it is.
+
+    Block collections: each level starts further right than its parent, or at the same
+    column for a sequence inside a mapping, after nothing but blanks and ``-``/``?``/``:``
+    indicators on its line. Unless a line starts with :data:`_BLOCK_PREFIX` such characters,
+    block nesting is under twice that. (Bytes that may end a line in YAML, and the UTF-8
+    bytes of NEL, LS and PS wherever they occur, count as line ends: more lines, never fewer.)
+    """
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    prefixes = raw.translate(_PREFIX_BYTES)
+    wide = b"x" * _BLOCK_PREFIX
+    if prefixes.startswith(wide) or b"\n" + wide in prefixes:
+        return len(raw)  # deep blocks, or only a wide indent: let the parser tell
+    structure = raw.translate(None, _OTHER_BYTES)
+    if structure.count(b"[") + structure.count(b"{") > SAFE_COMPOSE_DEPTH:
+        structure = _FLAT_PAIR.sub(b"", structure)
+    return 2 * _BLOCK_PREFIX + structure.count(b"[") + structure.count(b"{") + 2
+
+
 class _LibyamlResolver(VersionedResolver):
     """The resolver of the libyaml composer, which reads every file as the same YAML version
     (it does not pass a ``%YAML`` directive on): the version's rules are found once, not
@@ -353,6 +431,9 @@ class _Builder:
         self.name = name
         self.smap = smap
         self.count = 0
+        self.merges_too_deep = False
+        self.merges: list[Node] = []
+        """The merge keys (``<<``) being followed, outermost first."""
 
     def pos(self, node: Node) -> Position:
         mark = node.start_mark
@@ -388,7 +469,11 @@ class _Builder:
                 if not isinstance(source, MappingNode):
                     self.loader.error(self.pos(source), "a merge key ('<<') needs a mapping")
                     continue
-                out.update(self.mapping(source, path, depth))
+                if not self.merge_within_depth(key_node, depth):
+                    continue
+                self.merges.append(key_node)
+                out.update(self.mapping(source, path, depth + 1))
+                self.merges.pop()
         explicit: dict[str, Position] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
@@ -408,6 +493,22 @@ class _Builder:
             self.smap.keys[(*path, key)] = explicit[key]
             out[key] = self.build(value_node, (*path, key), depth + 1)
         return out
+
+    def merge_within_depth(self, key_node: Node, depth: int) -> bool:
+        """Whether a mapping merged at ``depth`` stays within :data:`MAX_DEPTH`: a merged
+        mapping counts as a level, so a chain of merges (``a`` merges ``b``, which merges
+        ``c``...) is bounded like any nesting. Reported once per file, at the first merge
+        key of the chain: every mapping further along a long chain is too deep as well."""
+        if depth + 1 < MAX_DEPTH:
+            return True
+        if not self.merges_too_deep:
+            self.merges_too_deep = True
+            self.loader.error(
+                self.pos((self.merges or [key_node])[0]),
+                f"nesting deeper than {MAX_DEPTH} levels: the mapping merged here with '<<' "
+                "merges others in turn, and each merge counts as a level",
+            )
+        return False
 
     def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag

@@ -42,6 +42,7 @@ from jinja2.utils import missing
 from jinja2.visitor import NodeTransformer
 
 from storyboard.diagnostics import closest, did_you_mean
+from storyboard.inputs import NotAFile, TooLarge, read_capped
 
 MAX_RESULT = 100_000
 """Largest string or list a template may build."""
@@ -100,17 +101,18 @@ class _ProjectLoader(jinja2.BaseLoader):
             raise TemplateNotFound(template, f"cannot read template '{template}': {exc}") from exc
         if not path.is_relative_to(self.root):
             raise SecurityError(f"'{template}' is outside the project folder {self.root}")
-        if not path.is_file():
+        if not path.exists():
             raise TemplateNotFound(template, f"template '{template}' not found{self._hint(path)}")
         try:
-            if path.stat().st_size > MAX_TEMPLATE_BYTES:
-                raise TemplateNotFound(
-                    template, f"template '{template}' is larger than {MAX_TEMPLATE_BYTES:,} bytes"
-                )
-            source = path.read_text(encoding="utf-8")
+            text = read_capped(path, MAX_TEMPLATE_BYTES).decode("utf-8")
+            source = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
             mtime = path.stat().st_mtime
-        except TemplateNotFound:  # an OSError too: the size message above, as it is
-            raise
+        except TooLarge as exc:
+            raise TemplateNotFound(
+                template, f"template '{template}' is larger than {MAX_TEMPLATE_BYTES:,} bytes"
+            ) from exc
+        except NotAFile as exc:
+            raise TemplateNotFound(template, f"template '{template}' is {exc.kind}") from exc
         except (OSError, UnicodeError) as exc:
             reason = "not UTF-8 text" if isinstance(exc, UnicodeError) else exc.strerror
             raise TemplateNotFound(

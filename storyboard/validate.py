@@ -32,8 +32,9 @@ from storyboard.diagnostics import (
     position_in_value,
 )
 from storyboard.errors import InputError
+from storyboard.inputs import read_capped
 from storyboard.ir import CheckedStoryboard, ShotInfo
-from storyboard.load import Document
+from storyboard.load import MAX_FILE_BYTES, Document
 from storyboard.model import (
     DEFAULT_MODEL,
     ID_PATTERN,
@@ -728,7 +729,7 @@ def _read_lines(path: Path, cache: dict[Path, list[str]]) -> list[str]:
     """The lines of a file already read by the loader or the template loader."""
     if path not in cache:
         try:
-            cache[path] = path.read_text(encoding="utf-8-sig").splitlines()
+            cache[path] = read_capped(path, MAX_FILE_BYTES).decode("utf-8-sig").splitlines()
         except (OSError, UnicodeError):
             cache[path] = []
     return cache[path]
