@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,25 +49,56 @@ class Diagnostic:
     def render(self) -> str:
         """``FILE:LINE:COL: error: MESSAGE``, the format editors and CI annotators parse.
 
-        Always one line: a line break or control character the message quotes from the
-        input (a key ``"a\\rb"``) is shown escaped, so it can neither split the line nor
-        drive the terminal.
+        Always one line: a line break, control character or bidirectional override the
+        message quotes from the input (a key ``"a\\rb"``) is shown escaped
+        (:func:`printable`), so it can neither split the line nor drive the terminal.
         """
         where = f"{self.position}: " if self.position is not None else ""
-        return f"{where}{self.severity}: {self.message.translate(_ESCAPES)}"
+        return f"{where}{self.severity}: {printable(self.message)}"
 
     def sort_key(self) -> tuple[str, int, int, str]:
         pos = self.position or Position("", 0, 0)
         return (pos.file, pos.line, pos.col, self.message)
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates: they reorder the text around them on screen."""
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` as it may be printed to a terminal or a log: control characters (but tabs),
+    line and paragraph separators, bidirectional controls and lone surrogates escaped
+    (``\\x1b``, ``\\u202e``). Every message that quotes the input goes through this."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_ESCAPES)
+
+
+def unprintable(text: str) -> str | None:
+    """What ``text`` holds that :func:`printable` would escape (tabs included), named for a
+    writer: ``a control character (U+0000)``; ``None`` if nothing."""
+    found = _UNPRINTABLE.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    code = f"U+{ord(char):04X}"
+    if char in BIDI_CONTROLS:
+        return f"a bidirectional text control ({code}), which reorders text on screen"
+    if "\ud800" <= char <= "\udfff":
+        return f"a lone surrogate ({code}), which no file can hold"
+    if char in "\u2028\u2029":
+        return f"a line separator ({code})"
+    return f"a control character ({code})"
+
+
 class _Escapes(dict[int, str]):
-    """``str.translate`` table: control characters and line/paragraph separators escaped."""
+    """``str.translate`` table for :func:`printable`."""
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        if char != "\t" and unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            self[code] = char.encode("unicode_escape").decode("ascii")
+        if char != "\t" and (_UNPRINTABLE.match(char) or unicodedata.category(char) == "Cc"):
+            self[code] = char.encode("unicode_escape", "backslashreplace").decode("ascii")
         else:
             self[code] = char
         return self[code]

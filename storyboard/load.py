@@ -48,6 +48,9 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 """Largest storyboard or include file read (8 MiB: a 2,000-shot storyboard is about 1.5 MiB)."""
 MAX_NODES = 1_000_000
 """Largest document, counted in YAML nodes after alias expansion."""
+MAX_TEXT = 2 * MAX_FILE_BYTES
+"""Most characters of text a document holds after alias expansion (twice the largest file:
+a file without aliases holds at most one)."""
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences."""
 INCLUDE_KEYS = ("include", "vars", "elements")
@@ -214,7 +217,10 @@ class _Loader:
         if _MAYBE_ANCHOR.search(text) and _expanded_size(node, self, name) is None:
             return None
         try:
-            return _Builder(self, name, smap).build(node, (), 0), smap
+            builder = _Builder(self, name, smap)
+            # a single character is found at memchr speed; "\\u" takes 100 times longer
+            builder.escapes = "\\" in text and ("\\u" in text or "\\U" in text)
+            return builder.build(node, (), 0), smap
         except _TooLarge as exc:
             self.error(exc.position, _too_large())
             return None
@@ -432,6 +438,8 @@ class _Builder:
         self.smap = smap
         self.count = 0
         self.merges_too_deep = False
+        self.escapes = False
+        """Whether the text has ``\\u`` escapes, which may make lone surrogates."""
         self.merges: list[Node] = []
         """The merge keys (``<<``) being followed, outermost first."""
 
@@ -510,11 +518,31 @@ class _Builder:
             )
         return False
 
+    def surrogates(self, node: ScalarNode, value: str) -> str:
+        """Double-quoted text with ``\\u`` escapes of surrogates: a pair (``"\\ud83d\\ude00"``,
+        as JSON writes an emoji) is the character it encodes; half of one is an error, as no
+        file can hold it and the build would fail writing it (after paying)."""
+        if not _SURROGATE.search(value):
+            return value
+        units = value.encode("utf-16-le", "surrogatepass")
+        try:
+            return units.decode("utf-16-le")
+        except UnicodeDecodeError as exc:
+            half = int.from_bytes(units[exc.start : exc.start + 2], "little")
+            self.loader.error(
+                self.pos(node),
+                f"text holds a lone surrogate (U+{half:04X}), half of a character that no "
+                "file can hold: write the character itself",
+            )
+            return value
+
     def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         value: str = node.value
         try:
             if tag == _TAG + "str":
+                if self.escapes and node.style == '"':
+                    return self.surrogates(node, value)
                 return value
             if tag == _TAG + "int":
                 return self.loader._scalars.construct_yaml_int(node)
@@ -549,6 +577,7 @@ def _too_large() -> str:
     )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAYBE_ANCHOR = re.compile(r"&[^\s,\[\]{}]")
 """Where an anchor (``&name``) may be; matches more than anchors (``AT&T``), never fewer."""
 
@@ -559,6 +588,7 @@ def _expanded_size(root: Node, loader: _Loader, name: str) -> int | None:
     Memoised on node identity, so shared (aliased) subtrees are counted in O(1) per use.
     """
     sizes: dict[int, int] = {}
+    texts: dict[int, int] = {}  # the characters of text, expanded as well
     on_path: set[int] = set()
 
     def pos(node: Node) -> Position:
@@ -575,7 +605,11 @@ def _expanded_size(root: Node, loader: _Loader, name: str) -> int | None:
             if total > MAX_NODES:
                 loader.error(pos(node), _too_large())
                 return None
-            sizes[key] = total
+            text = _text_of(node) + sum(texts[id(child)] for child in _children(node))
+            if text > MAX_TEXT:
+                loader.error(pos(node), _too_much_text())
+                return None
+            sizes[key], texts[key] = total, text
             continue
         if key in sizes:
             continue
@@ -591,6 +625,17 @@ def _expanded_size(root: Node, loader: _Loader, name: str) -> int | None:
             if id(child) not in sizes:
                 stack.append((child, False))
     return sizes[id(root)]
+
+
+def _text_of(node: Node) -> int:
+    return len(node.value) if isinstance(node, ScalarNode) else 0
+
+
+def _too_much_text() -> str:
+    return (
+        f"document too large: expands to more than {MAX_TEXT:,} characters of text "
+        "(is a long text repeated through many aliases?)"
+    )
 
 
 def _children(node: Node) -> Iterator[Node]:

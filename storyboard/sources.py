@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from storyboard.diagnostics import did_you_mean
+from storyboard.diagnostics import did_you_mean, unprintable
 
 FRAME_REF = re.compile(
     r"^(?P<shot>[a-z0-9][a-z0-9_-]*)(?:\.(?P<which>first|last)|@(?P<time>\d+(?:\.\d+)?)s)$"
@@ -183,6 +183,9 @@ def _is_loopback(host: str) -> bool:
 def _local_file(text: str, media: MediaKind, base: Path, project_root: Path) -> Path:
     if "\x00" in text:
         raise SourceProblem("file name holds a NUL character")
+    bad = unprintable(text)
+    if bad is not None:  # it would be printed (storyboard deps) and written (depfiles)
+        raise SourceProblem(f"file name holds {bad}")
     path = Path(text)
     if path.is_absolute():
         raise SourceProblem(

@@ -30,6 +30,7 @@ from storyboard.diagnostics import (
     display_path,
     format_path,
     position_in_value,
+    unprintable,
 )
 from storyboard.errors import InputError
 from storyboard.inputs import read_capped
@@ -67,6 +68,12 @@ ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 RESERVED_ELEMENT = re.compile(r"^element_\d+$")
 SUPPORTED_VERSIONS = (1,)
 FORMAT_EXTENSIONS = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}
+NAME_MAX = 255
+"""The longest file name, in bytes, that common file systems take (ext4, APFS, NTFS...)."""
+MAX_FILM_NAME_BYTES = NAME_MAX - len(".") - len(".XXXXXXXX") - len(".cut")
+"""The longest ``output.file``: the cut works in ``.NAME.XXXXXXXX.cut`` next to the film
+(:func:`storyboard.cut.assemble.assemble`), as atomic writes do in ``.NAME.XXXXXXXX.tmp``."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def validate_document(doc: Document) -> CheckedStoryboard:
@@ -196,6 +203,7 @@ class _Checker:
         shots = list(self._walk_shots())
         self._check_ids(shots)
         self._check_models(shots)
+        self._check_title()
         self._check_output()
         self._check_delivery()
         self._check_sequences(shots)
@@ -285,6 +293,8 @@ class _Checker:
                     f"output size {width}x{height} is not one the model makes ({allowed})",
                 )
         file, fmt = output.get("file"), output.get("format", "MP4")
+        if isinstance(file, str):
+            self._check_film_name(file)
         if isinstance(file, str) and isinstance(fmt, str) and fmt in FORMAT_EXTENSIONS:
             ext = Path(file).suffix.lower()
             if ext != FORMAT_EXTENSIONS[fmt]:
@@ -293,6 +303,30 @@ class _Checker:
                     f"output.file '{file}' does not end in {FORMAT_EXTENSIONS[fmt]} "
                     f"(the format is {fmt})",
                 )
+
+    def _check_film_name(self, file: str) -> None:
+        """``output.file`` names a file the cut writes, first under a longer temporary name:
+        what the file system refuses would fail the build after every take was paid for."""
+        where = self.smap.value(("output", "file"))
+        bad = unprintable(file)
+        if bad is not None:
+            self.error(where, f"output.file: the name holds {bad}")
+            return
+        size = len(file.encode("utf-8"))
+        if size > MAX_FILM_NAME_BYTES:
+            self.error(
+                where,
+                f"output.file: the name is {size} bytes long in UTF-8; it may have at most "
+                f"{MAX_FILM_NAME_BYTES} (file systems allow {NAME_MAX}, and the cut first writes "
+                f"it under a temporary name {NAME_MAX - MAX_FILM_NAME_BYTES} bytes longer)",
+            )
+
+    def _check_title(self) -> None:
+        """The title goes into the exports (XML for Final Cut Pro) and the report."""
+        title = self.data.get("title")
+        bad = unprintable(title) if isinstance(title, str) else None
+        if bad is not None:
+            self.error(self.at("title"), f"title holds {bad}; a title is one line of plain text")
 
     def _check_delivery(self) -> None:
         delivery = self.data.get("delivery")
@@ -449,8 +483,14 @@ class _Checker:
             return
         if isinstance(cut.get("music"), dict):
             music = self._source(("cut", "music", "file"), "audio")
-            if music is not None:
+            if isinstance(music, MediaRef) and music.kind == "file":
                 self.sources[("cut", "music", "file")] = (music,)
+            elif music is not None:  # the cut mixes it on this machine: nothing fetches it
+                self.error(
+                    self.at("cut", "music", "file"),
+                    "cut.music.file: the music bed must be a local audio file, named relative "
+                    "to the storyboard (not a URL, an uploaded media UUID or a data: URI)",
+                )
         clips = cut.get("clips")
         by_id = {s.id: s for s in shots if s.id is not None}
         for i, clip in enumerate(clips if isinstance(clips, list) else []):
@@ -518,6 +558,8 @@ class _Checker:
                 text = renderer.render(source, context)
             except TemplateProblem as exc:
                 self._template_error(exc, path, source, shot)
+                if renderer.out_of_time:
+                    break  # the storyboard's prompts used up their time; the error says so
                 continue
             rendered[path] = text
             self._check_prompt(text, path, source, element_names)
@@ -568,6 +610,13 @@ class _Checker:
         self, text: str, path: DataPath, source: str, element_names: set[str]
     ) -> None:
         where = self.smap.value(path)
+        half = _SURROGATE.search(text)
+        if half is not None:  # made by a template ('\\ud800'): it could not be sent
+            self.error(
+                where,
+                f"prompt holds a lone surrogate (U+{ord(half.group()):04X}) once rendered, half "
+                "of a character that cannot be sent",
+            )
         if not text:
             self.error(where, "prompt is empty once rendered; it needs at least 2 characters")
         elif len(text) < 2:

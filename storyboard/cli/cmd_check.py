@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from storyboard.diagnostics import Diagnostic
+from storyboard.diagnostics import Diagnostic, printable
 from storyboard.errors import InputError
 
 
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             shots, takes = len(compiled.checked.shots), len(compiled.takes)
             print(
-                f"{file}: ok ({shots} shot{'s' if shots != 1 else ''}, "
+                f"{printable(file)}: ok ({shots} shot{'s' if shots != 1 else ''}, "
                 f"{takes} request{'s' if takes != 1 else ''})",
                 file=sys.stderr,
             )

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from storyboard.diagnostics import printable
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     here = Path.cwd()
     for path in cleaned.removed:
         shown = path.relative_to(here) if path.is_relative_to(here) else path
-        print(f"{verb} {shown}", file=sys.stderr)
+        print(f"{verb} {printable(str(shown))}", file=sys.stderr)
     if not cleaned.removed:
         print("nothing to clean", file=sys.stderr)
     else:

@@ -11,7 +11,7 @@ import difflib
 import sys
 from typing import Any
 
-from storyboard.diagnostics import display_path
+from storyboard.diagnostics import display_path, printable
 
 
 def register(sub: Any) -> None:
@@ -43,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     changed = [r for r in results if r.changed]
     for result in changed:
         name = display_path(result.path)
+        shown = printable(name)
         if args.diff:
             sys.stdout.write(_diff(result.original, result.formatted, name))
         if args.check:
-            print(f"would reformat {name}", file=sys.stderr)
+            print(f"would reformat {shown}", file=sys.stderr)
         elif not args.diff:
             write_atomic(result.path, result.formatted)
-            print(f"reformatted {name}", file=sys.stderr)
+            print(f"reformatted {shown}", file=sys.stderr)
     kept = len(results) - len(changed)
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
     print(f"{_files(len(changed))} {verb}, {_files(kept)} already formatted", file=sys.stderr)

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TextIO
 
+from storyboard.diagnostics import printable
 from storyboard.events import (
     Event,
     Note,
@@ -47,8 +48,8 @@ class Console:
             line = self._line(event)
             if self.live:
                 self._clear()
-            if line:
-                self.stream.write(line + "\n")
+            if line:  # messages may quote the storyboard, or what a server answered
+                self.stream.write(printable(line) + "\n")
             if self.live:
                 self._draw()
             self.stream.flush()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 import traceback
 from collections.abc import Sequence
 
 from storyboard import __version__
+from storyboard.diagnostics import printable
 from storyboard.errors import InputError, StoryboardError
 
 # Order is the order of `storyboard --help`.
@@ -23,10 +25,33 @@ COMMAND_MODULES = (
 )
 
 BUG_REPORT = (
-    "this is a bug in storyboard {version}, not in your storyboard. Please report it at "
-    "https://github.com/storyboard-video/storyboard/issues with the command you ran and "
-    "the lines above."
+    "this is a bug in storyboard {version}, not in your storyboard. Please report it {where}, "
+    "with the command you ran and the lines above."
 )
+README_SECTION = "as the 'Reporting a bug' section of storyboard's README.md says"
+"""Where to report when the installed package names no issue tracker (``[project.urls]``)."""
+_TRACKER_LABELS = ("issues", "bug tracker", "bugs", "issue tracker")
+
+
+def bug_report_address() -> str | None:
+    """The issue tracker the installed package's metadata names (``[project.urls]``, labelled
+    Issues or Bug Tracker), if any: never an address nobody wrote down."""
+    try:
+        entries = importlib.metadata.metadata("storyboard").get_all("Project-URL") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in entries:
+        label, _, url = str(entry).partition(",")
+        if label.strip().lower() in _TRACKER_LABELS and url.strip().startswith("https://"):
+            return url.strip()
+    return None
+
+
+def bug_report() -> str:
+    """The internal-error message: what happened, and where to report it."""
+    address = bug_report_address()
+    where = f"at {address}" if address else README_SECTION
+    return BUG_REPORT.format(version=__version__, where=where)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        sys.stderr.write(f"storyboard: error: {message}\n")
+        sys.stderr.write(f"storyboard: error: {printable(message)}\n")
         raise SystemExit(2)
 
 
@@ -66,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
         return exc.exit_code
     except StoryboardError as exc:
-        print(f"storyboard: error: {exc}", file=sys.stderr)
+        print(f"storyboard: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("storyboard: interrupted", file=sys.stderr)
@@ -75,7 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception:
         traceback.print_exc()
-        print(
-            f"storyboard: internal error: {BUG_REPORT.format(version=__version__)}", file=sys.stderr
-        )
+        print(f"storyboard: internal error: {bug_report()}", file=sys.stderr)
         return 3
