@@ -7,10 +7,14 @@ under the value's data path. Doing the construction here (instead of ruamel's ro
 loader) gives exact positions for scalars, lets us bound alias expansion before building
 anything, and keeps loading fast.
 
-Hostile input stays harmless: files over :data:`MAX_FILE_BYTES` are refused unread, the size
-of the document *after* alias expansion is computed on the node graph (memoised, so the
-"billion laughs" file costs microseconds) and refused past :data:`MAX_NODES`, recursive
-aliases and over-deep nesting are errors, and every YAML error becomes a positioned
+Hostile input stays harmless: only regular files of at most :data:`MAX_FILE_BYTES` are read
+(:func:`storyboard.inputs.read_capped`: a FIFO or ``/dev/zero`` is refused unread); nesting is
+measured before anything composes the text (:func:`_too_deep`: libyaml's composer recurses in
+C and overflowed its stack at 30,000 levels); the size of the document *after* alias
+expansion, in values and in characters of text, is computed on the node graph (memoised, so
+the "billion laughs" file costs microseconds) and refused past :data:`MAX_NODES` or
+:data:`MAX_TEXT`; recursive aliases, nesting past :data:`MAX_DEPTH` (merged mappings count as
+a level) and half surrogate pairs are errors, and every YAML error becomes a positioned
 diagnostic. Includes merge ``elements`` and ``vars``; a name defined twice is an error naming
 both places, and an include cycle is an error that prints the chain.
 """
