@@ -228,7 +228,6 @@ async def fetch_video(
     """
     register_url_secrets(url)
     destinations = destinations or Destinations()
-    await destinations.pin(url)  # refused before a temporary file is even made
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
