@@ -93,9 +93,10 @@ def redact_url(url: str) -> str:
         return scrub(url.split("?", 1)[0].split("#", 1)[0])
     if not parts.scheme or not host:
         return scrub(url.split("?", 1)[0].split("#", 1)[0])
-    shown = f"[{host}]" if ":" in host else host
-    netloc = f"{shown}:{port}" if port is not None else shown
-    if parts.username is not None or parts.password is not None:
+    del port  # parsed only to refuse a bad one; the host is kept as written (the journal is
+    # scoped by this text: a URL without secrets must come out exactly as it went in)
+    netloc = parts.netloc.rpartition("@")[2]
+    if "@" in parts.netloc:
         netloc = f"{REDACTED}@{netloc}"
     query = REDACTED if parts.query else ""
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
