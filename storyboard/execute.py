@@ -10,6 +10,15 @@ attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one res
 again under a new task UUID, at most ``retries`` times; refusals and moderation are never
 retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
 
+Nothing a paid backend brings back is trusted as sent: before the cache takes a result it
+must be a video that plays (:func:`storyboard.media.probe.check_video`: a container, a video
+stream, a first frame that decodes) and last as long as the request asked, within
+:data:`DURATION_TOLERANCE`; so must a result downloaded from the lock file. A result that
+fails is not cached, not locked and not sent again as a new (paid) task: the take fails
+with the provider's task UUID, which stays pending in the journal. The backend is also told
+the most the provider may say the job cost (the plan's estimate times :data:`COST_MARGIN`).
+URLs are kept redacted wherever they are written (no query, no userinfo).
+
 Independent takes run at the same time, at most ``jobs`` at once. A failed take skips its
 dependents; without ``keep_going`` no new take starts after a failure, but takes already
 sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
@@ -30,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from storyboard.backends.base import Backend, Job, Segment
+from storyboard.backends.base import Backend, Job, Output, Segment
+from storyboard.backends.runware.redact import redact_url
 from storyboard.compile import Compiled, CompiledTake
 from storyboard.errors import ProviderError
 from storyboard.events import (
@@ -53,6 +63,13 @@ from storyboard.state.lockfile import LockedResult, LockedTake, LockFile
 from storyboard.state.workspace import Workspace
 
 Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselected"]
+
+#: A paid result's length may differ from the requested one by this many seconds, or by
+#: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
+DURATION_TOLERANCE = (1.0, 0.1)
+#: The most a provider may say a take cost, as a multiple of the plan's estimate for it; an
+#: answer above it is refused as not to be trusted (prices change, a thousandfold does not).
+COST_MARGIN = 3.0
 
 
 @dataclass
@@ -161,7 +178,8 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     if backend.paid:
         locked = run.lock.find(take.id, key, backend.namespace)
         if locked is not None:
-            entry = await _from_lock(run, take.id, locked)
+            expected = _expected_seconds(compiled, None)
+            entry = await _from_lock(run, take.id, locked, expected)
             run.emit(TakeCached(take.id, "lock"))
             return Outcome(take.id, "locked", entry)
     files, provider_ids, source_seconds = await _inputs(run, compiled)
@@ -187,6 +205,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 resumed=pending is not None,
                 segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
                 source_seconds=source_seconds,
+                cost_limit=_cost_limit(run, compiled) if backend.paid else None,
             )
             run.emit(TakeStarted(take.id, task_uuid, pending is not None))
             try:
@@ -203,12 +222,19 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 if attempt >= retries or not getattr(exc, "retryable", False):
                     raise
                 run.emit(Note(take.id, f"{take.id}: {exc}; sending it again as a new task"))
+        if backend.paid:  # paid for, so sent again by no one: refused, it stays pending
+            await _check_results(compiled, outputs, task_uuid, source_seconds)
         entry = run.cache.put(
             backend.namespace,
             key,
             [o.path for o in outputs],
             results=[
-                {"video_uuid": o.video_uuid, "url": o.url, "cost": o.cost, "seed": o.seed}
+                {
+                    "video_uuid": o.video_uuid,
+                    "url": _redacted(o.url),
+                    "cost": o.cost,
+                    "seed": o.seed,
+                }
                 for o in outputs
             ],
             task_uuid=task_uuid,
@@ -232,23 +258,95 @@ def _definitive(exc: ProviderError) -> bool:
 
 
 def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> LockedTake:
-    """What the lock file records of a paid take's result."""
+    """What the lock file records of a paid take's result (URLs redacted: the lock is
+    committed, and a result URL's query may be a token)."""
     return LockedTake(
         key=entry.key,
         backend=backend,
         model=str(compiled.request.get("model")),
         task_uuid=entry.task_uuid,
         cost=entry.cost,
-        results=tuple(LockedResult(r.video_uuid, r.url, r.sha256, r.bytes) for r in entry.results),
+        results=tuple(
+            LockedResult(r.video_uuid, _redacted(r.url), r.sha256, r.bytes) for r in entry.results
+        ),
     )
+
+
+def _redacted(url: str | None) -> str | None:
+    return None if url is None else redact_url(url)
+
+
+def _cost_limit(run: Execution, compiled: CompiledTake) -> float:
+    """The most a provider may say this take cost: the plan's estimate times
+    :data:`COST_MARGIN`, or, when the estimate is unknown (an edit of a remote video),
+    the take's dearest rate for the model's longest output."""
+    from storyboard.plan import estimate, probe_duration
+
+    cost = estimate(compiled.take, run.compiled, probe_duration)
+    if cost.amount is not None:
+        return round(COST_MARGIN * cost.amount, 4) + 0.01
+    profile = compiled.take.profile
+    dearest = max(profile.price_silent, profile.price_sound, profile.price_video_input)
+    return round(COST_MARGIN * dearest * profile.max_duration * cost.results, 4)
+
+
+def _expected_seconds(compiled: CompiledTake, source_seconds: float | None) -> float | None:
+    """How long the request asked the result to be: its ``duration``, or for an edit the
+    length of its source, when known."""
+    duration = compiled.request.get("duration")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        return float(duration)
+    return source_seconds
+
+
+def _usable(path: Path, expected: float | None) -> str | None:
+    """Why a result is not a usable video of about ``expected`` seconds, or ``None``."""
+    from storyboard.media.probe import MediaError, check_video
+
+    try:
+        seconds = check_video(path)
+    except MediaError as exc:
+        return str(exc).replace(str(path), "the file")
+    if expected is not None:
+        slack = max(DURATION_TOLERANCE[0], DURATION_TOLERANCE[1] * expected)
+        if abs(seconds - expected) > slack:
+            return f"it lasts {seconds:.2f} s where {expected:g} s were asked (± {slack:g} s)"
+    return None
+
+
+async def _check_results(
+    compiled: CompiledTake, outputs: list[Output], task_uuid: str, source_seconds: float | None
+) -> None:
+    """Refuse a paid job's results unless each is a usable video of the asked length.
+
+    The task was paid for; its UUID stays pending in the journal (the caller has not said
+    ``done``), so the next build asks for the same result again instead of paying anew.
+    """
+    expected = _expected_seconds(compiled, source_seconds)
+    for index, output in enumerate(outputs):
+        why = await asyncio.to_thread(_usable, output.path, expected)
+        if why is None:
+            continue
+        variation = f" (variation {index + 1})" if len(outputs) > 1 else ""
+        spent = f" (${output.cost:.4f})" if output.cost is not None else ""
+        raise ProviderError(
+            f"the result of task {task_uuid}{variation} is not a usable video: {why}. "
+            f"The task was paid for{spent}; nothing of it was cached or locked, and it was not "
+            "sent again. It stays pending under its task UUID: the next build downloads the "
+            "same result again, at no charge. If it stays broken, report task "
+            f"{task_uuid} to Runware to ask for a refund"
+        )
 
 
 #: HTTP statuses of a result URL that has expired or been deleted: it will not come back.
 _GONE = (403, 404, 410)
 
 
-async def _from_lock(run: Execution, take_id: str, locked: LockedTake) -> CacheEntry:
-    """Download a locked result, verify it byte for byte, and cache it."""
+async def _from_lock(
+    run: Execution, take_id: str, locked: LockedTake, expected: float | None = None
+) -> CacheEntry:
+    """Download a locked result, verify it byte for byte and as a video of about
+    ``expected`` seconds, and cache it."""
     staging = Path(tempfile.mkdtemp(prefix=".locked-", dir=_mkdir(run.cache.root)))
     try:
         files = []
@@ -271,7 +369,16 @@ async def _from_lock(run: Execution, take_id: str, locked: LockedTake) -> CacheE
 
             if sha256_file(path) != result.sha256:
                 raise ProviderError(
-                    f"the locked result at {result.url} does not match the lock's sha256"
+                    f"the locked result at {_redacted(result.url)} does not match the lock's sha256"
+                )
+            why = await asyncio.to_thread(_usable, path, expected)
+            if why is not None:  # locked as good by an earlier version: it never will be
+                run.gone_from_lock.add(take_id)
+                raise ProviderError(
+                    f"the locked result of task {locked.task_uuid} is not a usable video: "
+                    f"{why}. Its entry leaves the lock file, so the next build generates this "
+                    "take again and pays for it (see `storyboard plan` for its cost); report "
+                    f"task {locked.task_uuid} to Runware to ask for a refund"
                 )
             files.append(path)
         return run.cache.put(
@@ -279,7 +386,11 @@ async def _from_lock(run: Execution, take_id: str, locked: LockedTake) -> CacheE
             locked.key,
             files,
             results=[
-                {"video_uuid": r.video_uuid, "url": r.url, "cost": locked.cost if i == 0 else 0}
+                {
+                    "video_uuid": r.video_uuid,
+                    "url": _redacted(r.url),
+                    "cost": locked.cost if i == 0 else 0,
+                }
                 for i, r in enumerate(locked.results)
             ],
             task_uuid=locked.task_uuid,

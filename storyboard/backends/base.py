@@ -37,7 +37,9 @@ class Job:
         resumed: the journal says this task may have been sent before.
         segments: the shots of the take, in order.
         source_seconds: the length of the video an edit starts from, when known.
-        on_progress: called with ``(state, fraction or None)`` while the job runs.
+        cost_limit: the most, in USD, the provider may say the whole job cost before its
+            answer is refused as not to be trusted (the plan's estimate times a margin, see
+            :data:`storyboard.execute.COST_MARGIN`); ``None``: no limit known.
     """
 
     take: str
@@ -49,6 +51,7 @@ class Job:
     resumed: bool = False
     segments: tuple[Segment, ...] = ()
     source_seconds: float | None = None
+    cost_limit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,11 @@ class Ticket:
 
 @dataclass(frozen=True)
 class Output:
-    """One finished video of a job."""
+    """One finished video of a job.
+
+    ``url`` may be persisted (cache entry, lock file): a backend gives it without anything
+    secret (its query and userinfo redacted, see
+    :func:`storyboard.backends.runware.redact.redact_url`)."""
 
     path: Path
     video_uuid: str | None = None
@@ -90,7 +97,8 @@ class Backend(Protocol):
     async def collect(self, ticket: Ticket, folder: Path) -> list[Output]: ...
 
     async def fetch(self, url: str, dest: Path) -> None:
-        """Download a result named in the lock file (paid backends only)."""
+        """Download a result named in the lock file (paid backends only); ``url`` is as
+        the lock keeps it (redacted)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -11,19 +11,31 @@ Routes:
   ``GET|POST config`` (POST a JSON object of settings to change).
 
 A dropped connection is emulated by starting a response whose body never comes and closing
-the connection: the client gets no answer (httpx raises ``RemoteProtocolError``).
+the connection: the client gets no answer (httpx raises ``RemoteProtocolError``). A trickled
+answer or file is streamed one byte at a time. Result files obey their job's faults
+(``token-url``, ``redirect``, ``download-trickle``; ``corrupt-result`` changed the file itself).
+Answers are JSON as Python writes it: a ``bad-cost`` fault's ``NaN`` goes out as ``NaN``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -52,6 +64,29 @@ class _Dropped(Response):
         raise ConnectionDropped("emulated dropped connection")
 
 
+class _LaxJSON(JSONResponse):
+    """JSON as Python's ``json`` writes it, ``NaN`` and ``Infinity`` included (a faulty
+    service's answer; the normal answers never hold them)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def _one_byte_at_a_time(data: bytes, delay: float) -> AsyncIterator[bytes]:
+    for index in range(len(data)):
+        await asyncio.sleep(delay)
+        yield data[index : index + 1]
+
+
+def _trickled(data: bytes, status: int, media_type: str, delay: float) -> Response:
+    return StreamingResponse(
+        _one_byte_at_a_time(data, delay),
+        status,
+        headers={"content-length": str(len(data))},
+        media_type=media_type,
+    )
+
+
 def create_app(emulator: Emulator) -> Starlette:
     """The ASGI app serving ``emulator``."""
 
@@ -74,16 +109,41 @@ def create_app(emulator: Emulator) -> Starlette:
             await asyncio.sleep(reply.delay)
         if reply.drop:
             return _Dropped()
+        if reply.trickle > 0:
+            raw = reply.raw if reply.raw is not None else _LaxJSON(reply.body).body
+            return _trickled(bytes(raw), reply.status, "application/json", reply.trickle)
         if reply.raw is not None:
             return Response(reply.raw, reply.status, media_type="application/json")
-        return JSONResponse(reply.body, reply.status)
+        return _LaxJSON(reply.body, reply.status)
+
+    def served(outcome: str) -> None:
+        emulator.counters.count("downloads", outcome)
 
     async def files(request: Request) -> Response:
         media = emulator.store.by_route(request.url.path)
         if media is None or (media.expires_at is not None and time.time() > media.expires_at):
+            served("missing")
             return JSONResponse({"error": "not found"}, 404)
         if not media.path.exists():
+            served("missing")
             return JSONResponse({"error": "not found"}, 404)
+        job = emulator.job_of_result(media.uuid)
+        if job is not None:
+            if job.token is not None and request.query_params.get("token") != job.token:
+                served("forbidden")
+                return JSONResponse({"error": "a valid token is required"}, 403)
+            redirect = job.rule("redirect")
+            if redirect is not None and request.query_params.get("hop") != "1":
+                served("redirected")
+                return RedirectResponse(
+                    _redirect_target(request, redirect.port, redirect.host), 302
+                )
+            trickle = job.rule("download-trickle")
+            if trickle is not None:
+                served("served")
+                data = await asyncio.to_thread(Path(media.path).read_bytes)
+                return _trickled(data, 200, media.content_type, trickle.delay)
+        served("served")
         return FileResponse(media.path, media_type=media.content_type)
 
     async def ledger(request: Request) -> Response:
@@ -168,6 +228,16 @@ def create_app(emulator: Emulator) -> Starlette:
         Route("/_emulator/config", config, methods=["GET", "POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _redirect_target(request: Request, port: int | None, host: str | None) -> str:
+    """Where a ``redirect`` fault sends a result URL (the same path, query kept)."""
+    query = request.url.query
+    if port is not None:
+        return f"http://127.0.0.1:{port}{request.url.path}" + (f"?{query}" if query else "")
+    if host is not None:
+        return f"https://{host}{request.url.path}" + (f"?{query}" if query else "")
+    return str(request.url.include_query_params(hop="1"))
 
 
 _CONTROL = ("ledger", "stats", "deliveries", "reset", "faults", "remote", "config")

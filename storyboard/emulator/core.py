@@ -39,6 +39,15 @@ from storyboard.emulator.webhooks import Attempt
 from storyboard.emulator.wire import ApiError
 from storyboard.media.animatic import render
 
+#: What a ``corrupt-result`` file starts with: an MP4 ``ftyp`` box (it sniffs as a video).
+CORRUPT_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def corrupt(path: Path, video_uuid: str) -> None:
+    """Replace a rendered result by an ``ftyp`` box and random bytes (seeded by its UUID)."""
+    noise = random.Random(video_uuid).randbytes(16 * 1024)
+    path.write_bytes(CORRUPT_HEAD + noise)
+
 
 def key_id(api_key: str) -> str:
     """A stable fingerprint of an API key (the key itself is never stored or logged)."""
@@ -64,6 +73,7 @@ class Emulator:
         self.faults = FaultPlan(seed=self._config.seed)
         self.lock = threading.RLock()
         self.jobs: dict[tuple[str, str], Job] = {}
+        self.result_jobs: dict[str, Job] = {}  # videoUUID -> the job that made it
         self.used: set[tuple[str, str]] = set()
         self.elements: dict[str, set[str]] = {}
         self._attempts: list[Attempt] = []
@@ -250,6 +260,8 @@ class Emulator:
         """Result ``result`` of ``job`` is ready: publish it and deliver it."""
         request = job.request
         expires = None if request.ttl is None else time.time() + request.ttl
+        if job.rule("corrupt-result") is not None:
+            corrupt(result.path, result.video_uuid)
         self.store.add_result(
             result.video_uuid,
             result.path,
@@ -259,6 +271,8 @@ class Emulator:
             nominal=(request.width, request.height),
         )
         result.done = True
+        with self.lock:
+            self.result_jobs[result.video_uuid] = job
         if job.finished:
             job.finished_wall = time.time()
         if request.upload_endpoint is not None or request.webhook_url is not None:
@@ -277,6 +291,11 @@ class Emulator:
         )
         if job.request.webhook_url is not None:
             self.spawn(deliver_failure(self, job))
+
+    def job_of_result(self, video_uuid: str) -> Job | None:
+        """The job that made the result ``video_uuid``, if it is known."""
+        with self.lock:
+            return self.result_jobs.get(video_uuid.lower())
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` in the current event loop, keeping a reference until it ends."""
@@ -313,6 +332,7 @@ class Emulator:
                 for future in job.renders:
                     future.cancel()  # renders not started yet are not needed any more
             self.jobs.clear()
+            self.result_jobs.clear()
             self.used.clear()
             self.elements.clear()
             self._attempts.clear()

@@ -5,7 +5,8 @@
     body -> JSON array? -> authentication (header or leading task) -> submit/poll faults
          -> each task on its own: videoInference | getResponse | getTaskDetails
             | imageUpload | mediaStorage | ping   (others: unsupportedTaskType)
-         -> after-faults (slow ACK, dropped connection, malformed body, empty ACK)
+         -> after-faults (slow ACK, trickled answer, dropped connection, malformed body,
+            empty ACK)
          -> {"data": [...], "errors": [...]} with the status of §9 item 3
 
 Each task is processed independently; its failures become error objects tagged with its
@@ -43,13 +44,15 @@ DRY_RUN_HEADER = "x-runware-dry-run"
 
 @dataclass
 class Reply:
-    """What the HTTP layer sends: a JSON body (or raw bytes), after ``delay``; or nothing."""
+    """What the HTTP layer sends: a JSON body (or raw bytes), after ``delay``; or nothing.
+    With ``trickle``, the body goes out one byte every ``trickle`` seconds."""
 
     status: int
     body: JSON | None = None
     raw: bytes | None = None
     delay: float = 0.0
     drop: bool = False
+    trickle: float = 0.0
 
 
 @dataclass
@@ -147,6 +150,10 @@ def _handle(emulator: Emulator, raw: bytes, headers: Mapping[str, str], base_url
         fired += emulator.faults.roll(
             "submit", [j.task_uuid for j in request.created], header_rules, status=False
         )
+    elif submit_uuids:  # a submit that created nothing (a retry's conflict) may trickle too
+        fired += emulator.faults.roll(
+            "submit", submit_uuids, header_rules, status=False, kinds=("trickle",)
+        )
     if poll_uuids:
         fired += emulator.faults.roll("poll", poll_uuids, header_rules, status=False)
     for rule in fired:
@@ -155,6 +162,9 @@ def _handle(emulator: Emulator, raw: bytes, headers: Mapping[str, str], base_url
     kinds = {rule.kind: rule for rule in fired}
     if "slow-ack" in kinds:
         reply.delay = kinds["slow-ack"].delay
+    for kind in ("trickle", "poll-trickle"):
+        if kind in kinds:
+            reply.trickle = max(reply.trickle, kinds[kind].delay)
     if "empty-ack" in kinds:
         acked = {job.task_uuid for job in request.created}
         data = [

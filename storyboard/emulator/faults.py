@@ -21,6 +21,21 @@ provider-error     job     the job fails with ``timeoutProvider`` (or ``code``) 
 moderation         job     the same with ``providerContentPolicyViolation`` naming the input
 item-error         job     a provider failure reported inside ``data`` as
                            ``{"status": "error", "error": {...}}``
+trickle            submit  the answer to a submit (an ACK, or the ``conflictTaskUUID`` of a
+                           retry) is sent one byte every ``delay`` seconds (alias
+                           ``submit-trickle``); a job it creates is billed
+poll-trickle       poll    the poll's answer is sent one byte every ``delay`` seconds
+corrupt-result     job     each result file is an ``ftyp`` box followed by random bytes
+download-trickle   job     each result file is served one byte every ``delay`` seconds
+token-url          job     result URLs carry ``?token=TOKEN`` (option ``token``), and are
+                           served only with it (403 without)
+redirect           job     a result URL answers 302: to ``http://127.0.0.1:PORT`` (option
+                           ``port``), to ``https://HOST`` (option ``host``), else to itself
+                           with ``hop=1`` (served); same path
+extra-results      job     a finished job reports ``count`` results (default 25), whatever
+                           its ``numberResults``
+bad-cost           job     each result reports ``cost`` (a JSON value; ``NaN``,
+                           ``Infinity``, ``-1000``, ``"1e308"``...; default ``NaN``)
 =================  ======  ============================================================
 
 A rule fires every time, with probability ``rate`` (a seeded RNG, so runs repeat), or for the
@@ -31,13 +46,15 @@ Spec syntax (``--faults``, ``set_faults``, ``POST /_emulator/faults``, header
 
     SPEC  := ITEM ("," ITEM)*
     ITEM  := "seed=" INT | KIND ["@" RATE | "*" TIMES] (":" KEY "=" VALUE)*
-    KEY   := after | delay | code | task
+    KEY   := after | delay | code | task | token | port | host | count | cost
 
-e.g. ``submit-503@0.1, drop*1, provider-error:after=2:task=<uuid>, seed=7``.
+e.g. ``submit-503@0.1, drop*1, provider-error:after=2:task=<uuid>, seed=7``,
+``bad-cost:cost="1e308"``, ``redirect*1:host=metadata.internal``.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterable
@@ -63,8 +80,18 @@ KINDS: dict[str, Stage] = {
     "provider-error": "job",
     "moderation": "job",
     "item-error": "job",
+    "trickle": "submit",
+    "poll-trickle": "poll",
+    "corrupt-result": "job",
+    "download-trickle": "job",
+    "token-url": "job",
+    "redirect": "job",
+    "extra-results": "job",
+    "bad-cost": "job",
 }
-ALIASES = {"submit-drop": "drop", "submit-malformed": "malformed"}
+ALIASES = {"submit-drop": "drop", "submit-malformed": "malformed", "submit-trickle": "trickle"}
+#: The token of ``token-url`` when the rule gives none.
+DEFAULT_TOKEN = "emulated-result-token-5f1d0c7a9b3e"
 STATUS_CODES = {"429": "rateLimitExceeded", "503": "serviceUnavailable", "504": "gatewayTimeout"}
 FAILURE_CODES = {
     "provider-error": "timeoutProvider",
@@ -84,6 +111,11 @@ class FaultRule:
     after: int = 1
     delay: float = 2.0
     code: str | None = None
+    token: str | None = None
+    port: int | None = None
+    host: str | None = None
+    count: int | None = None
+    cost: str | None = None
 
     def __post_init__(self) -> None:
         self.kind = ALIASES.get(self.kind, self.kind)
@@ -97,6 +129,21 @@ class FaultRule:
             raise ValueError("after must be at least 1 poll")
         if self.delay < 0:
             raise ValueError("delay must not be negative")
+        if self.count is not None and not 0 <= self.count <= 1000:
+            raise ValueError("count must be within 0..1000")
+        if self.port is not None and not 0 < self.port < 65536:
+            raise ValueError("port must be within 1..65535")
+        if self.cost is not None:
+            _ = self.cost_value  # fail early on a value that is not JSON
+
+    @property
+    def cost_value(self) -> object:
+        """The ``cost`` a ``bad-cost`` rule reports (JSON; NaN and Infinity allowed)."""
+        text = "NaN" if self.cost is None else self.cost
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(f"cost must be a JSON value, not {text!r}") from None
 
     @property
     def stage(self) -> Stage:
@@ -151,10 +198,15 @@ def parse_spec(spec: str) -> tuple[list[FaultRule], int | None]:
                 values["after"] = int(value)
             elif key == "delay":
                 values["delay"] = float(value)
-            elif key in ("code", "task"):
+            elif key in ("code", "task", "token", "host", "cost"):
                 values[key] = value
+            elif key in ("port", "count"):
+                values[key] = int(value)
             else:
-                raise ValueError(f"unknown fault option {key!r} (after, delay, code, task)")
+                raise ValueError(
+                    f"unknown fault option {key!r} "
+                    "(after, delay, code, task, token, port, host, count, cost)"
+                )
         rules.append(FaultRule(kind=kind.strip(), rate=rate, times=times, **values))
     return rules, seed
 
@@ -188,6 +240,7 @@ class FaultPlan:
         extra: Iterable[FaultRule] = (),
         *,
         status: bool | None = None,
+        kinds: Iterable[str] | None = None,
     ) -> list[FaultRule]:
         """The rules that fire for one event of ``stage`` touching ``task_uuids``.
 
@@ -195,10 +248,12 @@ class FaultPlan:
             extra: rules of this request only (the ``X-Emulator-Faults`` header), rolled
                 after the installed ones.
             status: only status faults (True), only the others (False), or all (None).
+            kinds: only rules of these kinds (default: every kind).
 
         Counted rules are consumed; rate rules roll the seeded dice once each.
         """
         uuids = {u.lower() for u in task_uuids}
+        only = None if kinds is None else frozenset(kinds)
         fired: list[FaultRule] = []
         with self._lock:
             for rule in [*self._rules, *extra]:
@@ -207,6 +262,8 @@ class FaultPlan:
                 ):
                     continue
                 if status is not None and (rule.status is not None) != status:
+                    continue
+                if only is not None and rule.kind not in only:
                     continue
                 if rule.times is not None:
                     if rule.times <= 0:

@@ -21,12 +21,13 @@ import asyncio
 import hashlib
 import json
 import time
+import uuid as uuidlib
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storyboard.emulator.faults import FaultRule
+from storyboard.emulator.faults import DEFAULT_TOKEN, FaultRule
 from storyboard.emulator.store import CONTENT_TYPES, route_for
 from storyboard.emulator.validate import VideoRequest
 from storyboard.emulator.webhooks import DeliveryKind, deliver
@@ -75,6 +76,16 @@ class Job:
     def task_uuid(self) -> str:
         return self.request.task_uuid
 
+    def rule(self, kind: str) -> FaultRule | None:
+        """The job's fault of this kind, if it has one."""
+        return next((f for f in self.faults if f.kind == kind), None)
+
+    @property
+    def token(self) -> str | None:
+        """The token its result URLs carry and need (the ``token-url`` fault), if any."""
+        rule = self.rule("token-url")
+        return None if rule is None else rule.token or DEFAULT_TOKEN
+
     @property
     def failure_rule(self) -> FaultRule | None:
         return next((f for f in self.faults if f.kind in FAILURE_KINDS), None)
@@ -89,7 +100,8 @@ class Job:
 
     def video_url(self, result: Result) -> str:
         ext = self.request.output_format.lower()
-        return self.base_url + route_for("video", result.video_uuid, ext, result=True)
+        url = self.base_url + route_for("video", result.video_uuid, ext, result=True)
+        return url if self.token is None else f"{url}?token={self.token}"
 
     def success_item(self, result: Result) -> JSON:
         item: JSON = {
@@ -103,7 +115,26 @@ class Job:
         }
         if self.request.include_cost:
             item["cost"] = self.request.price.per_result
+        bad_cost = self.rule("bad-cost")
+        if bad_cost is not None:
+            item["cost"] = bad_cost.cost_value
         return item
+
+    def extra_items(self) -> list[JSON]:
+        """Results beyond ``numberResults`` (the ``extra-results`` fault), each with its own
+        videoUUID (the same at every poll) and the first result's URL."""
+        rule = self.rule("extra-results")
+        if rule is None:
+            return []
+        count = 25 if rule.count is None else rule.count
+        items = []
+        for index in range(len(self.results), count):
+            item = self.success_item(self.results[0])
+            item["videoUUID"] = str(
+                uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{self.task_uuid}:{index}")
+            )
+            items.append(item)
+        return items
 
     def failure_item(self) -> JSON:
         """The failure encoded inside ``data`` (the ``item-error`` variant)."""
@@ -124,6 +155,8 @@ class Job:
     def poll_items(self) -> tuple[list[JSON], list[ApiError]]:
         """The cumulative state of every generation, as a getResponse answers it."""
         data = [self.success_item(r) for r in self.results if r.done]
+        if data and all(r.done for r in self.results):
+            data += self.extra_items()
         errors: list[ApiError] = []
         if self.failure is not None:
             if self.failure_in_data():

@@ -91,8 +91,8 @@ class Ledger:
         return {"entries": [e.to_json() for e in entries], "total": self.total()}
 
 
-Group = Literal["tasks", "statuses", "errors", "faults", "deliveries"]
-GROUPS: tuple[Group, ...] = ("tasks", "statuses", "errors", "faults", "deliveries")
+Group = Literal["tasks", "statuses", "errors", "faults", "deliveries", "downloads"]
+GROUPS: tuple[Group, ...] = ("tasks", "statuses", "errors", "faults", "deliveries", "downloads")
 
 
 class Stats:
@@ -100,7 +100,8 @@ class Stats:
 
     Groups: ``tasks`` (task types received), ``statuses`` (HTTP statuses answered on
     ``/v1``), ``errors`` (error codes answered), ``faults`` (faults fired), ``deliveries``
-    (webhook and upload attempts by outcome).
+    (webhook and upload attempts by outcome), ``downloads`` (GETs of stored files by
+    outcome: ``served``, ``redirected``, ``forbidden``, ``missing``).
     """
 
     def __init__(self) -> None:

@@ -6,6 +6,9 @@ later, the cut. There is no ffprobe on the machines we target, so PyAV demuxes t
 itself. :func:`probe` reads packets only (no decoding), which is fast even for long clips;
 :func:`keyframe_indices` reports which frames are keyframes.
 
+:func:`check_video` is the cheap check a downloaded result passes before the cache takes
+it: the container's headers, a video stream, its length, and one decoded frame.
+
 :func:`sniff_video` and :func:`sniff_image` look at the first bytes of a payload only, for
 callers that must classify uploads before deciding what to do with them.
 """
@@ -163,6 +166,47 @@ def _audio_duration(stream: Any, packets: list[tuple[int, int]]) -> float:
     end = max(pts + max(duration, 0) for pts, duration in packets)
     start = max(min(pts for pts, _ in packets), 0)
     return float((end - start) * time_base)
+
+
+def check_video(source: str | Path) -> float:
+    """Check that a file is a video a player (and the cut) can use; return its length.
+
+    Cheap: the container's headers are read (no demuxing of the whole file), and the first
+    video frame is decoded, which proves the stream's data is not noise behind a valid
+    header. The length comes from the headers (the video stream's, else the container's);
+    only a file whose headers give none is demuxed to measure it (:func:`probe`).
+
+    Raises:
+        MediaError: the file cannot be opened as a container, has no video stream, or its
+            first frame cannot be decoded.
+    """
+    try:
+        container = av.open(str(source), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise MediaError(
+            f"{source} is not a readable video container ({type(exc).__name__})"
+        ) from exc
+    try:
+        _require_video(container, source)
+        video = container.streams.video[0]
+        if not (video.codec_context.width and video.codec_context.height):
+            raise MediaError(f"{source} has a video stream without a frame size")
+        seconds: float | None = None
+        if video.duration is not None and video.time_base is not None:
+            seconds = float(video.duration * video.time_base)
+        elif container.duration is not None:
+            seconds = float(container.duration) / 1_000_000
+        try:
+            frame = next(iter(container.decode(video)), None)
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise MediaError(f"{source}: its first video frame does not decode ({exc})") from exc
+        if frame is None:
+            raise MediaError(f"{source}: its video stream holds no frame")
+    finally:
+        container.close()
+    if seconds is None or seconds <= 0:
+        seconds = probe(source).duration_s
+    return seconds
 
 
 def keyframe_indices(source: MediaSource) -> list[int]:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from storyboard.backends.runware import PollPolicy, RetryPolicy, RunwareClient
-from tests.client.fakes import API_KEY, BASE_URL, FakeClock, ScriptedRunware
+from tests.client.fakes import API_KEY, BASE_URL, FakeClock, ScriptedRunware, StubResolver
 
 ClientFactory = Callable[..., RunwareClient]
 
@@ -30,7 +30,14 @@ def runware() -> ScriptedRunware:
 
 
 @pytest.fixture
-def make_client(clock: FakeClock, runware: ScriptedRunware) -> ClientFactory:
+def resolver() -> StubResolver:
+    return StubResolver()
+
+
+@pytest.fixture
+def make_client(
+    clock: FakeClock, runware: ScriptedRunware, resolver: StubResolver
+) -> ClientFactory:
     """A client on the scripted Runware, fake time, no jitter (``rng`` returns 0)."""
 
     def make(**options: Any) -> RunwareClient:
@@ -42,6 +49,7 @@ def make_client(clock: FakeClock, runware: ScriptedRunware) -> ClientFactory:
         options.setdefault("rng", lambda: 0.0)
         options.setdefault("retry", RetryPolicy())
         options.setdefault("poll", PollPolicy())
+        options.setdefault("resolver", resolver)
         return RunwareClient(**options)
 
     return make

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ REQUEST: dict[str, Any] = {
     "duration": 5,
 }
 MP4_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+#: The address :class:`StubResolver` gives every name: public, so that downloads are allowed;
+#: nothing ever connects to it (the transport is an ``httpx.MockTransport``).
+PUBLIC_ADDRESS = "93.184.216.34"
 
 Reply = httpx.Response | Exception | Callable[[list[dict[str, Any]]], "httpx.Response | Exception"]
 
@@ -44,6 +48,29 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
+
+
+@dataclass
+class StubResolver:
+    """Resolves names from a table (``PUBLIC_ADDRESS`` for any other), never asking DNS."""
+
+    table: dict[str, list[str]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        return self.table.get(host, [PUBLIC_ADDRESS])
+
+
+def original_url(request: httpx.Request) -> str:
+    """The URL a download asked for: the client sends it to the checked address, with the
+    name in the ``Host`` header."""
+    host = request.headers.get("host")
+    if not host:
+        return str(request.url)
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    url = request.url.copy_with(host=name)
+    return str(url.copy_with(port=int(port)) if port else url)
 
 
 @dataclass
@@ -84,7 +111,7 @@ class ScriptedRunware:
     def handler(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
             self.calls.append(Call(request, []))
-            return _resolve(self.downloads[str(request.url)], [])
+            return _resolve(self.downloads[original_url(request)], [])
         tasks = json.loads(request.content)
         call = Call(request, tasks)
         self.calls.append(call)
@@ -132,12 +159,17 @@ def processing(task_uuid: str = TASK, status: str = "processing") -> dict[str, A
     return {"taskType": "videoInference", "taskUUID": task_uuid, "status": status}
 
 
+def vid(label: str) -> str:
+    """The videoUUID of the result labelled ``label`` (results carry real UUIDs)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"video:{label}"))
+
+
 def success(task_uuid: str = TASK, video: str = "v-1", **extra: Any) -> dict[str, Any]:
     item = {
         "taskType": "videoInference",
         "taskUUID": task_uuid,
         "status": "success",
-        "videoUUID": video,
+        "videoUUID": vid(video),
         "videoURL": f"https://vm.runware.test/video/{video}.mp4",
         "cost": 0.7,
         "seed": 42,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,8 +15,16 @@ from storyboard.backends.runware import (
     RunwareDownloadError,
     VideoResult,
 )
+from storyboard.backends.runware.download import Destinations
 from storyboard.backends.runware.media import video_container
-from tests.client.fakes import MP4_HEAD, TASK, ScriptedRunware
+from tests.client.fakes import (
+    MP4_HEAD,
+    PUBLIC_ADDRESS,
+    TASK,
+    ScriptedRunware,
+    StubResolver,
+    original_url,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +157,98 @@ async def test_no_url_or_a_strange_scheme_is_refused(client: RunwareClient, tmp_
 )
 def test_video_container(head: bytes, container: str | None) -> None:
     assert video_container(head) == container
+
+
+INNER = [
+    "127.0.0.1", "127.8.9.10", "::1", "10.0.0.7", "172.16.3.4", "192.168.1.1",
+    "169.254.169.254", "fd00:ec2::254", "fe80::1", "fc00::5", "100.64.0.1", "0.0.0.0",
+    "::ffff:10.0.0.1", "::ffff:127.0.0.1", "224.0.0.1", "240.0.0.1", "::",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("address", INNER)
+async def test_names_that_resolve_to_an_inner_address_are_refused_before_connecting(
+    make_client: Callable[..., RunwareClient],
+    runware: ScriptedRunware,
+    tmp_path: Path,
+    address: str,
+) -> None:
+    resolver = StubResolver({"vm.runware.test": [address]})
+    async with make_client(resolver=resolver) as client:
+        with pytest.raises(RunwareDownloadError, match="refusing") as caught:
+            await client.download(URL, tmp_path / "x.mp4")
+    assert not caught.value.retryable
+    assert runware.calls == [] and leftovers(tmp_path) == []
+    assert resolver.asked == ["vm.runware.test"]
+
+
+async def test_one_inner_address_among_public_ones_is_enough_to_refuse(
+    make_client: Callable[..., RunwareClient], runware: ScriptedRunware, tmp_path: Path
+) -> None:
+    resolver = StubResolver({"vm.runware.test": [PUBLIC_ADDRESS, "10.1.2.3"]})
+    async with make_client(resolver=resolver) as client:
+        with pytest.raises(RunwareDownloadError, match=r"10\.1\.2\.3"):
+            await client.download(URL, tmp_path / "x.mp4")
+    assert runware.calls == []
+
+
+async def test_the_request_goes_to_the_address_that_was_checked(
+    client: RunwareClient, runware: ScriptedRunware, resolver: StubResolver, tmp_path: Path
+) -> None:
+    """No second resolution between the check and the connection (DNS rebinding): the URL's
+    host is the checked address; the name travels in the Host header and the TLS name."""
+    runware.downloads[URL] = httpx.Response(200, content=VIDEO)
+    await client.download(URL, tmp_path / "x.mp4")
+    (call,) = runware.calls
+    assert call.request.url.host == PUBLIC_ADDRESS
+    assert call.request.headers["host"] == "vm.runware.test"
+    assert call.request.extensions["sni_hostname"] == "vm.runware.test"
+    assert resolver.asked == ["vm.runware.test"]
+
+
+async def test_a_redirect_is_checked_and_pinned_like_the_first_url(
+    make_client: Callable[..., RunwareClient], runware: ScriptedRunware, tmp_path: Path
+) -> None:
+    cdn = "https://cdn.runware.test/v.mp4"
+    resolver = StubResolver({"cdn.runware.test": ["192.168.0.9"]})
+    runware.downloads[URL] = httpx.Response(302, headers={"location": cdn})
+    async with make_client(resolver=resolver) as client:
+        with pytest.raises(RunwareDownloadError, match="inner address"):
+            await client.download(URL, tmp_path / "x.mp4")
+    assert [original_url(c.request) for c in runware.calls] == [URL]  # cdn never asked
+    assert resolver.asked == ["vm.runware.test", "cdn.runware.test"]
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:8787/video/x.mp4", True),
+        ("http://localhost:8787/video/x.mp4", True),
+        ("http://127.0.0.1:8788/video/x.mp4", False),
+        ("http://10.0.0.1:8787/video/x.mp4", False),
+        ("https://169.254.169.254/latest/", False),
+    ],
+)
+async def test_with_an_emulator_only_its_own_loopback_port_is_allowed(
+    url: str, allowed: bool
+) -> None:
+    rules = Destinations.for_base_url("http://127.0.0.1:8787/v1", StubResolver())
+    if allowed:
+        pinned = await rules.pin(url)
+        assert pinned.url.host == "127.0.0.1" and pinned.server_name is None
+    else:
+        with pytest.raises(RunwareDownloadError, match="refusing"):
+            await rules.pin(url)
+
+
+async def test_a_refusal_shows_neither_the_query_nor_the_body(
+    make_client: Callable[..., RunwareClient], runware: ScriptedRunware, tmp_path: Path
+) -> None:
+    signed = f"{URL}?token=tok-SECRET-0f3c9a1b2d7e"
+    runware.downloads[signed] = httpx.Response(200, text="<html>secret page 4f1c</html>")
+    async with make_client() as client:
+        with pytest.raises(RunwareDownloadError, match="not a video") as caught:
+            await client.download(signed, tmp_path / "x.mp4")
+    text = str(caught.value)
+    assert "?[REDACTED]" in text and "tok-SECRET" not in text
+    assert "html" not in text and "4f1c" not in text

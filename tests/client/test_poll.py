@@ -26,6 +26,7 @@ from tests.client.fakes import (
     answer,
     processing,
     success,
+    vid,
 )
 
 pytestmark = pytest.mark.anyio
@@ -68,7 +69,7 @@ async def test_concurrent_waits_share_one_post_per_round(
     }
     runware.defaults["getResponse"] = progressing(states)
     results = await asyncio.gather(*(client.wait(uuid) for uuid in UUIDS[:5]))
-    assert [r[0].video_uuid for r in results] == [f"v{n}" for n in range(5)]
+    assert [r[0].video_uuid for r in results] == [vid(f"v{n}") for n in range(5)]
     assert batches(runware) == [UUIDS[n:5] for n in range(5)]
     for call in runware.of_kind("getResponse"):
         assert all(
@@ -120,8 +121,8 @@ async def test_a_task_joining_later_is_batched_with_the_one_in_flight(
     while len(runware.of_kind("getResponse")) < 2:
         await asyncio.sleep(0)
     second = await client.wait(late)
-    assert second[0].video_uuid == "l"
-    assert (await first)[0].video_uuid == "e"
+    assert second[0].video_uuid == vid("l")
+    assert (await first)[0].video_uuid == vid("e")
     rounds = batches(runware)
     joined = rounds.index([early, late])
     assert rounds[:joined] == [[early]] * joined
@@ -223,7 +224,10 @@ async def test_cumulative_answers_are_deduplicated_by_video_uuid(
         {TASK: [[processing(), one], [one, one], [one, processing()], [one, two]]}
     )
     results = await client.wait(TASK, number_results=2)
-    assert [(r.video_uuid, r.cost, r.seed) for r in results] == [("v1", 0.5, 42), ("v2", 0.7, 7)]
+    assert [(r.video_uuid, r.cost, r.seed) for r in results] == [
+        (vid("v1"), 0.5, 42),
+        (vid("v2"), 0.7, 7),
+    ]
     assert len(runware.of_kind("getResponse")) == 4
 
 
@@ -281,7 +285,7 @@ async def test_mixed_bodies_are_matched_by_task_uuid(
     # The failure comes first and the success is for the second task: positions lie.
     runware.queue("getResponse", answer([success(ok, video="fine")], [failure]))
     good, broken = await asyncio.gather(client.wait(ok), client.wait(bad), return_exceptions=True)
-    assert isinstance(good, list) and good[0].video_uuid == "fine"
+    assert isinstance(good, list) and good[0].video_uuid == vid("fine")
     assert isinstance(broken, RunwareProviderError) and broken.task_uuid == bad
 
 

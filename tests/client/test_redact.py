@@ -9,7 +9,13 @@ import httpx
 import pytest
 
 from storyboard.backends.runware import RetryPolicy, RunwareClient, RunwareError, scrub
-from storyboard.backends.runware.redact import REDACTED, SecretFilter, register_secret
+from storyboard.backends.runware.redact import (
+    REDACTED,
+    SecretFilter,
+    redact_url,
+    register_secret,
+    strip_redaction,
+)
 from tests.client.conftest import ClientFactory
 from tests.client.fakes import API_KEY, REQUEST, TASK, ScriptedRunware, answer
 
@@ -78,3 +84,28 @@ def test_the_filter_can_sit_on_any_handler() -> None:
     register_secret(API_KEY)
     assert SecretFilter().filter(record)
     assert record.getMessage() == f"key={REDACTED}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://api.runware.ai/v1", "https://api.runware.ai/v1"),
+        ("https://API.Runware.ai:443/v1/", "https://API.Runware.ai:443/v1/"),  # as written
+        ("http://127.0.0.1:8787/v1?sig=abc123secret", f"http://127.0.0.1:8787/v1?{REDACTED}"),
+        ("https://u:pw-0123456789@h.test/x.mp4#frag", f"https://{REDACTED}@h.test/x.mp4"),
+        ("https://[::1]:9/v.mp4?token=t&x=1", f"https://[::1]:9/v.mp4?{REDACTED}"),
+    ],
+)
+def test_redact_url_keeps_a_url_without_secrets_as_it_is(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert strip_redaction(redact_url(url)) == shown.removesuffix(f"?{REDACTED}")
+
+
+async def test_the_secrets_of_the_base_url_are_scrubbed_from_messages(
+    make_client: ClientFactory,
+) -> None:
+    secret = "sig-abcdef0123456789"
+    async with make_client(base_url=f"https://api.runware.test/v1?sig={secret}") as client:
+        assert secret not in repr(client)
+    logged = scrub(f"HTTP Request: POST https://api.runware.test/v1?sig={secret}")
+    assert secret not in logged and REDACTED in logged

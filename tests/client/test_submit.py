@@ -33,6 +33,8 @@ from tests.client.fakes import (
     ack,
     answer,
     conflict,
+    success,
+    vid,
 )
 
 pytestmark = pytest.mark.anyio
@@ -161,11 +163,9 @@ async def test_then_the_task_is_polled_under_the_same_uuid(
     client: RunwareClient, runware: ScriptedRunware
 ) -> None:
     runware.queue("videoInference", httpx.ReadTimeout("lost"), conflict())
-    runware.queue(
-        "getResponse", answer([{"taskUUID": TASK, "status": "success", "videoUUID": "v"}])
-    )
+    runware.queue("getResponse", answer([success(TASK, video="v")]))
     results = await client.run(REQUEST, TASK)
-    assert [r.video_uuid for r in results] == ["v"]
+    assert [r.video_uuid for r in results] == [vid("v")]
     assert submitted_uuids(runware) == [TASK, TASK]
     assert runware.of_kind("getResponse")[0].tasks == [
         {"taskType": "getResponse", "taskUUID": TASK}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from storyboard.backends.runware import RunwareAuthError, RunwareSafetyError
 from storyboard.backends.runware.wire import (
+    BadResult,
     MalformedBody,
     encode,
     is_success,
@@ -134,10 +136,51 @@ def test_is_success(item: dict[str, Any], done: bool) -> None:
     assert is_success(item) is done
 
 
-def test_video_result_tolerates_odd_fields() -> None:
-    result = video_result({"taskUUID": TASK, "cost": "0.5", "seed": 3.0, "NSFWContent": "yes"})
-    assert (result.cost, result.seed, result.nsfw, result.video_uuid) == (0.5, 3, False, None)
-    assert video_result({"cost": True, "seed": True}).seed is None
+GOOD_ITEM: dict[str, Any] = {
+    "taskType": "videoInference",
+    "taskUUID": TASK,
+    "status": "success",
+    "videoUUID": "5b0c4a38-3f51-4f4a-9d55-0d0f6f2b1a11",
+    "videoURL": "https://vm.runware.test/video/5b0c4a38.mp4",
+    "cost": 0.56,
+    "seed": 3,
+    "NSFWContent": False,
+}
+
+
+def test_a_good_result_is_read_whole() -> None:
+    result = video_result(GOOD_ITEM)
+    assert (result.video_uuid, result.cost, result.seed, result.nsfw) == (
+        GOOD_ITEM["videoUUID"], 0.56, 3, False,
+    )  # fmt: skip
+    assert video_result({**GOOD_ITEM, "cost": None, "seed": 3.0}).seed == 3
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("cost", float("nan"), "not a finite amount"),
+        ("cost", float("inf"), "not a finite amount"),
+        ("cost", -1000, "not a finite amount"),
+        ("cost", "1e308", "not a number"),
+        ("cost", "0.5", "not a number"),
+        ("cost", True, "not a number"),
+        ("cost", 10**400, "not a finite amount"),
+        ("seed", 2.5, "not an integer"),
+        ("seed", "7", "not an integer"),
+        ("NSFWContent", "yes", "not a boolean"),
+        ("videoUUID", "v-1", "not a UUID"),
+        ("videoUUID", None, "not a UUID"),
+        ("videoURL", "file:///etc/passwd", "not an http(s) URL"),
+        ("videoURL", 7, "not an http(s) URL"),
+    ],
+)
+def test_a_result_field_of_the_wrong_type_or_shape_is_refused(
+    field: str, value: Any, said: str
+) -> None:
+    with pytest.raises(BadResult, match=re.escape(said)) as caught:
+        video_result({**GOOD_ITEM, field: value})
+    assert len(str(caught.value)) < 80  # names the field, never echoes a long value
 
 
 def test_video_task_adds_delivery_and_cost_without_touching_the_request() -> None:

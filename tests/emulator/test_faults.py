@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import httpx
@@ -261,3 +262,27 @@ def test_fault_status_is_counted(emulator: EmulatorServer, api: Api) -> None:
     stats = emulator.stats()
     assert stats["statuses"] == {"503": 1, "200": 1}
     assert stats["errors"] == {"serviceUnavailable": 1}
+
+
+def test_spec_parsing_of_the_untrusted_provider_faults() -> None:
+    rules, _ = parse_spec(
+        'bad-cost*1:cost="1e308", bad-cost:cost=NaN, redirect:port=9, redirect:host=md.test, '
+        "extra-results:count=25, token-url:token=abc, submit-trickle:delay=0.25"
+    )
+    assert rules[0].cost_value == "1e308"
+    assert math.isnan(rules[1].cost_value)  # type: ignore[arg-type]
+    assert (rules[2].port, rules[3].host, rules[4].count, rules[5].token) == (
+        9, "md.test", 25, "abc",
+    )  # fmt: skip
+    assert (rules[6].kind, rules[6].delay) == ("trickle", 0.25)
+    for bad in ("bad-cost:cost=nope", "redirect:port=0", "extra-results:count=-1"):
+        with pytest.raises(ValueError):
+            parse_spec(bad)
+
+
+def test_a_trickled_answer_comes_one_byte_at_a_time(emulator: EmulatorServer, api: Api) -> None:
+    emulator.set_faults("trickle*1:delay=0.01")
+    started = time.monotonic()
+    answer = api.submit(video_task())
+    assert answer.status_code == 200 and time.monotonic() - started >= 0.01 * 40
+    assert emulator.stats()["faults"] == {"trickle": 1}

@@ -329,7 +329,7 @@ def build_attacks(emulator: EmulatorServer, tmp_path: Path, table: Table) -> lis
     other_url = json.loads(other.with_suffix(".lock").read_text())["takes"]["wide"]["results"]
     for name, url, refusal in [
         ("build: lock names file://", "file:///etc/passwd", "only https://"),
-        ("build: lock names the cloud metadata", "http://169.254.169.254/latest/", "only https"),
+        ("build: lock names the cloud metadata", "http://169.254.169.254/latest/", "inner address"),
         ("build: lock names a picture", _picture_url(emulator, tmp_path), "not a video"),
         ("build: lock names another video", other_url[0]["url"], "does not match"),
     ]:
@@ -360,12 +360,14 @@ CAP = 64 * 1024
 
 def _serve(route: Callable[[httpx.Request], httpx.Response]) -> RunwareClient:
     from storyboard.backends.runware.client import RetryPolicy
+    from tests.client.fakes import StubResolver
 
     return RunwareClient(
         "a-test-key-for-downloads",
         base_url="https://api.example.test/v1",
         transport=httpx.MockTransport(route),
         retry=RetryPolicy(max_attempts=2, base_delay=0, jitter=0),
+        resolver=StubResolver(),  # every name is a public address; none is connected to
     )
 
 
@@ -392,14 +394,14 @@ DOWNLOADS: list[tuple[str, Callable[[httpx.Request], httpx.Response], str]] = [
     ("redirect to file://", lambda r: httpx.Response(
         302, headers={"location": "file:///etc/passwd"}), "only https://"),
     ("redirect to the cloud metadata", lambda r: httpx.Response(
-        307, headers={"location": "http://169.254.169.254/latest/meta-data/"}), "only https://"),
+        307, headers={"location": "http://169.254.169.254/latest/meta-data/"}), "inner address"),
     ("redirect loop", lambda r: httpx.Response(
         302, headers={"location": "https://vm.example.test/again.mp4"}), "redirects"),
     ("plain http result URL", lambda r: httpx.Response(200, content=MP4), "only https://"),
     ("file:// result URL", lambda r: httpx.Response(200, content=MP4), "only https://"),
     ("redirect to a huge body", lambda r: httpx.Response(
         302, headers={"location": "https://cdn.example.test/huge.mp4"})
-     if r.url.host != "cdn.example.test" else httpx.Response(
+     if r.headers["host"] != "cdn.example.test" else httpx.Response(
         200, content=_stream(MP4 + b"\0" * (CAP * 4))), "over the cap"),
 ]  # fmt: skip
 

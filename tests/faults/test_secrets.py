@@ -7,6 +7,10 @@ state, its build folder, the report, and a private ``HOME`` and ``TMPDIR``) and 
 it printed are searched for the key, raw and in the encodings it could hide in (base64,
 URL-encoded, hex, reversed).
 
+URLs carry secrets too: in the command-line run ``RUNWARE_BASE_URL`` has a secret in its
+query (``?sig=...``) and every result URL carries a token (``?token=...``, which the emulator
+requires to serve the file); both are searched for the same way as the key.
+
 Two runs:
 
 - the command line as a user runs it, in its own process, with every logger at DEBUG on
@@ -47,6 +51,9 @@ FAKE_KEY = "sbx-FAKE-KEY-7c1e9a40d2b84f63a5e0-DO-NOT-LEAK"
 #: A take fails for the provider twice (no retry helps), one for moderation; the rest
 #: misbehave on the wire and recover.
 FAULTS = "submit-503@0.2,drop@0.1,malformed@0.1,poll-503@0.2,poll-malformed@0.1,seed=3"
+#: A secret in the query of ``RUNWARE_BASE_URL``, and the token of every result URL.
+BASE_URL_SECRET = "sig-base-url-SECRET-2b7e151628aed2a6"
+RESULT_TOKEN = "tok-result-url-SECRET-abf7158809cf4f3c"
 
 
 def forms(secret: str) -> dict[str, bytes]:
@@ -116,12 +123,13 @@ def test_the_command_line_never_shows_or_writes_the_key(
     env = {
         **os.environ,
         "RUNWARE_API_KEY": fake_key,
-        "RUNWARE_BASE_URL": emulator.base_url,
+        "RUNWARE_BASE_URL": f"{emulator.base_url}?sig={BASE_URL_SECRET}",
         "HOME": str(home),
         "TMPDIR": str(temp),
         "CI": "1",
     }
     _fail_some(emulator)
+    emulator.add_fault("token-url", token=RESULT_TOKEN)
     printed: dict[str, bytes] = {}
     statuses = []
     for step, args in enumerate(
@@ -137,13 +145,19 @@ def test_the_command_line_never_shows_or_writes_the_key(
     build_out = json.loads(printed["step 0 stdout"])
     failed = [t for t in build_out["takes"] if t["status"] == "failed"]
     count, found = search([root, home, temp], printed, fake_key)
+    for secret in (BASE_URL_SECRET, RESULT_TOKEN):
+        found += search([root, home, temp], printed, secret)[1]
     stderr = printed["step 0 stderr"].decode(errors="replace")
+    served = emulator.stats()["downloads"]
 
     figures.add("files searched", count)
     figures.add("bytes printed searched", sum(len(v) for v in printed.values()))
     figures.add("takes that failed", len(failed))
     figures.add("debug log lines", stderr.count("DEBUG:"))
     figures.add("places the key was found", len(found))
+    figures.add("secrets persisted", len(found))
+    # the result URLs' tokens were used (the files are served only with them)
+    assert served.get("served", 0) >= 4 and "forbidden" not in served, served
     # the run really failed, really logged, really reached the service with the key
     assert statuses[0] == 1 and failed, stderr[-3000:]
     assert "DEBUG:" in stderr and "httpx" in stderr

@@ -2,12 +2,12 @@
 
 Modules, from the wire up::
 
-    redact    scrub the API key from text and log records
+    redact    scrub the API key (and URL secrets) from text and log records; redact_url
     errors    the RunwareError family (drawn in its docstring); raw code -> class
     wire      task objects out, envelopes in (both failure encodings, legacy shapes)
     media     sniffing, data URIs, finding local files in a request
     poll      Poller: one batched getResponse loop shared by every wait
-    download  stream a result to disk, capped, checked to be a video
+    download  stream a result to disk, capped, checked to be a video; where it may go
     client    RunwareClient: submit (idempotent retries), upload, wait, download
 
 Only :mod:`storyboard.errors` is imported from the rest of storyboard.
@@ -21,7 +21,7 @@ from storyboard.backends.runware.client import (
     RunwareClient,
     Submission,
 )
-from storyboard.backends.runware.download import DEFAULT_MAX_BYTES, Download
+from storyboard.backends.runware.download import DEFAULT_MAX_BYTES, Destinations, Download
 from storyboard.backends.runware.errors import (
     RunwareAuthError,
     RunwareConnectionError,
@@ -38,7 +38,7 @@ from storyboard.backends.runware.errors import (
 )
 from storyboard.backends.runware.media import FileSpec, JsonPath
 from storyboard.backends.runware.poll import Poller, PollPolicy
-from storyboard.backends.runware.redact import SecretFilter, scrub
+from storyboard.backends.runware.redact import SecretFilter, redact_url, scrub
 from storyboard.backends.runware.wire import VideoResult
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_BYTES",
+    "Destinations",
     "Download",
     "FileSpec",
     "JsonPath",
@@ -68,5 +69,6 @@ __all__ = [
     "SecretFilter",
     "Submission",
     "VideoResult",
+    "redact_url",
     "scrub",
 ]

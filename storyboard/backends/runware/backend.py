@@ -5,6 +5,11 @@ UUIDs (the video of a generated take, for an edit): files are uploaded once each
 de-duplicates by content hash), UUIDs are passed as they are. The task UUID comes from the
 executor, which journaled it before calling :meth:`submit`; a resumed job tells the client
 that ``conflictTaskUUID`` means "already accepted". Results are streamed to disk.
+
+What the service reports is checked against the request: the client refuses malformed
+results and extra ones (:mod:`.poll`); here, a reported cost over the job's
+``cost_limit`` is refused before anything is downloaded. Result URLs leave the backend
+redacted (their query may be a token): only the client, in memory, uses them whole.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from typing import Any
 
 from storyboard.backends.base import Job, Output, Ticket
 from storyboard.backends.runware.client import RunwareClient
+from storyboard.backends.runware.errors import RunwareProviderError
 from storyboard.backends.runware.media import JsonPath
+from storyboard.backends.runware.redact import redact_url, strip_redaction
+from storyboard.backends.runware.wire import VideoResult
 
 
 class RunwareBackend:
@@ -28,7 +36,7 @@ class RunwareBackend:
         from storyboard.backends.factory import namespace
 
         self.client = client
-        self.endpoint = client.base_url
+        self.endpoint = redact_url(client.base_url)  # journaled: nothing secret in it
         self.namespace = namespace("runware", base_url=client.base_url)
 
     @classmethod
@@ -54,19 +62,38 @@ class RunwareBackend:
         results = await self.client.wait(
             job.task_uuid, number_results=count if isinstance(count, int) else 1
         )
+        _check_cost(job, results)
         outputs = []
         for index, result in enumerate(results):
             download = await self.client.download(result, folder / f"{job.take}-{index}.mp4")
-            outputs.append(
-                Output(download.path, result.video_uuid, result.video_url, result.cost, result.seed)
-            )
+            url = redact_url(result.video_url) if result.video_url else None
+            outputs.append(Output(download.path, result.video_uuid, url, result.cost, result.seed))
         return outputs
 
     async def fetch(self, url: str, dest: Path) -> None:
-        await self.client.download(url, dest)
+        await self.client.download(strip_redaction(url), dest)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _check_cost(job: Job, results: list[VideoResult]) -> None:
+    """Refuse a reported cost over the job's limit (the plan's estimate, with a margin)."""
+    total = sum(r.cost for r in results if r.cost is not None)
+    if job.cost_limit is None or total <= job.cost_limit:
+        return
+    raise RunwareProviderError(
+        f"Runware's answer for task {job.task_uuid} was refused: it reports a cost of "
+        f"${total:,.4g}, over ${job.cost_limit:.4f}, the most this take can cost (the plan's "
+        "estimate with its margin). Nothing of it was downloaded. The task was accepted and "
+        "may be billed: it stays pending under its UUID and the next build asks for it "
+        "again (no new task is paid for); check your Runware account and report the task "
+        "UUID to Runware",
+        task_uuid=job.task_uuid,
+        code="invalidProviderResponse",
+        retryable=False,
+        may_be_running=True,
+    )
 
 
 def _substitute(value: Any, replacements: dict[str, str]) -> Any:

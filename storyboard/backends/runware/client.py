@@ -40,7 +40,14 @@ from typing import Any, TypeVar
 import httpx
 
 from storyboard.backends.runware import wire
-from storyboard.backends.runware.download import DEFAULT_MAX_BYTES, Download, fetch_video
+from storyboard.backends.runware.download import (
+    DEFAULT_MAX_BYTES,
+    Destinations,
+    Download,
+    Resolver,
+    fetch_video,
+    network_reason,
+)
 from storyboard.backends.runware.errors import (
     RETRYABLE_STATUSES,
     RunwareAuthError,
@@ -62,13 +69,22 @@ from storyboard.backends.runware.media import (
     replace_values,
 )
 from storyboard.backends.runware.poll import Poller, PollPolicy
-from storyboard.backends.runware.redact import install_log_filter, register_secret
+from storyboard.backends.runware.redact import (
+    install_log_filter,
+    redact_url,
+    register_secret,
+    register_url_secrets,
+)
 from storyboard.backends.runware.wire import Envelope, MalformedBody, VideoResult
 
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
+    "DEFAULT_DOWNLOAD_DEADLINE",
+    "DEFAULT_REQUEST_DEADLINE",
+    "DOWNLOAD_DEADLINE_ENV",
+    "REQUEST_DEADLINE_ENV",
     "RetryPolicy",
     "RunwareClient",
     "Submission",
@@ -80,6 +96,13 @@ API_KEY_ENV = "RUNWARE_API_KEY"
 BASE_URL_ENV = "RUNWARE_BASE_URL"
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+#: Seconds one POST to the API may take in all, connection and whole answer included
+#: (httpx's timeouts are per read: an answer trickling a byte at a time never trips them).
+REQUEST_DEADLINE_ENV = "RUNWARE_REQUEST_DEADLINE"
+DEFAULT_REQUEST_DEADLINE = 120.0
+#: Seconds one download attempt of a result may take in all (a 15 s 1080p clip is tens of MB).
+DOWNLOAD_DEADLINE_ENV = "RUNWARE_DOWNLOAD_DEADLINE"
+DEFAULT_DOWNLOAD_DEADLINE = 600.0
 _CONFLICT = "conflicttaskuuid"
 _USER_AGENT = "storyboard-runware-client"
 
@@ -149,7 +172,13 @@ class RunwareClient:
         base_url: the URL every task is POSTed to; default ``RUNWARE_BASE_URL`` from
             ``env``, else ``https://api.runware.ai/v1``.
         transport: an ``httpx.AsyncBaseTransport`` (``httpx.MockTransport`` in tests).
-        timeout: per-request timeout for httpx.
+        timeout: httpx's timeouts (connect, and each read: not the whole request).
+        request_deadline: seconds one POST may take in all; default
+            ``RUNWARE_REQUEST_DEADLINE`` from ``env``, else 120.
+        download_deadline: seconds one download attempt may take in all; default
+            ``RUNWARE_DOWNLOAD_DEADLINE`` from ``env``, else 600.
+        resolver: ``async (host, port) -> [address, ...]``, the name resolver downloads
+            check addresses with (see :class:`.Destinations`); the system's by default.
         retry: how submits, uploads and downloads are retried.
         poll: how accepted tasks are polled.
         upload_cache: a mapping ``sha256 hex -> uploaded UUID`` the caller keeps (and may
@@ -160,7 +189,8 @@ class RunwareClient:
 
     Raises:
         RunwareAuthError: no API key, or one with whitespace or control characters inside.
-        ValueError: the base URL is not an http(s) URL.
+        ValueError: the base URL is not an http(s) URL, or a deadline is not a positive
+            number of seconds.
     """
 
     def __init__(
@@ -172,6 +202,9 @@ class RunwareClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
+        request_deadline: float | None = None,
+        download_deadline: float | None = None,
+        resolver: Resolver | None = None,
         upload_cache: MutableMapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -183,8 +216,18 @@ class RunwareClient:
         register_secret(self._api_key)
         install_log_filter()
         self.base_url = (base_url or env.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip()
+        register_url_secrets(self.base_url)  # a key in its query or userinfo is a secret too
         if not self.base_url.startswith(("https://", "http://")):
-            raise ValueError(f"{BASE_URL_ENV} must be an http(s) URL, not {self.base_url!r}")
+            raise ValueError(
+                f"{BASE_URL_ENV} must be an http(s) URL, not {redact_url(self.base_url)!r}"
+            )
+        self.request_deadline = _deadline(
+            request_deadline, env, REQUEST_DEADLINE_ENV, DEFAULT_REQUEST_DEADLINE
+        )
+        self.download_deadline = _deadline(
+            download_deadline, env, DOWNLOAD_DEADLINE_ENV, DEFAULT_DOWNLOAD_DEADLINE
+        )
+        self.destinations = Destinations.for_base_url(self.base_url, resolver)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
@@ -196,7 +239,7 @@ class RunwareClient:
         self._upload_locks: dict[str, asyncio.Lock] = {}
 
     def __repr__(self) -> str:
-        return f"RunwareClient(base_url={self.base_url!r}, api_key=[REDACTED])"
+        return f"RunwareClient(base_url={redact_url(self.base_url)!r}, api_key=[REDACTED])"
 
     async def __aenter__(self) -> RunwareClient:
         return self
@@ -419,10 +462,13 @@ class RunwareClient:
     ) -> Download:
         """Stream a result to ``dest`` (temp file + rename) and check it is a video.
 
-        Transient failures (timeouts, resets, 408/429/5xx) are retried from the start.
+        Transient failures (timeouts, resets, 408/429/5xx) are retried from the start. Each
+        attempt has :attr:`download_deadline` seconds in all. The URL and every redirect
+        are checked before anything connects (:class:`.Destinations`).
 
         Raises:
-            RunwareDownloadError: no URL, bad status, over ``max_bytes``, or not a video.
+            RunwareDownloadError: no URL, a URL or redirect to a place not allowed, bad
+                status, over ``max_bytes``, or not a video.
                 For a :class:`VideoResult`, every failure has ``may_be_running`` set: the
                 task was billed, so resume it (poll, download again), never resubmit it.
         """
@@ -431,10 +477,25 @@ class RunwareClient:
         try:
             if not url:
                 raise RunwareDownloadError("result has no videoURL to download")
-            return await self._retrying(
-                lambda _: fetch_video(self._http, url, Path(dest), max_bytes=max_bytes),
-                f"download of {url}",
-            )
+            shown = redact_url(url)
+
+            async def attempt(_: int) -> Download:
+                try:
+                    async with asyncio.timeout(self.download_deadline):
+                        return await fetch_video(
+                            self._http,
+                            url,
+                            Path(dest),
+                            max_bytes=max_bytes,
+                            destinations=self.destinations,
+                        )
+                except TimeoutError:
+                    raise RunwareTimeoutError(
+                        f"download of {shown} did not complete within "
+                        f"{self.download_deadline:g} s ({DOWNLOAD_DEADLINE_ENV})"
+                    ) from None
+
+            return await self._retrying(attempt, f"download of {shown}")
         except RunwareError as exc:
             if task is None:
                 raise
@@ -460,14 +521,20 @@ class RunwareClient:
             "User-Agent": _USER_AGENT,
         }
         try:
-            response = await self._http.post(self.base_url, content=body, headers=headers)
+            async with asyncio.timeout(self.request_deadline):
+                response = await self._http.post(self.base_url, content=body, headers=headers)
+        except TimeoutError:
+            raise RunwareTimeoutError(
+                f"Runware {context}: no complete answer within {self.request_deadline:g} s "
+                f"({REQUEST_DEADLINE_ENV})"
+            ) from None
         except httpx.TimeoutException as exc:
             raise RunwareTimeoutError(
                 f"Runware {context}: no answer in time ({type(exc).__name__})"
             ) from exc
         except httpx.RequestError as exc:
             raise RunwareConnectionError(
-                f"Runware {context}: connection failed ({type(exc).__name__}: {exc})"
+                f"Runware {context}: connection failed ({network_reason(exc)})"
             ) from exc
         status = response.status_code
         retry_after = _retry_after(response)
@@ -537,6 +604,19 @@ def _check_upload_size(path: Path, mime: str | None) -> None:
             f"{limit // (1024 * 1024)} MB, so it was not uploaded",
             parameter=path.name,
         )
+
+
+def _deadline(given: float | None, env: Mapping[str, str], name: str, default: float) -> float:
+    """A deadline in seconds: the caller's, else the environment's, else ``default``."""
+    if given is None:
+        text = env.get(name, "").strip()
+        try:
+            given = float(text) if text else default
+        except ValueError:
+            raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not (given > 0 and given != float("inf")):
+        raise ValueError(f"{name} must be a positive number of seconds, not {given!r}")
+    return given
 
 
 def _checked_key(key: str | None) -> str:

@@ -15,6 +15,12 @@ polled (so staggered arrivals share rounds). Answers are cumulative and deduplic
 ``videoUUID``; a wait ends when ``number_results`` generations succeeded, on the first
 failed generation, or at its deadline.
 
+Nothing in an answer is trusted as sent: a finished item whose fields are not of the
+protocol's types and shapes (:func:`.wire.video_result`), or more distinct results than the
+task's ``numberResults``, ends the wait with a :class:`RunwareProviderError` before anything
+is downloaded. The task was accepted and billed, so the error says so
+(``may_be_running``): it is resumed under its UUID, never sent again as a new task.
+
 What keeps a task waiting: any non-terminal status (``processing``, ``pending``,
 ``queued``...), an empty ``data``, a "not found" answer (a task the service does not list
 yet), and a failed round (timeout, reset, 5xx, a malformed body). What ends it: a failed
@@ -34,6 +40,7 @@ from storyboard.backends.runware import wire
 from storyboard.backends.runware.errors import (
     RunwareError,
     RunwareNotFoundError,
+    RunwareProviderError,
     RunwareTimeoutError,
 )
 from storyboard.backends.runware.wire import Envelope, VideoResult
@@ -292,14 +299,26 @@ class Poller:
                 waiter.last_answer = "task not listed (empty data)"
         for item in items:
             if wire.is_success(item):
-                result = wire.video_result(item)
+                try:
+                    result = wire.video_result(item)
+                except wire.BadResult as exc:
+                    waiter.fail(_refused(waiter, f"a result it sent is malformed: {exc}"))
+                    return
                 waiter.results.setdefault(_result_key(result), result)
             else:
                 progress = item.get("progress")
                 waiter.last_answer = f"status {item.get('status')!r}" + (
                     f", progress {progress}" if progress is not None else ""
                 )
-        if len(waiter.results) >= waiter.number_results:
+        if len(waiter.results) > waiter.number_results:
+            waiter.fail(
+                _refused(
+                    waiter,
+                    f"it sent {len(waiter.results)} results for numberResults "
+                    f"{waiter.number_results}",
+                )
+            )
+        elif len(waiter.results) == waiter.number_results:
             waiter.finish(list(waiter.results.values()))
 
     def _round_failed(self, waiter: _Waiter, exc: RunwareError) -> None:
@@ -332,6 +351,20 @@ class Poller:
                         may_be_running=True,
                     )
                 )
+
+
+def _refused(waiter: _Waiter, why: str) -> RunwareProviderError:
+    """The error for an answer about a finished (billed) task that is not to be trusted."""
+    return RunwareProviderError(
+        f"Runware's answer for task {waiter.task_uuid} was refused: {why}. Nothing of it was "
+        "downloaded. The task was accepted and may be billed: it stays pending under its "
+        "UUID and the next build asks for it again (no new task is paid for); if the answer "
+        "stays wrong, report the task UUID to Runware",
+        task_uuid=waiter.task_uuid,
+        code="invalidProviderResponse",
+        retryable=False,
+        may_be_running=True,
+    )
 
 
 def _result_key(result: VideoResult) -> str:

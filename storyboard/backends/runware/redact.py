@@ -9,6 +9,13 @@ The client registers its key with :func:`register_secret` when it is built; from
 on httpx's loggers by :func:`install_log_filter`) scrubs every record those loggers emit.
 A process-wide registry is what lets a logging filter, which receives only the record,
 know which strings to remove; nothing is ever written to disk.
+
+URLs carry secrets too: a signed result URL (``.../x.mp4?token=...``), a base URL with a
+key in its query or its userinfo. :func:`redact_url` is the form of a URL that may be
+persisted or shown (lock file, cache entries, journal, messages): its query and userinfo
+are replaced by :data:`REDACTED`, its fragment dropped. :func:`register_url_secrets` makes
+:func:`scrub` remove a URL's query and password wherever they would still show up (httpx's
+own log lines print the URL it requests).
 """
 
 from __future__ import annotations
@@ -16,8 +23,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "SecretFilter", "install_log_filter", "register_secret", "scrub"]
+__all__ = [
+    "REDACTED",
+    "SecretFilter",
+    "install_log_filter",
+    "redact_url",
+    "register_secret",
+    "register_url_secrets",
+    "scrub",
+    "strip_redaction",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -63,6 +80,54 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return _BEARER.sub(rf"\1 {REDACTED}", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without what may be secret: userinfo and query become :data:`REDACTED`, the
+    fragment goes. Text that is not a URL is returned scrubbed."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return scrub(url.split("?", 1)[0].split("#", 1)[0])
+    if not parts.scheme or not host:
+        return scrub(url.split("?", 1)[0].split("#", 1)[0])
+    del port  # parsed only to refuse a bad one; the host is kept as written (the journal is
+    # scoped by this text: a URL without secrets must come out exactly as it went in)
+    netloc = parts.netloc.rpartition("@")[2]
+    if "@" in parts.netloc:
+        netloc = f"{REDACTED}@{netloc}"
+    query = REDACTED if parts.query else ""
+    return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def strip_redaction(url: str) -> str:
+    """A persisted (redacted) URL made downloadable: the marker of a removed query goes.
+
+    A provider whose result URLs need their query (a signed URL) answers the bare URL
+    with 403 or 404, which the caller treats as a result no longer served."""
+    marker = f"?{REDACTED}"
+    return url[: -len(marker)] if url.endswith(marker) else url
+
+
+def register_url_secrets(url: str) -> None:
+    """Make :func:`scrub` remove ``url``'s query, its parameters' values and its password."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return
+    if parts.query:
+        register_secret(parts.query)
+        register_secret(unquote(parts.query))
+        for pair in parts.query.split("&"):
+            value = pair.partition("=")[2]
+            register_secret(value)
+            register_secret(unquote(value))
+    if password:
+        register_secret(password)
+        register_secret(unquote(password))
 
 
 class SecretFilter(logging.Filter):

@@ -12,11 +12,19 @@ known to send into one :class:`Envelope`:
 Items and errors are matched to tasks by ``taskUUID``, never by position. A body that is
 not JSON, or not one of these shapes, raises :class:`MalformedBody`; the client decides
 what that means (an ambiguous submit, a transient poll).
+
+Nothing a result item says is trusted as sent: :func:`video_result` checks every field's
+type and shape (a UUID for ``videoUUID``, an http(s) URL for ``videoURL``, a finite
+non-negative JSON number for ``cost``, an integer ``seed``, a boolean ``NSFWContent``) and
+raises :class:`BadResult` otherwise. JSON's ``NaN`` and ``Infinity`` (which Python's
+parser accepts) are never numbers here.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +33,7 @@ from storyboard.backends.runware.errors import RunwareError, error_from_api
 
 __all__ = [
     "ApiError",
+    "BadResult",
     "Envelope",
     "MalformedBody",
     "VideoResult",
@@ -48,6 +57,13 @@ SUCCESS_STATUSES = frozenset({"success", "completed", "complete", "succeeded", "
 
 class MalformedBody(ValueError):
     """An answer that is not JSON or not a known envelope shape."""
+
+
+class BadResult(ValueError):
+    """A finished result whose fields are not what the protocol says they are."""
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
 @dataclass(frozen=True)
@@ -215,16 +231,60 @@ def is_success(item: Mapping[str, Any]) -> bool:
 
 
 def video_result(item: Mapping[str, Any]) -> VideoResult:
-    """The :class:`VideoResult` for a successful data item."""
+    """The :class:`VideoResult` for a successful data item, every field checked.
+
+    Raises:
+        BadResult: a field is missing, of the wrong type or shape (see the module docstring).
+    """
+    video_uuid = item.get("videoUUID")
+    if not (isinstance(video_uuid, str) and _UUID.match(video_uuid)):
+        raise BadResult(f"videoUUID is {_kind(video_uuid)}, not a UUID")
+    url = item.get("videoURL")
+    if not (isinstance(url, str) and url.lower().startswith(("https://", "http://"))):
+        raise BadResult(f"videoURL is {_kind(url)}, not an http(s) URL")
+    cost = item.get("cost")
+    if cost is not None and not _is_number(cost):
+        raise BadResult(f"cost is {_kind(cost)}, not a number")
+    if cost is not None and not (math.isfinite(_as_float(cost)) and cost >= 0):
+        raise BadResult(f"cost is {_kind(cost)}, not a finite amount of at least 0")
+    seed = item.get("seed")
+    if seed is not None and not (_is_number(seed) and _as_float(seed).is_integer()):
+        raise BadResult(f"seed is {_kind(seed)}, not an integer")
+    nsfw = item.get("NSFWContent")
+    if nsfw is not None and not isinstance(nsfw, bool):
+        raise BadResult(f"NSFWContent is {_kind(nsfw)}, not a boolean")
     return VideoResult(
         task_uuid=str(item.get("taskUUID", "")),
-        video_uuid=_str(item.get("videoUUID")),
-        video_url=_str(item.get("videoURL")),
-        cost=_float(item.get("cost")),
-        seed=_int(item.get("seed")),
-        nsfw=item.get("NSFWContent") is True,
+        video_uuid=video_uuid.lower(),
+        video_url=url,
+        cost=None if cost is None else _as_float(cost),
+        seed=None if seed is None else int(seed),
+        nsfw=nsfw is True,
         raw=dict(item),
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return math.inf
+
+
+def _kind(value: Any) -> str:
+    """What a field holds, for a message: its type, never more than a short value."""
+    if value is None:
+        return "missing"
+    if _is_number(value):
+        text = repr(value)
+        return text if len(text) <= 24 else f"a number of {len(text)} digits"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    return f"a JSON {type(value).__name__}"
 
 
 def _objects(value: Any, name: str) -> list[Json]:
@@ -276,22 +336,3 @@ def _legacy_error(body: Json) -> ApiError:
 
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
