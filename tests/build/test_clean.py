@@ -29,7 +29,7 @@ def test_clean_removes_what_a_build_remakes_and_keeps_what_was_paid(
     build(film, backend=FakePaidBackend())
     build(film, backend=PreviewBackend(scale=0.1))
     cache = root / ".storyboard" / "cache"
-    assert sorted(p.name for p in cache.iterdir()) == ["fake", "preview@0.1"]
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["fake", "preview@0.1"]
 
     dry = run_cli("clean", str(film), "--previews", "--dry-run")
     assert dry.status == 0 and "would remove" in dry.err
@@ -38,11 +38,11 @@ def test_clean_removes_what_a_build_remakes_and_keeps_what_was_paid(
     done = run_cli("clean", str(film))
     assert done.status == 0 and f"removed {root / 'build' / 'film'}" in done.err
     assert not (root / "build" / "film").exists()
-    assert sorted(p.name for p in cache.iterdir()) == ["fake", "preview@0.1"]
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["fake", "preview@0.1"]
 
     done = run_cli("clean", str(film), "--previews")
     assert done.status == 0
-    assert sorted(p.name for p in cache.iterdir()) == ["fake"]  # the paid results stay
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["fake"]  # the paid results stay
     assert (root / "film.lock").is_file()
     again = FakePaidBackend()
     result = build(film, backend=again)
