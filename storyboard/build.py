@@ -272,9 +272,9 @@ def build(
             f"{', '.join(plan.unknown)} is not known before it is made (an edit of a remote "
             "video); nothing was sent"
         )
-    # 7a. the build folder is one storyboard may write in (nothing is sent otherwise).
+    # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
     with refusing():
-        workspace.outputs.inspect()
+        workspace.check_state()
     with ProjectLock(workspace, wait=wait):
         with refusing():
             cache, lock = _cache(workspace), _lock(workspace)

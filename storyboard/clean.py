@@ -67,6 +67,7 @@ def clean(
         raise InputError.at(None, f"{path}: no such storyboard file")
     try:
         workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), build_dir)
+        workspace.outputs.inspect()  # refused before the lock is taken (again under it)
         if dry_run:
             return _clean(workspace, previews, dry_run=True)
         with ProjectLock(workspace, wait=wait):

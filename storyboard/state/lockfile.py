@@ -7,11 +7,12 @@ video UUID and URL. A teammate who clones the repository without the cache gets 
 result downloaded (and its hash checked) instead of paying for it again. Free preview results
 are never locked. The API key never appears here.
 
-Version 2, written now, is made to merge: a header line, then one JSON line per take, each
-after a blank line, in the order of the take ids. Two branches that change different takes
-change different lines with an unchanged line between them, so ``git merge`` joins them by
-itself. No timestamps: a build that changes no entry leaves the file byte for byte (a version
-1 lock, the JSON object of earlier releases, is read as well and left as it is until an entry
+Version 2, written now, is made to merge: a header line, then per take, in the order of the
+take ids, a line ``# TAKE``, the entry as one JSON line and a blank line. Two branches that
+change, add or remove different takes change lines that unchanged lines (a take's own
+``# TAKE`` line, the blank line after it) keep apart, so ``git merge`` joins them by itself.
+No timestamps: a build that changes no entry leaves the file byte for byte (a version 1 lock,
+the JSON object of earlier releases, is read as well and left as it is until an entry
 changes).
 
 Results are found by **key** (the request's content) and namespace, never by take id (kept
@@ -156,11 +157,12 @@ class LockFile:
         self.entries = [e for e in self.entries if (e.key, e.backend) != (key, backend)]
 
     def text(self) -> str:
-        """Version 2: a header, then each entry on a line of its own after a blank line."""
+        """Version 2: a header line and a blank line, then per entry (by take id) a line
+        ``# TAKE``, the entry as one JSON line, and a blank line."""
         header = json.dumps({"storyboard": self.storyboard, "version": LOCK_VERSION})
-        lines = [header]
+        lines = [header, ""]
         for entry in sorted(set(self.entries), key=LockedTake.sort_key):
-            lines += ["", json.dumps(entry.to_json(), ensure_ascii=False)]
+            lines += [f"# {entry.take}", json.dumps(entry.to_json(), ensure_ascii=False), ""]
         return "\n".join(lines) + "\n"
 
     def write(self) -> bool:
@@ -246,7 +248,7 @@ def _read_v2(text: str, lock: LockFile) -> list[LockProblem]:
     problems: list[LockProblem] = []
     header_seen = False
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+        if not line.strip() or line.startswith("#"):
             continue
         try:
             data = json.loads(line)

@@ -173,6 +173,7 @@ class BuildFolder:
                     f"is the build folder of {manifest.storyboard}, not of {self.owner}: give "
                     "each storyboard a build folder of its own (--build-dir DIR)",
                 )
+            self._check_contents(manifest)
             self._manifest = manifest
             return "ours"
         names = [n for n, _ in self.tree.names(self.path)]
@@ -210,6 +211,14 @@ class BuildFolder:
                 f"is damaged ({exc}): storyboard cannot tell which files of "
                 f"{display_path(self.path)} it wrote; remove the folder yourself",
             ) from None
+
+    def _check_contents(self, manifest: Manifest) -> None:
+        """What storyboard wrote here is still a real folder or file (or gone): a symlink put
+        in its place is refused before anything is written through it."""
+        for folder in sorted(manifest.folders):
+            self.tree.check(self.path / folder, folder=True)
+        for name in sorted(manifest.files):
+            self.tree.check(self.path / name, folder=False)
 
     def _made_by_older_storyboard(self) -> bool:
         """Whether an older storyboard (which left no marker) built this storyboard here."""

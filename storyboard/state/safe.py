@@ -169,6 +169,24 @@ class Tree:
         except FileNotFoundError:
             return None
 
+    def check(self, path: str | os.PathLike[str], *, folder: bool) -> bool:
+        """Whether a real folder (``folder``) or a regular file is at ``path``: ``False`` when
+        nothing is.
+
+        Raises:
+            UnsafePath: something else is there (a symlink above all), or on the way.
+        """
+        try:
+            with self.parent(path) as (fd, name):
+                found = _lstat(fd, name)
+                if found is None:
+                    return False
+                if not (stat.S_ISDIR if folder else stat.S_ISREG)(found.st_mode):
+                    raise UnsafePath(self.path(self.parts(path)), describe(fd, name))
+                return True
+        except FileNotFoundError:
+            return False
+
     def names(self, path: str | os.PathLike[str]) -> list[tuple[str, bool]]:
         """``(name, is a real folder)`` of every entry of the folder ``path`` (none if missing)."""
         try:

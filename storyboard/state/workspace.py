@@ -115,6 +115,30 @@ class Workspace:
         return self.build_dir / "takes"
 
 
+    def check_state(self) -> None:
+        """Every place of the state a build reads or writes is a real folder or file (or
+        missing): checked before anything is sent, so that a symlink in the way is refused
+        before a take is paid for, not after.
+
+        Raises:
+            UnsafePath: a symlink (or something else) stands where one of them should be.
+        """
+        for folder in (
+            self.state, self.cache, self.cache_tmp, self.journal.parent, self.frames,
+            self.tmp, self.records("-").parent,
+        ):  # fmt: skip
+            self.tree.check(folder, folder=True)
+        lock = self.lockfile
+        for file in (self.state / "build.lock", self.journal, lock, sibling(lock)):
+            self.tree.check(file, folder=False)
+        self.outputs.inspect()
+
+
+def sibling(path: Path) -> Path:
+    """The one temporary file written beside ``path`` (``.NAME.storyboard-tmp``)."""
+    return path.with_name(sibling_tmp(path.name))
+
+
 def _placed(tree: Tree, build_dir: Path) -> Path:
     """A ``--build-dir``, absolute: as given when that is inside the project, else with the
     folders above it resolved (a symlink above the project, like macOS's ``/var``)."""
@@ -193,5 +217,5 @@ def clear_leftovers(workspace: Workspace) -> int:
         removed += workspace.outputs.clear_staging()
     lock = workspace.lockfile
     with contextlib.suppress(UnsafePath, OSError):
-        removed += tree.unlink(lock.with_name(sibling_tmp(lock.name))) is not None
+        removed += tree.unlink(sibling(lock)) is not None
     return removed
