@@ -114,7 +114,6 @@ class Workspace:
     def takes_dir(self) -> Path:
         return self.build_dir / "takes"
 
-
     def check_state(self) -> None:
         """Every place of the state a build reads or writes is a real folder or file (or
         missing): checked before anything is sent, so that a symlink in the way is refused
