@@ -176,7 +176,10 @@ def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
         cache, lock = _cache(workspace), _lock(workspace)
         records = _read_records(workspace, backend_name)
         sent = read_pending(
-            workspace.journal, backend=backend_name, tree=workspace.tree, hint=doctor(workspace)
+            workspace.journal,
+            backend=backend_name,
+            tree=workspace.tree,
+            hint=_doctor_hint(workspace),
         )
     making: dict[str, str] = {}
 
@@ -280,7 +283,7 @@ def build(
             cache, lock = _cache(workspace), _lock(workspace)
             journal = Journal(
                 workspace.journal, backend=backend.namespace, endpoint=backend.endpoint,
-                tree=workspace.tree, staging=workspace.tmp, hint=doctor(workspace),
+                tree=workspace.tree, staging=workspace.tmp, hint=_doctor_hint(workspace),
             )  # fmt: skip
             workspace.outputs.remove(UNCHANGED)  # this build may change things
         run = Execution(
@@ -366,8 +369,12 @@ def refusing() -> Iterator[None]:
 
 
 def doctor(workspace: Workspace) -> str:
-    """How to repair damaged state, for messages."""
-    return f"`storyboard doctor {display_path(workspace.storyboard)}` says how to repair it"
+    """The command that says how to repair ``workspace``'s damaged state, for messages."""
+    return f"storyboard doctor {display_path(workspace.storyboard)}"
+
+
+def _doctor_hint(workspace: Workspace) -> str:
+    return f"`{doctor(workspace)}` says how to repair it; nothing was sent"
 
 
 def _cache(workspace: Workspace) -> Cache:
@@ -377,7 +384,7 @@ def _cache(workspace: Workspace) -> Cache:
 def _lock(workspace: Workspace) -> LockFile:
     return LockFile.read(
         workspace.lockfile, workspace.storyboard.name, tree=workspace.tree,
-        hint=doctor(workspace) + "; nothing was sent",
+        doctor=doctor(workspace),
     )  # fmt: skip
 
 

@@ -112,13 +112,14 @@ class LockFile:
 
     @classmethod
     def read(
-        cls, path: Path, storyboard: str, *, tree: Tree | None = None, hint: str = ""
+        cls, path: Path, storyboard: str, *, tree: Tree | None = None, doctor: str = ""
     ) -> LockFile:
         """The lock at ``path``; empty when there is none.
 
         Raises:
             InputError: it cannot be read (a merge conflict, a damaged entry...), with the
-                position of every problem and ``hint`` (how to repair it) after each.
+                position of every problem, and how ``doctor`` (the command, e.g.
+                ``storyboard doctor film.yaml``) repairs it; nothing may be sent.
             UnsafePath: it is a symlink, or a symlink is on the way.
         """
         tree = tree or Tree.around(path)
@@ -128,7 +129,7 @@ class LockFile:
         lock, problems = parse(text, path, storyboard)
         lock.tree = tree
         if problems:
-            raise InputError(diagnostics(path, problems, hint))
+            raise InputError(diagnostics(path, problems, doctor, before_sending=True))
         return lock
 
     def find(self, key: str, backend: str) -> LockedTake | None:
@@ -218,8 +219,7 @@ def _conflicts(text: str) -> list[LockProblem]:
                 LockProblem(
                     number,
                     1,
-                    "a git merge conflict ('<<<<<<<'): resolve the merge conflict; `storyboard "
-                    "doctor --fix` keeps the paid results of both sides",
+                    "a git merge conflict ('<<<<<<<'): resolve the merge conflict",
                     conflict=True,
                 )
             )
@@ -368,13 +368,23 @@ def _reason(exc: ValueError) -> str:
     return str(getattr(exc, "msg", None) or exc)
 
 
-def diagnostics(path: Path, problems: Iterable[LockProblem], hint: str = "") -> list[Diagnostic]:
-    """The problems as positioned diagnostics (``FILE:LINE:COL: error: ...``)."""
+def diagnostics(
+    path: Path, problems: Iterable[LockProblem], doctor: str = "", *, before_sending: bool = False
+) -> list[Diagnostic]:
+    """The problems as positioned diagnostics (``FILE:LINE:COL: error: ...``), each with how
+    ``doctor`` (the command) repairs it, if given."""
     name = display_path(path)
-    return [
-        Diagnostic(Position(name, p.line, p.col), p.message + (f"; {hint}" if hint else ""))
-        for p in problems
-    ]
+    found = []
+    for problem in problems:
+        message = problem.message
+        if doctor and problem.conflict:
+            message += f", or run `{doctor} --fix`, which keeps the paid results of both sides"
+        elif doctor:
+            message += f"; `{doctor}` says how to repair it"
+        if before_sending:
+            message += "; nothing was sent"
+        found.append(Diagnostic(Position(name, problem.line, problem.col), message))
+    return found
 
 
 # -- repairing ----------------------------------------------------------------------------------
