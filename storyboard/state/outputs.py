@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Protocol
@@ -214,11 +215,17 @@ class BuildFolder:
 
     def _check_contents(self, manifest: Manifest) -> None:
         """What storyboard wrote here is still a real folder or file (or gone): a symlink put
-        in its place is refused before anything is written through it."""
-        for folder in sorted(manifest.folders):
-            self.tree.check(self.path / folder, folder=True)
-        for name in sorted(manifest.files):
-            self.tree.check(self.path / name, folder=False)
+        in its place is refused before anything is written through it. The folder is opened
+        once; its subfolders are checked (without following) before the files in them."""
+        folders = set(manifest.folders)
+        for name in manifest.files:  # the folders on their way too, made by storyboard or not
+            parts = name.split("/")
+            folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        with self.tree.folder(self.path) as fd:
+            for folder in sorted(folders, key=lambda f: (f.count("/"), f)):
+                _check_at(fd, folder, self.path, folder=True)
+            for name in sorted(manifest.files):
+                _check_at(fd, name, self.path, folder=False)
 
     def _made_by_older_storyboard(self) -> bool:
         """Whether an older storyboard (which left no marker) built this storyboard here."""
@@ -450,6 +457,19 @@ class BuildFolder:
         return sorted(found)
 
 
+def _check_at(fd: int, name: str, root: Path, *, folder: bool) -> None:
+    """Raise :class:`UnsafePath` unless ``name`` (below the folder ``fd``, whose folders on
+    the way were checked already) is missing, or a real folder (``folder``) or regular file."""
+    try:
+        found = os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISDIR if folder else stat.S_ISREG)(found.st_mode):
+        parent, _, leaf = name.rpartition("/")
+        with Tree(root).folder(root / parent) if parent else _dup(fd) as where:
+            raise UnsafePath(root / name, describe(where, leaf))
+
+
 def _checked(name: str, *, folder: bool = False) -> str:
     """``name`` if it is a relative ``/``-separated path that stays inside its folder (and is
     not storyboard's bookkeeping: the marker, the staging folder but as a ``folder``)."""
@@ -465,6 +485,15 @@ def _checked(name: str, *, folder: bool = False) -> str:
     if name == MARKER or (parts[0] == STAGING and not (folder and name == STAGING)):
         raise ValueError(f"{name!r} is storyboard's own bookkeeping")
     return name
+
+
+@contextmanager
+def _dup(fd: int) -> Iterator[int]:
+    copy = os.dup(fd)
+    try:
+        yield copy
+    finally:
+        os.close(copy)
 
 
 def relative_name(folder: Path, path: Path) -> str:
