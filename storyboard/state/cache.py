@@ -92,7 +92,10 @@ class Cache:
 
     @staticmethod
     def _read(fd: int, folder: Path, backend: str, key: str, verify: bool) -> CacheEntry | None:
-        handle = os.open("entry.json", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+        handle = os.open("entry.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            os.close(handle)
+            return None
         with os.fdopen(handle, "rb") as stream:
             data = json.loads(stream.read())
         if data.get("version") != ENTRY_VERSION or data.get("key") != key:

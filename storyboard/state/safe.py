@@ -212,12 +212,19 @@ class Tree:
             UnsafePath: a symlink or a folder is there, or on the way.
         """
         with self.parent(path, create=create_parents) as (fd, name):
+            # O_NONBLOCK: a FIFO put in a file's place must not hang the build on open
+            flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
             try:
-                return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fd)
+                handle = os.open(name, flags, mode, dir_fd=fd)
             except OSError as exc:
-                if exc.errno in _REFUSED or exc.errno == errno.EISDIR:
+                if exc.errno in _REFUSED or exc.errno in (errno.EISDIR, errno.ENXIO):
                     raise UnsafePath(self.path(self.parts(path)), describe(fd, name)) from None
                 raise
+            if not stat.S_ISREG(os.fstat(handle).st_mode):  # a folder, a FIFO, a device
+                os.close(handle)
+                raise UnsafePath(self.path(self.parts(path)), describe(fd, name))
+            os.set_blocking(handle, True)
+            return handle
 
     def read_bytes(self, path: str | os.PathLike[str]) -> bytes | None:
         """The bytes of the file ``path``, ``None`` when it is missing."""
@@ -453,7 +460,9 @@ def describe(fd: int, name: str) -> str:
         )
     if stat.S_ISDIR(found.st_mode):
         return "is a folder where storyboard keeps a file: move it away"
-    return "is not a folder, where storyboard needs one: move it away"
+    if stat.S_ISREG(found.st_mode):
+        return "is a file where storyboard needs a folder: move it away"
+    return "is neither a file nor a folder (a pipe, a device...): move it away"
 
 
 def _refuse_non_file(fd: int, name: str, shown: Path) -> None:

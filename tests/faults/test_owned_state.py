@@ -485,3 +485,18 @@ def test_damaged_state_is_an_error_before_anything_is_sent_and_nothing_is_paid_t
     figures.add("double charges from damaged state", twice)
     assert unclean == []
     assert twice == 0 and sum(charges.values()) == paid
+
+
+def test_a_pipe_or_a_folder_where_the_journal_should_be_is_refused_without_hanging(
+    project: Callable[[dict[str, str | bytes]], Path], run_cli: Run, preview_cli: None
+) -> None:
+    root = project({"film.yaml": FILM})
+    journal = root / ".storyboard" / "journal" / "film.jsonl"
+    journal.parent.mkdir(parents=True)
+    os.mkfifo(journal)  # opening it for reading would wait for a writer for ever
+    result = run_cli("plan", "film.yaml", cwd=root)
+    assert result.status == 2 and "is neither a file nor a folder" in result.err
+    journal.unlink()
+    journal.mkdir()
+    result = run_cli("build", "film.yaml", cwd=root)
+    assert result.status == 2 and "is a folder where storyboard keeps a file" in result.err
