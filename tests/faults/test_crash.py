@@ -73,8 +73,8 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
     cache = Cache(state / "cache")
     known: set[str] = set()
     for folder in sorted((state / "cache").glob("*/*/*")):
-        if folder.name.startswith("."):
-            continue
+        if any(part.startswith(".") for part in folder.relative_to(state).parts):
+            continue  # a staging folder (.tmp): leftovers, counted below, not entries
         entry = cache.get(folder.parent.parent.name, folder.name, verify=True)
         if entry is None:
             damage.corrupt.append(f"cache entry {folder.relative_to(root)}")
