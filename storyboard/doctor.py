@@ -130,13 +130,18 @@ def _reported(found: Examination) -> Iterator[None]:
         found.add(None, str(exc))
 
 
-def _check_lock(workspace: Workspace, found: Examination, *, fix: bool) -> None:
-    path = workspace.lockfile
+def _read(workspace: Workspace, path: Path, found: Examination) -> str | None:
+    """The text of a state file, ``None`` when it is missing or refused (reported)."""
     try:
-        text = workspace.tree.read_text(path)
+        return workspace.tree.read_text(path)
     except UnsafePath as exc:
         found.add(None, str(exc))
-        return
+        return None
+
+
+def _check_lock(workspace: Workspace, found: Examination, *, fix: bool) -> None:
+    path = workspace.lockfile
+    text = _read(workspace, path, found)
     if text is None:
         return
     name = workspace.storyboard.name
@@ -203,11 +208,7 @@ def _restorer(cache: Cache) -> Callable[[str, str, str], lockfile.LockedTake | N
 
 def _check_journal(workspace: Workspace, found: Examination, *, fix: bool) -> None:
     path = workspace.journal
-    try:
-        text = workspace.tree.read_text(path)
-    except UnsafePath as exc:
-        found.add(None, str(exc))
-        return
+    text = _read(workspace, path, found)
     if text is None:
         return
     records, problems = journal_file.parse(text)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -399,12 +399,11 @@ class Repair:
     unresolved: list[LockProblem] = field(default_factory=list)
 
 
-def repair(
-    text: str,
-    path: Path,
-    storyboard: str,
-    restore: Any = None,
-) -> Repair:
+Restore = Callable[[str, str, str], "LockedTake | None"]
+"""``(key, backend, take) -> the entry``, from somewhere that holds the result (the cache)."""
+
+
+def repair(text: str, path: Path, storyboard: str, restore: Restore | None = None) -> Repair:
     """Repair a lock without losing a paid result.
 
     A merge conflict is resolved by keeping the entries of both sides (each one a result that
@@ -440,7 +439,7 @@ def repair(
     return result
 
 
-def _restored(problem: LockProblem, restore: Any, entries: list[LockedTake]) -> bool:
+def _restored(problem: LockProblem, restore: Restore | None, entries: list[LockedTake]) -> bool:
     if restore is None or problem.key is None or problem.backend is None:
         return False
     entry = restore(problem.key, problem.backend, problem.take or "")

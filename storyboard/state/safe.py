@@ -257,21 +257,11 @@ class Tree:
                     tmp_name = sibling_tmp(name)
                     _refuse_non_file(fd, tmp_name, target.with_name(tmp_name))
                     handle = os.open(tmp_name, _NEW | os.O_TRUNC, 0o644, dir_fd=fd)
-                    try:
-                        _fill(handle, data)
-                        os.replace(tmp_name, name, src_dir_fd=fd, dst_dir_fd=fd)
-                    except BaseException:
-                        _unlink_quietly(fd, tmp_name)
-                        raise
+                    _fill_and_rename(handle, data, (fd, tmp_name), (fd, name))
                 else:
                     with self.folder(staging, create=True) as tmp_fd:
                         tmp_name, handle = _new_file(tmp_fd, name)
-                        try:
-                            _fill(handle, data)
-                            os.replace(tmp_name, name, src_dir_fd=tmp_fd, dst_dir_fd=fd)
-                        except BaseException:
-                            _unlink_quietly(tmp_fd, tmp_name)
-                            raise
+                        _fill_and_rename(handle, data, (tmp_fd, tmp_name), (fd, name))
                 _fsync(fd)
         except UnsafePath:
             raise
@@ -482,12 +472,21 @@ def _new_file(fd: int, stem: str) -> tuple[str, int]:
     raise FileExistsError(errno.EEXIST, "no free temporary name", stem)
 
 
-def _fill(handle: int, data: bytes) -> None:
+def _fill_and_rename(
+    handle: int, data: bytes, written: tuple[int, str], target: tuple[int, str]
+) -> None:
+    """Write ``data`` to ``handle`` (the file ``written``: a folder's fd, a name), sync it,
+    and rename it to ``target``; on any failure the temporary file goes."""
     try:
-        write_all(handle, data)
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+        try:
+            write_all(handle, data)
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+        os.replace(written[1], target[1], src_dir_fd=written[0], dst_dir_fd=target[0])
+    except BaseException:
+        _unlink_quietly(*written)
+        raise
 
 
 def _fsync(fd: int) -> None:
