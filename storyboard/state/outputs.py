@@ -95,7 +95,7 @@ class Manifest:
 
 
 @dataclass
-class Cleaned:
+class Removal:
     """What :meth:`BuildFolder.clean` removed (or, dry, would remove) and what it left."""
 
     removed: list[Path] = field(default_factory=list)
@@ -296,10 +296,6 @@ class BuildFolder:
             manifest.files.add(name)
         self._save()
 
-    def owns(self, name: str) -> bool:
-        manifest = self._existing()
-        return manifest is not None and name in manifest.files
-
     def _existing(self) -> Manifest | None:
         """The marker of the folder as it is (made or adopted by nothing), ``None`` if it
         is missing or not yet marked."""
@@ -387,14 +383,14 @@ class BuildFolder:
 
     # -- clean ---------------------------------------------------------------------------------
 
-    def clean(self, *, dry_run: bool = False) -> Cleaned:
+    def clean(self, *, dry_run: bool = False) -> Removal:
         """Remove every file storyboard listed here, its staging folder and its marker, then
         the folders it made if they are empty; report what stays.
 
         Raises:
             UnsafePath: the folder is not one storyboard may remove files from.
         """
-        cleaned = Cleaned()
+        cleaned = Removal()
         state = self.inspect()
         if state == "missing":
             return cleaned

@@ -500,3 +500,36 @@ def test_a_pipe_or_a_folder_where_the_journal_should_be_is_refused_without_hangi
     journal.mkdir()
     result = run_cli("build", "film.yaml", cwd=root)
     assert result.status == 2 and "is a folder where storyboard keeps a file" in result.err
+
+
+def test_a_symlink_that_appears_after_a_take_was_paid_for_is_exit_1_never_2(
+    project: Callable[[dict[str, str | bytes]], Path], tmp_path: Path, run_cli: Run
+) -> None:
+    from storyboard.backends.base import Output, Ticket
+    from storyboard.build import build
+    from storyboard.errors import BuildError, InputError
+    from tests.build.fakes import FakePaidBackend
+
+    root = project({"film.yaml": FILM})
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("someone's file")
+
+    class Sneaky(FakePaidBackend):
+        """Paid for the first take, then a link appears where the lock file goes."""
+
+        async def collect(self, ticket: Ticket, folder: Path) -> list[Output]:
+            outputs = await super().collect(ticket, folder)
+            if not (root / "film.lock").is_symlink():
+                (root / "film.lock").symlink_to(elsewhere)
+            return outputs
+
+    backend = Sneaky()
+    with pytest.raises(BuildError) as failed:
+        build(root / "film.yaml", backend=backend)
+    assert not isinstance(failed.value, InputError) and failed.value.exit_code == 1
+    assert "film.lock is a symlink" in str(failed.value)
+    assert len(backend.submitted) == 2  # both paid for, both kept in the cache
+    assert elsewhere.read_text() == "someone's file"
+    (root / "film.lock").unlink()
+    again = FakePaidBackend()
+    assert build(root / "film.yaml", backend=again).ok and again.submitted == []
