@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import glob
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from storyboard.backends.base import Backend
 from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
-from storyboard.diagnostics import Diagnostic
+from storyboard.diagnostics import Diagnostic, display_path
 from storyboard.errors import BuildError, InputError
 from storyboard.events import EventSink, Note, TakeCached, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
@@ -36,9 +36,9 @@ from storyboard.load import load_document
 from storyboard.plan import PAYABLE, Plan, make_plan
 from storyboard.select import select_takes
 from storyboard.state.cache import Cache, CacheEntry, StoredResult
-from storyboard.state.files import atomic_write_text
 from storyboard.state.journal import Journal, read_pending
 from storyboard.state.lockfile import LockFile
+from storyboard.state.safe import UnsafePath
 from storyboard.state.workspace import ProjectLock, Workspace
 from storyboard.validate import validate_document
 
@@ -161,9 +161,10 @@ def _compile_and_key(
     compiled = compile_storyboard(checked, file_hash=hashes)
     # 6. key every take (what the cache, the lock and the last build know: see _plan).
     keys, materials = keys_and_materials(compiled, file_hash=hashes)
-    workspace = Workspace.for_storyboard(
-        checked.document.path, checked.document.project_root, build_dir
-    )
+    with refusing():
+        workspace = Workspace.for_storyboard(
+            checked.document.path, checked.document.project_root, build_dir
+        )
     selected = select_takes(compiled.resolved, select)
     return _Keyed(compiled, keys, materials, workspace, selected)
 
@@ -171,21 +172,28 @@ def _compile_and_key(
 def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
     compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
     workspace, selected = keyed.workspace, keyed.selected
-    checked = compiled.checked
-    cache, lock = (
-        Cache(workspace.cache),
-        LockFile.read(workspace.lockfile, checked.document.path.name),
-    )
-    records = _read_records(workspace, backend_name)
-    sent = read_pending(workspace.journal, backend=backend_name)
+    with refusing():
+        cache, lock = _cache(workspace), _lock(workspace)
+        records = _read_records(workspace, backend_name)
+        sent = read_pending(
+            workspace.journal,
+            backend=backend_name,
+            tree=workspace.tree,
+            hint=_doctor_hint(workspace),
+        )
+    making: dict[str, str] = {}
 
     def status(take: Any, key: str) -> tuple[str, str]:
-        if cache.get(backend_name, key, verify=False) is not None:
-            return "cached", "in the cache"
-        if lock.find(take.id, key, backend_name) is not None:
+        with refusing():
+            if cache.get(backend_name, key, verify=False) is not None:
+                return "cached", "in the cache"
+        if lock.find(key, backend_name) is not None:
             return "locked", "download from the lock"
         if selected is not None and take.id not in selected:
             return "skip", "not selected"
+        if key in making:
+            return "shared", f"the same request as {making[key]}, made once"
+        making[key] = take.id
         if key in sent:
             return "resume", "sent before a build stopped; asked for again by its task UUID"
         return "generate", why_stale(records.get(take.id), materials[take.id])
@@ -267,11 +275,17 @@ def build(
             f"{', '.join(plan.unknown)} is not known before it is made (an edit of a remote "
             "video); nothing was sent"
         )
+    # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
+    with refusing():
+        workspace.check_state()
     with ProjectLock(workspace, wait=wait):
-        (workspace.build_dir / UNCHANGED).unlink(missing_ok=True)  # this build may change things
-        cache = Cache(workspace.cache)
-        lock = LockFile.read(workspace.lockfile, workspace.storyboard.name)
-        journal = Journal(workspace.journal, backend=backend.namespace, endpoint=backend.endpoint)
+        with refusing():
+            cache, lock = _cache(workspace), _lock(workspace)
+            journal = Journal(
+                workspace.journal, backend=backend.namespace, endpoint=backend.endpoint,
+                tree=workspace.tree, staging=workspace.tmp, hint=_doctor_hint(workspace),
+            )  # fmt: skip
+            workspace.outputs.remove(UNCHANGED)  # this build may change things
         run = Execution(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
@@ -282,14 +296,14 @@ def build(
         # 9. write the outputs, the lock and what the next plan needs.
         _write_outputs(prepared, outcomes)
         if backend.paid:
+            for gone in run.gone_from_lock:  # the provider no longer serves it
+                lock.drop(gone, backend.namespace)
             # every paid result this build used, whether made now, cached or locked before
             for take in prepared.compiled.takes:
                 outcome = outcomes.get(take.id)
                 if outcome is not None and outcome.entry is not None:
-                    lock.takes[take.id] = lock_entry(backend.namespace, take, outcome.entry)
-            current = {t.id for t in prepared.compiled.takes}
-            for stale in (set(lock.takes) - current) | run.gone_from_lock:
-                lock.takes.pop(stale, None)
+                    lock.put(lock_entry(backend.namespace, take, outcome.entry))
+            lock.keep_takes(t.id for t in prepared.compiled.takes)
             lock.write()
         _write_records(prepared, outcomes, backend.namespace)
         journal.compact()
@@ -316,47 +330,69 @@ async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
 
 def _write_outputs(prepared: Prepared, outcomes: dict[str, Outcome]) -> None:
     """``build/NAME/requests/TAKE.json`` and ``build/NAME/takes/TAKE.mp4`` (the pick)."""
-    workspace = prepared.workspace
+    folder = prepared.workspace.outputs
+    requests: dict[str, bytes] = {}
+    videos: dict[str, Path] = {}
     for take in prepared.compiled.takes:
-        request = workspace.build_dir / "requests" / f"{take.id}.json"
-        text = dumps(take.to_json())
-        if not request.exists() or request.read_text(encoding="utf-8") != text:
-            atomic_write_text(request, text)
+        requests[f"requests/{take.id}.json"] = dumps(take.to_json()).encode("utf-8")
         outcome = outcomes.get(take.id)
         if outcome is None or outcome.entry is None:
             continue
         entry = outcome.entry
         for index in range(len(entry.results)):
             suffix = "" if index == take.take.pick - 1 else f".v{index + 1}"
-            _link(entry.path(index), workspace.takes_dir / f"{take.id}{suffix}.mp4")
-        # the picked variation is TAKE.mp4, the others TAKE.vN.mp4: a new pick leaves none over
-        wanted = {f"{take.id}.v{i + 1}.mp4" for i in range(len(entry.results))}
-        wanted.discard(f"{take.id}.v{take.take.pick}.mp4")
-        for old in workspace.takes_dir.glob(f"{glob.escape(take.id)}.v*.mp4"):
-            if old.name not in wanted:
-                old.unlink(missing_ok=True)
+            videos[f"takes/{take.id}{suffix}.mp4"] = entry.path(index)
+    folder.own([*requests, *videos])  # listed as storyboard's before any is written
+    for name, data in requests.items():
+        if folder.read_bytes(name) != data:
+            folder.write_bytes(name, data)
+    for name, source in videos.items():
+        folder.link(source, name)
+    # the picked variation is TAKE.mp4, the others TAKE.vN.mp4: a new pick leaves none over
+    for take in prepared.compiled.takes:
+        if (outcome := outcomes.get(take.id)) is None or outcome.entry is None:
+            continue
+        prefix = f"takes/{take.id}.v"
+        for name in folder.owned(prefix):
+            if name not in videos and name[len(prefix) :].removesuffix(".mp4").isdigit():
+                folder.remove(name)
 
 
-def _link(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        if os.path.samefile(source, target):
-            return
-        target.unlink()
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
+@contextmanager
+def refusing() -> Iterator[None]:
+    """Before anything is sent: a state or build path that is not safely storyboard's (a
+    symlink, outside the project, a folder storyboard did not make) is invalid input."""
     try:
-        os.link(source, tmp)
-    except OSError:
-        import shutil
+        yield
+    except UnsafePath as exc:
+        raise InputError.at(None, str(exc)) from None
 
-        shutil.copyfile(source, tmp)
-    tmp.replace(target)
+
+def doctor(workspace: Workspace) -> str:
+    """The command that says how to repair ``workspace``'s damaged state, for messages."""
+    return f"storyboard doctor {display_path(workspace.storyboard)}"
+
+
+def _doctor_hint(workspace: Workspace) -> str:
+    return f"`{doctor(workspace)}` says how to repair it; nothing was sent"
+
+
+def _cache(workspace: Workspace) -> Cache:
+    return Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
+
+
+def _lock(workspace: Workspace) -> LockFile:
+    return LockFile.read(
+        workspace.lockfile, workspace.storyboard.name, tree=workspace.tree,
+        doctor=doctor(workspace),
+    )  # fmt: skip
 
 
 def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any]]:
+    """The last build's key material of each take (only for saying why a take is stale: one
+    that cannot be read is no record)."""
     try:
-        data = json.loads(workspace.records(backend).read_text(encoding="utf-8"))
+        data = json.loads(workspace.tree.read_text(workspace.records(backend)) or "{}")
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -367,7 +403,9 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
     for take_id, outcome in outcomes.items():
         if outcome.entry is not None:
             records[take_id] = prepared.materials[take_id]
-    atomic_write_text(prepared.workspace.records(backend), json.dumps(records, sort_keys=True))
+    workspace = prepared.workspace
+    text = json.dumps(records, sort_keys=True)
+    workspace.tree.write_atomic(workspace.records(backend), text.encode(), staging=workspace.tmp)
 
 
 UNCHANGED = ".build.json"
@@ -440,6 +478,7 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
     if set(entries) != {t.id for t in keyed.compiled.takes}:
         return
     build_dir = keyed.workspace.build_dir
+    keyed.workspace.outputs.own([UNCHANGED])  # before the folder's files are measured
     note = {
         "version": UNCHANGED_VERSION,
         "fingerprint": _fingerprint(keyed, backend, scale),
@@ -454,7 +493,7 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
         },
         "files": _states(build_dir, _watched(keyed, backend, list(entries.values()))),
     }  # fmt: skip
-    atomic_write_text(build_dir / UNCHANGED, json.dumps(note, sort_keys=True))
+    keyed.workspace.outputs.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
 
 
 def _unchanged(
@@ -467,7 +506,7 @@ def _unchanged(
     """
     build_dir = keyed.workspace.build_dir
     try:
-        note = json.loads((build_dir / UNCHANGED).read_text(encoding="utf-8"))
+        note = json.loads(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
         if note.get("version") != UNCHANGED_VERSION:
             return None
         if note.get("fingerprint") != _fingerprint(keyed, backend, scale):
@@ -487,8 +526,8 @@ def _unchanged(
         if _states(build_dir, outside) != note["files"]:
             return None
         film = Path(note["film"]) if note.get("film") else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
+        return None  # the full build says what is wrong, if anything is
     outcomes: dict[str, Outcome] = {}
     for take in keyed.compiled.takes:
         emit(TakeCached(take.id, "cache"))

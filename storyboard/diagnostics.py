@@ -114,7 +114,8 @@ def display_path(path: Path) -> str:
         rel = os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
-    return str(path) if rel.startswith("..") else rel
+    outside = rel == os.pardir or rel.startswith(os.pardir + os.sep)  # not '...yaml'
+    return str(path) if outside else rel
 
 
 @dataclass

@@ -1,9 +1,12 @@
 """Stage 6, execute: run the compiled takes to finished videos, in dependency order.
 
 For each take, cheapest first: its result is in the cache -> done; the lock file names a
-paid result with this key -> download it, verify its hash, done; otherwise make the inputs it
-needs (exact frames of upstream takes, their videos), write the task UUID to the journal,
-send the request, wait for the videos and store them in the cache atomically.
+paid result with this key -> download it, verify its hash, done; another take of this build
+makes the same request (the same key) -> wait for it and use its result (one generation
+serves both); otherwise make the inputs it needs (exact frames of upstream takes, their
+videos), write the task UUID to the journal, send the request, wait for the videos and store
+them in the cache atomically. Results are found by key, never by take id: a renamed shot is
+the same request.
 
 A generation the service failed for good is journaled as failed. When the service says a new
 attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
@@ -27,11 +30,9 @@ sent are waited for (they are paid for). Nothing here prints: progress goes out 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Collection
@@ -60,6 +61,7 @@ from storyboard.state.cache import Cache, CacheEntry
 from storyboard.state.files import disk_error
 from storyboard.state.journal import Journal
 from storyboard.state.lockfile import LockedResult, LockedTake, LockFile
+from storyboard.state.safe import Tree
 from storyboard.state.workspace import Workspace
 
 Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselected"]
@@ -102,8 +104,11 @@ class Execution:
     emit: EventSink = ignore
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     gone_from_lock: set[str] = field(default_factory=set)
-    """Takes whose locked result the provider no longer serves (the build drops their lock
+    """Keys whose locked result the provider no longer serves (the build drops their lock
     entries, so that the next plan prices them and the next build makes them again)."""
+    making: dict[str, tuple[str, asyncio.Future[Outcome]]] = field(default_factory=dict)
+    """The take making each key in this build, and its outcome when it has one: a take of
+    the same request waits for it instead of sending the request again."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -132,27 +137,57 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             return _record(run, Outcome(take.id, "cached", entry))
         if selected is not None and take.id not in selected:
             return _unselected(run, take.id)
+        twin = run.making.get(key)
+        if twin is not None:  # the same request as another take's: one generation serves both
+            return await _share(run, take.id, *twin)
         if stop.is_set():
             return _skip(run, take.id, "not started: an earlier take failed")
-        async with limit:
-            if stop.is_set():
-                return _skip(run, take.id, "not started: an earlier take failed")
-            try:
-                outcome = await _produce(run, compiled, key)
-            except Exception as exc:
-                if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
-                    exc = disk_error(exc, f"write the files of take '{take.id}'")
-                message = str(exc) or type(exc).__name__
-                run.emit(TakeFailed(take.id, message))
-                outcome = Outcome(take.id, "failed", message=message)
-            if outcome.status == "failed" and not run.keep_going:
-                stop.set()
-            return _record(run, outcome)
+        made: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        run.making[key] = (take.id, made)
+        try:
+            return await _run(run, compiled, key, limit, stop)
+        finally:
+            made.set_result(run.outcomes.get(take.id) or Outcome(take.id, "skipped"))
 
     for compiled in run.compiled.takes:  # dependency order: upstream tasks exist first
         tasks[compiled.id] = asyncio.create_task(one(compiled))
     await asyncio.gather(*tasks.values())
     return run.outcomes
+
+
+async def _run(
+    run: Execution,
+    compiled: CompiledTake,
+    key: str,
+    limit: asyncio.Semaphore,
+    stop: asyncio.Event,
+) -> Outcome:
+    """Make one take (at most ``run.jobs`` at once); a failure stops new takes unless
+    ``keep_going``."""
+    take = compiled.take
+    async with limit:
+        if stop.is_set():
+            return _skip(run, take.id, "not started: an earlier take failed")
+        try:
+            outcome = await _produce(run, compiled, key)
+        except Exception as exc:
+            if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
+                exc = disk_error(exc, f"write the files of take '{take.id}'")
+            message = str(exc) or type(exc).__name__
+            run.emit(TakeFailed(take.id, message))
+            outcome = Outcome(take.id, "failed", message=message)
+        if outcome.status == "failed" and not run.keep_going:
+            stop.set()
+        return _record(run, outcome)
+
+
+async def _share(run: Execution, take_id: str, twin: str, made: asyncio.Future[Outcome]) -> Outcome:
+    """The outcome of a take whose request another take of this build is making."""
+    outcome = await made
+    if outcome.entry is None:
+        return _skip(run, take_id, f"the same request as '{twin}', which did not finish")
+    run.emit(TakeCached(take_id, f"take:{twin}"))
+    return _record(run, Outcome(take_id, "cached", outcome.entry, f"same request as '{twin}'"))
 
 
 def _record(run: Execution, outcome: Outcome) -> Outcome:
@@ -176,15 +211,16 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     take = compiled.take
     backend = run.backend
     if backend.paid:
-        locked = run.lock.find(take.id, key, backend.namespace)
+        locked = run.lock.find(key, backend.namespace)
         if locked is not None:
             expected = _expected_seconds(compiled, None)
-            entry = await _from_lock(run, take.id, locked, expected)
+            entry = await _from_lock(run, locked, expected)
             run.emit(TakeCached(take.id, "lock"))
             return Outcome(take.id, "locked", entry)
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()
-    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=_mkdir(run.cache.root)))
+    tree = run.workspace.tree
+    staging = tree.make_temp_dir(run.cache.staging, "incoming-")
     # A new attempt is a new paid request: only for a take of one result (a failure after
     # some of several results arrived would pay for those again).
     number = compiled.request.get("numberResults", 1)
@@ -241,7 +277,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             meta={"take": take.id, "model": compiled.request.get("model")},
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_quietly(tree, staging)
     run.journal.done(key, task_uuid)
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
@@ -261,6 +297,7 @@ def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> Locke
     """What the lock file records of a paid take's result (URLs redacted: the lock is
     committed, and a result URL's query may be a token)."""
     return LockedTake(
+        take=compiled.id,
         key=entry.key,
         backend=backend,
         model=str(compiled.request.get("model")),
@@ -343,11 +380,12 @@ _GONE = (403, 404, 410)
 
 
 async def _from_lock(
-    run: Execution, take_id: str, locked: LockedTake, expected: float | None = None
+    run: Execution, locked: LockedTake, expected: float | None = None
 ) -> CacheEntry:
     """Download a locked result, verify it byte for byte and as a video of about
     ``expected`` seconds, and cache it."""
-    staging = Path(tempfile.mkdtemp(prefix=".locked-", dir=_mkdir(run.cache.root)))
+    tree = run.workspace.tree
+    staging = tree.make_temp_dir(run.cache.staging, "locked-")
     try:
         files = []
         for index, result in enumerate(locked.results):
@@ -359,7 +397,7 @@ async def _from_lock(
             except ProviderError as exc:
                 if getattr(exc, "status_code", None) not in _GONE:
                     raise
-                run.gone_from_lock.add(take_id)
+                run.gone_from_lock.add(locked.key)
                 raise ProviderError(
                     f"the locked result is no longer served ({exc}); its entry leaves the "
                     "lock file, so the next build generates this take again (see "
@@ -373,7 +411,7 @@ async def _from_lock(
                 )
             why = await asyncio.to_thread(_usable, path, expected)
             if why is not None:  # locked as good by an earlier version: it never will be
-                run.gone_from_lock.add(take_id)
+                run.gone_from_lock.add(locked.key)
                 raise ProviderError(
                     f"the locked result of task {locked.task_uuid} is not a usable video: "
                     f"{why}. Its entry leaves the lock file, so the next build generates this "
@@ -396,7 +434,7 @@ async def _from_lock(
             task_uuid=locked.task_uuid,
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_quietly(tree, staging)
 
 
 async def _inputs(
@@ -439,23 +477,25 @@ def _handoff_file(
     scaled = "n" if run.backend.paid else "p"
     where = handoff.placeholder().split("/", 1)[1].replace("/", "-")
     name = f"{entry.results[index].sha256[:20]}-{scaled}-{where}"
-    if handoff.frame is not None:
-        out = run.workspace.frames / f"{name}.png"
-        if not out.exists():  # written whole or not at all: a crash never leaves half a frame
-            partial = out.with_name(f".{out.name}.{os.getpid()}.png")
-            try:
-                extract_frame(video, handoff.frame, partial)
-                if run.backend.paid:
-                    profile = run.compiled.resolved.take(handoff.take).profile
-                    _to_accepted_size(partial, profile.min_image_side)
-                os.replace(partial, out)
-            finally:
-                partial.unlink(missing_ok=True)
+    tree, workspace = run.workspace.tree, run.workspace
+    out = workspace.frames / (f"{name}.png" if handoff.frame is not None else f"{name}.mp4")
+    if tree.lstat(out) is not None:
         return out
-    assert handoff.span is not None
-    out = run.workspace.frames / f"{name}.mp4"
-    if not out.exists():
-        _cut_span(video, handoff.span, out)
+    # made whole in the state's tmp/ and renamed in: a crash never leaves half a frame
+    work = tree.make_temp_dir(workspace.tmp, "frame-")
+    try:
+        partial = work / out.name
+        if handoff.frame is not None:
+            extract_frame(video, handoff.frame, partial)
+            if run.backend.paid:
+                profile = run.compiled.resolved.take(handoff.take).profile
+                _to_accepted_size(partial, profile.min_image_side)
+        else:
+            assert handoff.span is not None
+            _cut_span(video, handoff.span, partial)
+        tree.replace(partial, out)
+    finally:
+        _remove_quietly(tree, work)
     return out
 
 
@@ -483,18 +523,16 @@ def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:
     import imageio_ffmpeg
 
     first, end = span
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.mp4")
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(video),
         "-vf", f"trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS",
         "-af", f"atrim=start={first / 24}:end={end / 24},asetpts=PTS-STARTPTS",
-        "-c:v", "libx264", "-g", "24", "-c:a", "aac", str(tmp),
+        "-c:v", "libx264", "-g", "24", "-c:a", "aac", str(out),
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True)
-    tmp.replace(out)
 
 
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def _remove_quietly(tree: Tree, folder: Path) -> None:
+    """Remove a staging folder (what is left of it is cleared by the next build anyway)."""
+    with contextlib.suppress(OSError):
+        tree.rmtree(folder)

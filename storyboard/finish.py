@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard.cut.timeline import Timeline
 from storyboard.events import EventSink, Note
-from storyboard.state.files import atomic_write_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from storyboard.build import BuildResult
     from storyboard.cut.streams import VideoIndex
     from storyboard.exports.record import ClipPlacement
+    from storyboard.state.outputs import BuildFolder
 
 CUT_KEY_VERSION = 2  # 2: the sound reuses the takes' AAC frames
 STATE_VERSION = 2
@@ -54,13 +54,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
-    from storyboard.exports.record import record_from_build, write_record
+    from storyboard.exports.record import RECORD_NAME, record_from_build, write_record
 
     prepared = result.prepared
     compiled, workspace = prepared.compiled, prepared.workspace
+    folder = workspace.outputs
     output = compiled.checked.storyboard.output
     ext = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}[output.format]
     film = workspace.build_dir / (output.file or f"{workspace.name}{ext}")
+    # every name this finish may write, listed as storyboard's before any is written
+    folder.own([film.name, RECORD_NAME, *(f.format(name=workspace.name) for f in CUT_FILES)])
     videos = {
         take.id: workspace.takes_dir / f"{take.id}.mp4"
         for take in compiled.takes
@@ -72,8 +75,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     recut = False
     clips: list[ClipPlacement] | None = None
     reason = ""
-    stamp = workspace.build_dir / ".cut.json"
-    state = _read_state(stamp)
+    stamp = ".cut.json"
+    state = _read_state(folder.read_bytes(stamp))
     before = json.dumps(state, sort_keys=True)
     if missing:
         left_out = [t for t in missing if _status(result, t) == "unselected"]
@@ -81,7 +84,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         if len(left_out) < len(missing):
             why.append(f"{', '.join(t for t in missing if t not in left_out)} did not finish")
         reason = f"the film was not cut: {'; '.join(why)}"
-        stale = _remove_stale_cut(workspace.build_dir, film, workspace.name)
+        stale = _remove_stale_cut(folder, film, workspace.name)
         if stale:
             reason += f" (removed the out-of-date {', '.join(stale)})"
         emit(Note("", reason))
@@ -91,10 +94,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         sizes, indexes = _measure(videos, digests, state)
         timeline = build_timeline(compiled, videos, sizes, size=size)
         key = _cut_key(timeline, result)
-        if not film.exists() or state.get("key") != key:
+        if not folder.exists(film.name) or state.get("key") != key:
             if state.pop("key", None) is not None:  # forgotten until the new film is in place
-                atomic_write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
-            report = assemble(timeline, film, indexes=indexes)
+                folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
+            # cut in the build folder's staging folder, then moved into place
+            work = folder.temp_dir("cut-")
+            try:
+                report = assemble(timeline, work / film.name, indexes=indexes)
+                folder.put(work / film.name, film.name)
+            finally:
+                folder.tree.rmtree(work)
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")
@@ -108,23 +117,23 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         film_path = film
         clips = _placements(timeline, workspace.build_dir)
     record = record_from_build(result, clips, film=film_path)
-    record_file = write_record(record)
+    record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
         data = record.to_json()
-        exports = _exports(state, _digest(data), lambda: export_all(record))
+        exports = _exports(state, _digest(data), lambda: export_all(record, writer=folder))
         sheet = workspace.build_dir / f"{workspace.name}.contact.png"
         sheet_key = _digest(
             [data["title"], data["clips"], record.duration]
             + [_source_sha(result, c.take) for c in record.clips]
         )
-        if not sheet.exists() or state.get("sheet") != sheet_key:
+        if not folder.exists(sheet.name) or state.get("sheet") != sheet_key:
             state.pop("sheet", None)
-            contact_sheet(record, sheet)
+            contact_sheet(record, sheet, writer=folder)
             state["sheet"] = sheet_key
         exports[".contact.png"] = sheet
     if not missing and json.dumps(state, sort_keys=True) != before:
-        atomic_write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
+        folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
     return Finished(film_path, recut, record_file, exports, reason)
 
 
@@ -191,19 +200,18 @@ def _status(result: BuildResult, take: str) -> str:
 CUT_FILES = (".cut.json", "{name}.otio", "{name}.edl", "{name}.fcpxml", "{name}.contact.png")
 
 
-def _remove_stale_cut(build_dir: Path, film: Path, name: str) -> list[str]:
+def _remove_stale_cut(folder: BuildFolder, film: Path, name: str) -> list[str]:
     """Remove a film (and its exports) cut from takes that are no longer current.
 
     A film in the build folder always matches its storyboard: when this build cannot cut a
     new one, the old one would be a lie about the storyboard, and ``build.json`` would point
-    at it. Everything removed is rebuilt from the cache by the next complete build.
+    at it. Everything removed is rebuilt from the cache by the next complete build. Only
+    files storyboard wrote are removed.
     """
     removed = []
-    for path in [film, *(build_dir / f.format(name=name) for f in CUT_FILES)]:
-        if path.exists():
-            path.unlink()
-            if path.name != ".cut.json":
-                removed.append(path.name)
+    for file in [film.name, *(f.format(name=name) for f in CUT_FILES)]:
+        if folder.remove(file) and file != ".cut.json":
+            removed.append(file)
     return removed
 
 
@@ -236,11 +244,11 @@ def _cut_key(timeline: Timeline, result: BuildResult) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _read_state(stamp: Path) -> dict[str, Any]:
+def _read_state(stamp: bytes | None) -> dict[str, Any]:
     """What the last finish remembered (nothing, if unreadable or of another version)."""
     try:
-        data = json.loads(stamp.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(stamp) if stamp is not None else None
+    except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
         return {"version": STATE_VERSION}

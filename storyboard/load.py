@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,6 +105,33 @@ def find_project_root(storyboard: Path) -> Path:
     return folder
 
 
+def check_storyboard_name(path: Path) -> Diagnostic | None:
+    """Why ``path``'s name makes no build folder (``build/NAME``), lock file (``NAME.lock``)
+    and journal, or ``None``.
+
+    NAME, the name without its extension, must be a plain folder name: not only dots
+    (``..yaml`` would build in ``build/.``, ``...yaml`` in ``build/..``, the project itself),
+    no path separator or control character, not ``.git`` or ``.storyboard``.
+    """
+    stem = path.stem
+    problem = None
+    if not stem.strip(".") or not stem.strip():
+        problem = "is only dots or blanks before its extension"
+    elif "/" in stem or "\\" in stem:
+        problem = "holds a path separator"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in stem):
+        problem = "holds a control character"
+    elif stem.lower() in (".git", ".storyboard"):
+        problem = f"is {stem}, a folder git or storyboard keeps"
+    if problem is None:
+        return None
+    return Diagnostic(
+        Position(display_path(path), 1, 1),
+        f"the file name {path.name!r} {problem}, so it makes no build folder "
+        f"(build/NAME, NAME.lock): rename the storyboard (letters, digits, '-', '_', '.')",
+    )
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (symlinks resolved) lies inside ``root``."""
     try:
@@ -127,6 +155,9 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
         InputError: with every problem found (syntax, size, aliases, includes).
     """
     main = Path(path).absolute()
+    named = check_storyboard_name(main)
+    if named is not None:
+        raise InputError([named])
     root = project_root.resolve() if project_root else find_project_root(main)
     loader = _Loader(root)
     loaded = loader.load_file(main, None)

@@ -40,6 +40,9 @@ class Cost:
 
 PAYABLE = ("generate", "resume")
 """Statuses whose cost the estimate counts."""
+EXPLAINED = (*PAYABLE, "shared")
+"""Statuses the plan shows with their reason (``shared``: the same request as an earlier
+take's, which one generation serves)."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +197,7 @@ def render_plan(plan: Plan) -> str:
                 seconds,
                 f"{item.cost.rate:g}/s",
                 "unknown" if amount is None else f"${amount:.4f}".rstrip("0").rstrip("."),
-                f"{item.status} ({item.reason})" if item.status in PAYABLE else item.status,
+                f"{item.status} ({item.reason})" if item.status in EXPLAINED else item.status,
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -84,6 +85,14 @@ def in_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def read_lock(path: Path) -> dict[str, dict[str, Any]]:
+    """A lock file's entries as JSON, by take id (whatever the file's version)."""
+    from storyboard.state.lockfile import LockFile
+
+    lock = LockFile.read(path, path.with_suffix(".yaml").name)
+    return {take: entry.to_json() for take, entry in lock.takes.items()}
 
 
 @pytest.fixture

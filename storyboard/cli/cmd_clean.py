@@ -13,10 +13,12 @@ from storyboard.diagnostics import printable
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "clean",
-        help="remove a storyboard's build folder (never a paid result)",
-        description="Remove build/NAME/ (takes, requests, the film, its exports, the report): "
-        "the next build makes it again from the cache and the lock file, without paying. "
-        "Paid results in the cache, the lock file and the journal are never removed.",
+        help="remove the files a build wrote in a storyboard's build folder (never a paid result)",
+        description="Remove the files storyboard wrote in build/NAME/ (takes, requests, the "
+        "film, its exports, the report), then the folders it made if they are empty: the next "
+        "build makes them again from the cache and the lock file, without paying. Files "
+        "storyboard did not write stay, and are listed. Paid results in the cache, the lock "
+        "file and the journal are never removed.",
     )
     parser.add_argument("file", metavar="FILE", help="storyboard file")
     parser.add_argument("--build-dir", metavar="DIR", help="the build folder (default build/NAME)")
@@ -35,6 +37,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard.clean import clean
+    from storyboard.diagnostics import display_path
 
     cleaned = clean(
         args.file,
@@ -44,11 +47,15 @@ def run(args: argparse.Namespace) -> int:
         wait=args.wait,
     )
     verb = "would remove" if args.dry_run else "removed"
-    here = Path.cwd()
     for path in cleaned.removed:
-        shown = path.relative_to(here) if path.is_relative_to(here) else path
-        print(f"{verb} {printable(str(shown))}", file=sys.stderr)
-    if not cleaned.removed:
+        print(f"{verb} {printable(display_path(path))}", file=sys.stderr)
+    if cleaned.files and cleaned.build_dir is not None:
+        count, folder = len(cleaned.files), printable(display_path(cleaned.build_dir))
+        plural = "s" if count != 1 else ""
+        print(f"{verb} {count} file{plural} storyboard wrote in {folder}", file=sys.stderr)
+    for path in cleaned.kept:
+        print(f"kept {printable(display_path(path))}: storyboard did not write it", file=sys.stderr)
+    if not cleaned.removed and not cleaned.files:
         print("nothing to clean", file=sys.stderr)
     else:
         freed = "to free" if args.dry_run else "freed"

@@ -36,37 +36,48 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from storyboard.build import refusing
+    from storyboard.diagnostics import display_path
     from storyboard.errors import InputError
     from storyboard.exports.record import read_record, record_path
+    from storyboard.load import check_storyboard_name, find_project_root
     from storyboard.report import write_report
-    from storyboard.state.workspace import Workspace
+    from storyboard.state.workspace import ProjectLock, Workspace
 
-    storyboard = Path(args.file)
+    storyboard = Path(args.file).absolute()
+    named = check_storyboard_name(storyboard)
+    if named is not None:
+        raise InputError([named])
     build_dir = Path(args.build_dir) if args.build_dir else None
-    folder = Workspace.for_storyboard(storyboard, storyboard.parent, build_dir).build_dir
-    if not record_path(folder).exists():
+    with refusing():
+        workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), build_dir)
+        state = workspace.outputs.inspect()  # written only if storyboard made it
+    folder = workspace.build_dir
+    if state not in ("ours", "legacy") or not record_path(folder).is_file():
         if not storyboard.exists():
             raise InputError.at(None, f"{args.file}: no such storyboard file")
         raise InputError.at(
             None,
-            f"{args.file} has not been built yet ({record_path(folder)} is missing): "
-            f"run `storyboard build {args.file}` first",
+            f"{args.file} has not been built yet ({display_path(record_path(folder))} is "
+            f"missing): run `storyboard build {args.file}` first",
         )
-    record = read_record(record_path(folder))
-    if args.exports:
-        from storyboard.exports.contact_sheet import contact_sheet
-        from storyboard.exports.otio import export_all
+    with ProjectLock(workspace), refusing():
+        outputs = workspace.outputs
+        record = read_record(record_path(folder))
+        if args.exports:
+            from storyboard.exports.contact_sheet import contact_sheet
+            from storyboard.exports.otio import export_all
 
-        for suffix, done in export_all(record).items():
-            if isinstance(done, Path):
-                print(f"storyboard: wrote {done}", file=sys.stderr)
-            else:
-                print(f"storyboard: skipped {suffix}: {done}", file=sys.stderr)
-        sheet = folder / f"{record.name}.contact.png"
-        contact_sheet(record, sheet)
-        print(f"storyboard: wrote {sheet}", file=sys.stderr)
-    page = write_report(record)
-    print(page)
+            for suffix, done in export_all(record, writer=outputs).items():
+                if isinstance(done, Path):
+                    print(f"storyboard: wrote {display_path(done)}", file=sys.stderr)
+                else:
+                    print(f"storyboard: skipped {suffix}: {done}", file=sys.stderr)
+            sheet = folder / f"{record.name}.contact.png"
+            contact_sheet(record, sheet, writer=outputs)
+            print(f"storyboard: wrote {display_path(sheet)}", file=sys.stderr)
+        page = write_report(record, writer=outputs)
+    print(display_path(page))
     if args.open:
         import webbrowser
 

@@ -81,6 +81,8 @@ class Console:
             cost = f", ${event.cost:.4f}" if event.cost else ""
             return f"{take}: done in {event.seconds:.1f} s{cost}"
         if isinstance(event, TakeCached):
+            if event.source.startswith("take:"):
+                return f"{take}: the same request as {event.source[5:]}, made once"
             return (
                 f"{take}: cached" if event.source == "cache" else f"{take}: fetched from the lock"
             )

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
 from storyboard.media.frames import frame_array
 from storyboard.media.probe import MediaError
-from storyboard.state.files import atomic_write_bytes
+from storyboard.state.outputs import PLAIN_FILES, Writer
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
 
@@ -127,7 +127,12 @@ def sheet_layout(record: FilmRecord, *, columns: int = 3, thumb_width: int = 240
 
 
 def contact_sheet(
-    record: FilmRecord, out_png: Path, *, columns: int = 3, thumb_width: int = 240
+    record: FilmRecord,
+    out_png: Path,
+    *,
+    columns: int = 3,
+    thumb_width: int = 240,
+    writer: Writer = PLAIN_FILES,
 ) -> SheetLayout:
     """Draw the contact sheet of ``record``'s cut and write it to ``out_png``.
 
@@ -136,6 +141,7 @@ def contact_sheet(
         out_png: the PNG to write (atomically).
         columns: cells per row.
         thumb_width: width of one frame on the sheet, in pixels.
+        writer: how the file is written (the build folder's, for a build).
 
     Returns:
         Its layout: where each clip's frames were drawn.
@@ -162,7 +168,7 @@ def contact_sheet(
     # Lossless all the same: zlib's fastest level writes it about 3x faster than the default
     # (most of a re-cut's finish), for a somewhat larger file.
     sheet.save(buffer, format="PNG", compress_level=1)
-    atomic_write_bytes(out_png, buffer.getvalue())
+    writer.write_file(out_png, buffer.getvalue())
     return layout
 
 

@@ -39,7 +39,7 @@ import opentimelineio as otio  # type: ignore[import-untyped]
 
 from storyboard.errors import BuildError
 from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
-from storyboard.state.files import atomic_write_text
+from storyboard.state.outputs import PLAIN_FILES, Writer
 
 ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".fcpxml": "fcpx_xml"}
 PACKAGES = {"cmx_3600": "otio-cmx3600-adapter", "fcpx_xml": "otio-fcpx-xml-adapter"}
@@ -171,7 +171,7 @@ def _take(record: FilmRecord, take_id: str) -> Any:
         return None
 
 
-def export_timeline(record: FilmRecord, out_path: Path) -> Path:
+def export_timeline(record: FilmRecord, out_path: Path, *, writer: Writer = PLAIN_FILES) -> Path:
     """Write the cut to ``out_path`` in the format its suffix names (.otio, .edl, .fcpxml).
 
     Raises:
@@ -195,7 +195,7 @@ def export_timeline(record: FilmRecord, out_path: Path) -> Path:
         text = otio.adapters.write_to_string(timeline.deepcopy(), adapter_name=adapter)
     except otio.exceptions.OTIOError as exc:
         raise BuildError(f"cannot write {out_path.name} ({adapter}): {exc}") from exc
-    atomic_write_text(out_path, text)
+    writer.write_file(out_path, text.encode("utf-8"))
     return out_path
 
 
@@ -207,7 +207,11 @@ def export_otio(record: FilmRecord, out_path: Path) -> Path:
 
 
 def export_all(
-    record: FilmRecord, folder: Path | None = None, *, stem: str | None = None
+    record: FilmRecord,
+    folder: Path | None = None,
+    *,
+    stem: str | None = None,
+    writer: Writer = PLAIN_FILES,
 ) -> dict[str, Path | str]:
     """Write every timeline format whose adapter is installed.
 
@@ -215,6 +219,7 @@ def export_all(
         record: the film record.
         folder: where to write (default: the build folder).
         stem: the file names' stem (default: the storyboard's name).
+        writer: how the files are written (the build folder's, for a build).
 
     Returns:
         By suffix: the file written, or why it was skipped (a missing adapter).
@@ -224,7 +229,7 @@ def export_all(
     done: dict[str, Path | str] = {}
     for suffix in ADAPTERS:
         try:
-            done[suffix] = export_timeline(record, target / f"{name}{suffix}")
+            done[suffix] = export_timeline(record, target / f"{name}{suffix}", writer=writer)
         except ExportUnavailable as exc:
             done[suffix] = str(exc)
     return done

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from storyboard.errors import InputError
-from storyboard.state.files import atomic_write_text
+from storyboard.state.outputs import PLAIN_FILES, Writer
 
 if TYPE_CHECKING:
     from storyboard.build import BuildResult
@@ -353,13 +353,15 @@ def record_path(build_dir: Path) -> Path:
     return build_dir / RECORD_NAME
 
 
-def write_record(record: FilmRecord, path: Path | None = None) -> Path:
-    """Write ``record`` as JSON (atomically) to ``path``, default ``ROOT/build.json``."""
+def write_record(
+    record: FilmRecord, path: Path | None = None, *, writer: Writer = PLAIN_FILES
+) -> Path:
+    """Write ``record`` as JSON (atomically) to ``path``, default ``ROOT/build.json``, with
+    ``writer`` (the build folder's, for a build)."""
     from storyboard.compile import dumps
 
     target = path if path is not None else record_path(record.root)
-    atomic_write_text(target, dumps(record.to_json()))
-    return target
+    return writer.write_file(target, dumps(record.to_json()).encode("utf-8"))
 
 
 def read_record(path: Path) -> FilmRecord:

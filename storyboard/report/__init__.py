@@ -28,7 +28,7 @@ from PIL import Image
 
 from storyboard.exports.record import ClipPlacement, FilmRecord
 from storyboard.report.graph_svg import graph_svg
-from storyboard.state.files import atomic_write_bytes, atomic_write_text
+from storyboard.state.outputs import PLAIN_FILES, Writer
 
 REPORT_NAME = "report.html"
 ASSETS = "report_files"
@@ -114,13 +114,17 @@ def render_report(
     )
 
 
-def write_report(record: FilmRecord, out: Path | None = None) -> Path:
+def write_report(
+    record: FilmRecord, out: Path | None = None, *, writer: Writer = PLAIN_FILES
+) -> Path:
     """Write the report page of ``record`` and its thumbnails; return the page's path.
 
     Args:
         record: the film record (its ``root`` is the build folder).
         out: the page (default ``report.html`` in the build folder); the thumbnails go to
             ``report_files/`` beside it.
+        writer: how files are written and stale thumbnails removed (the build folder's, for
+            ``storyboard report``: only thumbnails it wrote are removed).
     """
     from storyboard.exports.contact_sheet import clip_frames
 
@@ -139,14 +143,14 @@ def write_report(record: FilmRecord, out: Path | None = None) -> Path:
             image.thumbnail((THUMB_WIDTH, THUMB_WIDTH), Image.Resampling.LANCZOS)
             size = image.size
             target = assets / f"{index:02d}-{clip.shot}-{which}.png"
-            _save_png(image, target)
+            _save_png(image, target, writer)
             written.add(target)
             urls.append(_url(target, page.parent))
         shots.append(ShotView(index, clip, record.prompt(clip.shot), urls[0], urls[1], size))
     if assets.is_dir():
-        for stale in assets.glob("*.png"):
+        for stale in sorted(assets.glob("*.png")):
             if stale not in written:
-                stale.unlink()
+                writer.remove_file(stale)
     media = {c.source for c in record.clips}
     for take in record.takes:
         media.update(take.variations)
@@ -161,19 +165,19 @@ def write_report(record: FilmRecord, out: Path | None = None) -> Path:
         if file.exists():
             exports.append((_url(file, page.parent), f"{what} ({file.name})"))
     html = render_report(record, shots=shots, link=link, exports=exports)
-    atomic_write_text(page, html)
+    writer.write_file(page, html.encode("utf-8"))
     return page
 
 
-def _save_png(image: Image.Image, target: Path) -> None:
+def _save_png(image: Image.Image, target: Path, writer: Writer) -> None:
     from io import BytesIO
 
     buffer = BytesIO()
     image.save(buffer, format="PNG")
     data = buffer.getvalue()
-    if target.exists() and target.read_bytes() == data:
+    if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
         return
-    atomic_write_bytes(target, data)
+    writer.write_file(target, data)
 
 
 def _url(path: Path, base: Path) -> str:

@@ -1,34 +1,43 @@
 """Where a project's state and outputs live, and the lock that keeps two builds apart.
 
-``.storyboard/`` at the project root holds the cache, the journal and the frames extracted
-for hand-offs; ``build/NAME/`` beside ``NAME.yaml`` holds the outputs; ``NAME.lock`` beside
-it is the committed lock file. A build takes an exclusive ``flock`` on
-``.storyboard/build.lock`` for its whole run: a second build of the same project waits for
-it (up to ``wait`` seconds) or refuses, and never touches the state meanwhile.
+``.storyboard/`` at the project root holds the cache, the journal, the records, the frames
+extracted for hand-offs and ``tmp/``, where the state's temporary files are made (the
+cache's are made in its own ``.tmp/``, on its file system);
+``build/NAME/`` beside ``NAME.yaml`` holds the outputs (:mod:`storyboard.state.outputs`);
+``NAME.lock`` beside it is the committed lock file. Every path is reached through the
+project's :class:`~storyboard.state.safe.Tree`: inside the project, no symlink followed.
 
-Taking the lock also clears what a killed build left behind: its temporary files and folders
-(named with a leading dot: ``.incoming-*`` staging folders, ``.NAME.*.tmp`` atomic writes,
-half-extracted frames, the cut's work folder). No other build can be using them.
+A build takes an exclusive ``flock`` on ``.storyboard/build.lock`` for its whole run: a second
+build of the same project waits for it (up to ``wait`` seconds) or refuses, and never touches
+the state meanwhile. Taking the lock also clears what a killed build left behind, by exact
+name: everything in ``.storyboard/tmp/`` and ``.storyboard/cache/.tmp/``, everything in the
+build folder's ``.storyboard-tmp/`` (a folder storyboard marked as its own) and
+``.NAME.lock.storyboard-tmp`` beside the storyboard. No other build can be using them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import functools
 import os
-import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from storyboard.errors import BuildError
 from storyboard.state.files import disk_error
+from storyboard.state.outputs import BuildFolder
+from storyboard.state.safe import Tree, UnsafePath, sibling_tmp
 
 
 @dataclass(frozen=True)
 class Workspace:
-    """The paths of one storyboard's build."""
+    """The paths of one storyboard's build.
+
+    ``storyboard`` is absolute, in its folder's real place; ``project_root`` is resolved.
+    """
 
     storyboard: Path
     project_root: Path
@@ -38,16 +47,48 @@ class Workspace:
     def for_storyboard(
         cls, storyboard: Path, project_root: Path, build_dir: Path | None = None
     ) -> Workspace:
-        folder = build_dir or storyboard.parent / "build" / storyboard.stem
-        return cls(storyboard, project_root, folder)
+        """The paths of ``storyboard``'s build in the project at ``project_root``.
+
+        Raises:
+            UnsafePath: the storyboard, or the build folder, is outside the project.
+        """
+        tree = Tree.at(project_root)
+        storyboard = Path(os.path.realpath(storyboard.absolute().parent)) / storyboard.name
+        tree.parts(storyboard)  # inside the project, or refused
+        if build_dir is None:
+            folder = storyboard.parent / "build" / storyboard.stem
+        else:
+            folder = _placed(tree, build_dir)
+        return cls(storyboard, tree.root, folder)
+
+    @functools.cached_property
+    def tree(self) -> Tree:
+        """The project folder, through which every file of the build is reached."""
+        return Tree(self.project_root)
+
+    @functools.cached_property
+    def outputs(self) -> BuildFolder:
+        """The build folder, and the files storyboard wrote there."""
+        return BuildFolder(self.tree, self.build_dir, self.storyboard)
 
     @property
     def state(self) -> Path:
         return self.project_root / ".storyboard"
 
     @property
+    def tmp(self) -> Path:
+        """Where every temporary file of the state is made (emptied by the next build)."""
+        return self.state / "tmp"
+
+    @property
     def cache(self) -> Path:
         return self.state / "cache"
+
+    @property
+    def cache_tmp(self) -> Path:
+        """Where results are downloaded and cache entries put together: inside the cache, so
+        that an entry is renamed into place even when the cache is a file system of its own."""
+        return self.cache / ".tmp"
 
     @property
     def frames(self) -> Path:
@@ -73,6 +114,39 @@ class Workspace:
     def takes_dir(self) -> Path:
         return self.build_dir / "takes"
 
+    def check_state(self) -> None:
+        """Every place of the state a build reads or writes is a real folder or file (or
+        missing): checked before anything is sent, so that a symlink in the way is refused
+        before a take is paid for, not after.
+
+        Raises:
+            UnsafePath: a symlink (or something else) stands where one of them should be.
+        """
+        for folder in (
+            self.state, self.cache, self.cache_tmp, self.journal.parent, self.frames,
+            self.tmp, self.records("-").parent,
+        ):  # fmt: skip
+            self.tree.check(folder, folder=True)
+        lock = self.lockfile
+        for file in (self.state / "build.lock", self.journal, lock, sibling(lock)):
+            self.tree.check(file, folder=False)
+        self.outputs.inspect()
+
+
+def sibling(path: Path) -> Path:
+    """The one temporary file written beside ``path`` (``.NAME.storyboard-tmp``)."""
+    return path.with_name(sibling_tmp(path.name))
+
+
+def _placed(tree: Tree, build_dir: Path) -> Path:
+    """A ``--build-dir``, absolute: as given when that is inside the project, else with the
+    folders above it resolved (a symlink above the project, like macOS's ``/var``)."""
+    given = Path(os.path.normpath(os.path.abspath(build_dir)))
+    if tree.contains(given):
+        return given
+    resolved = Path(os.path.realpath(given.parent)) / given.name
+    return resolved if tree.contains(resolved) else given
+
 
 class ProjectLock:
     """An exclusive lock on a project's state for the length of a build."""
@@ -92,8 +166,7 @@ class ProjectLock:
         return self
 
     def _take(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self.workspace.tree.open(self.path, os.O_RDWR | os.O_CREAT, create_parents=True)
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -127,55 +200,21 @@ class ProjectLock:
             self._fd = None
 
 
-#: Suffixes of the temporary names a build makes in its build folder (``.NAME.XXXX.tmp``
-#: atomic writes, ``.NAME.XXXX.cut`` work folders of the cut, ``.NAME.XXXX.part`` renders).
-_TEMPORARY_SUFFIXES = (".tmp", ".part", ".cut")
-#: Hidden files a writer may put in the state folder, which are not ours to remove.
-_KEPT = frozenset({".gitignore", ".gitkeep", ".gitattributes"})
-
-
 def clear_leftovers(workspace: Workspace) -> int:
     """Remove the temporary files a killed build left; return how many entries went.
 
-    Everything hidden in the project's state folder is temporary (the state keeps nothing
-    under a leading dot; ``.gitignore`` and the like stay); in the build folder and beside
-    the lock file only the temporary names a build makes are removed (``.cut.json`` stays).
-    Call it only while holding the :class:`ProjectLock`. Failures are ignored: a leftover
-    is untidy, never wrong.
+    Only the temporary places storyboard makes, by their exact names (see the module
+    docstring). Call it only while holding the :class:`ProjectLock`. A place that is not
+    safely storyboard's (a symlink) is left alone: a leftover is untidy, never wrong.
     """
-    removed = _sweep(workspace.state, depth=4, temporary=lambda name: name not in _KEPT)
-    removed += _sweep(
-        workspace.build_dir, depth=3, temporary=lambda name: name.endswith(_TEMPORARY_SUFFIXES)
-    )
-    lock = workspace.lockfile
-    removed += _sweep(
-        lock.parent,
-        depth=1,
-        temporary=lambda name: name.startswith(f".{lock.name}.") and name.endswith(".tmp"),
-    )
-    return removed
-
-
-def _sweep(folder: Path, *, depth: int, temporary: Callable[[str], bool]) -> int:
-    """Remove hidden entries of ``folder`` (``depth`` levels of non-hidden folders down)
-    for which ``temporary(name)`` holds."""
+    tree = workspace.tree
     removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        try:
-            if entry.name.startswith("."):
-                if not temporary(entry.name):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed += 1
-            elif depth > 1 and entry.is_dir(follow_symlinks=False):
-                removed += _sweep(Path(entry.path), depth=depth - 1, temporary=temporary)
-        except OSError:
-            continue
+    for staging in (workspace.tmp, workspace.cache_tmp):
+        with contextlib.suppress(UnsafePath, OSError):
+            removed += tree.empty(staging)
+    with contextlib.suppress(UnsafePath, OSError):
+        removed += workspace.outputs.clear_staging()
+    lock = workspace.lockfile
+    with contextlib.suppress(UnsafePath, OSError):
+        removed += tree.unlink(sibling(lock)) is not None
     return removed

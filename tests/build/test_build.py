@@ -18,7 +18,7 @@ from storyboard.media.frames import all_frames, frame_array
 from storyboard.media.probe import probe
 from storyboard.state.workspace import ProjectLock, Workspace
 from tests.build.fakes import FakePaidBackend
-from tests.conftest import CliResult, tiny_jpeg
+from tests.conftest import CliResult, read_lock, tiny_jpeg
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
@@ -166,9 +166,9 @@ def test_a_new_pick_regenerates_only_what_starts_on_it(project: Project) -> None
 def test_lock_lets_a_fresh_clone_download_instead_of_paying(film: Path) -> None:
     backend = FakePaidBackend()
     build(film, backend=backend)
-    lock = json.loads((film.parent / "film.lock").read_text())
-    assert sorted(lock["takes"]) == ["c", "d", "e", "open"]
-    entry = lock["takes"]["c"]
+    lock = read_lock(film.parent / "film.lock")
+    assert sorted(lock) == ["c", "d", "e", "open"]
+    entry = lock["c"]
     assert entry["cost"] == 3.0 and len(entry["results"][0]["sha256"]) == 64
     shutil.rmtree(film.parent / ".storyboard")  # a fresh clone: lock, no cache
     clone = FakePaidBackend()
@@ -187,7 +187,7 @@ def test_a_locked_result_that_is_gone_is_priced_and_made_again_by_the_next_build
     backend = FakePaidBackend()
     build(film, backend=backend)
     shutil.rmtree(film.parent / ".storyboard")  # a fresh clone, long after: c's URL expired
-    expired = json.loads((film.parent / "film.lock").read_text())["takes"]["c"]["results"][0]
+    expired = read_lock(film.parent / "film.lock")["c"]["results"][0]
 
     class Expired(ProviderError):
         status_code = 404
@@ -205,7 +205,7 @@ def test_a_locked_result_that_is_gone_is_priced_and_made_again_by_the_next_build
     assert clone.submitted == []  # nothing paid for without a plan that says so
     assert result.outcomes["c"].status == "failed"
     assert "no longer served" in result.outcomes["c"].message
-    lock = json.loads((film.parent / "film.lock").read_text())["takes"]
+    lock = read_lock(film.parent / "film.lock")
     assert sorted(lock) == ["d", "e", "open"]  # c left the lock; e (its edit) kept its entry
     plan = {i.take.id: i for i in prepare(film, backend_name="fake").plan.items}
     assert plan["c"].status == "generate" and plan["c"].cost.amount == pytest.approx(3 * 0.14)

@@ -7,7 +7,6 @@ and resumed pays for every take exactly once and ends with the same videos.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -24,7 +23,7 @@ from storyboard.backends.factory import namespace
 from storyboard.build import build, prepare
 from storyboard.emulator.server import EmulatorServer
 from storyboard.state.journal import read_pending
-from tests.conftest import tiny_jpeg
+from tests.conftest import read_lock, tiny_jpeg
 from tests.e2e.runner import fast_backend
 
 Project = Callable[[dict[str, str | bytes]], Path]
@@ -77,8 +76,8 @@ def test_build_against_the_emulator(film: Path, emulator: EmulatorServer) -> Non
     # what the emulator charged is what the plan estimated (the edit: its 3 s source at 0.168)
     assert emulator.total_cost() == pytest.approx(plan.total)
     assert result.spent == pytest.approx(plan.total)
-    lock = json.loads(film.with_suffix(".lock").read_text())
-    assert {t["task_uuid"] for t in lock["takes"].values()} == {e.task_uuid for e in entries}
+    lock = read_lock(film.with_suffix(".lock"))
+    assert {t["task_uuid"] for t in lock.values()} == {e.task_uuid for e in entries}
     assert emulator.api_key not in film.with_suffix(".lock").read_text()
 
     # a second build sends no request and changes nothing
@@ -105,8 +104,8 @@ def _uninterrupted(project_dir: Path, env: dict[str, str]) -> dict[str, list[str
 
 
 def _locked_hashes(project_dir: Path) -> dict[str, list[str]]:
-    lock = json.loads((project_dir / "film.lock").read_text())
-    return {k: [r["sha256"] for r in v["results"]] for k, v in lock["takes"].items()}
+    lock = read_lock(project_dir / "film.lock")
+    return {k: [r["sha256"] for r in v["results"]] for k, v in lock.items()}
 
 
 KILL_TRIALS = int(os.environ.get("STORYBOARD_KILL_TRIALS", "20"))

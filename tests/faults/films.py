@@ -95,5 +95,6 @@ def double_charges(emulator: EmulatorServer, api_key: str | None = None) -> int:
 
 def locked_hashes(lockfile: Path) -> dict[str, list[str]]:
     """Each locked take's media sha256s."""
-    lock = json.loads(lockfile.read_text(encoding="utf-8"))
-    return {k: [r["sha256"] for r in v["results"]] for k, v in lock["takes"].items()}
+    from tests.conftest import read_lock
+
+    return {k: [r["sha256"] for r in v["results"]] for k, v in read_lock(lockfile).items()}

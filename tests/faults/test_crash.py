@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyboard.emulator.server import EmulatorServer
+from storyboard.errors import InputError
 from storyboard.state.cache import Cache
+from storyboard.state.lockfile import LockFile
 from tests.faults.conftest import Figures, Size
 from tests.faults.films import double_charges, film_files, locked_hashes
 
@@ -40,7 +42,11 @@ Project = Callable[[dict[str, str | bytes]], Path]
 REPO = Path(__file__).resolve().parents[2]
 TAKES = 6
 #: Hidden names a build keeps on purpose; any other one is a temporary file a kill left.
-_EXPECTED_HIDDEN = frozenset({".storyboard", ".cut.json", ".build.json"})
+_EXPECTED_HIDDEN = frozenset(
+    {".storyboard", ".cut.json", ".build.json", ".storyboard-build.json", ".tmp", ".storyboard-tmp"}
+)
+#: Where a build makes its temporary files (what a kill leaves there is a leftover).
+_STAGING = (".storyboard/tmp", ".storyboard/cache/.tmp", "build/film/.storyboard-tmp")
 
 
 def _sha(path: Path) -> str:
@@ -67,8 +73,8 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
     cache = Cache(state / "cache")
     known: set[str] = set()
     for folder in sorted((state / "cache").glob("*/*/*")):
-        if folder.name.startswith("."):
-            continue
+        if any(part.startswith(".") for part in folder.relative_to(state).parts):
+            continue  # a staging folder (.tmp): leftovers, counted below, not entries
         entry = cache.get(folder.parent.parent.name, folder.name, verify=True)
         if entry is None:
             damage.corrupt.append(f"cache entry {folder.relative_to(root)}")
@@ -77,9 +83,8 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
     lockfile = root / "film.lock"
     if lockfile.exists():
         try:
-            takes = json.loads(lockfile.read_text(encoding="utf-8"))["takes"]
-            assert all(r["sha256"] for t in takes.values() for r in t["results"])
-        except (ValueError, KeyError, TypeError, AssertionError):
+            LockFile.read(lockfile, "film.yaml")
+        except InputError:
             damage.corrupt.append("film.lock")
     journal = state / "journal" / "film.jsonl"
     if journal.exists():
@@ -98,6 +103,9 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
     for path in sorted(root.rglob(".*")):
         if path.name not in _EXPECTED_HIDDEN and not path.parent.name.startswith("."):
             damage.leftovers.append(str(path.relative_to(root)))
+    for staging in _STAGING:
+        if (root / staging).is_dir():
+            damage.leftovers += [str(p.relative_to(root)) for p in (root / staging).iterdir()]
     return damage
 
 

@@ -30,7 +30,7 @@ import json
 import re
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -41,7 +41,8 @@ from storyboard.build import build
 from storyboard.cli.main import main
 from storyboard.emulator.server import EmulatorServer
 from storyboard.errors import InputError
-from tests.conftest import tiny_jpeg
+from storyboard.state.lockfile import LockFile
+from tests.conftest import read_lock, tiny_jpeg
 from tests.faults.conftest import Figures
 from tests.faults.runner import FILM_SCALE, fast_backend
 
@@ -280,11 +281,11 @@ def _film(root: Path, shot: str) -> Path:
 
 
 def _tamper_lock(film: Path, url: str) -> None:
-    lock = json.loads(film.with_suffix(".lock").read_text(encoding="utf-8"))
-    for take in lock["takes"].values():
-        for result in take["results"]:
-            result["url"] = url
-    film.with_suffix(".lock").write_text(json.dumps(lock), encoding="utf-8")
+    lock = LockFile.read(film.with_suffix(".lock"), film.name)
+    lock.entries = [
+        replace(e, results=tuple(replace(r, url=url) for r in e.results)) for e in lock.entries
+    ]
+    film.with_suffix(".lock").write_text(lock.text(), encoding="utf-8")
 
 
 def build_attacks(emulator: EmulatorServer, tmp_path: Path, table: Table) -> list[str]:
@@ -326,7 +327,7 @@ def build_attacks(emulator: EmulatorServer, tmp_path: Path, table: Table) -> lis
     other = _film(tmp_path / "other", "start: hero.jpg, duration: 4")
     other_result = build(other, backend=fast_backend(), film_scale=FILM_SCALE)
     assert other_result.ok
-    other_url = json.loads(other.with_suffix(".lock").read_text())["takes"]["wide"]["results"]
+    other_url = read_lock(other.with_suffix(".lock"))["wide"]["results"]
     for name, url, refusal in [
         ("build: lock names file://", "file:///etc/passwd", "only https://"),
         ("build: lock names the cloud metadata", "http://169.254.169.254/latest/", "inner address"),

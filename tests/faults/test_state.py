@@ -7,7 +7,8 @@
   (a full disk) is completed or fails, never leaves half a record passing for a whole one;
   a record that cannot be written stops the request from being sent; a build killed
   between storing a result and journaling it settles the journal on the next build;
-- what a killed build leaves (temporary files and folders) is cleared by the next one;
+- what a killed build leaves (temporary files and folders) is cleared by the next one, by
+  the exact names of the places storyboard makes them in, and nothing else;
 - a full or read-only disk is a :class:`BuildError` naming the file and the reason.
 """
 
@@ -179,11 +180,11 @@ def test_short_writes_still_make_whole_records(
 def test_nothing_is_sent_when_the_journal_cannot_be_written(
     film: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(fd: int, data: bytes) -> int:
+    def full(fd: int, data: bytes) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     backend = Scripted()
-    monkeypatch.setattr("storyboard.state.files.os.write", full)
+    monkeypatch.setattr("storyboard.state.journal.write_all", full)
     result = build(film, backend=backend, select=["one"])
     monkeypatch.undo()
     assert result.outcomes["one"].status == "failed"
@@ -216,20 +217,24 @@ def test_a_result_cached_but_not_journaled_settles_the_journal(
 def test_the_project_lock_clears_what_a_killed_build_left(film: Path) -> None:
     root = film.parent
     workspace = Workspace.for_storyboard(film, root)
+    workspace.outputs.open()  # a build folder storyboard made (and marked)
     left = [
-        root / ".storyboard" / "cache" / ".incoming-abc" / "one-0.mp4",
-        root / ".storyboard" / "cache" / "fake" / "ab" / ".abcdef123456.xyz" / "0.mp4",
-        root / ".storyboard" / "frames" / ".abc-1-last.png.1234.png",
-        root / ".storyboard" / "journal" / ".film.jsonl.x1.tmp",
-        root / "build" / "film" / ".film.mp4.x2.cut" / "part.mp4",
-        root / "build" / "film" / "takes" / ".one.mp4.tmp",
-        root / ".film.lock.x3.tmp",
+        root / ".storyboard" / "tmp" / "frame-abc" / "a.png",
+        root / ".storyboard" / "tmp" / ".records.json.x1.tmp",
+        root / ".storyboard" / "cache" / ".tmp" / "incoming-abc" / "one-0.mp4",
+        root / ".storyboard" / "cache" / ".tmp" / "entry-abc" / "0.mp4",
+        root / "build" / "film" / ".storyboard-tmp" / "cut-x2" / "part.mp4",
+        root / ".film.lock.storyboard-tmp",
     ]
     kept = [
         root / ".storyboard" / ".gitignore",
         root / "build" / "film" / ".cut.json",
-        root / ".other.lock.x4.tmp",  # another storyboard's
+        root / ".other.lock.storyboard-tmp",  # another storyboard's
         root / "build" / "film" / "takes" / "one.mp4",
+        # hidden names that merely look temporary are not storyboard's to remove
+        root / "build" / "film" / "takes" / ".one.mp4.tmp",
+        root / "build" / "film" / "notes" / ".draft.part",
+        root / ".storyboard" / "cache" / "fake" / "ab" / ".abcdef123456.xyz" / "0.mp4",
     ]
     for path in left + kept:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +243,7 @@ def test_the_project_lock_clears_what_a_killed_build_left(film: Path) -> None:
         pass
     assert [p for p in left if p.exists()] == []
     assert [p for p in kept if not p.exists()] == []
-    assert not (root / ".storyboard" / "cache" / ".incoming-abc").exists()
+    assert (root / ".storyboard" / "tmp").is_dir()  # emptied, by its exact name
 
 
 def test_a_write_on_a_full_disk_is_a_clear_build_error(

@@ -146,8 +146,14 @@ class Bench:
         path = self.film.with_suffix(".lock")
         if not path.exists():
             return {}
-        text = path.read_text(encoding="utf-8")
-        return dict(json.loads(text, parse_constant=_refuse_constant)["takes"])
+        header, *lines = path.read_text(encoding="utf-8").splitlines()
+        json.loads(header, parse_constant=_refuse_constant)
+        entries = [
+            json.loads(line, parse_constant=_refuse_constant)
+            for line in lines
+            if line.startswith("{")  # version 2: `# TAKE`, the entry's JSON line, a blank line
+        ]
+        return {entry["take"]: entry for entry in entries}
 
     def billed_tasks(self) -> list[str]:
         return [e.task_uuid for e in self.emulator.ledger() if e.cost > 0 and not e.dry_run]
@@ -232,11 +238,15 @@ def test_a_locked_result_that_is_not_a_video_leaves_the_lock(
     url = asyncio.run(corrupt_result())
     data = httpx.get(url, timeout=10).content  # loopback: the emulator
     lock_path = bench.film.with_suffix(".lock")
-    lock = json.loads(lock_path.read_text(encoding="utf-8"))
-    lock["takes"]["one"]["results"][0].update(
-        url=url, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)
-    )
-    lock_path.write_text(json.dumps(lock), encoding="utf-8")
+    lines = lock_path.read_text(encoding="utf-8").splitlines()
+    for index, line in enumerate(lines):  # version 2: one JSON line per take
+        entry = json.loads(line) if line.startswith("{") else None
+        if entry is not None and entry.get("take") == "one":
+            entry["results"][0].update(
+                url=url, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)
+            )
+            lines[index] = json.dumps(entry)
+    lock_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ns = namespace("runware", base_url=bench.base_url)
     shutil.rmtree(
         Cache(bench.root / ".storyboard" / "cache").folder(ns, good.result.prepared.keys["one"])

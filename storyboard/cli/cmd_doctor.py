@@ -1,0 +1,55 @@
+"""``storyboard doctor FILE [--fix]``: report damaged state, repair what loses nothing paid."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "doctor",
+        help="check a storyboard's lock file, journal and build folder; repair with --fix",
+        description="Read the state a build of FILE uses (the lock file NAME.lock, the journal "
+        ".storyboard/journal/NAME.jsonl, the state folders and the build folder) and report "
+        "every problem at its place. With --fix, repair what can be repaired without losing "
+        "a paid result: git merge conflicts in the lock file (both sides kept), lock entries "
+        "this machine's cache can restore, journal lines that cannot be read.",
+    )
+    parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument("--build-dir", metavar="DIR", help="the build folder (default build/NAME)")
+    parser.add_argument("--fix", action="store_true", help="repair what can be repaired safely")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="S",
+        help="with --fix: wait this long for a running build of the project to finish",
+    )  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from storyboard.doctor import examine
+
+    found = examine(
+        args.file,
+        build_dir=Path(args.build_dir) if args.build_dir else None,
+        fix=args.fix,
+        wait=args.wait,
+    )
+    for finding in found.findings:
+        print(finding.diagnostic.render(), file=sys.stderr)
+        if finding.repaired:
+            print(f"  repaired: {finding.repair}", file=sys.stderr)
+        elif finding.repair is not None:
+            print(f"  --fix would {finding.repair}", file=sys.stderr)
+    for note in found.notes:
+        print(f"storyboard: {note}", file=sys.stderr)
+    left = found.unresolved
+    if not found.findings:
+        print(f"{args.file}: the state is sound", file=sys.stderr)
+    elif not left:
+        print(f"{args.file}: repaired", file=sys.stderr)
+    else:
+        print(f"{len(left)} problem{'s' if len(left) != 1 else ''} left", file=sys.stderr)
+    return 2 if left else 0
