@@ -94,9 +94,19 @@ class Compiled:
         }
 
 
+#: Characters JSON may hold raw that a terminal would act on: C1 controls, line and paragraph
+#: separators, bidirectional embeddings, overrides and isolates (JSON escapes C0 itself).
+_RAW_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def dumps(value: Any) -> str:
-    """JSON as storyboard writes it: two-space indent, UTF-8 kept, a final newline."""
-    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    """JSON as storyboard writes it: two-space indent, UTF-8 kept, a final newline.
+
+    Characters that reorder or control a terminal are written as ``\\uXXXX`` escapes: the
+    same JSON value, safe to print (``compile --json``, ``plan --json``, ``graph``).
+    """
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def sha256_file(path: Path) -> str:

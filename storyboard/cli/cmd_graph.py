@@ -23,14 +23,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.compile import dumps
+    from storyboard.diagnostics import printable
     from storyboard.draw import describe, to_dot, to_mermaid
 
     compiled = api.compile_storyboard(args.file)
     picture = describe(compiled)
     if args.format == "json":
         sys.stdout.write(dumps(picture))
-    elif args.format == "dot":
-        sys.stdout.write(to_dot(picture))
     else:
-        sys.stdout.write(to_mermaid(picture))
+        text = to_dot(picture) if args.format == "dot" else to_mermaid(picture)
+        # labels quote shot ids and prompts: no control or bidi character reaches a terminal
+        sys.stdout.write("".join(f"{printable(line)}\n" for line in text.splitlines()))
     return 0

@@ -227,3 +227,36 @@ class _Meta:
 
     def get_all(self, name: str) -> list[str]:
         return self.urls if name == "Project-URL" else []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["compile", "--json"],
+        ["compile"],
+        ["plan", "--json", "--backend", "preview"],
+        ["graph", "--format", "json"],
+        ["graph", "--format", "mermaid"],
+        ["graph", "--format", "dot"],
+    ],
+)
+def test_what_goes_to_stdout_holds_no_raw_control_or_bidi_character(
+    project: Project,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    """A prompt may hold a bidirectional override (a writer's right-to-left text): the JSON,
+    Mermaid and dot printed carry it escaped, the same value for a JSON reader."""
+    import json
+    import re
+
+    root = project(
+        {"film.yaml": film(prompt="a harbour \\u202e at dawn, \\u0085 gulls", top="title: t\n")}
+    )
+    monkeypatch.chdir(root)
+    assert cli_main.main([*command, "film.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert out and not re.search("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", out)
+    if command == ["compile", "--json"]:  # the prompt is there, the same value
+        assert "\u202e" in json.dumps(json.loads(out), ensure_ascii=False)
