@@ -260,12 +260,15 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
             )
             run.emit(TakeStarted(take.id, task_uuid, not fresh))
+            submitted = False
             try:
                 ticket = await backend.submit(job)
+                submitted = True
                 run.journal.accepted(key, task_uuid)  # resuming it is no new charge
                 outputs = await backend.collect(ticket, staging)
                 break
             except ProviderError as exc:
+                provider = _provider(run)
                 if getattr(exc, "not_sent", False):
                     # No byte of it left this machine: nothing to resume, nothing paid. (One
                     # an earlier build may have sent stays as it was, to be resumed.)
@@ -275,14 +278,22 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                     assert pending is not None
                     sent = "holds" if pending.accepted else "may hold"
                     raise ProviderError(
-                        f"{exc}. Runware {sent} task {task_uuid} from an earlier build: the "
-                        "next build asks for it again by this task UUID, and never pays for "
-                        "it twice"
+                        f"{exc}. {provider} {sent} task {task_uuid} from an earlier build: "
+                        "the next build asks for it again by this task UUID, and never pays "
+                        "for it twice"
                     ) from exc
                 # Anything ambiguous (the task may have been accepted, its result not brought
                 # back) stays pending under its UUID, to be resumed: never sent again anew.
                 if not _definitive(exc):
                     raise
+                if pending is not None and pending.accepted and not submitted:
+                    # A task the service said it holds, refused when sent again (an upload
+                    # of its inputs expired, say): a new UUID could pay for it twice.
+                    raise ProviderError(
+                        f"{exc}. {provider} accepted task {task_uuid} in an earlier build: "
+                        "it stays pending, and the next build asks for it again by this task "
+                        "UUID (it is not paid for twice)"
+                    ) from exc
                 # The service refused the request or failed the generation, for good.
                 run.journal.failed(key, task_uuid, str(exc))
                 if attempt >= retries or not getattr(exc, "retryable", False):
@@ -339,23 +350,30 @@ def _refusal(run: Execution, compiled: CompiledTake, exc: ProviderError) -> Refu
     if found is None and not policy:
         return None
     take = compiled.take
+    provider = _provider(run)
     if found is None:  # moderation, without saying of what
         found = Origin(
-            f"an input of take '{take.id}' (Runware did not say which)",
+            f"an input of take '{take.id}' ({provider} did not say which)",
             take.shots[0].id, take.path, checked.position(take.path), "prompt",
         )  # fmt: skip
         todo = "change its prompt or its inputs"
     else:
         todo = advice(found)
-    by = "Runware's content policy" if policy else "Runware"
+    by = f"{provider}'s content policy" if policy else provider
     then = (
-        f"{todo}, then build again (sent unchanged, it would be refused again). Runware said: {exc}"
+        f"{todo}, then build again (sent unchanged, it would be refused again). "
+        f"{provider} said: {exc}"
     )
     message = f"{found.what} ({found.position}) was refused by {by}: {then}"
     return Refused(
         message,
         Diagnostic(found.position, f"take '{take.id}': {found.what} was refused by {by}: {then}"),
     )
+
+
+def _provider(run: Execution) -> str:
+    """The service, named for a writer."""
+    return "Runware" if run.backend.name == "runware" else "the provider"
 
 
 def _definitive(exc: ProviderError) -> bool:

@@ -235,7 +235,7 @@ def test_a_request_an_earlier_build_sent_stays_to_resume_when_refused(film: Path
     backend = Scripted(on_submit={"a": [refused()]})
     result = build(film, backend=backend, select=["a"])
     message = result.outcomes["a"].message
-    assert "Runware may hold task " + A + " from an earlier build" in message
+    assert f"the provider may hold task {A} from an earlier build" in message
     assert [r["event"] for r in records(film.parent)] == ["submit"]  # not called unsent
     plan = prepare(film, backend_name="fake").plan
     assert (plan.items[0].status, plan.items[0].reason) == ("resume", RESUME_SUBMITTED)
@@ -274,3 +274,69 @@ def test_an_acceptance_cut_short_leaves_the_request_to_resume(tmp_path: Path) ->
         handle.write('{"backend": "x", "endpoint": "e", "event": "accepted", "key": "ka", "ta')
     (pending,) = read_pending(path, backend="x").values()
     assert (pending.task_uuid, pending.state) == (A, "submitted")  # counted as a new charge
+
+
+def test_a_task_accepted_before_and_refused_when_sent_again_stays_to_resume(film: Path) -> None:
+    from storyboard.backends.runware.errors import RunwareValidationError
+
+    first = prepare(film, backend_name="fake")
+    journal = Journal(first.workspace.journal, backend="fake", endpoint="fake://")
+    journal.submit("a", first.keys["a"], A)
+    journal.accepted(first.keys["a"], A)
+    expired = RunwareValidationError("invalidImageUUID: the uploaded image expired")
+    result = build(film, backend=Scripted(on_submit={"a": [expired]}), select=["a"])
+    assert result.outcomes["a"].status == "failed"
+    assert f"accepted task {A} in an earlier build: it stays pending" in (
+        result.outcomes["a"].message
+    )
+    (pending,) = read_pending(first.workspace.journal, backend="fake").values()
+    assert (pending.task_uuid, pending.state) == (A, "accepted")  # never a new UUID for it
+
+
+# -- item 6, with a scripted backend (the emulator's case is in tests/e2e) ---------------------
+
+REFUSALS = """\
+storyboard: 1
+title: Refusals
+shots:
+  - {id: pic, start: still.jpg, duration: 3, prompt: from a picture}
+  - {id: plain, duration: 3, prompt: a plain prompt}
+"""
+
+
+def test_a_refused_image_is_pointed_at_and_a_refusal_of_no_value_is_not(
+    project: Project,
+) -> None:
+    from storyboard.backends.runware.errors import RunwareSafetyError, RunwareValidationError
+    from tests.conftest import tiny_jpeg
+
+    root = project({"film.yaml": REFUSALS, "still.jpg": tiny_jpeg(640, 360)})
+    film = root / "film.yaml"
+    flagged = RunwareSafetyError(
+        "imageBlocked: flagged", parameter="inputs.frameImages[0].image", may_be_running=False
+    )
+    used = RunwareValidationError("conflictTaskUUID: already used", parameter="taskUUID")
+    backend = Scripted(on_collect={"pic": [flagged]}, on_submit={"plain": [used]})
+    result = build(film, backend=backend, keep_going=True)
+    pic, plain = result.outcomes["pic"], result.outcomes["plain"]
+    assert pic.diagnostic is not None and pic.diagnostic.position is not None
+    line = REFUSALS.splitlines()[3]
+    assert (pic.diagnostic.position.line, pic.diagnostic.position.col) == (
+        4,
+        line.index("still.jpg") + 1,
+    )
+    assert "the start image of shot 'pic'" in pic.message
+    assert "change or replace the start image of shot 'pic', then build again" in pic.message
+    assert plain.status == "failed" and plain.diagnostic is None  # nothing of the storyboard
+
+
+def test_a_content_refusal_that_names_nothing_points_at_the_take(film: Path) -> None:
+    from storyboard.backends.runware.errors import RunwareSafetyError
+
+    backend = Scripted(on_collect={"b": [RunwareSafetyError("moderationFailed: refused")]})
+    result = build(film, backend=backend, select=["b"])
+    outcome = result.outcomes["b"]
+    assert outcome.diagnostic is not None and outcome.diagnostic.position is not None
+    assert outcome.diagnostic.position.line == 5  # the shot 'b'
+    assert "an input of take 'b' (the provider did not say which)" in outcome.message
+    assert "change its prompt or its inputs, then build again" in outcome.message
