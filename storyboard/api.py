@@ -64,15 +64,20 @@ def plan(
     Each take says whether it is cached for ``backend`` (``auto``: runware when
     ``RUNWARE_API_KEY`` is set, else preview; previews at ``preview_scale``, by default
     the scale ``storyboard build`` uses; Runware at ``RUNWARE_BASE_URL``) or will be
-    generated, and why.
+    generated, and why. The plan names that backend, its namespace and URL and whether it
+    is real money (:attr:`Plan.pricing`), and what may be charged anew
+    (:attr:`Plan.chargeable`).
 
     Raises:
         InputError: every problem found, at its position.
     """
-    from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, namespace, resolve_name
+    from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, pricing
     from storyboard.build import prepare
 
     scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
-    whose = namespace(resolve_name(backend), preview_scale=scale)
+    whose = pricing(backend, preview_scale=scale)
     # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
-    return prepare(path, backend_name=whose, select=select, project_root=project_root).plan
+    return prepare(
+        path, backend_name=whose.namespace, pricing=whose, select=select,
+        project_root=project_root,
+    ).plan  # fmt: skip

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.backends.base import Backend
+from storyboard.backends.factory import pricing_of
 from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.diagnostics import Diagnostic, display_path
 from storyboard.errors import BuildError, InputError
@@ -33,7 +34,7 @@ from storyboard.events import EventSink, Note, TakeCached, ignore
 from storyboard.execute import Execution, Outcome, execute, lock_entry
 from storyboard.keys import keys_and_materials, why_stale
 from storyboard.load import load_document
-from storyboard.plan import PAYABLE, Plan, make_plan
+from storyboard.plan import PAYABLE, Plan, Pricing, Standing, make_plan
 from storyboard.select import select_takes
 from storyboard.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.state.journal import Journal, read_pending
@@ -106,6 +107,9 @@ class BuildResult:
                     "id": o.take,
                     "status": o.status,
                     "message": o.message,
+                    "position": str(o.diagnostic.position)
+                    if o.diagnostic is not None and o.diagnostic.position is not None
+                    else None,
                     "cost": o.cost,
                     "files": [str(o.entry.path(i)) for i in range(len(o.entry.results))]
                     if o.entry
@@ -120,6 +124,7 @@ def prepare(
     path: str | os.PathLike[str],
     *,
     backend_name: str,
+    pricing: Pricing | None = None,
     select: Sequence[str] = (),
     build_dir: Path | None = None,
     project_root: Path | None = None,
@@ -127,13 +132,18 @@ def prepare(
     """Check, compile, key and plan a storyboard; say for each take whether it is cached.
 
     ``backend_name`` is the backend's namespace (:func:`storyboard.backends.factory.namespace`):
-    whose cache, lock entries and records to compare with.
+    whose cache, lock entries and records to compare with. ``pricing`` says whose money
+    the plan counts (:func:`storyboard.backends.factory.pricing`); by default what the
+    namespace alone tells.
 
     Raises:
         InputError: the storyboard (or a selector) is invalid.
     """
     keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
-    return _plan(keyed, backend_name, select)
+    whose = pricing or Pricing.for_namespace(backend_name)
+    if whose.namespace != backend_name:
+        raise ValueError(f"pricing of {whose.namespace} for namespace {backend_name}")
+    return _plan(keyed, whose, select)
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,8 @@ def _compile_and_key(
     return _Keyed(compiled, keys, materials, workspace, selected)
 
 
-def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
+def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
+    backend_name = pricing.namespace
     compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
     workspace, selected = keyed.workspace, keyed.selected
     with refusing():
@@ -183,25 +194,41 @@ def _plan(keyed: _Keyed, backend_name: str, select: Sequence[str]) -> Prepared:
         )
     making: dict[str, str] = {}
 
-    def status(take: Any, key: str) -> tuple[str, str]:
+    def status(take: Any, key: str) -> Standing:
         with refusing():
             if cache.get(backend_name, key, verify=False) is not None:
-                return "cached", "in the cache"
+                return Standing("cached", "in the cache")
         if lock.find(key, backend_name) is not None:
-            return "locked", "download from the lock"
+            return Standing("locked", "download from the lock")
         if selected is not None and take.id not in selected:
-            return "skip", "not selected"
+            return Standing("skip", "not selected")
         if key in making:
-            return "shared", f"the same request as {making[key]}, made once"
+            return Standing("shared", f"the same request as {making[key]}, made once")
         making[key] = take.id
-        if key in sent:
-            return "resume", "sent before a build stopped; asked for again by its task UUID"
-        return "generate", why_stale(records.get(take.id), materials[take.id])
+        pending = sent.get(key)
+        if pending is not None and pending.accepted:
+            return Standing("resume", RESUME_ACCEPTED, accepted=True)
+        if pending is not None and pending.unsent:
+            return Standing("generate", UNSENT)
+        if pending is not None:
+            return Standing("resume", RESUME_SUBMITTED)
+        return Standing("generate", why_stale(records.get(take.id), materials[take.id]))
 
-    plan = make_plan(compiled, keys, status=status)
+    plan = make_plan(compiled, keys, status=status, pricing=pricing)
     if selected is not None:
         _check_selection(plan, selected, select)
     return Prepared(compiled, keys, materials, workspace, plan, selected)
+
+
+RESUME_SUBMITTED = (
+    "a build stopped after journaling it, maybe before sending it; asked for again by its "
+    "task UUID, paid once"
+)
+RESUME_ACCEPTED = (
+    "the provider accepted it before a build stopped; asked for again by its task UUID, "
+    "not paid again"
+)
+UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
 
 
 def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
@@ -262,19 +289,12 @@ def build(
     if done is not None:
         return done
     # 6b. plan against this backend's cache.
-    prepared = _plan(keyed, backend.namespace, select)
+    prepared = _plan(keyed, pricing_of(backend), select)
     plan, workspace = prepared.plan, prepared.workspace
-    # 7. refuse to start over budget.
-    if max_cost is not None and backend.paid and plan.total > max_cost:
-        raise BuildError(
-            f"the estimate is ${plan.total:.4f}, over --max-cost ${max_cost:.4f}; nothing was sent"
-        )
-    if max_cost is not None and backend.paid and plan.unknown:
-        raise BuildError(
-            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
-            f"{', '.join(plan.unknown)} is not known before it is made (an edit of a remote "
-            "video); nothing was sent"
-        )
+    # 7. refuse to start over budget: what may be charged anew (a task the provider already
+    # accepted was committed by the build that sent it).
+    if max_cost is not None and backend.paid:
+        _check_budget(plan, max_cost)
     # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
     with refusing():
         workspace.check_state()
@@ -317,8 +337,32 @@ def build(
         if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
             _remember(keyed, result, backend, scale)
     if result.failed or result.skipped:
-        emit(Note("", _resume_hint(result)))
+        for line in _resume_hint(result):  # one note a line: each shown escaped, whole
+            emit(Note("", line))
     return result
+
+
+def _check_budget(plan: Plan, max_cost: float) -> None:
+    """Refuse a build whose new charges may be over ``max_cost``, or cannot be known.
+
+    Raises:
+        BuildError: over the budget, or a cost to check is unknown; nothing was sent.
+    """
+    whose = plan.pricing.namespace + (", real money" if plan.pricing.real_money else "")
+    if plan.chargeable > max_cost:
+        estimate = f"the estimate of what may be charged anew ({whose}) is ${plan.chargeable:.4f}"
+        if plan.accepted:
+            estimate += (
+                f" (${plan.total:.4f} in all, less {', '.join(plan.accepted)}, which the "
+                "provider already accepted)"
+            )
+        raise BuildError(f"{estimate}, over --max-cost ${max_cost:.4f}; nothing was sent")
+    if plan.unknown_chargeable:
+        raise BuildError(
+            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
+            f"{', '.join(plan.unknown_chargeable)} is not known before it is made (an edit of "
+            "a remote video); nothing was sent"
+        )
 
 
 async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
@@ -535,22 +579,36 @@ def _unchanged(
     compiled, keys = keyed.compiled, keyed.keys
 
     def plan() -> Plan:
-        return make_plan(compiled, keys, status=lambda t, k: ("cached", "in the cache"))
+        cached = Standing("cached", "in the cache")
+        return make_plan(compiled, keys, status=lambda t, k: cached, pricing=pricing_of(backend))
 
     prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
     return BuildResult(prepared, outcomes, backend.name, film)
 
 
-def _resume_hint(result: BuildResult) -> str:
+def _resume_hint(result: BuildResult) -> list[str]:
+    """What failed, and what to do: a refused value (a prompt moderation flagged) as a
+    diagnostic at its ``FILE:LINE:COL``, to be changed first, since building again as it is
+    would send it again and be refused again; anything else, build again to resume."""
     parts = []
+    refused = [o for o in result.failed if o.diagnostic is not None]
     for outcome in result.failed:
-        parts.append(f"take '{outcome.take}' failed: {outcome.message}")
+        if outcome.diagnostic is not None:
+            parts.append(outcome.diagnostic.render())
+        else:
+            parts.append(f"take '{outcome.take}' failed: {outcome.message}")
     if result.skipped:
         names = ", ".join(o.take for o in result.skipped)
         parts.append(f"skipped: {names}")
-    storyboard = result.prepared.workspace.storyboard
-    parts.append(
-        f"finished takes are cached; run `storyboard build {os.path.relpath(storyboard)}` "
-        "again to resume (no take is paid for twice)"
-    )
-    return "\n".join(parts)
+    command = f"`storyboard build {os.path.relpath(result.prepared.workspace.storyboard)}`"
+    if refused:
+        names = ", ".join(o.take for o in refused)
+        parts.append(
+            f"change what was refused for {names} (above), then run {command} again: "
+            "finished takes are cached, and no take is paid for twice"
+        )
+    else:
+        parts.append(
+            f"finished takes are cached; run {command} again to resume (no take is paid for twice)"
+        )
+    return parts

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from storyboard.diagnostics import Position
+
 
 @dataclass(frozen=True)
 class Event:
@@ -41,6 +43,8 @@ class TakeDone(Event):
 @dataclass(frozen=True)
 class TakeFailed(Event):
     message: str
+    position: Position | None = None
+    """Where in the storyboard the failure's cause is (a refused prompt), if it is there."""
 
 
 @dataclass(frozen=True)

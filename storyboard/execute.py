@@ -12,6 +12,14 @@ A generation the service failed for good is journaled as failed. When the servic
 attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
 again under a new task UUID, at most ``retries`` times; refusals and moderation are never
 retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
+A refusal of a value the writer wrote (a prompt moderation flagged, an image) fails the take
+with what to change and where (:class:`Refused`, :mod:`storyboard.origins`).
+
+The journal follows each request: ``submit`` before it is sent, ``accepted`` once the
+service said it holds it (so that the plan and ``--max-cost`` know resuming it is no new
+charge), ``unsent`` when no byte of it left this machine (a refused connection: the backend
+says so with ``not_sent``), so that the next plan says ``generate`` and the next build sends
+it as new, under the same UUID.
 
 Nothing a paid backend brings back is trusted as sent: before the cache takes a result it
 must be a video that plays (:func:`storyboard.media.probe.check_video`: a container, a video
@@ -43,6 +51,7 @@ from typing import Literal
 from storyboard.backends.base import Backend, Job, Output, Segment
 from storyboard.backends.runware.redact import redact_url
 from storyboard.compile import Compiled, CompiledTake
+from storyboard.diagnostics import Diagnostic
 from storyboard.errors import ProviderError
 from storyboard.events import (
     EventSink,
@@ -83,6 +92,9 @@ class Outcome:
     entry: CacheEntry | None = None
     message: str = ""
     cost: float = 0.0
+    diagnostic: Diagnostic | None = None
+    """For a take the service refused for a value of the storyboard: what to change, at its
+    ``FILE:LINE:COL`` (see :class:`Refused`)."""
 
 
 @dataclass
@@ -174,8 +186,10 @@ async def _run(
             if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
                 exc = disk_error(exc, f"write the files of take '{take.id}'")
             message = str(exc) or type(exc).__name__
-            run.emit(TakeFailed(take.id, message))
-            outcome = Outcome(take.id, "failed", message=message)
+            diagnostic = exc.diagnostic if isinstance(exc, Refused) else None
+            where = diagnostic.position if diagnostic is not None else None
+            run.emit(TakeFailed(take.id, message, where))
+            outcome = Outcome(take.id, "failed", message=message, diagnostic=diagnostic)
         if outcome.status == "failed" and not run.keep_going:
             stop.set()
         return _record(run, outcome)
@@ -228,9 +242,11 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     try:
         for attempt in range(retries + 1):
             pending = run.journal.pending(key)
+            # This build sends it first: a new request, or one no earlier build could send.
+            fresh = pending is None or pending.unsent
             task_uuid = pending.task_uuid if pending else str(uuid.uuid4())
-            if pending is None:
-                run.journal.submit(take.id, key, task_uuid)  # durable before anything is sent
+            if fresh:  # durable before anything is sent (an unsent one: under its old UUID)
+                run.journal.submit(take.id, key, task_uuid)
             job = Job(
                 take=take.id,
                 key=key,
@@ -243,19 +259,47 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
             )
-            run.emit(TakeStarted(take.id, task_uuid, pending is not None))
+            run.emit(TakeStarted(take.id, task_uuid, not fresh))
+            submitted = False
             try:
                 ticket = await backend.submit(job)
+                submitted = True
+                run.journal.accepted(key, task_uuid)  # resuming it is no new charge
                 outputs = await backend.collect(ticket, staging)
                 break
             except ProviderError as exc:
+                provider = _provider(run)
+                if getattr(exc, "not_sent", False):
+                    # No byte of it left this machine: nothing to resume, nothing paid. (One
+                    # an earlier build may have sent stays as it was, to be resumed.)
+                    if fresh:
+                        run.journal.unsent(key, task_uuid, str(exc))
+                        raise
+                    assert pending is not None
+                    sent = "holds" if pending.accepted else "may hold"
+                    raise ProviderError(
+                        f"{exc}. {provider} {sent} task {task_uuid} from an earlier build: "
+                        "the next build asks for it again by this task UUID, and never pays "
+                        "for it twice"
+                    ) from exc
                 # Anything ambiguous (the task may have been accepted, its result not brought
                 # back) stays pending under its UUID, to be resumed: never sent again anew.
                 if not _definitive(exc):
                     raise
+                if pending is not None and pending.accepted and not submitted:
+                    # A task the service said it holds, refused when sent again (an upload
+                    # of its inputs expired, say): a new UUID could pay for it twice.
+                    raise ProviderError(
+                        f"{exc}. {provider} accepted task {task_uuid} in an earlier build: "
+                        "it stays pending, and the next build asks for it again by this task "
+                        "UUID (it is not paid for twice)"
+                    ) from exc
                 # The service refused the request or failed the generation, for good.
                 run.journal.failed(key, task_uuid, str(exc))
                 if attempt >= retries or not getattr(exc, "retryable", False):
+                    refused = _refusal(run, compiled, exc)
+                    if refused is not None:
+                        raise refused from exc
                     raise
                 run.emit(Note(take.id, f"{take.id}: {exc}; sending it again as a new task"))
         if backend.paid:  # paid for, so sent again by no one: refused, it stays pending
@@ -282,6 +326,54 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
+
+
+class Refused(ProviderError):
+    """The service refused a value the writer wrote (a prompt its content policy flagged, an
+    image it would not take): sending it again unchanged is refused again, so the message
+    says what to change, and ``diagnostic`` where (``FILE:LINE:COL``)."""
+
+    def __init__(self, message: str, diagnostic: Diagnostic) -> None:
+        super().__init__(message)
+        self.diagnostic = diagnostic
+
+
+def _refusal(run: Execution, compiled: CompiledTake, exc: ProviderError) -> Refused | None:
+    """A definitive refusal as what to change in the storyboard, and where; ``None`` when it
+    is not about a value of the storyboard (a used task UUID, a failed generation)."""
+    from storyboard.origins import Origin, advice, origin
+
+    checked = run.compiled.checked
+    policy = hasattr(exc, "flagged")  # a content-policy (moderation) refusal
+    field = getattr(exc, "flagged", None) or getattr(exc, "parameter", None)
+    found = origin(compiled, checked, field) if isinstance(field, str) else None
+    if found is None and not policy:
+        return None
+    take = compiled.take
+    provider = _provider(run)
+    if found is None:  # moderation, without saying of what
+        found = Origin(
+            f"an input of take '{take.id}' ({provider} did not say which)",
+            take.shots[0].id, take.path, checked.position(take.path), "prompt",
+        )  # fmt: skip
+        todo = "change its prompt or its inputs"
+    else:
+        todo = advice(found)
+    by = f"{provider}'s content policy" if policy else provider
+    then = (
+        f"{todo}, then build again (sent unchanged, it would be refused again). "
+        f"{provider} said: {exc}"
+    )
+    message = f"{found.what} ({found.position}) was refused by {by}: {then}"
+    return Refused(
+        message,
+        Diagnostic(found.position, f"take '{take.id}': {found.what} was refused by {by}: {then}"),
+    )
+
+
+def _provider(run: Execution) -> str:
+    """The service, named for a writer."""
+    return "Runware" if run.backend.name == "runware" else "the provider"
 
 
 def _definitive(exc: ProviderError) -> bool:

@@ -6,14 +6,21 @@ input; an edit is billed on its source's duration; each variation is billed), th
 and the critical path (the chain of dependent takes with the most seconds to generate).
 A cost that cannot be known before the build (an edit of a remote video) is ``None`` and
 shown as unknown, never guessed.
+
+A plan says whose prices and whose money it counts (:class:`Pricing`: the backend, its
+namespace and URL, whether it is paid and whether that is real money), and two figures:
+``total``, every take to generate or resume, and ``chargeable``, what may be charged anew:
+the total without the takes to resume whose task the provider already accepted (the
+journal's ``accepted``), which were committed by the build that sent them. ``--max-cost``
+compares ``chargeable``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from storyboard.compile import Compiled, CompiledTake
 from storyboard.resolve import Handoff, Take
@@ -46,6 +53,68 @@ take's, which one generation serves)."""
 
 
 @dataclass(frozen=True)
+class Pricing:
+    """Whose results a plan compares with and whose money it counts.
+
+    Attributes:
+        name: the backend, ``preview`` or ``runware``.
+        namespace: its results' namespace (``preview@0.25``, ``runware``,
+            ``runware@127.0.0.1:8787``; see :func:`storyboard.backends.factory.namespace`).
+        endpoint: where its requests go, redacted (``""`` for the offline preview).
+        paid: whether its results cost money (and go into the lock file).
+        real_money: it is Runware's own service (``https://api.runware.ai/v1``): the costs
+            are charged to the account of ``RUNWARE_API_KEY``. Another server (the emulator,
+            a proxy) charges what it charges.
+    """
+
+    name: str
+    namespace: str
+    endpoint: str
+    paid: bool
+    real_money: bool
+
+    @classmethod
+    def for_namespace(cls, namespace: str, endpoint: str = "") -> Pricing:
+        """What a namespace alone says: ``preview...`` is free, ``runware`` real money."""
+        name = namespace.split("@", 1)[0]
+        paid = name != "preview"
+        return cls(name, namespace, endpoint, paid, paid and namespace == "runware")
+
+    def describe(self) -> str:
+        """One line for people: whose prices, and whether it is real money."""
+        if not self.paid:
+            return (
+                f"pricing against {self.namespace} (offline previews): free; each cost is "
+                "what Runware would charge"
+            )
+        where = f"{self.namespace} ({self.endpoint})" if self.endpoint else self.namespace
+        if self.real_money:
+            return f"pricing against {where}: real money, charged to your Runware account"
+        return (
+            f"pricing against {where}: Runware's prices, charged by that server, which is "
+            "not Runware's own (real money only if it passes requests on to Runware)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "endpoint": self.endpoint,
+            "paid": self.paid,
+            "real_money": self.real_money,
+        }
+
+
+class Standing(NamedTuple):
+    """What a build would do with a take, and why (see :func:`make_plan`)."""
+
+    status: str
+    reason: str
+    accepted: bool = False
+    """A take to resume whose task the provider already accepted: no new charge."""
+
+
+@dataclass(frozen=True)
 class PlanItem:
     """One take in the plan."""
 
@@ -54,8 +123,16 @@ class PlanItem:
     cost: Cost
     status: str = "generate"
     reason: str = "new"
+    accepted: bool = False
+    """To resume, and the provider already accepted its task: its cost is not charged anew
+    (the build that sent it committed it)."""
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def chargeable(self) -> bool:
+        """Whether building it on a paid backend may charge its cost anew."""
+        return self.status in PAYABLE and not self.accepted
+
+    def to_json(self, *, paid: bool = True) -> dict[str, Any]:
         take = self.take.take
         return {
             "id": take.id,
@@ -68,6 +145,7 @@ class PlanItem:
             "rate": self.cost.rate,
             "results": self.cost.results,
             "cost": self.cost.amount,
+            "chargeable": paid and self.chargeable,
         }
 
 
@@ -79,6 +157,7 @@ class Plan:
     items: tuple[PlanItem, ...]
     critical_path: tuple[str, ...]
     critical_seconds: float
+    pricing: Pricing = field(default_factory=lambda: Pricing.for_namespace("preview"))
 
     @property
     def total(self) -> float:
@@ -88,15 +167,37 @@ class Plan:
         return round(sum(i.cost.amount or 0.0 for i in self.items if i.status in PAYABLE), 4)
 
     @property
+    def chargeable(self) -> float:
+        """The known part of what may be charged anew, in USD: the total without the takes
+        to resume that the provider already accepted (0 on a free backend)."""
+        if not self.pricing.paid:
+            return 0.0
+        return round(sum(i.cost.amount or 0.0 for i in self.items if i.chargeable), 4)
+
+    @property
     def unknown(self) -> list[str]:
         """Takes to generate whose cost cannot be known before the build."""
         return [i.take.id for i in self.items if i.cost.amount is None and i.status in PAYABLE]
 
+    @property
+    def unknown_chargeable(self) -> list[str]:
+        """Of :attr:`unknown`, the takes that may be charged anew (none on a free backend)."""
+        if not self.pricing.paid:
+            return []
+        return [i.take.id for i in self.items if i.cost.amount is None and i.chargeable]
+
+    @property
+    def accepted(self) -> list[str]:
+        """Takes to resume whose task the provider already accepted."""
+        return [i.take.id for i in self.items if i.status in PAYABLE and i.accepted]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "storyboard": self.compiled.checked.document.path.name,
-            "takes": [i.to_json() for i in self.items],
+            "backend": self.pricing.to_json(),
+            "takes": [i.to_json(paid=self.pricing.paid) for i in self.items],
             "total": self.total,
+            "chargeable": self.chargeable,
             "unknown_cost": self.unknown,
             "critical_path": list(self.critical_path),
             "critical_path_seconds": self.critical_seconds,
@@ -160,7 +261,8 @@ def make_plan(
     keys: dict[str, str],
     *,
     duration_of: DurationProbe = probe_duration,
-    status: Callable[[CompiledTake, str], tuple[str, str]] | None = None,
+    status: Callable[[CompiledTake, str], Standing] | None = None,
+    pricing: Pricing | None = None,
 ) -> Plan:
     """Estimate every take and find the critical path.
 
@@ -168,20 +270,26 @@ def make_plan(
         compiled: the compiled storyboard.
         keys: take keys by take id.
         duration_of: reads a local video's duration (for edits of local files).
-        status: ``(take, key) -> (status, reason)``; every take is new when omitted.
+        status: ``(take, key) -> Standing``; every take is new when omitted.
+        pricing: whose prices and money (default: the free preview).
     """
     items = []
     for take in compiled.takes:
         cost = estimate(take.take, compiled, duration_of)
-        state, reason = status(take, keys[take.id]) if status else ("generate", "new")
-        items.append(PlanItem(take, keys[take.id], cost, state, reason))
+        state = status(take, keys[take.id]) if status else Standing("generate", "new")
+        items.append(
+            PlanItem(take, keys[take.id], cost, state.status, state.reason, state.accepted)
+        )
     seconds = {i.take.id: (i.cost.seconds or 0.0) for i in items}
     path, total = compiled.resolved.graph.critical_path(lambda t: seconds[t])
-    return Plan(compiled, tuple(items), tuple(path), total)
+    return Plan(
+        compiled, tuple(items), tuple(path), total, pricing or Pricing.for_namespace("preview")
+    )
 
 
 def render_plan(plan: Plan) -> str:
-    """The plan as a table for people."""
+    """The plan as a table for people: whose prices first, then the takes, the total and
+    what may be charged anew, and the critical path."""
     rows = [("take", "shots", "needs", "seconds", "rate", "cost", "status")]
     for item in plan.items:
         take = item.take.take
@@ -201,17 +309,31 @@ def render_plan(plan: Plan) -> str:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
+    lines = [plan.pricing.describe()]
+    lines += [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    total = f"total: ${plan.total:.4f}".rstrip("0").rstrip(".")
+    total = f"total: {_usd(plan.total)}"
     if plan.unknown:
         total += f" + unknown for {', '.join(plan.unknown)} (edit of a remote video)"
     lines.append(total)
+    anew = f"may be charged anew: {_usd(plan.chargeable)}"
+    if plan.unknown_chargeable:
+        anew += f" + unknown for {', '.join(plan.unknown_chargeable)}"
+    if plan.accepted:
+        which = ", ".join(plan.accepted)
+        anew += f" (the provider already accepted {which}: resuming is no new charge)"
+    lines.append(
+        anew if plan.pricing.paid else "may be charged anew: $0 (offline previews are free)"
+    )
     lines.append(
         f"critical path: {' -> '.join(plan.critical_path)} "
         f"({len(plan.critical_path)} take{'s' if len(plan.critical_path) != 1 else ''}, "
         f"{plan.critical_seconds:g} s of video)"
     )
     return "\n".join(lines)
+
+
+def _usd(amount: float) -> str:
+    return f"${amount:.4f}".rstrip("0").rstrip(".")

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from storyboard.backends.base import Backend
 from storyboard.errors import InputError
+from storyboard.plan import Pricing
 
 NAMES = ("auto", "preview", "runware")
 #: The preview scale of ``storyboard build`` when ``--preview-scale`` is not given.
@@ -33,6 +34,25 @@ def namespace(name: str, *, preview_scale: float = 1.0, base_url: str | None = N
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"runware@{parts.hostname or url}:{port}"
+
+
+def pricing(name: str, *, preview_scale: float = 1.0, base_url: str | None = None) -> Pricing:
+    """Whose prices and money a plan for backend ``name`` counts (``auto`` made concrete);
+    the URL comes from ``RUNWARE_BASE_URL`` as the client reads it, redacted."""
+    from storyboard.backends.runware.redact import redact_url
+
+    concrete = resolve_name(name)
+    space = namespace(concrete, preview_scale=preview_scale, base_url=base_url)
+    if concrete == "preview":
+        return Pricing("preview", space, "", paid=False, real_money=False)
+    url = (base_url or os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).strip()
+    return Pricing("runware", space, redact_url(url), paid=True, real_money=space == "runware")
+
+
+def pricing_of(backend: Backend) -> Pricing:
+    """:func:`pricing` of a backend made already."""
+    real = backend.paid and backend.name == "runware" and backend.namespace == "runware"
+    return Pricing(backend.name, backend.namespace, backend.endpoint, backend.paid, real)
 
 
 def resolve_name(name: str) -> str:

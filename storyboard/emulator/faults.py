@@ -19,6 +19,9 @@ pending            job     the job reports ``pending`` instead of ``processing``
 provider-error     job     the job fails with ``timeoutProvider`` (or ``code``) at its
                            ``after``-th poll (or when it would have finished, if nobody polls)
 moderation         job     the same with ``providerContentPolicyViolation`` naming the input
+                           (option ``input``: the parameter it names, e.g.
+                           ``providerSettings.klingai.multiPrompt[1].prompt``; default the
+                           first image, else the prompt)
 item-error         job     a provider failure reported inside ``data`` as
                            ``{"status": "error", "error": {...}}``
 trickle            submit  the answer to a submit (an ACK, or the ``conflictTaskUUID`` of a
@@ -46,7 +49,7 @@ Spec syntax (``--faults``, ``set_faults``, ``POST /_emulator/faults``, header
 
     SPEC  := ITEM ("," ITEM)*
     ITEM  := "seed=" INT | KIND ["@" RATE | "*" TIMES] (":" KEY "=" VALUE)*
-    KEY   := after | delay | code | task | token | port | host | count | cost
+    KEY   := after | delay | code | task | token | port | host | count | cost | input
 
 e.g. ``submit-503@0.1, drop*1, provider-error:after=2:task=<uuid>, seed=7``,
 ``bad-cost:cost="1e308"``, ``redirect*1:host=metadata.internal``.
@@ -116,6 +119,7 @@ class FaultRule:
     host: str | None = None
     count: int | None = None
     cost: str | None = None
+    input: str | None = None
 
     def __post_init__(self) -> None:
         self.kind = ALIASES.get(self.kind, self.kind)
@@ -198,14 +202,14 @@ def parse_spec(spec: str) -> tuple[list[FaultRule], int | None]:
                 values["after"] = int(value)
             elif key == "delay":
                 values["delay"] = float(value)
-            elif key in ("code", "task", "token", "host", "cost"):
+            elif key in ("code", "task", "token", "host", "cost", "input"):
                 values[key] = value
             elif key in ("port", "count"):
                 values[key] = int(value)
             else:
                 raise ValueError(
                     f"unknown fault option {key!r} "
-                    "(after, delay, code, task, token, port, host, count, cost)"
+                    "(after, delay, code, task, token, port, host, count, cost, input)"
                 )
         rules.append(FaultRule(kind=kind.strip(), rate=rate, times=times, **values))
     return rules, seed

@@ -188,7 +188,7 @@ class Job:
         rule = self.failure_rule
         assert rule is not None
         if rule.kind == "moderation":
-            where = self.request.flagged_input
+            where = rule.input or self.request.flagged_input
             error = ApiError(
                 rule.error_code,
                 f"The provider's content policy flagged {where}.",

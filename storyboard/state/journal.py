@@ -4,11 +4,19 @@ Place in the pipeline: execute writes it around every paid request; plan and bui
 (a take sent before a build stopped is ``resume``).
 
 Before a request is sent, its task UUID and take key are appended to
-``.storyboard/journal/NAME.jsonl`` and synced to disk; when the result is safely in the
-cache, a ``done`` line follows. A build that finds a ``submit`` without an outcome re-uses
-that task UUID: the client re-sends it, the service answers ``conflictTaskUUID`` if it had
-accepted it, and the build polls for the result it already paid for. Only a definitive
-refusal or failure from the service (``failed``) lets a later build mint a new UUID.
+``.storyboard/journal/NAME.jsonl`` and synced to disk (``submit``); when the service has
+answered that it holds the task, ``accepted`` follows; when the result is safely in the
+cache, ``done``. A build that finds a ``submit`` without an outcome re-uses that task UUID:
+the client re-sends it, the service answers ``conflictTaskUUID`` if it had accepted it, and
+the build polls for the result it already paid for. Only a definitive refusal or failure
+from the service (``failed``) lets a later build mint a new UUID.
+
+A request that never left this machine (the connection was refused, or the name did not
+resolve, before a byte of it was written; or an input could not be uploaded) gets
+``unsent``: it stays in the journal under its UUID, and the next build sends it as new (the
+plan says ``generate``, and counts its cost as a new charge) under the same UUID, so that
+even a wrong ``unsent`` can never pay twice. What a pending request is, for the plan and
+``--max-cost``, is its :attr:`Pending.state`.
 
 A journal that cannot be read is an error, never an empty journal: it may be the only record
 of a request that was paid for. Each line is checked (:func:`parse`); a record cut short (a
@@ -25,16 +33,20 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from storyboard.diagnostics import Diagnostic, Position, display_path
 from storyboard.errors import InputError
 from storyboard.state.files import disk_error, write_all
 from storyboard.state.safe import Tree
 
-EVENTS = ("submit", "done", "failed")
+EVENTS = ("submit", "accepted", "unsent", "done", "failed")
+#: What a pending request is known to be: ``submitted`` (journaled, maybe sent: the service
+#: may hold it or not), ``accepted`` (the service answered that it holds it: paid for, or
+#: about to be) or ``unsent`` (no byte of it left this machine: nothing was paid).
+State = Literal["submitted", "accepted", "unsent"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,17 @@ class Pending:
     key: str
     task_uuid: str
     take: str
+    state: State = "submitted"
+
+    @property
+    def accepted(self) -> bool:
+        """The service said it holds this task: resuming it is not a new charge."""
+        return self.state == "accepted"
+
+    @property
+    def unsent(self) -> bool:
+        """No byte of it was sent: the next build sends it as a new request."""
+        return self.state == "unsent"
 
 
 @dataclass(frozen=True)
@@ -119,7 +142,7 @@ def _cut_short(line: str, number: int) -> JournalProblem:
         except ValueError:
             break
     kind = fields.get("event")
-    if kind in ("done", "failed"):
+    if kind in ("done", "failed", "accepted", "unsent"):
         return JournalProblem(
             number,
             f"a '{kind}' record cut short (ignored: the request stays pending, and the next "
@@ -156,12 +179,20 @@ def pending_of(
         if endpoint is not None and event.get("endpoint") != endpoint:
             continue
         key = str(event["key"])
-        if event["event"] == "submit":
+        kind = event["event"]
+        if kind == "submit":
             pending[key] = Pending(key, str(event["task_uuid"]), str(event.get("take", "?")))
+            continue
+        found = pending.get(key)
+        if found is None or found.task_uuid != event.get("task_uuid"):
+            continue
+        if kind == "accepted":
+            pending[key] = replace(found, state="accepted")
+        elif kind == "unsent":
+            if found.state != "accepted":  # what the service said it holds, it holds
+                pending[key] = replace(found, state="unsent")
         else:
-            found = pending.get(key)
-            if found is not None and found.task_uuid == event.get("task_uuid"):
-                del pending[key]
+            del pending[key]
     return pending
 
 
@@ -236,6 +267,24 @@ class Journal:
         self._append({"event": "submit", "take": take, "key": key, "task_uuid": task_uuid})
         self._pending[key] = Pending(key, task_uuid, take)
 
+    def accepted(self, key: str, task_uuid: str) -> None:
+        """The service answered that it holds the task (its ACK, or ``conflictTaskUUID`` to a
+        resend): resuming it is no new charge."""
+        found = self._pending.get(key)
+        if found is None or found.task_uuid != task_uuid or found.accepted:
+            return
+        self._append({"event": "accepted", "key": key, "task_uuid": task_uuid})
+        self._pending[key] = replace(found, state="accepted")
+
+    def unsent(self, key: str, task_uuid: str, reason: str) -> None:
+        """No byte of the request was written (connection refused, name not resolved, an
+        input not uploaded): the next build sends it as new, under the same UUID."""
+        found = self._pending.get(key)
+        if found is None or found.task_uuid != task_uuid or found.state != "submitted":
+            return  # only a request this build was the first to send can be known unsent
+        self._append({"event": "unsent", "key": key, "task_uuid": task_uuid, "reason": reason})
+        self._pending[key] = replace(found, state="unsent")
+
     def done(self, key: str, task_uuid: str) -> None:
         self._append({"event": "done", "key": key, "task_uuid": task_uuid})
         self._pending.pop(key, None)
@@ -257,14 +306,19 @@ class Journal:
         records, problems = parse(text)
         if any(p.fatal for p in problems):
             return
-        keep: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        keep: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
         for _, event in records:
             scope = (event.get("backend"), event.get("endpoint"), event.get("key"))
             if event["event"] == "submit":
-                keep[scope] = event
-            elif scope in keep and keep[scope].get("task_uuid") == event.get("task_uuid"):
-                del keep[scope]
-        body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in keep.values())
+                keep[scope] = [event]
+            elif scope in keep and keep[scope][0].get("task_uuid") == event.get("task_uuid"):
+                if event["event"] in ("accepted", "unsent"):  # its state, kept with it
+                    keep[scope].append(event)
+                else:
+                    del keep[scope]
+        body = "".join(
+            json.dumps(e, sort_keys=True) + "\n" for events in keep.values() for e in events
+        )
         if body != text:
             self.tree.write_atomic(self.path, body.encode(), staging=self.staging)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storyboard import api
-from storyboard.build import prepare
+from storyboard.build import RESUME_SUBMITTED, prepare
 from storyboard.errors import InputError
 from storyboard.plan import render_plan
 from storyboard.state.journal import Journal, read_pending
@@ -43,7 +43,7 @@ def test_a_take_sent_before_a_build_stopped_is_resumed(project: Project) -> None
     assert statuses == {"a": "resume", "b": "generate", "c": "generate"}
     assert plan.total == before.plan.total == pytest.approx((4 + 5 + 3) * 0.112)
     table = render_plan(plan)
-    assert "resume (sent before a build stopped; asked for again by its task UUID)" in table
+    assert f"resume ({RESUME_SUBMITTED})" in table
     # another backend's journal entries are not this one's
     other = prepare(film, backend_name="runware@127.0.0.1:10").plan
     assert {i.status for i in other.items} == {"generate"}

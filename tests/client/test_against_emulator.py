@@ -225,7 +225,7 @@ async def test_a_resumed_build_polls_instead_of_paying_again(
     task = new_uuid()
     await connect().submit(text_request(), task)  # the first build dies after this
     resumed = connect()
-    with pytest.raises(RunwareValidationError, match="resumed=True"):
+    with pytest.raises(RunwareValidationError, match="already used by another request"):
         await resumed.submit(text_request(), task)
     submission = await resumed.submit(text_request(), task, resumed=True)
     assert submission.already_accepted

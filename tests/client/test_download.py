@@ -122,7 +122,8 @@ async def test_a_failed_download_of_a_result_says_resume_not_resubmit(
     client: RunwareClient, runware: ScriptedRunware, tmp_path: Path
 ) -> None:
     runware.downloads[URL] = httpx.Response(200, text="<html>Access denied</html>")
-    with pytest.raises(RunwareDownloadError, match="do not resubmit") as caught:
+    again = "downloads its video again by this task UUID"
+    with pytest.raises(RunwareDownloadError, match=again) as caught:
         await client.download(result(), tmp_path / "x.mp4")
     assert caught.value.may_be_running and caught.value.task_uuid == TASK
 

@@ -146,7 +146,7 @@ async def test_conflict_on_a_first_send_is_an_error_unless_resumed(
     client: RunwareClient, runware: ScriptedRunware
 ) -> None:
     runware.queue("videoInference", conflict())
-    with pytest.raises(RunwareValidationError, match="resumed=True") as caught:
+    with pytest.raises(RunwareValidationError, match="already used by another request") as caught:
         await client.submit(REQUEST, TASK)
     assert caught.value.code == "conflictTaskUUID"
     assert caught.value.task_uuid == TASK
@@ -195,7 +195,7 @@ async def test_exhausted_ambiguous_retries_say_the_task_may_be_running(
 ) -> None:
     runware.defaults["videoInference"] = httpx.ReadTimeout("no answer")
     async with make_client(retry=RetryPolicy(max_attempts=3)) as client:
-        with pytest.raises(RunwareTimeoutError, match="may have been accepted") as caught:
+        with pytest.raises(RunwareTimeoutError, match="may have reached Runware") as caught:
             await client.submit(REQUEST, TASK)
     error = caught.value
     assert error.may_be_running and error.retryable
@@ -203,14 +203,58 @@ async def test_exhausted_ambiguous_retries_say_the_task_may_be_running(
     assert submitted_uuids(runware) == [TASK] * 3
 
 
-async def test_exhausted_connection_failures_raise_a_connection_error(
+async def test_a_refused_connection_is_not_sent_and_given_up_quickly(
+    make_client: ClientFactory, runware: ScriptedRunware, clock: FakeClock
+) -> None:
+    """Refused before a byte was written, on every attempt: the service cannot hold the
+    task. Three attempts (a few seconds, not the 31-36 s of every retry), then an error that
+    says so, and what a writer checks, in words (issue 13, item 5)."""
+    runware.defaults["videoInference"] = httpx.ConnectError("[Errno 111] Connection refused")
+    async with make_client(base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(RunwareConnectionError) as caught:
+            await client.submit(REQUEST, TASK)
+    error = caught.value
+    assert error.not_sent and not error.may_be_running and error.task_uuid == TASK
+    assert submitted_uuids(runware) == [TASK] * 3
+    assert sum(clock.sleeps) < 5
+    message = str(error)
+    assert "nothing was sent" in message
+    assert "Check that RUNWARE_BASE_URL (http://127.0.0.1:9/v1) names the right server" in message
+    assert "resumed=True" not in message and "may have been accepted" not in message
+
+
+async def test_connecting_to_the_default_url_advises_the_network(
+    make_client: ClientFactory, runware: ScriptedRunware
+) -> None:
+    runware.defaults["videoInference"] = httpx.ConnectTimeout("timed out")
+    async with make_client(base_url="https://api.runware.ai/v1") as client:
+        with pytest.raises(RunwareConnectionError, match="Check the network connection") as e:
+            await client.submit(REQUEST, TASK)
+    assert e.value.not_sent and "RUNWARE_BASE_URL" not in str(e.value)
+
+
+async def test_a_send_that_may_have_arrived_is_never_called_not_sent(
+    make_client: ClientFactory, runware: ScriptedRunware
+) -> None:
+    # the first attempt was written (its answer timed out), the next ones were refused
+    runware.queue("videoInference", httpx.ReadTimeout("no answer"))
+    runware.defaults["videoInference"] = httpx.ConnectError("refused")
+    async with make_client(retry=RetryPolicy(max_attempts=4)) as client:
+        with pytest.raises(RunwareConnectionError, match="may have reached Runware") as caught:
+            await client.submit(REQUEST, TASK)
+    assert caught.value.may_be_running and not caught.value.not_sent
+    assert submitted_uuids(runware) == [TASK] * 4  # every attempt: it may be accepted
+
+
+async def test_a_resumed_task_refused_a_connection_may_still_be_running(
     make_client: ClientFactory, runware: ScriptedRunware
 ) -> None:
     runware.defaults["videoInference"] = httpx.ConnectError("refused")
-    async with make_client(retry=RetryPolicy(max_attempts=2)) as client:
+    async with make_client() as client:
         with pytest.raises(RunwareConnectionError) as caught:
-            await client.submit(REQUEST, TASK)
-    assert caught.value.may_be_running
+            await client.submit(REQUEST, TASK, resumed=True)
+    # nothing was sent this time, but an earlier build may have sent it
+    assert caught.value.not_sent and caught.value.may_be_running
 
 
 async def test_exhausted_rate_limits_keep_their_class(

@@ -134,6 +134,15 @@ def test_moderation_failure_names_the_flagged_input(emulator: EmulatorServer, ap
     assert emulator.total_cost() == 0.0
 
 
+def test_moderation_names_the_input_it_is_told(emulator: EmulatorServer, api: Api) -> None:
+    emulator.set_faults("moderation*1:input=providerSettings.klingai.multiPrompt[1].prompt")
+    task = video_task()
+    api.post([task])
+    [error] = api.poll(task["taskUUID"]).json()["errors"]
+    assert error["parameter"] == "providerSettings.klingai.multiPrompt[1].prompt"
+    assert "flagged providerSettings.klingai.multiPrompt[1].prompt" in error["message"]
+
+
 def test_failure_reaches_the_webhook(
     emulator: EmulatorServer, api: Api, receiver: Receiver
 ) -> None:
@@ -241,7 +250,8 @@ def test_global_faults_from_the_config(emulator: EmulatorServer, api: Api) -> No
 
 def test_spec_parsing() -> None:
     rules, seed = parse_spec(
-        "submit-503@0.25, drop*2, moderation:after=3:task=ABC, submit-drop, seed=9"
+        "submit-503@0.25, drop*2, moderation:after=3:task=ABC, submit-drop, seed=9,"
+        "moderation*1:input=positivePrompt"
     )
     assert seed == 9
     assert rules == [
@@ -249,6 +259,7 @@ def test_spec_parsing() -> None:
         FaultRule("drop", times=2),
         FaultRule("moderation", after=3, task="ABC"),
         FaultRule("drop"),
+        FaultRule("moderation", times=1, input="positivePrompt"),
     ]
     for bad in ("explode", "drop@2", "drop:after", "drop:color=red", "provider-error:after=0"):
         with pytest.raises(ValueError):

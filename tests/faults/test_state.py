@@ -204,7 +204,10 @@ def test_a_result_cached_but_not_journaled_settles_the_journal(
     assert build(film, backend=backend, select=["one"]).outcomes["one"].status == "failed"
     monkeypatch.undo()
     (uuid,) = uuids(backend, "one")
-    assert [(e["event"], e["task_uuid"]) for e in journal(film.parent)] == [("submit", uuid)]
+    assert [(e["event"], e["task_uuid"]) for e in journal(film.parent)] == [
+        ("submit", uuid),
+        ("accepted", uuid),
+    ]
     again = Scripted()
     assert build(film, backend=again, select=["one"]).outcomes["one"].status == "cached"
     assert again.sent == []

@@ -4,7 +4,9 @@ Upstream inputs arrive as local files (assets, exact frames of other takes) or a
 UUIDs (the video of a generated take, for an edit): files are uploaded once each (the client
 de-duplicates by content hash), UUIDs are passed as they are. The task UUID comes from the
 executor, which journaled it before calling :meth:`submit`; a resumed job tells the client
-that ``conflictTaskUUID`` means "already accepted". Results are streamed to disk.
+that ``conflictTaskUUID`` means "already accepted". Results are streamed to disk. An input
+that cannot be uploaded means the request itself was never sent: the error says so
+(``not_sent``), as does one whose every attempt failed to connect.
 
 What the service reports is checked against the request: the client refuses malformed
 results and extra ones (:mod:`.poll`); here, a reported cost over the job's
@@ -20,7 +22,7 @@ from typing import Any
 
 from storyboard.backends.base import Job, Output, Ticket
 from storyboard.backends.runware.client import RunwareClient
-from storyboard.backends.runware.errors import RunwareProviderError
+from storyboard.backends.runware.errors import RunwareError, RunwareProviderError
 from storyboard.backends.runware.media import JsonPath
 from storyboard.backends.runware.redact import redact_url, strip_redaction
 from storyboard.backends.runware.wire import VideoResult
@@ -52,7 +54,15 @@ class RunwareBackend:
         def local(_path: JsonPath, value: Any) -> Path | None:
             return job.files.get(value) if isinstance(value, str) else None
 
-        request = await self.client.upload_inputs(request, local)
+        try:
+            request = await self.client.upload_inputs(request, local)
+        except RunwareError as exc:  # the request itself was not sent
+            message = exc.message
+            if not exc.not_sent:
+                message += "; an input could not be uploaded, so the request was not sent"
+            raise exc.evolve(
+                message, task_uuid=job.task_uuid, not_sent=True, may_be_running=job.resumed
+            ) from exc
         await self.client.submit(request, job.task_uuid, resumed=job.resumed)
         return Ticket(job, request)
 

@@ -117,8 +117,13 @@ class RetryPolicy:
     random ``0..jitter`` seconds, or the server's ``Retry-After`` if longer (capped at
     ``max_retry_after``).
 
+    A request that could not even connect (refused, the name not resolved: nothing of it
+    was written) is tried at most ``connect_attempts`` times while no attempt got further:
+    a closed port or a wrong ``RUNWARE_BASE_URL`` fails in seconds, not after every retry.
+
     Attributes:
         max_attempts: sends in all, the first included.
+        connect_attempts: sends in all while every one failed to connect.
         base_delay: seconds before the first retry.
         multiplier: growth of the delay per retry.
         max_delay: the delay's cap before jitter.
@@ -127,6 +132,7 @@ class RetryPolicy:
     """
 
     max_attempts: int = 6
+    connect_attempts: int = 3
     base_delay: float = 1.0
     multiplier: float = 2.0
     max_delay: float = 30.0
@@ -134,8 +140,8 @@ class RetryPolicy:
     max_retry_after: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
+        if self.max_attempts < 1 or self.connect_attempts < 1:
+            raise ValueError("max_attempts and connect_attempts must be >= 1")
 
     def delay(self, retry: int, random_unit: float, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based); ``random_unit`` in [0, 1)."""
@@ -282,33 +288,43 @@ class RunwareClient:
         Raises:
             RunwareError: the typed failure. ``may_be_running`` is True when an earlier
                 send may have been accepted: poll the UUID (``resumed=True``), never
-                resubmit under a new one.
+                resubmit under a new one. ``not_sent`` is True when no attempt of this call
+                connected (nothing of it was written; ``may_be_running`` is then
+                ``resumed``).
             ValueError: ``task_uuid`` is not a UUID, or the request is not JSON.
         """
         _check_uuid(task_uuid)
         body = wire.encode([wire.video_task(request, task_uuid)])
-        ambiguous = resumed
+        ambiguous = resumed  # the service may hold the task
+        reached = False  # some byte of some attempt was written
 
         async def attempt(number: int) -> Submission:
-            nonlocal ambiguous
+            nonlocal ambiguous, reached
             try:
                 envelope = await self._post(body, "submit")
                 return self._read_submission(envelope, task_uuid, number, ambiguous)
             except RunwareError as exc:
-                ambiguous = ambiguous or exc.retryable
+                if not exc.not_sent:
+                    reached = True
+                    ambiguous = ambiguous or exc.retryable
                 raise
 
         try:
             submission = await self._retrying(attempt, f"submit of task {task_uuid}")
         except RunwareError as exc:
+            if not reached:  # nothing of it left this machine, this time
+                raise exc.evolve(
+                    task_uuid=task_uuid, not_sent=True, may_be_running=resumed
+                ) from exc
             if not ambiguous or isinstance(exc, RunwareValidationError):
-                raise exc.evolve(task_uuid=task_uuid) from exc
+                raise exc.evolve(task_uuid=task_uuid, not_sent=False) from exc
             raise exc.evolve(
-                f"{exc.message}; task {task_uuid} may have been accepted and billed: "
-                "keep its UUID and resume (submit with resumed=True, or wait on it), "
-                "never resubmit under a new UUID",
+                f"{exc.message}; task {task_uuid} may have reached Runware and may be billed: "
+                "the next build asks for it again by this task UUID and never pays for it "
+                "twice",
                 task_uuid=task_uuid,
                 may_be_running=True,
+                not_sent=False,
             ) from exc
         logger.info(
             "task %s accepted after %d attempt(s)%s",
@@ -327,9 +343,9 @@ class RunwareClient:
                 if sent_before or attempt > 1:
                     return Submission(task_uuid, attempt, already_accepted=True)
                 raise RunwareValidationError(
-                    f"task UUID {task_uuid} was already used (conflictTaskUUID). If this task "
-                    "was sent before (a resumed build), submit it with resumed=True to poll "
-                    "it; otherwise mint a new UUID",
+                    f"task UUID {task_uuid} was already used by another request "
+                    "(conflictTaskUUID); this request was refused and not charged, and the "
+                    "next build sends it under a new task UUID",
                     task_uuid=task_uuid,
                     code=error.code,
                     status_code=status,
@@ -500,8 +516,8 @@ class RunwareClient:
             if task is None:
                 raise
             raise exc.evolve(
-                f"{exc.message}; task {task} finished and was billed: resume it to fetch the "
-                "video again, do not resubmit it",
+                f"{exc.message}; task {task} finished and was billed: the next build "
+                "downloads its video again by this task UUID, and does not pay for it again",
                 task_uuid=task,
                 may_be_running=True,
             ) from exc
@@ -528,6 +544,14 @@ class RunwareClient:
                 f"Runware {context}: no complete answer within {self.request_deadline:g} s "
                 f"({REQUEST_DEADLINE_ENV})"
             ) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Raised while connecting (refused, name not resolved, unreachable, TLS
+            # handshake): before a byte of the request was written.
+            raise RunwareConnectionError(
+                f"Runware {context}: cannot connect to {redact_url(self.base_url)} "
+                f"({network_reason(exc)})",
+                not_sent=True,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise RunwareTimeoutError(
                 f"Runware {context}: no answer in time ({type(exc).__name__})"
@@ -560,14 +584,23 @@ class RunwareClient:
         return envelope
 
     async def _retrying(self, attempt: Callable[[int], Awaitable[T]], what: str) -> T:
-        """Run ``attempt(1)``, ``attempt(2)``... while it fails in a retryable way."""
+        """Run ``attempt(1)``, ``attempt(2)``... while it fails in a retryable way.
+
+        While no attempt got as far as connecting, at most ``retry.connect_attempts`` are
+        made, and the last error then says what a writer checks (see :meth:`_unreachable`).
+        """
         number = 0
+        reached = False
         while True:
             number += 1
             try:
                 return await attempt(number)
             except RunwareError as exc:
-                if not exc.retryable or number >= self.retry.max_attempts:
+                reached = reached or not exc.not_sent
+                limit = self.retry.max_attempts if reached else self.retry.connect_attempts
+                if not reached and (not exc.retryable or number >= limit):
+                    raise self._unreachable(exc, number) from exc
+                if not exc.retryable or number >= limit:
                     raise
                 delay = self.retry.delay(number, self._rng(), exc.retry_after)
                 logger.warning(
@@ -575,10 +608,25 @@ class RunwareClient:
                     what,
                     exc,
                     number + 1,
-                    self.retry.max_attempts,
+                    limit,
                     delay,
                 )
                 await self._sleep(delay)
+
+    def _unreachable(self, exc: RunwareError, attempts: int) -> RunwareError:
+        """A request none of whose ``attempts`` connected, with what to check, in words."""
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if self.base_url.rstrip("/") == DEFAULT_BASE_URL:
+            check = "Check the network connection (and the proxy settings, if any)"
+        else:
+            check = (
+                f"Check that {BASE_URL_ENV} ({redact_url(self.base_url)}) names the right "
+                "server and that it is running, and check the network"
+            )
+        return exc.evolve(
+            f"{exc.message}, {tries}: nothing was sent. {check}; then build again",
+            not_sent=True,
+        )
 
 
 #: The largest input the model takes, by kind (images 10 MB, videos 200 MB): a file over it

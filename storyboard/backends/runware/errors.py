@@ -25,6 +25,9 @@ billed) but the client could not bring its result back: an ambiguous submit, a w
 short (deadline, revoked key, closed client), a download of a finished task that failed.
 Keep the UUID and resume (poll, download); never resubmit under a new UUID. When it is
 False, the service answered for good (refused the request, or the generation failed).
+``not_sent`` is set when no byte of the request left this machine: the connection was
+refused, the name did not resolve, connecting timed out (``httpx.ConnectError``,
+``httpx.ConnectTimeout``), on every attempt. The service cannot hold what was never sent.
 
 Every message, ``parameter`` and repr goes through :func:`~.redact.scrub`, so the API key
 never shows up in an error, even when the server echoes it back.
@@ -68,6 +71,8 @@ class RunwareError(ProviderError):
         may_be_running: the task may be accepted and billed, its result not brought back.
         documentation: the service's link for this error, if it gave one.
         retry_after: seconds the service asked to wait (``Retry-After``), if it did.
+        not_sent: no byte of the request was written: it failed before a connection was
+            made (see the module docstring), so the service cannot have it.
     """
 
     default_retryable: ClassVar[bool] = False
@@ -84,6 +89,7 @@ class RunwareError(ProviderError):
         may_be_running: bool = False,
         documentation: str | None = None,
         retry_after: float | None = None,
+        not_sent: bool = False,
     ) -> None:
         self.message = scrub(message)
         super().__init__(self.message)
@@ -95,6 +101,7 @@ class RunwareError(ProviderError):
         self.may_be_running = may_be_running
         self.documentation = documentation
         self.retry_after = retry_after
+        self.not_sent = not_sent
 
     def evolve(self, message: str | None = None, **changes: Any) -> RunwareError:
         """A copy of this error (same class) with a new message and/or changed fields."""
@@ -107,6 +114,7 @@ class RunwareError(ProviderError):
             "may_be_running": self.may_be_running,
             "documentation": self.documentation,
             "retry_after": self.retry_after,
+            "not_sent": self.not_sent,
         }
         fields.update(changes)
         return type(self)(self.message if message is None else message, **fields)
@@ -180,7 +188,8 @@ class RunwareTimeoutError(RunwareError):
 
 
 class RunwareConnectionError(RunwareError):
-    """The network failed: connection refused, reset or dropped mid-answer."""
+    """The network failed: connection refused, reset or dropped mid-answer (``not_sent``
+    when it failed before the request was written)."""
 
     default_retryable = True
 

@@ -188,7 +188,8 @@ class Poller:
             waiter.fail(
                 RunwareError(
                     f"the client was closed while waiting for task {waiter.task_uuid}; it may "
-                    "still be running and billed: poll it again later, do not resubmit it",
+                    "still be running and billed: the next build asks for it again by this "
+                    "task UUID, and never pays for it twice",
                     task_uuid=waiter.task_uuid,
                     may_be_running=True,
                     retryable=True,
@@ -329,7 +330,8 @@ class Poller:
         waiter.fail(
             exc.evolve(
                 f"{exc.message}; task {waiter.task_uuid} was accepted and may still be "
-                "running and billed: poll it again later, do not resubmit it",
+                "running and billed: the next build asks for it again by this task UUID, and "
+                "never pays for it twice",
                 task_uuid=waiter.task_uuid,
                 may_be_running=True,
             )
@@ -344,8 +346,8 @@ class Poller:
                         f"task {waiter.task_uuid} did not finish within {waiter.deadline:g} s "
                         f"({waiter.polls} polls, {len(waiter.results)} of "
                         f"{waiter.number_results} results; last answer: {waiter.last_answer}). "
-                        "It may still be running and billed: keep its task UUID and poll it "
-                        "again later; do not resubmit it under a new UUID",
+                        "It may still be running and billed: build again later, and the build "
+                        "asks for it by this task UUID (it never pays for it twice)",
                         task_uuid=waiter.task_uuid,
                         code=waiter.last_code,
                         may_be_running=True,
