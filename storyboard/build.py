@@ -101,6 +101,7 @@ class BuildResult:
             "spent": self.spent,
             "build_dir": str(self.prepared.workspace.build_dir),
             "film": str(self.film) if self.film else None,
+            "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
             "takes": [
                 {
                     "id": o.take,
@@ -252,9 +253,13 @@ def build(
     Raises:
         InputError: the storyboard is invalid (nothing sent, nothing written).
         BuildError: the estimate is over ``max_cost``, or another build holds the project.
+        LateInputError: the cut does not fit a take's video whose length was known only once
+            it was made (exit status 1: the build may have paid).
     """
-    # 1-6. check, compile and key.
+    # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
     keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
+    for warning in keyed.compiled.warnings:  # what a writer should know before paying
+        emit(Note("", warning.render()))
     scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
     # 6a. asked the same as the last build, which found everything done, and every file as
     # that build left it: nothing to do.
@@ -317,7 +322,8 @@ def build(
         if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
             _remember(keyed, result, backend, scale)
     if result.failed or result.skipped:
-        emit(Note("", _resume_hint(result)))
+        for line in _resume_hint(result).splitlines():  # a note is one line
+            emit(Note("", line))
     return result
 
 
