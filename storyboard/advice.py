@@ -95,7 +95,7 @@ def _aspects(compiled: Compiled) -> Iterator[Diagnostic]:
                 else f"element '{role}': '{source.path.name}'"
             )
             why = (
-                ": the take is made at the image's aspect (a request with a frame image sends "
+                ": the take takes its shape from the image (a request with a frame image sends "
                 "no size), and the cut letter- or pillar-boxes it"
                 if role == "frame"
                 else ""
@@ -119,12 +119,13 @@ def _variations(compiled: Compiled) -> Iterator[Diagnostic]:
     for path, ids in takes.items():
         count, pick = counts[path]
         names = ", ".join(f"'{t}'" for t in ids)
+        others = "the other one" if count == 2 else f"the other {count - 1}"
         yield _warning(
             compiled,
             (*path, "variations"),
             f"variations: {count} results of take{'s' if len(ids) > 1 else ''} {names} are "
             f"generated and each is billed, but the film shows only variation {pick} (pick); "
-            f"no clip uses the other {count - 1} (they are kept in takes/ to choose from)",
+            f"no clip uses {others} (kept in takes/ to choose from)",
         )
 
 
