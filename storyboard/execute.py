@@ -142,7 +142,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     async def one(compiled: CompiledTake) -> Outcome:
         outcome = await made(compiled)
         # a take made now was measured in _run; one from the cache or a twin is, here
-        await _fit_measured(run, compiled, outcome, stop)
+        _fit_measured(run, compiled, outcome, stop)
         return outcome
 
     async def made(compiled: CompiledTake) -> Outcome:
@@ -209,7 +209,7 @@ async def _run(
         if outcome.status == "failed" and not run.keep_going:
             stop.set()
         # before the next take may start: what does not fit stops new takes like a failure
-        await _fit_measured(run, compiled, outcome, stop)
+        _fit_measured(run, compiled, outcome, stop)
         return _record(run, outcome)
 
 
@@ -222,7 +222,7 @@ async def _share(run: Execution, take_id: str, twin: str, made: asyncio.Future[O
     return _record(run, Outcome(take_id, "cached", outcome.entry, f"same request as '{twin}'"))
 
 
-async def _fit_measured(
+def _fit_measured(
     run: Execution, compiled: CompiledTake, outcome: Outcome, stop: asyncio.Event
 ) -> None:
     """Measure a take whose length was not known before it was made (once), and check the
@@ -240,7 +240,9 @@ async def _fit_measured(
     run.measured.add(take.id)
     video = entry.path(min(take.pick, len(entry.results)) - 1)
     try:
-        measured = await asyncio.to_thread(measure_videos, {take.id: video})
+        # Measured in the loop's own thread (reading an index takes milliseconds): a cached
+        # take is measured before any other take of this build gets to start.
+        measured = measure_videos({take.id: video})
     except (BuildError, OSError):
         return  # checked as a video when it came in; the cut says what is wrong, if anything
     run.lengths[take.id] = frames_at_fps(*measured[take.id])

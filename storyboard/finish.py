@@ -4,7 +4,10 @@
 ``build/NAME/`` (only when the cut or its sources changed: a no-op build writes nothing), and
 writes the build record (``build.json``, read by ``storyboard report``), the OpenTimelineIO,
 EDL and FCPXML exports and the contact sheet. When a take the cut needs did not finish, the
-film is not cut and the reason is said.
+film is not cut and the reason is said. When the cut does not fit the takes' videos (checked
+before anything was sent, against the lengths known then: what fails here depends on a length
+known only once a take was made), the out-of-date film is removed too, the record written, and
+:class:`~storyboard.errors.LateInputError` says where (exit status 1: takes were paid for).
 
 What is costly is done again only when its inputs changed, as remembered in
 ``build/NAME/.cut.json``: the film (its key: the layout, the settings, the sources' content),
@@ -50,7 +53,11 @@ class Finished:
 
 
 def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finished:
-    """Cut the film (if every take it needs is ready) and write the record and exports."""
+    """Cut the film (if every take it needs is ready) and write the record and exports.
+
+    Raises:
+        LateInputError: the cut does not fit the takes' videos as made.
+    """
     from storyboard.cut.assemble import assemble
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet

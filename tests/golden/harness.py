@@ -140,17 +140,10 @@ def _write_audio(path: Path) -> None:
 
 def _write_video(path: Path, seconds: float) -> None:
     """A video the model takes as an input (720 px on its shorter side, 24 fps)."""
-    import subprocess
-
-    import imageio_ffmpeg
+    from tests.compile.test_media_limits import video
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi",
-         "-i", f"color=c=navy:size=1280x720:rate=24:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
-        check=True,
-    )  # fmt: skip
+    video(path, seconds, "1280x720")
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | str]:
