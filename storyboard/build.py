@@ -30,7 +30,7 @@ from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.diagnostics import Diagnostic, display_path
 from storyboard.errors import BuildError, InputError
 from storyboard.events import EventSink, Note, TakeCached, ignore
-from storyboard.execute import Execution, Outcome, execute, lock_entry
+from storyboard.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
 from storyboard.keys import keys_and_materials, why_stale
 from storyboard.load import load_document
 from storyboard.plan import PAYABLE, Plan, make_plan
@@ -555,8 +555,10 @@ def _resume_hint(result: BuildResult) -> str:
         names = ", ".join(o.take for o in result.skipped)
         parts.append(f"skipped: {names}")
     storyboard = result.prepared.workspace.storyboard
+    misfit = any(o.message.startswith(NOT_SENT) for o in result.skipped)
     parts.append(
-        f"finished takes are cached; run `storyboard build {os.path.relpath(storyboard)}` "
+        ("fix the storyboard where the errors above say; " if misfit else "")
+        + f"finished takes are cached; run `storyboard build {os.path.relpath(storyboard)}` "
         "again to resume (no take is paid for twice)"
     )
     return "\n".join(parts)

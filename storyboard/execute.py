@@ -77,6 +77,8 @@ Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselect
 #: A paid result's length may differ from the requested one by this many seconds, or by
 #: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
 DURATION_TOLERANCE = (1.0, 0.1)
+#: How a take is skipped that depends on a length the storyboard does not fit.
+NOT_SENT = "not sent: "
 #: The most a provider may say a take cost, as a multiple of the plan's estimate for it; an
 #: answer above it is refused as not to be trusted (prices change, a thousandfold does not).
 COST_MARGIN = 3.0
@@ -169,7 +171,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             return await _share(run, take.id, *twin)
         misfit = [run.misfits[d] for d in take.depends_on if d in run.misfits]
         if misfit:
-            return _skip(run, take.id, f"not sent: {misfit[0]}")
+            return _skip(run, take.id, f"{NOT_SENT}{misfit[0]}")
         if stop.is_set():
             return _skip(run, take.id, f"not started: {run.stopped_by}")
         made: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()

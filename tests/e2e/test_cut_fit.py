@@ -218,6 +218,7 @@ def test_an_edit_of_a_remote_video_is_checked_once_made_before_its_dependents(
         r"b: skipped \(not sent: the storyboard does not fit the video of 'e'", built.err
     )
     assert "c: skipped" in built.err and "d: skipped (not started" in built.err
+    assert "fix the storyboard where the errors above say" in built.err
     [paid] = emulator.ledger()  # the edit only: nothing that depends on its length was sent
     assert submits(emulator) == 1
     lock = (root / "film.lock").read_text()
