@@ -31,7 +31,7 @@ from storyboard.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.diagnostics import Diagnostic, display_path
 from storyboard.errors import BuildError, InputError
 from storyboard.events import EventSink, Note, TakeCached, ignore
-from storyboard.execute import Execution, Outcome, execute, lock_entry
+from storyboard.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
 from storyboard.keys import keys_and_materials, why_stale
 from storyboard.load import load_document
 from storyboard.plan import PAYABLE, Plan, Pricing, Standing, make_plan
@@ -102,6 +102,7 @@ class BuildResult:
             "spent": self.spent,
             "build_dir": str(self.prepared.workspace.build_dir),
             "film": str(self.film) if self.film else None,
+            "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
             "takes": [
                 {
                     "id": o.take,
@@ -279,9 +280,13 @@ def build(
     Raises:
         InputError: the storyboard is invalid (nothing sent, nothing written).
         BuildError: the estimate is over ``max_cost``, or another build holds the project.
+        LateInputError: the cut does not fit a take's video whose length was known only once
+            it was made (exit status 1: the build may have paid).
     """
-    # 1-6. check, compile and key.
+    # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
     keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
+    for warning in keyed.compiled.warnings:  # what a writer should know before paying
+        emit(Note("", warning.render()))
     scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
     # 6a. asked the same as the last build, which found everything done, and every file as
     # that build left it: nothing to do.
@@ -601,14 +606,17 @@ def _resume_hint(result: BuildResult) -> list[str]:
         names = ", ".join(o.take for o in result.skipped)
         parts.append(f"skipped: {names}")
     command = f"`storyboard build {os.path.relpath(result.prepared.workspace.storyboard)}`"
+    misfit = any(o.message.startswith(NOT_SENT) for o in result.skipped)
+    fix = "fix the storyboard where the errors above say; " if misfit else ""
     if refused:
         names = ", ".join(o.take for o in refused)
         parts.append(
-            f"change what was refused for {names} (above), then run {command} again: "
+            f"{fix}change what was refused for {names} (above), then run {command} again: "
             "finished takes are cached, and no take is paid for twice"
         )
     else:
         parts.append(
-            f"finished takes are cached; run {command} again to resume (no take is paid for twice)"
+            f"{fix}finished takes are cached; run {command} again to resume "
+            "(no take is paid for twice)"
         )
     return parts

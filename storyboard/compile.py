@@ -11,7 +11,10 @@ not exist yet are explicit placeholders:
 - ``take:ID/video`` (or ``take:ID/video/A-B``, frames A..B-1): take ID's video.
 
 Every rule of the model profile that the resolve stage did not already check is checked
-here and reported at the position of the value that breaks it.
+here and reported at the position of the value that breaks it, and so is everything the cut
+and the hand-offs need of the takes' lengths (:mod:`storyboard.fit`): a storyboard that
+compiles is one whose film can be cut once its takes are made. The warnings a writer needs
+before paying (:mod:`storyboard.advice`) come with the result.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +75,20 @@ class CompiledTake:
 
 @dataclass(frozen=True)
 class Compiled:
-    """Every take of a storyboard compiled, in dependency order."""
+    """Every take of a storyboard compiled, in dependency order.
+
+    Attributes:
+        resolved: the takes and their graph.
+        takes: each take's request.
+        lengths: each take's length in frames at 24 fps, ``None`` where it is known only once
+            the take is made (an edit of a remote video: see :mod:`storyboard.fit`).
+        warnings: what a writer should know before paying (:mod:`storyboard.advice`).
+    """
 
     resolved: Resolved
     takes: tuple[CompiledTake, ...]
+    lengths: Mapping[str, int | None] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def checked(self) -> CheckedStoryboard:
@@ -141,14 +154,21 @@ def compile_storyboard(
         file_hash: sha256 of a local file (for derived element ids); reads the file if omitted.
 
     Raises:
-        InputError: every rule broken, at the offending values.
+        InputError: every rule broken, at the offending values; every clip, transition or
+            hand-off that would not fit the takes' videos.
     """
+    from storyboard.advice import warnings_of
+    from storyboard.fit import fit_problems, take_lengths
+
     resolved = resolve_takes(checked)
     compiler = _Compiler(checked, file_hash or FileHashes())
     takes = tuple(compiler.compile(take) for take in resolved.takes)
-    if compiler.diagnostics:
-        raise InputError(compiler.diagnostics)
-    return Compiled(resolved, takes)
+    lengths = take_lengths(resolved)
+    compiled = Compiled(resolved, takes, lengths)
+    problems = compiler.diagnostics + fit_problems(compiled, lengths)
+    if problems:
+        raise InputError(problems)
+    return replace(compiled, warnings=tuple(warnings_of(compiled)))
 
 
 class _Compiler:

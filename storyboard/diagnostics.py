@@ -4,7 +4,9 @@ A :class:`Position` is a ``FILE:LINE:COL`` place (1-based, as editors count). A
 :class:`SourceMap` remembers the position of every key and value of a loaded storyboard by
 its *path* (the tuple of keys and indexes that leads to it, e.g. ``("shots", 2, "prompt")``),
 so a later stage that only knows a path can still point at the right character.
-A :class:`Diagnostic` is one message at one position; stages collect them and fail once.
+A :class:`Diagnostic` is one message at one position; stages collect them and fail once. A
+diagnostic of severity ``warning`` is something a writer should know (before paying) that
+does not stop anything.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ class Diagnostic:
     def sort_key(self) -> tuple[str, int, int, str]:
         pos = self.position or Position("", 0, 0)
         return (pos.file, pos.line, pos.col, self.message)
+
+    def to_json(self) -> dict[str, str | int | None]:
+        """``{"file", "line", "col", "severity", "message"}`` (the position's fields are
+        ``null`` when it has none), as the commands' ``--json`` list it."""
+        pos = self.position
+        return {
+            "file": pos.file if pos is not None else None,
+            "line": pos.line if pos is not None else None,
+            "col": pos.col if pos is not None else None,
+            "severity": self.severity,
+            "message": self.message,
+        }
 
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -7,6 +7,9 @@
      |                                   carries every Diagnostic found, nothing was sent
      +-- BuildError (exit 1)             a take failed, a cut could not be written, ...
           +-- ProviderError (exit 1)     the video service refused or failed a request
+          +-- LateInputError (exit 1)    a mistake in the storyboard found only once takes
+                                         were made (a length known only then): exit 1,
+                                         never 2, since something may have been paid for
 
 Foreign exceptions are wrapped at the boundary (``raise InputError(...) from exc``); the CLI
 maps this tree to exit codes in one place and treats anything else as a bug.
@@ -48,3 +51,14 @@ class BuildError(StoryboardError):
 
 class ProviderError(BuildError):
     """The video service refused or failed a request."""
+
+
+class LateInputError(BuildError):
+    """A mistake in the storyboard that could only be found after takes were made: the cut
+    does not fit a video whose length was known only once it was made (an edit of a remote
+    video). Exit status 1, not 2: status 2 says nothing was sent, and this build may have
+    paid. ``diagnostics`` say where, as an :class:`InputError`'s do."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], message: str) -> None:
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__(message)

@@ -33,6 +33,13 @@ URLs are kept redacted wherever they are written (no query, no userinfo).
 Independent takes run at the same time, at most ``jobs`` at once. A failed take skips its
 dependents; without ``keep_going`` no new take starts after a failure, but takes already
 sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
+
+A take whose length was not known before it was made (an edit of a remote video: see
+:mod:`storyboard.fit`) is measured as soon as its video is here, and the cut and the
+hand-offs are checked again with that length. What does not fit is reported at its place in
+the storyboard, and the takes that depend on that take are not sent (nor, without
+``keep_going``, any other new take): the build fails with status 1, having paid for nothing
+it cannot use.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from storyboard.backends.base import Backend, Job, Output, Segment
 from storyboard.backends.runware.redact import redact_url
 from storyboard.compile import Compiled, CompiledTake
 from storyboard.diagnostics import Diagnostic
-from storyboard.errors import ProviderError
+from storyboard.errors import BuildError, ProviderError
 from storyboard.events import (
     EventSink,
     Note,
@@ -78,6 +85,8 @@ Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselect
 #: A paid result's length may differ from the requested one by this many seconds, or by
 #: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
 DURATION_TOLERANCE = (1.0, 0.1)
+#: How a take is skipped that depends on a length the storyboard does not fit.
+NOT_SENT = "not sent: "
 #: The most a provider may say a take cost, as a multiple of the plan's estimate for it; an
 #: answer above it is refused as not to be trusted (prices change, a thousandfold does not).
 COST_MARGIN = 3.0
@@ -121,6 +130,18 @@ class Execution:
     making: dict[str, tuple[str, asyncio.Future[Outcome]]] = field(default_factory=dict)
     """The take making each key in this build, and its outcome when it has one: a take of
     the same request waits for it instead of sending the request again."""
+    lengths: dict[str, int | None] = field(default_factory=dict)
+    """Each take's length in frames at 24 fps as known so far: the compile's, and each
+    unknown one measured once its take is made."""
+    measured: set[str] = field(default_factory=set)
+    """Takes measured once made (their length was not known before)."""
+    reported: set[Diagnostic] = field(default_factory=set)
+    """What was found not to fit a measured length (each reported once)."""
+    misfits: dict[str, str] = field(default_factory=dict)
+    """Takes whose measured length the storyboard does not fit, and why: their dependents
+    are not sent."""
+    stopped_by: str = "an earlier take failed"
+    """Why no new take starts once ``stop`` is set (without ``keep_going``)."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -129,8 +150,15 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     stop = asyncio.Event()
     tasks: dict[str, asyncio.Task[Outcome]] = {}
     selected = set(run.selected) if run.selected is not None else None
+    run.lengths = {**run.compiled.lengths, **run.lengths}
 
     async def one(compiled: CompiledTake) -> Outcome:
+        outcome = await made(compiled)
+        # a take made now was measured in _run; one from the cache or a twin is, here
+        _fit_measured(run, compiled, outcome, stop)
+        return outcome
+
+    async def made(compiled: CompiledTake) -> Outcome:
         take = compiled.take
         upstream = [await tasks[dep] for dep in take.depends_on if dep in tasks]
         bad = [o.take for o in upstream if o.status in ("failed", "skipped", "unselected")]
@@ -152,8 +180,11 @@ async def execute(run: Execution) -> dict[str, Outcome]:
         twin = run.making.get(key)
         if twin is not None:  # the same request as another take's: one generation serves both
             return await _share(run, take.id, *twin)
+        misfit = [run.misfits[d] for d in take.depends_on if d in run.misfits]
+        if misfit:
+            return _skip(run, take.id, f"{NOT_SENT}{misfit[0]}")
         if stop.is_set():
-            return _skip(run, take.id, "not started: an earlier take failed")
+            return _skip(run, take.id, f"not started: {run.stopped_by}")
         made: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         run.making[key] = (take.id, made)
         try:
@@ -179,7 +210,7 @@ async def _run(
     take = compiled.take
     async with limit:
         if stop.is_set():
-            return _skip(run, take.id, "not started: an earlier take failed")
+            return _skip(run, take.id, f"not started: {run.stopped_by}")
         try:
             outcome = await _produce(run, compiled, key)
         except Exception as exc:
@@ -192,6 +223,8 @@ async def _run(
             outcome = Outcome(take.id, "failed", message=message, diagnostic=diagnostic)
         if outcome.status == "failed" and not run.keep_going:
             stop.set()
+        # before the next take may start: what does not fit stops new takes like a failure
+        _fit_measured(run, compiled, outcome, stop)
         return _record(run, outcome)
 
 
@@ -202,6 +235,51 @@ async def _share(run: Execution, take_id: str, twin: str, made: asyncio.Future[O
         return _skip(run, take_id, f"the same request as '{twin}', which did not finish")
     run.emit(TakeCached(take_id, f"take:{twin}"))
     return _record(run, Outcome(take_id, "cached", outcome.entry, f"same request as '{twin}'"))
+
+
+def _fit_measured(
+    run: Execution, compiled: CompiledTake, outcome: Outcome, stop: asyncio.Event
+) -> None:
+    """Measure a take whose length was not known before it was made (once), and check the
+    cut and the hand-offs with it, before any take that depends on it is sent."""
+    from storyboard.cut.assemble import measure_videos
+    from storyboard.cut.timeline import FPS, frames_at_fps
+    from storyboard.fit import fit_problems, take_lengths
+
+    take, entry = compiled.take, outcome.entry
+    known = run.compiled.lengths
+    if entry is None or take.id not in known or known[take.id] is not None:
+        return  # not made, or its length was known before
+    if take.id in run.measured:
+        return
+    run.measured.add(take.id)
+    video = entry.path(min(take.pick, len(entry.results)) - 1)
+    try:
+        # Measured in the loop's own thread (reading an index takes milliseconds): a cached
+        # take is measured before any other take of this build gets to start.
+        measured = measure_videos({take.id: video})
+    except (BuildError, OSError):
+        return  # checked as a video when it came in; the cut says what is wrong, if anything
+    run.lengths[take.id] = frames_at_fps(*measured[take.id])
+    # an edit of this take lasts as long: known now too, before it is sent
+    derived = take_lengths(run.compiled.resolved, known=run.lengths)
+    run.lengths.update({t: n for t, n in derived.items() if run.lengths.get(t) is None})
+    found = fit_problems(run.compiled, run.lengths)
+    problems = sorted((d for d in found if d not in run.reported), key=Diagnostic.sort_key)
+    if not problems:
+        return
+    run.reported.update(problems)
+    for problem in problems:
+        run.emit(Note(take.id, problem.render()))
+    seconds = (run.lengths[take.id] or 0) / FPS
+    where = ", ".join(str(p.position) for p in problems if p.position is not None)
+    run.misfits[take.id] = (
+        f"the storyboard does not fit the video of '{take.id}', {seconds:g} s long, known "
+        f"only once it was made (at {where})"
+    )
+    if not run.keep_going:
+        run.stopped_by = run.misfits[take.id]
+        stop.set()
 
 
 def _record(run: Execution, outcome: Outcome) -> Outcome:

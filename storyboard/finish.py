@@ -4,7 +4,10 @@
 ``build/NAME/`` (only when the cut or its sources changed: a no-op build writes nothing), and
 writes the build record (``build.json``, read by ``storyboard report``), the OpenTimelineIO,
 EDL and FCPXML exports and the contact sheet. When a take the cut needs did not finish, the
-film is not cut and the reason is said.
+film is not cut and the reason is said. When the cut does not fit the takes' videos (checked
+before anything was sent, against the lengths known then: what fails here depends on a length
+known only once a take was made), the out-of-date film is removed too, the record written, and
+:class:`~storyboard.errors.LateInputError` says where (exit status 1: takes were paid for).
 
 What is costly is done again only when its inputs changed, as remembered in
 ``build/NAME/.cut.json``: the film (its key: the layout, the settings, the sources' content),
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storyboard.cut.timeline import Timeline
+from storyboard.errors import InputError, LateInputError
 from storyboard.events import EventSink, Note
 
 if TYPE_CHECKING:
@@ -49,7 +53,11 @@ class Finished:
 
 
 def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finished:
-    """Cut the film (if every take it needs is ready) and write the record and exports."""
+    """Cut the film (if every take it needs is ready) and write the record and exports.
+
+    Raises:
+        LateInputError: the cut does not fit the takes' videos as made.
+    """
     from storyboard.cut.assemble import assemble
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
@@ -78,21 +86,32 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     stamp = ".cut.json"
     state = _read_state(folder.read_bytes(stamp))
     before = json.dumps(state, sort_keys=True)
-    if missing:
-        left_out = [t for t in missing if _status(result, t) == "unselected"]
-        why = [f"{', '.join(left_out)} not selected"] if left_out else []
-        if len(left_out) < len(missing):
-            why.append(f"{', '.join(t for t in missing if t not in left_out)} did not finish")
-        reason = f"the film was not cut: {'; '.join(why)}"
+    timeline: Timeline | None = None
+    misfit: InputError | None = None
+    if not missing:
+        size = (_even(output.width * scale), _even(output.height * scale))
+        digests = {take: _source_sha(result, take) for take in videos}
+        sizes, indexes = _measure(videos, digests, state)
+        try:
+            timeline = build_timeline(compiled, videos, sizes, size=size)
+        except InputError as exc:
+            # Checked before anything was sent against the lengths known then: what does not
+            # fit now depends on a length known only once its take was made.
+            misfit = exc
+    if timeline is None:
+        if misfit is not None:
+            reason = "the film was not cut: the cut does not fit the takes' videos"
+        else:
+            left_out = [t for t in missing if _status(result, t) == "unselected"]
+            why = [f"{', '.join(left_out)} not selected"] if left_out else []
+            if len(left_out) < len(missing):
+                why.append(f"{', '.join(t for t in missing if t not in left_out)} did not finish")
+            reason = f"the film was not cut: {'; '.join(why)}"
         stale = _remove_stale_cut(folder, film, workspace.name)
         if stale:
             reason += f" (removed the out-of-date {', '.join(stale)})"
         emit(Note("", reason))
     else:
-        size = (_even(output.width * scale), _even(output.height * scale))
-        digests = {take: _source_sha(result, take) for take in videos}
-        sizes, indexes = _measure(videos, digests, state)
-        timeline = build_timeline(compiled, videos, sizes, size=size)
         key = _cut_key(timeline, result)
         if not folder.exists(film.name) or state.get("key") != key:
             if state.pop("key", None) is not None:  # forgotten until the new film is in place
@@ -132,8 +151,15 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             contact_sheet(record, sheet, writer=folder)
             state["sheet"] = sheet_key
         exports[".contact.png"] = sheet
-    if not missing and json.dumps(state, sort_keys=True) != before:
+    if timeline is not None and json.dumps(state, sort_keys=True) != before:
         folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
+    if misfit is not None:
+        raise LateInputError(
+            misfit.diagnostics,
+            "the film was not cut: the storyboard's cut does not fit the takes' videos (a "
+            "length known only once its take was made); the takes are cached: fix the cut and "
+            "build again, which pays for nothing twice",
+        )
     return Finished(film_path, recut, record_file, exports, reason)
 
 

@@ -36,6 +36,7 @@ from storyboard.errors import InputError
 from storyboard.inputs import read_capped
 from storyboard.ir import CheckedStoryboard, ShotInfo
 from storyboard.load import MAX_FILE_BYTES, Document
+from storyboard.media import limits
 from storyboard.model import (
     DEFAULT_MODEL,
     ID_PATTERN,
@@ -485,6 +486,9 @@ class _Checker:
             music = self._source(("cut", "music", "file"), "audio")
             if isinstance(music, MediaRef) and music.kind == "file":
                 self.sources[("cut", "music", "file")] = (music,)
+                problem = limits.audio_problem(music.path) if music.path else None
+                if problem is not None:  # the cut would fail on it, after the takes are paid
+                    self.error(self.at("cut", "music", "file"), f"cut.music.file: {problem}")
             elif music is not None:  # the cut mixes it on this machine: nothing fetches it
                 self.error(
                     self.at("cut", "music", "file"),
@@ -504,22 +508,34 @@ class _Checker:
                     f"cut.clips[{i}].shot: unknown shot '{shot_id}'{did_you_mean(shot_id, by_id)}",
                 )
                 continue
-            duration = self._duration(target)
-            for key in ("in", "out"):
-                value = clip.get(key)
-                if not isinstance(value, int | float) or isinstance(value, bool):
-                    continue
-                if not math.isfinite(value):
-                    continue  # reported by the models
-                if duration is None:  # an edit: its source decides
-                    continue
-                if value > duration or (key == "in" and value == duration):
-                    past = "at or past" if value == duration else "past"
-                    self.error(
-                        self.at("cut", "clips", i, key),
-                        f"cut.clips[{i}].{key}: {value:g} s is {past} the end of shot "
-                        f"'{shot_id}' ({duration} s long)",
-                    )
+            self._check_trim(i, clip, target)
+        # Transitions and fades, and the trims of an edit (whose length is its source's), are
+        # checked once the takes are known, by the code that cuts the film (storyboard.fit).
+
+    def _check_trim(self, i: int, clip: dict[str, Any], shot: _RawShot) -> None:
+        """``in`` and ``out`` against the shot's duration, by the cut's own rule."""
+        from storyboard.cut.timeline import to_frames, trim_problem
+
+        duration = self._duration(shot)
+        if duration is None or duration < 1 or shot.id is None:
+            return  # an edit (its source decides, checked at compile), or reported already
+        trims: dict[str, float | None] = {}
+        for key in ("in", "out"):
+            value = clip.get(key)
+            if value is None:
+                trims[key] = None
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                if not (math.isfinite(value) and value >= 0):
+                    return  # reported by the models
+                trims[key] = float(value)
+            else:
+                return  # reported by the models
+        first, last = trims["in"], trims["out"]
+        if first is not None and last is not None and last <= first:
+            return  # reported by the models
+        problem = trim_problem(f"cut.clips[{i}]", shot.id, first, last, to_frames(duration))
+        if problem is not None:
+            self.error(self.at("cut", "clips", i, problem[0]), problem[1])
 
     # -- pass 3: prompts ---------------------------------------------------------------------
 

@@ -26,6 +26,31 @@ def tiny_jpeg(
     return buffer.getvalue()
 
 
+def tiny_audio(fmt: str = "mp3", seconds: float = 0.5) -> bytes:
+    """A real audio file (a 440 Hz tone, 48 kHz stereo) in ``fmt``: ``mp3``, ``wav``,
+    ``flac`` or ``ipod`` (an ``.m4a``: AAC in MP4)."""
+    import av
+    import numpy as np
+
+    codec = {"mp3": "libmp3lame", "wav": "pcm_s16le", "flac": "flac", "ipod": "aac"}[fmt]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=48_000, layout="stereo")
+        count = int(48_000 * seconds)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(count) / 48_000)).astype(np.float32)
+        step = 1152  # an MP3 frame: every encoder here takes it
+        for start in range(0, count, step):
+            block = np.stack([tone[start : start + step]] * 2)
+            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+            frame.sample_rate = 48_000
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 @dataclass
 class CliResult:
     status: int

@@ -1,4 +1,7 @@
-"""``storyboard plan FILE [--json]``: every take, its cost and the critical path."""
+"""``storyboard plan FILE [--json]``: every take, its cost and the critical path.
+
+The storyboard's warnings (:mod:`storyboard.advice`) go to standard error first, and into
+``--json`` as ``warnings``."""
 
 from __future__ import annotations
 
@@ -41,8 +44,11 @@ def run(args: argparse.Namespace) -> int:
     plan = api.plan(
         args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale
     )
+    warnings = plan.compiled.warnings
+    for warning in warnings:
+        print(warning.render(), file=sys.stderr)
     if args.json:
-        sys.stdout.write(dumps(plan.to_json()))
+        sys.stdout.write(dumps({**plan.to_json(), "warnings": [w.to_json() for w in warnings]}))
     else:
         print(render_plan(plan))
     return 0

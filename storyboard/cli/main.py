@@ -1,8 +1,9 @@
 """``main(argv) -> exit status``: parse the command line, run one command, map errors to codes.
 
-Exit status: 0 success, 1 a build or provider failure, 2 invalid input (usage or storyboard
-errors). Every command lives in its own ``cmd_*.py`` module exposing ``register(subparsers)``;
-imports of the heavy stages happen inside the command functions, so ``--help`` is fast.
+Exit status: 0 success, 1 a build or provider failure (or a mistake in the storyboard found
+only after something was sent), 2 invalid input (usage or storyboard errors; nothing sent).
+Every command lives in its own ``cmd_*.py`` module exposing ``register(subparsers)``; imports
+of the heavy stages happen inside the command functions, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 
 from storyboard import __version__
 from storyboard.diagnostics import printable
-from storyboard.errors import InputError, StoryboardError
+from storyboard.errors import InputError, LateInputError, StoryboardError
 
 # Order is the order of `storyboard --help`.
 COMMAND_MODULES = (
@@ -89,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(diagnostic.render(), file=sys.stderr)
         count = len(exc.diagnostics)
         print(f"{count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        return exc.exit_code
+    except LateInputError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+        print(f"storyboard: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except StoryboardError as exc:
         print(f"storyboard: error: {printable(str(exc))}", file=sys.stderr)

@@ -20,6 +20,11 @@ Transitions, for a clip ``B`` following ``A`` (``d`` = the transition's frames):
 
 ``fade_in``/``fade_out`` of the film work like the two halves of a dip, on the first and
 the last clip.
+
+The same layout checks the cut before anything is paid for: :func:`check_timeline` runs it on
+the takes' lengths alone (known from the storyboard, or from a local file's header), so
+``check``, ``plan`` and ``build`` refuse exactly the cuts this module would refuse after the
+takes were made (see :mod:`storyboard.fit`).
 """
 
 from __future__ import annotations
@@ -156,10 +161,53 @@ class Timeline:
         return (self.width, self.height)
 
 
+Lengths = Mapping[str, int | None]
+"""Take id -> the length of its video in frames at ``FPS``; ``None``: not known yet (an edit of
+a remote video, until it is made)."""
+
+
+def frames_at_fps(count: int, fps: int) -> int:
+    """A video's ``count`` frames at ``fps`` as a length in frames at ``FPS``."""
+    return count if fps == FPS else to_frames(count / fps)
+
+
 def to_frames(seconds: float) -> int:
     """Seconds -> the nearest whole number of frames at ``FPS`` (halves round up)."""
     exact = Fraction(seconds).limit_denominator(1_000_000) * FPS
     return int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
+
+
+def trim_problem(
+    name: str, shot: str, in_: float | None, out: float | None, frames: int
+) -> tuple[str, str] | None:
+    """What is wrong with trimming a shot whose video has ``frames`` frames to ``in_`` ..
+    ``out`` seconds from its start, as ``(key, message)``; None if the trim fits.
+
+    ``name`` names the clip in the message (``cut.clips[2]``). Validate asks this of every
+    clip of a shot whose length is its duration, the cut of every clip once it knows the
+    video's length: one rule, one message.
+    """
+    first = to_frames(in_) if in_ is not None else 0
+    last = to_frames(out) if out is not None else frames
+    seconds = _seconds(frames)
+    if first >= frames:
+        return (
+            "in",
+            f"{name}.in: {in_ or 0:g} s is at or past the end of shot '{shot}' "
+            f"(its video is {seconds} s long)",
+        )
+    if last > frames:
+        return (
+            "out",
+            f"{name}.out: {out or 0:g} s is past the end of shot '{shot}' "
+            f"(its video is {seconds} s long)",
+        )
+    if last <= first:
+        return (
+            "out",
+            f"{name}: the clip is shorter than one frame (1/{FPS} s) once rounded to frames",
+        )
+    return None
 
 
 def build_timeline(
@@ -191,6 +239,21 @@ def build_timeline(
     return _Layout(compiled, videos, sizes or {}, size).run()
 
 
+def check_timeline(compiled: Compiled, lengths: Lengths) -> list[Diagnostic]:
+    """Every problem :func:`build_timeline` would report, from the takes' lengths alone.
+
+    No video is needed: ``lengths`` gives each take's length in frames. A clip of a take whose
+    length is ``None`` is not checked (its trims, and the transitions and fades whose fit
+    depends on its length), until the length is known.
+
+    Returns:
+        The problems, each at its position in the storyboard (empty when the cut fits).
+    """
+    layout = _Layout(compiled, {}, {}, None, lengths=lengths)
+    layout.lay_out()
+    return layout.diagnostics
+
+
 @dataclass(frozen=True)
 class _Wanted:
     """A clip as asked for, before layout."""
@@ -201,6 +264,23 @@ class _Wanted:
     explicit: bool  # written in cut.clips (paths and messages differ from the default cut)
 
 
+@dataclass(frozen=True)
+class _Range:
+    """Where a clip is in its take's video: frames ``first .. last`` of ``length``."""
+
+    take: Take
+    first: int
+    last: int
+    length: int
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first
+
+
+Transitions = list[tuple[Transition, int, DataPath]]
+
+
 class _Layout:
     def __init__(
         self,
@@ -208,6 +288,8 @@ class _Layout:
         videos: Mapping[str, Path],
         sizes: Mapping[str, tuple[int, int]],
         size: tuple[int, int] | None,
+        *,
+        lengths: Lengths | None = None,
     ) -> None:
         self.compiled = compiled
         self.checked: CheckedStoryboard = compiled.checked
@@ -215,6 +297,7 @@ class _Layout:
         self.videos = videos
         self.sizes = sizes
         self.size = size
+        self.lengths = lengths  # given: only check, from these lengths (no video needed)
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, path: DataPath, message: str) -> None:
@@ -226,20 +309,31 @@ class _Layout:
 
     # -- the steps -------------------------------------------------------------------------
 
-    def run(self) -> Timeline:
+    def lay_out(
+        self,
+    ) -> tuple[list[_Wanted], list[_Range | None], Transitions, list[Edge], list[Edge]]:
+        """Find every clip's frames and transitions and check that they fit, collecting the
+        problems in ``diagnostics``. A range is ``None`` where the take's length is unknown
+        (only when checking from ``lengths``)."""
         wanted = self.wanted()
         ranges = [self.source_range(w, i) for i, w in enumerate(wanted)]
-        self.fail_if_errors()
         transitions = [self.transition(w, i) for i, w in enumerate(wanted)]
-        self.fail_if_errors()
         fade_in, fade_out = to_frames(self.cut.fade_in), to_frames(self.cut.fade_out)
         heads, tails = self.edges(transitions, len(wanted), fade_in, fade_out)
-        self.check_fit(wanted, ranges, transitions, heads, tails)
+        if not self.diagnostics:  # the fit is measured on clips that are valid on their own
+            self.check_fit(wanted, ranges, transitions, heads, tails)
+        return wanted, ranges, transitions, heads, tails
+
+    def run(self) -> Timeline:
+        wanted, ranges, transitions, heads, tails = self.lay_out()
         self.fail_if_errors()
         clips: list[TimelineClip] = []
         start = 0
         for i, w in enumerate(wanted):
-            take, source, first, last, length = ranges[i]
+            found = ranges[i]
+            assert found is not None  # every length is known when building
+            take = found.take
+            source = self.videos[take.id]  # source_range refused a take without one
             kind, frames, _ = transitions[i]
             start -= heads[i].overlap
             clips.append(
@@ -248,9 +342,9 @@ class _Layout:
                     shot=w.info.id,
                     take=take.id,
                     source=source,
-                    source_in=first,
-                    source_out=last,
-                    source_frames=length,
+                    source_in=found.first,
+                    source_out=found.last,
+                    source_frames=found.length,
                     start=start,
                     transition=kind,
                     transition_frames=frames,
@@ -259,7 +353,7 @@ class _Layout:
                     path=w.path,
                 )
             )
-            start += last - first
+            start += found.frames
         width, height = self.size or (
             self.checked.storyboard.output.width,
             self.checked.storyboard.output.height,
@@ -283,8 +377,8 @@ class _Layout:
             audio=self.cut.audio,
             music=music_path,
             music_volume=self.cut.music.volume if self.cut.music else 1.0,
-            fade_in=fade_in,
-            fade_out=fade_out,
+            fade_in=to_frames(self.cut.fade_in),
+            fade_out=to_frames(self.cut.fade_out),
             total_frames=start,
         )
 
@@ -298,16 +392,17 @@ class _Layout:
             for i, clip in enumerate(self.cut.clips)
         ]
 
-    def source_range(self, w: _Wanted, i: int) -> tuple[Take, Path, int, int, int]:
-        """``(take, video, first frame, one past the last, video length)`` of a clip."""
+    def source_range(self, w: _Wanted, i: int) -> _Range | None:
+        """The frames of its take's video a clip shows (``None``: the length is unknown)."""
         resolved = self.compiled.resolved
         take = resolved.take(resolved.take_of_shot[w.info.id])
-        source = self.videos.get(take.id)
-        if source is None:
+        if self.lengths is None and take.id not in self.videos:
             raise BuildError(
                 f"the cut needs take '{take.id}' (shot '{w.info.id}'): it has no video"
             )
         length = self.video_frames(take)
+        if length is None:
+            return None
         seg_start = to_frames(take.segment_start(w.info.id))
         if take.edit is not None or w.info.duration is None:
             seg_end = length
@@ -315,34 +410,21 @@ class _Layout:
             seg_end = min(seg_start + to_frames(w.info.duration), length)
         seg_len = seg_end - seg_start
         name = f"cut.clips[{i}]" if w.explicit else f"shot '{w.info.id}'"
+        problem = trim_problem(name, w.info.id, w.clip.in_, w.clip.out, seg_len)
+        if problem is not None:
+            self.error((*w.path, problem[0]), problem[1])
         first = to_frames(w.clip.in_) if w.clip.in_ is not None else 0
         last = to_frames(w.clip.out) if w.clip.out is not None else seg_len
-        seconds = _seconds(seg_len)
-        if first >= seg_len:
-            self.error(
-                (*w.path, "in"),
-                f"{name}.in: {w.clip.in_:g} s is at or past the end of shot '{w.info.id}' "
-                f"(its video is {seconds} s long)",
-            )
-        elif last > seg_len:
-            self.error(
-                (*w.path, "out"),
-                f"{name}.out: {w.clip.out:g} s is past the end of shot '{w.info.id}' "
-                f"(its video is {seconds} s long)",
-            )
-        elif last <= first:
-            self.error(
-                (*w.path, "out"),
-                f"{name}: the clip is shorter than one frame (1/{FPS} s) once rounded to frames",
-            )
-        return take, source, seg_start + first, seg_start + last, length
+        return _Range(take, seg_start + first, seg_start + last, length)
 
-    def video_frames(self, take: Take) -> int:
-        """The length of a take's video in frames at FPS: measured, else nominal."""
+    def video_frames(self, take: Take) -> int | None:
+        """The length of a take's video in frames at FPS: given (when checking), measured,
+        else nominal."""
+        if self.lengths is not None:
+            return self.lengths.get(take.id)
         measured = self.sizes.get(take.id)
         if measured is not None:
-            count, fps = measured
-            return count if fps == FPS else to_frames(count / fps)
+            return frames_at_fps(*measured)
         if take.duration is None:
             raise BuildError(
                 f"the length of take '{take.id}' (an edit) is unknown: measure its video and "
@@ -376,7 +458,7 @@ class _Layout:
 
     @staticmethod
     def edges(
-        transitions: list[tuple[Transition, int, DataPath]],
+        transitions: Transitions,
         count: int,
         fade_in: int,
         fade_out: int,
@@ -395,15 +477,19 @@ class _Layout:
     def check_fit(
         self,
         wanted: list[_Wanted],
-        ranges: list[tuple[Take, Path, int, int, int]],
-        transitions: list[tuple[Transition, int, DataPath]],
+        ranges: list[_Range | None],
+        transitions: Transitions,
         heads: list[Edge],
         tails: list[Edge],
     ) -> None:
-        """Every clip must hold what its two ends need (overlaps and fades do not nest)."""
+        """Every clip must hold what its two ends need (overlaps and fades do not nest);
+        a clip whose length is unknown is not measured."""
         count = len(wanted)
         for i in range(count):
-            frames = ranges[i][3] - ranges[i][2]
+            found = ranges[i]
+            if found is None:
+                continue
+            frames = found.frames
             head, tail = heads[i], tails[i]
             if head.frames + tail.frames <= frames:
                 continue
@@ -431,8 +517,8 @@ class _Layout:
                     f"the clip is {need} long"
                     + (", and its transition out needs the rest" if tail.frames else "")
                     + (
-                        f"; the clip before it is {_seconds(ranges[i - 1][3] - ranges[i - 1][2])} s"
-                        if kind == "crossfade"
+                        f"; the clip before it is {_seconds(before.frames)} s"
+                        if kind == "crossfade" and (before := ranges[i - 1]) is not None
                         else ""
                     ),
                 )
@@ -462,8 +548,12 @@ __all__ = [
     "AudioMode",
     "Edge",
     "EdgeKind",
+    "Lengths",
     "Timeline",
     "TimelineClip",
     "build_timeline",
+    "check_timeline",
+    "frames_at_fps",
     "to_frames",
+    "trim_problem",
 ]

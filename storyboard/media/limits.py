@@ -1,10 +1,16 @@
-"""Whether a local image or video meets the model's limits for an input (see the profile).
+"""Whether a local image or video meets the model's limits for an input (see the profile),
+and what else ``check`` needs to know of local media before anything is sent.
 
 The compiler asks this of every local file a request sends as a frame, reference or element
 image, or as the video to edit or refer to, so a file the provider would refuse is reported
 at its place in the storyboard before anything is sent. Only headers are read (Pillow for
 images; PyAV for videos, which counts the packets but decodes nothing), and each file is read
 once per process for as long as its size and modification time stay the same.
+
+The same headers answer the cut's questions before the takes are paid for: the length of a
+local video to edit (:func:`video_seconds`: the edit's result takes it), the size of an image
+(:func:`image_size`, for the aspect warnings) and whether the music bed is sound the cut can
+decode (:func:`audio_problem`: its first audio frame is decoded, as the cut opens it).
 """
 
 from __future__ import annotations
@@ -66,6 +72,34 @@ def video_problem(path: Path, profile: ModelProfile) -> str | None:
     return None
 
 
+def image_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` of a readable local image, else None (read once, as above)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    found = _image_header(str(path), stat.st_size, stat.st_mtime_ns)
+    return None if isinstance(found, str) else (found[1], found[2])
+
+
+def video_seconds(path: Path, profile: ModelProfile) -> float | None:
+    """The length of a local video the model would take as an input (see
+    :func:`video_problem`), else None."""
+    found = _header(path, "videos", profile.max_video_bytes, _video_header)
+    return None if isinstance(found, str) else found[0]
+
+
+def audio_problem(path: Path) -> str | None:
+    """What makes the file at ``path`` unfit as the cut's music bed, or None: it cannot be
+    opened, has no audio stream, or its first audio frame does not decode."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    found = _audio_header(str(path), stat.st_size, stat.st_mtime_ns)
+    return None if found is None else f"'{path.name}' {found}"
+
+
 Header = TypeVar("Header", tuple[str, int, int], tuple[float, int, int, float])
 
 
@@ -110,8 +144,35 @@ def _video_header(path: str, size: int, mtime_ns: int) -> tuple[float, int, int,
     return info.duration_s, info.width, info.height, info.fps
 
 
+@functools.lru_cache(maxsize=64)
+def _audio_header(path: str, size: int, mtime_ns: int) -> str | None:
+    """What is wrong with a music bed, or None. Opened as the cut opens it
+    (:func:`storyboard.cut.streams.open_sound`), and its first audio frame decoded."""
+    import av
+
+    from storyboard.cut.streams import open_sound
+
+    try:
+        container = open_sound(Path(path))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return "is not a readable audio file"
+    try:
+        if not container.streams.audio:
+            return "has no audio stream"
+        stream = container.streams.audio[0]
+        try:
+            frame = next(iter(container.decode(stream)), None)
+        except (av.error.FFmpegError, ValueError):
+            return f"has an audio stream ({stream.codec_context.name}) that does not decode"
+        if frame is None:
+            return "has an audio stream without sound"
+    finally:
+        container.close()
+    return None
+
+
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size >> 20} MB"
 
 
-__all__ = ["image_problem", "video_problem"]
+__all__ = ["audio_problem", "image_problem", "image_size", "video_problem", "video_seconds"]

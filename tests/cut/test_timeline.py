@@ -8,6 +8,7 @@ import pytest
 
 from storyboard.cut.timeline import CUT, Edge, Timeline, build_timeline, to_frames
 from storyboard.errors import BuildError, InputError
+from tests.conftest import tiny_audio
 from tests.cut.conftest import StoryboardFactory
 
 SHOTS = """\
@@ -174,7 +175,7 @@ cut:
   audio: mute
   music: {file: score.mp3, volume: 0.3}
 """,
-            **{"score.mp3": b"ID3 not really music"},
+            **{"score.mp3": tiny_audio("mp3")},
         ),
         videos(),
         SIZES,

@@ -10,10 +10,17 @@ A case is a folder under ``cases/``::
 
 ``setup.json`` holds any of::
 
-    {"images": ["assets/front.jpg"],            real tiny JPEG/PNG images, by extension
-     "media": ["assets/clip.mp4"],              placeholder bytes (check never decodes media)
+    {"images": ["assets/front.jpg"],            real tiny JPEG/PNG images (640x360), by extension
+     "sized": {"assets/tall.png": [600, 800]},  real images of the given width and height
+     "media": ["assets/clip.mp4"],              placeholder bytes (not a readable video or sound)
+     "audio": ["assets/score.mp3"],             real audio files (half a second), by extension
+     "videos": {"assets/in.mp4": 5},            real 1280x720 24 fps videos of so many seconds
      "outside": ["secret.jpg"],                 files next to the project folder, outside it
-     "symlinks": {"assets/link.jpg": "../../secret.jpg"}}
+     "symlinks": {"assets/link.jpg": "../../secret.jpg"},
+     "status": 0}                               the exit status expected (default 2)
+
+Every case but those with ``"status": 0`` is an invalid storyboard; those are valid ones whose
+warnings ``expected.txt`` pins (``check`` prints them on stderr, with its ``ok`` line).
 
 The case is copied to ``TMP/project`` with a ``.storyboard`` marker, so the project root is
 the case folder itself (not this repository). Messages that name the temporary folder
@@ -57,6 +64,14 @@ def expected_path(name: str) -> Path:
     return CASES / name / EXPECTED
 
 
+def expected_status(name: str) -> int:
+    """The exit status the case expects: 2 (invalid), unless its setup says otherwise."""
+    setup = CASES / name / SETUP
+    if not setup.is_file():
+        return 2
+    return int(json.loads(setup.read_text(encoding="utf-8")).get("status", 2))
+
+
 def run_case(name: str, tmp: Path) -> Outcome:
     """Copy case ``name`` under ``tmp``, run ``storyboard check film.yaml`` in it."""
     project = tmp / "project"
@@ -89,6 +104,14 @@ def _apply_setup(setup: Path, project: Path) -> None:
         _write_media(project / name)
     for name in spec.get("media", []):
         _write_media(project / name)
+    for name, (width, height) in spec.get("sized", {}).items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        fmt = "PNG" if name.lower().endswith(".png") else "JPEG"
+        Image.new("RGB", (width, height), (40, 90, 160)).save(project / name, fmt)
+    for name in spec.get("audio", []):
+        _write_audio(project / name)
+    for name, seconds in spec.get("videos", {}).items():
+        _write_video(project / name, seconds)
     for name in spec.get("outside", []):
         _write_media(project.parent / name)
     for link, target in spec.get("symlinks", {}).items():
@@ -105,6 +128,22 @@ def _write_media(path: Path) -> None:
         Image.new("RGB", (640, 360), (40, 90, 160)).save(path, fmt)
     else:
         path.write_bytes(b"placeholder: check reads only input images and videos\n")
+
+
+def _write_audio(path: Path) -> None:
+    from tests.conftest import tiny_audio
+
+    fmt = {".mp3": "mp3", ".wav": "wav", ".flac": "flac", ".m4a": "ipod"}[path.suffix.lower()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tiny_audio(fmt))
+
+
+def _write_video(path: Path, seconds: float) -> None:
+    """A video the model takes as an input (720 px on its shorter side, 24 fps)."""
+    from tests.compile.test_media_limits import video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    video(path, seconds, "1280x720")
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | str]:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.golden.harness import case_names, expected_path, run_case
+from tests.golden.harness import case_names, expected_path, expected_status, run_case
 
 
 def main(names: list[str]) -> int:
@@ -19,7 +19,7 @@ def main(names: list[str]) -> int:
             outcome = run_case(name, Path(tmp))
         path = expected_path(name)
         old = path.read_text(encoding="utf-8") if path.is_file() else None
-        if outcome.status != 2 or outcome.written:
+        if outcome.status != expected_status(name) or outcome.written:
             print(f"warning: {name}: exit status {outcome.status}, wrote {list(outcome.written)}")
         if old != outcome.stderr:
             path.write_text(outcome.stderr, encoding="utf-8")

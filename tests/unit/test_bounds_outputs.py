@@ -19,6 +19,7 @@ from storyboard.errors import InputError
 from storyboard.events import TakeFailed
 from storyboard.load import MAX_TEXT, load_document
 from storyboard.validate import MAX_FILM_NAME_BYTES
+from tests.conftest import tiny_audio
 
 Project = Callable[[dict[str, str | bytes]], Path]
 REORDERS = ", which reorders text on screen"
@@ -99,7 +100,10 @@ def test_the_music_bed_must_be_a_local_file(project: Project, music: str) -> Non
 
 def test_a_local_music_bed_is_accepted(project: Project) -> None:
     root = project(
-        {"film.yaml": film("title: t\ncut:\n  music: {file: bed.mp3}\n"), "bed.mp3": b"x"}
+        {
+            "film.yaml": film("title: t\ncut:\n  music: {file: bed.mp3}\n"),
+            "bed.mp3": tiny_audio("mp3"),
+        }
     )
     checked = api.compile_storyboard(root / "film.yaml").checked
     assert checked.music is not None and checked.music.path == root / "bed.mp3"

@@ -38,7 +38,7 @@ from storyboard.model import (
     Storyboard,
     top_level_keys,
 )
-from tests.conftest import tiny_jpeg
+from tests.conftest import tiny_audio, tiny_jpeg
 
 PROPERTY = settings(
     max_examples=200,
@@ -105,7 +105,7 @@ VALID: dict[str, Any] = {
 FILES: dict[str, str | bytes] = {
     "cast.yaml": "vars:\n  tone: warm\nelements:\n  dog:\n    frontal_image: assets/keeper.jpg\n",
     "assets/keeper.jpg": tiny_jpeg(),
-    "assets/score.mp3": b"placeholder",
+    "assets/score.mp3": tiny_audio("mp3"),
     "styles/noir.j2": "noir, {{ look }}",
 }
 KEYS = sorted(

@@ -14,7 +14,7 @@ from storyboard.errors import InputError
 from storyboard.ir import CheckedStoryboard
 from storyboard.prompts import MAX_STEPS, PromptRenderer, ShotContext, TemplateProblem
 from storyboard.sources import FrameRef, MediaRef, ShotRef
-from tests.conftest import tiny_jpeg
+from tests.conftest import tiny_audio, tiny_jpeg
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
@@ -59,7 +59,7 @@ FILES: dict[str, str | bytes] = {
     "cast/dog.jpg": tiny_jpeg(),
     "assets/keeper.jpg": tiny_jpeg(),
     "assets/ref.jpg": tiny_jpeg(),
-    "assets/score.mp3": b"placeholder",
+    "assets/score.mp3": tiny_audio("mp3"),
     "clips/take.mp4": b"placeholder",
     "styles/noir.j2": "noir",
 }
