@@ -178,6 +178,10 @@ class BuildFolder:
             self._manifest = manifest
             return "ours"
         names = [n for n, _ in self.tree.names(self.path)]
+        if names == [sibling_tmp(MARKER)]:
+            # storyboard made it and was killed while writing its marker: it is storyboard's
+            # own, half made (the next marker is written over that temporary file)
+            return "missing"
         if not names:
             return "empty"
         if self._made_by_older_storyboard():

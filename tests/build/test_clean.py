@@ -194,3 +194,23 @@ def test_a_build_folder_of_an_older_storyboard_is_adopted(project: Project) -> N
     assert build(film, backend=PreviewBackend(scale=0.1)).ok
     marker = json.loads((root / "build" / "film" / ".storyboard-build.json").read_text())
     assert marker["adopted"] == "legacy" and "build.json" in marker["files"]
+
+
+def test_a_build_folder_killed_while_being_marked_is_storyboards_own(
+    project: Project, run_cli: Callable[..., CliResult]
+) -> None:
+    """A build killed between making its folder and renaming the marker into place leaves the
+    folder with only the marker's temporary file: the next build takes it as its own (it was
+    refused as 'not made by storyboard', which a kill trial found), and clean removes it."""
+    from storyboard.state.outputs import MARKER
+    from storyboard.state.safe import sibling_tmp
+
+    root = project({"film.yaml": FILM})
+    folder = root / "build" / "film"
+    folder.mkdir(parents=True)
+    (folder / sibling_tmp(MARKER)).write_text('{"storyboard-bu', encoding="utf-8")
+    result = build(root / "film.yaml", backend=PreviewBackend(scale=0.1))
+    assert result.ok and result.film is not None and result.film.is_file()
+    assert not (folder / sibling_tmp(MARKER)).exists()
+    assert run_cli("clean", str(root / "film.yaml")).status == 0
+    assert not folder.exists()
