@@ -294,13 +294,13 @@ def test_report_command_writes_the_page_and_the_exports(
 ) -> None:
     copy = tmp_path / "project"
     shutil.copytree(built.storyboard.parent, copy, ignore=shutil.ignore_patterns(".storyboard"))
-    (copy / "build" / "film" / "report.html").unlink(missing_ok=True)
+    (copy / "build" / "film" / "preview" / "report.html").unlink(missing_ok=True)
     result = report_cli("report", "film.yaml", "--exports", cwd=copy)
     assert result.status == 0, result.err
-    assert result.out.strip() == str(Path("build/film/report.html"))
-    folder = copy / "build" / "film"
+    assert result.out.strip() == str(Path("build/film/preview/report.html"))
+    folder = copy / "build" / "film" / "preview"
     assert (folder / "report.html").is_file() and (folder / "film.otio").is_file()
     assert (folder / "film.contact.png").is_file()
-    assert "wrote build/film/film.otio" in result.err
+    assert "wrote build/film/preview/film.otio" in result.err
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'href="film.otio"' in html and 'href="film.contact.png"' in html
