@@ -65,15 +65,20 @@ def run(args: argparse.Namespace) -> int:
     if chosen is None:
         if not storyboard.exists():
             raise InputError.at(None, f"{args.file}: no such storyboard file")
-        folder = workspace.build_dir
-        if args.backend:
-            folder = _folder_named(workspace.outputs, args.backend).path
+        if not args.backend:
+            raise InputError.at(
+                None,
+                f"{args.file} has not been built yet (no folder of "
+                f"{display_path(workspace.build_dir)} holds a build.json): run `storyboard "
+                f"build {args.file}` first",
+            )
+        folder = _folder_named(workspace.outputs, args.backend).path
+        how = f" --backend {args.backend}" if args.backend in ("preview", "runware") else ""
         raise InputError.at(
             None,
-            f"{args.file} has not been built yet ({display_path(record_path(folder))} is "
-            f"missing): run `storyboard build {args.file}"
-            + (f" --backend {args.backend}`" if args.backend in ("preview", "runware") else "`")
-            + " first",
+            f"{args.file} has not been built with --backend {args.backend} yet "
+            f"({display_path(record_path(folder))} is missing): run `storyboard build "
+            f"{args.file}{how}` first",
         )
     outputs, others = chosen
     folder = outputs.path

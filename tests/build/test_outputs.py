@@ -118,7 +118,8 @@ def test_a_preview_build_leaves_the_paid_film_byte_for_byte(
     assert snapshot(paid).items() >= before.items()  # the report added to it, changed nothing
     missing = run_cli("report", "film.yaml", "--backend", "runware@10.0.0.1-1",
                       cwd=paid_film.parent)  # fmt: skip
-    assert missing.status == 2 and "has not been built yet" in missing.err
+    assert missing.status == 2 and "has not been built with --backend runware@10.0.0.1-1 yet" \
+        " (build/film/runware@10.0.0.1-1/build.json is missing)" in missing.err  # fmt: skip
 
     # clean removes both backends' outputs; nothing paid is lost: the next build pays nothing
     assert run_cli("clean", "film.yaml", cwd=paid_film.parent).status == 0

@@ -283,8 +283,8 @@ def test_report_without_a_build_is_exit_2_with_a_clear_message(
     (tmp_path / "new.yaml").write_text("storyboard: 1\n")
     result = report_cli("report", "new.yaml", cwd=tmp_path)
     assert result.status == 2 and result.out == ""
-    assert "new.yaml has not been built yet (build/new/build.json is missing): run " \
-        "`storyboard build new.yaml` first" in result.err  # fmt: skip
+    assert "new.yaml has not been built yet (no folder of build/new holds a build.json): " \
+        "run `storyboard build new.yaml` first" in result.err  # fmt: skip
     result = report_cli("report", "nothing.yaml", cwd=tmp_path)
     assert result.status == 2 and "nothing.yaml: no such storyboard file" in result.err
 
