@@ -70,7 +70,9 @@ def ensure_ignored(tree: Tree, build_dir: Path | None = None) -> Ignored:
     reported in :attr:`Ignored.problem` and left alone.
 
     Raises:
-        BuildError: the disk refused the write (full, read-only); the file is as it was.
+        BuildError: the disk refused to read or write it (full, read-only). The lines are
+            appended with one write of a few dozen bytes, so the file has them all or none
+            unless the disk fills up in the middle of that write.
     """
     path = tree.root / NAME
     done = Ignored(path)
