@@ -134,15 +134,18 @@ class BuildFolder:
         return BackendOutputs(self, backend_folder(namespace))
 
     def built(self) -> dict[str, int]:
-        """The backend folders that hold a film record (``build.json``), each with the time
-        the record was written (ns): which backends built this storyboard, the latest last."""
+        """The backend folders holding a film record (``build.json``) storyboard wrote, each
+        with the time the record was written (ns): which backends built this storyboard, the
+        latest last. A ``build.json`` storyboard did not write (a folder of the writer's) is
+        not one."""
         found: dict[str, int] = {}
-        for name, is_dir in self.tree.names(self.path):
-            if not is_dir or name == STAGING or name in OLDER_LAYOUT_FOLDERS:
+        for name in self.owned():
+            folder, slash, rest = name.partition("/")
+            if not slash or rest != RECORD or folder in OLDER_LAYOUT_FOLDERS:
                 continue
-            record = self.tree.lstat(self.path / name / RECORD)
+            record = self.tree.lstat(self.path / name)
             if record is not None and stat.S_ISREG(record.st_mode):
-                found[name] = record.st_mtime_ns
+                found[folder] = record.st_mtime_ns
         return dict(sorted(found.items(), key=lambda item: (item[1], item[0])))
 
     def older_layout(self) -> list[str]:

@@ -129,6 +129,19 @@ def test_a_preview_build_leaves_the_paid_film_byte_for_byte(
     assert again.film == paid / "film.mp4" and again.film.is_file()
 
 
+def test_report_takes_only_a_record_storyboard_wrote_for_a_build(
+    project: Project, run_cli: Callable[..., CliResult]
+) -> None:
+    root = project({"film.yaml": FILM})
+    assert run_cli("build", "film.yaml", "--backend", "preview", cwd=root).status == 0
+    mine = root / "build" / "film" / "runware"  # a writer's copy, newer than the build
+    mine.mkdir()
+    shutil.copy(root / "build" / "film" / "preview" / "build.json", mine / "build.json")
+    result = run_cli("report", "film.yaml", cwd=root)
+    assert result.status == 0 and result.out.strip() == "build/film/preview/report.html"
+    assert not (mine / "report.html").exists() and "also built" not in result.err
+
+
 def _older_layout(folder: Path) -> None:
     """Lay a build folder out as the storyboard before backend folders did: every file at
     the top, the marker listing them there."""
