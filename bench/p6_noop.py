@@ -28,6 +28,7 @@ from bench.storyboards import layered_storyboard
 from storyboard.api import compile_storyboard
 from storyboard.build import UNCHANGED, prepare
 from storyboard.state.cache import Cache
+from storyboard.state.outputs import backend_folder
 
 EMULATOR_SCALE = 1 / 12
 
@@ -90,7 +91,7 @@ def run(runs: int, quick: bool = False) -> Result:
         namespace = emulated.backend(server, emulated.CountingTransport()).namespace
         clip_mb = realistic_cache(path, media.clip(media.QUICK if quick else media.FULL), namespace)
         real_t, real_check = paired(runs, lambda: _noop(server, path, 1.0, sent, statuses), check)
-        note = path.parent / "build" / path.stem / UNCHANGED
+        note = path.parent / "build" / path.stem / backend_folder(namespace) / UNCHANGED
 
         def without_note() -> None:
             note.unlink(missing_ok=True)  # every take looked up and verified, finish re-checked
@@ -138,7 +139,7 @@ def run(runs: int, quick: bool = False) -> Result:
         notes=[
             "warm page cache: the rebuild re-reads files the first build or the warm-up wrote",
             "the headline is the rebuild that finds the note of the last build "
-            "(build/NAME/.build.json) and every file as it was; 'without_the_note' is the same "
-            "rebuild made to look every take up, verify it and re-check the finish",
+            "(build/NAME/BACKEND/.build.json) and every file as it was; 'without_the_note' is "
+            "the same rebuild made to look every take up, verify it and re-check the finish",
         ],
     )

@@ -30,8 +30,8 @@ def main() -> int:
     storyboard("check", *files)
     storyboard("plan", film, "--backend", "preview")
     storyboard("build", film, "--backend", "preview")
-    storyboard("report", film)
-    out = FILM.parent / "build" / FILM.stem
+    storyboard("report", film, "--backend", "preview")
+    out = FILM.parent / "build" / FILM.stem / "preview"  # each backend builds in its own folder
     print(f"\nchecked {len(files)} storyboards; built {film} offline:")
     for name in ("skerry-point.mp4", "lighthouse.contact.png", "report.html", "lighthouse.otio"):
         print(f"  {(out / name).relative_to(ROOT)}")

@@ -1,12 +1,13 @@
 """The build narrator: check, compile, plan, then execute and write the outputs.
 
 ``build()`` reads top to bottom like the pipeline it runs. Everything it writes goes into
-``build/NAME/`` (requests, takes), ``.storyboard/`` (cache, journal, records) and, for paid
-results, ``NAME.lock``. Invalid input stops it before anything is sent or written.
+the backend's folder of ``build/NAME/`` (``build/NAME/preview/``, ``build/NAME/runware/``...:
+requests, takes, the film), ``.storyboard/`` (cache, journal, records) and, for paid results,
+``NAME.lock``. Invalid input stops it before anything is sent or written.
 
-A build that found every take in the cache leaves a note, ``build/NAME/.build.json``: what it
-was asked (the takes' keys, the storyboard's content, the backend, the film's scale) and the
-size, time and inode of every file it read or left behind. The next build asked the same,
+A build that found every take in the cache leaves a note, ``build/NAME/BACKEND/.build.json``:
+what it was asked (the takes' keys, the storyboard's content, the backend, the film's scale)
+and the size, time and inode of every file it read or left behind. The next build asked the same,
 finding every one of those files as it was, has nothing to do and does nothing: no take is
 looked up or hashed again, nothing is written (a build that did anything else, or that
 finds anything changed, runs in full and removes the note first).
@@ -101,6 +102,7 @@ class BuildResult:
             "ok": self.ok,
             "spent": self.spent,
             "build_dir": str(self.prepared.workspace.build_dir),
+            "output_dir": str(self.prepared.workspace.output_dir),
             "film": str(self.film) if self.film else None,
             "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
             "takes": [
@@ -140,10 +142,12 @@ def prepare(
     Raises:
         InputError: the storyboard (or a selector) is invalid.
     """
-    keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
     whose = pricing or Pricing.for_namespace(backend_name)
     if whose.namespace != backend_name:
         raise ValueError(f"pricing of {whose.namespace} for namespace {backend_name}")
+    keyed = _compile_and_key(
+        path, backend_name, select=select, build_dir=build_dir, project_root=project_root
+    )
     return _plan(keyed, whose, select)
 
 
@@ -160,6 +164,7 @@ class _Keyed:
 
 def _compile_and_key(
     path: str | os.PathLike[str],
+    backend_name: str,
     *,
     select: Sequence[str],
     build_dir: Path | None,
@@ -174,7 +179,7 @@ def _compile_and_key(
     keys, materials = keys_and_materials(compiled, file_hash=hashes)
     with refusing():
         workspace = Workspace.for_storyboard(
-            checked.document.path, checked.document.project_root, build_dir
+            checked.document.path, checked.document.project_root, build_dir, backend=backend_name
         )
     selected = select_takes(compiled.resolved, select)
     return _Keyed(compiled, keys, materials, workspace, selected)
@@ -284,7 +289,9 @@ def build(
             it was made (exit status 1: the build may have paid).
     """
     # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
-    keyed = _compile_and_key(path, select=select, build_dir=build_dir, project_root=project_root)
+    keyed = _compile_and_key(
+        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root
+    )
     for warning in keyed.compiled.warnings:  # what a writer should know before paying
         emit(Note("", warning.render()))
     scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
@@ -302,15 +309,21 @@ def build(
         _check_budget(plan, max_cost)
     # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
     with refusing():
+        fresh = workspace.tree.lstat(workspace.state) is None  # the project's first build
         workspace.check_state()
     with ProjectLock(workspace, wait=wait):
+        if fresh:
+            _ignore_in_git(workspace, emit)
         with refusing():
             cache, lock = _cache(workspace), _lock(workspace)
             journal = Journal(
                 workspace.journal, backend=backend.namespace, endpoint=backend.endpoint,
                 tree=workspace.tree, staging=workspace.tmp, hint=_doctor_hint(workspace),
             )  # fmt: skip
-            workspace.outputs.remove(UNCHANGED)  # this build may change things
+            workspace.out.remove(UNCHANGED)  # this build may change things
+            older = workspace.outputs.older_layout()
+        if older:
+            _note_older_layout(workspace, older, emit)
         run = Execution(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
@@ -378,8 +391,8 @@ async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
 
 
 def _write_outputs(prepared: Prepared, outcomes: dict[str, Outcome]) -> None:
-    """``build/NAME/requests/TAKE.json`` and ``build/NAME/takes/TAKE.mp4`` (the pick)."""
-    folder = prepared.workspace.outputs
+    """``requests/TAKE.json`` and ``takes/TAKE.mp4`` (the pick) in the backend's folder."""
+    folder = prepared.workspace.out
     requests: dict[str, bytes] = {}
     videos: dict[str, Path] = {}
     for take in prepared.compiled.takes:
@@ -458,7 +471,7 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
 
 
 UNCHANGED = ".build.json"
-"""The note a build that found everything done leaves in ``build/NAME/``."""
+"""The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
 UNCHANGED_VERSION = 1
 
 
@@ -469,7 +482,7 @@ def _fingerprint(keyed: _Keyed, backend: Backend, scale: float) -> str:
     document = keyed.compiled.checked.document
     body = [
         UNCHANGED_VERSION, __version__, backend.name, backend.namespace, backend.endpoint,
-        backend.paid, scale, str(keyed.workspace.build_dir), keyed.keys,
+        backend.paid, scale, str(keyed.workspace.output_dir), keyed.keys,
         [str(f) for f in document.files], document.data,
     ]  # fmt: skip
     text = json.dumps(body, sort_keys=True, default=str)
@@ -526,8 +539,8 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
     entries = {k: o.entry for k, o in result.outcomes.items() if o.entry is not None}
     if set(entries) != {t.id for t in keyed.compiled.takes}:
         return
-    build_dir = keyed.workspace.build_dir
-    keyed.workspace.outputs.own([UNCHANGED])  # before the folder's files are measured
+    build_dir = keyed.workspace.output_dir
+    keyed.workspace.out.own([UNCHANGED])  # before the folder's files are measured
     note = {
         "version": UNCHANGED_VERSION,
         "fingerprint": _fingerprint(keyed, backend, scale),
@@ -542,7 +555,7 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
         },
         "files": _states(build_dir, _watched(keyed, backend, list(entries.values()))),
     }  # fmt: skip
-    keyed.workspace.outputs.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
+    keyed.workspace.out.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
 
 
 def _unchanged(
@@ -553,8 +566,8 @@ def _unchanged(
     Read without the project's lock: a build that changes anything removes the note first,
     so what is found here is the state some build left complete.
     """
-    build_dir = keyed.workspace.build_dir
     try:
+        build_dir = keyed.workspace.output_dir
         note = json.loads(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
         if note.get("version") != UNCHANGED_VERSION:
             return None
@@ -589,6 +602,44 @@ def _unchanged(
 
     prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
     return BuildResult(prepared, outcomes, backend.name, film)
+
+
+def _ignore_in_git(workspace: Workspace, emit: EventSink) -> None:
+    """The first build of a project makes its ``.gitignore`` ignore the build folder and
+    ``.storyboard/`` (:mod:`storyboard.state.gitignore`), and says so. Nothing stops the
+    build for it: a file it cannot write is said and left."""
+    from storyboard.state.gitignore import ensure_ignored
+
+    try:
+        done = ensure_ignored(workspace.tree, workspace.build_dir)
+    except BuildError as exc:
+        emit(Note("", f"left .gitignore as it is: {exc}"))
+        return
+    where = display_path(done.path)
+    if done.problem is not None:
+        emit(Note("", f"left {where} as it is: it {done.problem}"))
+    elif done.added:
+        lines = " and ".join(done.added)
+        said = f"made {where} with {lines}" if done.created else f"added {lines} to {where}"
+        emit(Note("", f"{said}: git leaves the films and the cache out of the repository"))
+
+
+def _note_older_layout(workspace: Workspace, older: list[str], emit: EventSink) -> None:
+    """Say once per build where the outputs of an older storyboard are, which kept every
+    backend's in ``build/NAME/`` itself: they stay (a paid film among them, perhaps) until
+    ``storyboard clean`` removes them."""
+    films = [n for n in older if "/" not in n and n.rpartition(".")[2] in ("mp4", "webm", "mov")]
+    shown = display_path(workspace.build_dir / films[0]) if films else None
+    what = f"the film {shown} and " if shown else ""
+    emit(
+        Note(
+            "",
+            f"{what}{len(older) - len(films)} other files in {display_path(workspace.build_dir)} "
+            "were written by an older storyboard, which kept every backend's outputs in one "
+            f"folder; this build writes in {display_path(workspace.output_dir)} and leaves them "
+            f"as they are (`storyboard clean {display_path(workspace.storyboard)}` removes them)",
+        )
+    )
 
 
 def _resume_hint(result: BuildResult) -> list[str]:

@@ -20,9 +20,15 @@ def dependencies(checked: CheckedStoryboard) -> list[Path]:
     return list(seen)
 
 
-def default_target(checked: CheckedStoryboard, build_dir: Path | None = None) -> Path:
-    """The film a build writes: ``build/NAME/<output.file>`` beside the storyboard."""
-    folder = build_dir or checked.document.path.parent / "build" / checked.name
+def default_target(
+    checked: CheckedStoryboard, build_dir: Path | None = None, *, backend: str = "preview"
+) -> Path:
+    """The film a build on the backend of the namespace ``backend`` writes:
+    ``build/NAME/BACKEND/<output.file>`` beside the storyboard."""
+    from storyboard.state.outputs import backend_folder
+
+    top = build_dir or checked.document.path.parent / "build" / checked.name
+    folder = top / backend_folder(backend)
     ext = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}[checked.storyboard.output.format]
     return folder / (checked.storyboard.output.file or f"{checked.name}{ext}")
 

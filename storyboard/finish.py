@@ -1,19 +1,20 @@
 """Stage 7, finish: the cut, the build record and the hand-off files, after the takes.
 
 ``finish(result)`` lays out the timeline from the picked take videos, assembles the film into
-``build/NAME/`` (only when the cut or its sources changed: a no-op build writes nothing), and
-writes the build record (``build.json``, read by ``storyboard report``), the OpenTimelineIO,
-EDL and FCPXML exports and the contact sheet. When a take the cut needs did not finish, the
-film is not cut and the reason is said. When the cut does not fit the takes' videos (checked
-before anything was sent, against the lengths known then: what fails here depends on a length
-known only once a take was made), the out-of-date film is removed too, the record written, and
+the backend's folder ``build/NAME/BACKEND/`` (only when the cut or its sources changed: a
+no-op build writes nothing), and writes the build record (``build.json``, read by
+``storyboard report``), the OpenTimelineIO, EDL and FCPXML exports and the contact sheet.
+When a take the cut needs did not finish, the film is not cut and the reason is said. When
+the cut does not fit the takes' videos (checked before anything was sent, against the lengths
+known then: what fails here depends on a length known only once a take was made), the
+out-of-date film is removed too, the record written, and
 :class:`~storyboard.errors.LateInputError` says where (exit status 1: takes were paid for).
 
 What is costly is done again only when its inputs changed, as remembered in
-``build/NAME/.cut.json``: the film (its key: the layout, the settings, the sources' content),
-each take video's length (by the video's sha256, known from the cache: an unchanged take is
-not read again), the exports (by the record's content) and the contact sheet (by the clips
-and their videos).
+``build/NAME/BACKEND/.cut.json``: the film (its key: the layout, the settings, the sources'
+content), each take video's length (by the video's sha256, known from the cache: an
+unchanged take is not read again), the exports (by the record's content) and the contact
+sheet (by the clips and their videos).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from storyboard.build import BuildResult
     from storyboard.cut.streams import VideoIndex
     from storyboard.exports.record import ClipPlacement
-    from storyboard.state.outputs import BuildFolder
+    from storyboard.state.outputs import BackendOutputs
 
 CUT_KEY_VERSION = 2  # 2: the sound reuses the takes' AAC frames
 STATE_VERSION = 2
@@ -66,10 +67,10 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
 
     prepared = result.prepared
     compiled, workspace = prepared.compiled, prepared.workspace
-    folder = workspace.outputs
+    folder = workspace.out
     output = compiled.checked.storyboard.output
     ext = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}[output.format]
-    film = workspace.build_dir / (output.file or f"{workspace.name}{ext}")
+    film = workspace.output_dir / (output.file or f"{workspace.name}{ext}")
     # every name this finish may write, listed as storyboard's before any is written
     folder.own([film.name, RECORD_NAME, *(f.format(name=workspace.name) for f in CUT_FILES)])
     videos = {
@@ -134,14 +135,14 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 )
             )
         film_path = film
-        clips = _placements(timeline, workspace.build_dir)
+        clips = _placements(timeline, workspace.output_dir)
     record = record_from_build(result, clips, film=film_path)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
         data = record.to_json()
         exports = _exports(state, _digest(data), lambda: export_all(record, writer=folder))
-        sheet = workspace.build_dir / f"{workspace.name}.contact.png"
+        sheet = workspace.output_dir / f"{workspace.name}.contact.png"
         sheet_key = _digest(
             [data["title"], data["clips"], record.duration]
             + [_source_sha(result, c.take) for c in record.clips]
@@ -226,7 +227,7 @@ def _status(result: BuildResult, take: str) -> str:
 CUT_FILES = (".cut.json", "{name}.otio", "{name}.edl", "{name}.fcpxml", "{name}.contact.png")
 
 
-def _remove_stale_cut(folder: BuildFolder, film: Path, name: str) -> list[str]:
+def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str]:
     """Remove a film (and its exports) cut from takes that are no longer current.
 
     A film in the build folder always matches its storyboard: when this build cannot cut a

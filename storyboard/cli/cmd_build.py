@@ -11,8 +11,9 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "build",
         help="build a storyboard (offline preview unless RUNWARE_API_KEY is set)",
-        description="Generate the takes that changed, in dependency order, and write them to "
-        "build/NAME/. Never pays twice for a take.",
+        description="Generate the takes that changed, in dependency order, and write them and "
+        "the film to build/NAME/BACKEND/ (preview, runware, ...: a preview never replaces a "
+        "paid film). Never pays twice for a take.",
     )
     parser.add_argument("file", metavar="FILE", help="storyboard file")
     parser.add_argument(
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.build import build
     from storyboard.cli.console import Console
     from storyboard.compile import dumps
+    from storyboard.diagnostics import display_path, printable
     from storyboard.errors import InputError
 
     if args.jobs < 1:
@@ -80,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     done = sum(1 for o in result.outcomes.values() if o.status != "failed" and o.entry)
     print(
         f"{done} of {len(result.prepared.compiled.takes)} takes ready in "
-        f"{result.prepared.workspace.build_dir} (spent ${result.spent:.4f})",
+        f"{result.prepared.workspace.output_dir} (spent ${result.spent:.4f})",
         file=sys.stderr,
     )
+    if result.film is not None:  # the last line: where this backend's film is
+        print(f"film: {printable(display_path(result.film))}", file=sys.stderr)
     return 0 if result.ok else 1

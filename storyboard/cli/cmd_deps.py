@@ -18,18 +18,28 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="storyboard file")
     parser.add_argument("-o", "--output", metavar="FILE.d", help="write here (default stdout)")
-    parser.add_argument("--target", metavar="T", help="the rule's target (default: the film)")
+    parser.add_argument(
+        "--target", metavar="T",
+        help="the rule's target (default: the film the backend's build writes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backend", choices=("auto", "preview", "runware"), default="auto",
+        help="whose film is the default target: build/NAME/preview/ or build/NAME/runware/ "
+        "(auto: runware when RUNWARE_API_KEY is set, as for build)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
+    from storyboard.backends.factory import namespace, resolve_name
     from storyboard.depfile import default_target, dependencies, render_depfile
 
     # the whole check, compile included: a storyboard no build could make gets no rule
     checked = api.compile_storyboard(args.file).checked
     base = Path.cwd()
-    target = args.target or os.path.relpath(default_target(checked).absolute(), base)
+    film = default_target(checked, backend=namespace(resolve_name(args.backend)))
+    target = args.target or os.path.relpath(film.absolute(), base)
     text = render_depfile(target, dependencies(checked), base)
     if args.output:
         out = Path(args.output)

@@ -1,28 +1,39 @@
-"""``storyboard report FILE [--open] [--exports]``: the HTML report of the last build.
+"""``storyboard report FILE [--backend B] [--open] [--exports]``: the HTML report of a build.
 
-Reads ``build/NAME/build.json`` (the film record the build wrote) and writes
-``build/NAME/report.html`` with its thumbnails; ``--exports`` also writes the timeline
-exports and the contact sheet beside it. The storyboard itself is not read again: the
-report shows what was built, even if the file has changed since.
+Each backend builds into a folder of its own (``build/NAME/preview/``, ``build/NAME/runware/``);
+the report is of the latest of them (the one whose ``build.json`` was written last), or of the
+one ``--backend`` names. It reads that folder's ``build.json`` (the film record the build wrote)
+and writes ``report.html`` with its thumbnails beside it; ``--exports`` also writes the timeline
+exports and the contact sheet there. The storyboard itself is not read again: the report shows
+what was built, even if the file has changed since.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storyboard.state.outputs import BackendOutputs, BuildFolder
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "report",
         help="write an HTML page of the last build (shots, takes, cost, graph)",
-        description="Write build/NAME/report.html from the last build of FILE: the film and "
-        "each take in players, every shot with its first and last frame and prompt, what each "
-        "take cost and whether it was cached, and the dependency graph. The page opens from "
-        "disk; it needs no server and no network.",
+        description="Write report.html beside the film of the last build of FILE "
+        "(build/NAME/BACKEND/): the film and each take in players, every shot with its first "
+        "and last frame and prompt, what each take cost and whether it was cached, and the "
+        "dependency graph. The page opens from disk; it needs no server and no network.",
     )
     parser.add_argument("file", metavar="FILE", help="storyboard file")
+    parser.add_argument(
+        "--backend", metavar="B",
+        help="report this backend's build: preview, runware (the server RUNWARE_BASE_URL "
+        "names), or a folder of build/NAME/ (runware@127.0.0.1-8787); default: the latest",
+    )  # fmt: skip
     parser.add_argument("--build-dir", metavar="DIR", help="the build folder (default build/NAME)")
     parser.add_argument(
         "--exports", action="store_true",
@@ -34,10 +45,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from storyboard.build import refusing
-    from storyboard.diagnostics import display_path
+    from storyboard.diagnostics import display_path, printable
     from storyboard.errors import InputError
     from storyboard.exports.record import read_record, record_path
     from storyboard.load import check_storyboard_name, find_project_root
@@ -52,17 +61,35 @@ def run(args: argparse.Namespace) -> int:
     with refusing():
         workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), build_dir)
         state = workspace.outputs.inspect()  # written only if storyboard made it
-    folder = workspace.build_dir
-    if state not in ("ours", "legacy") or not record_path(folder).is_file():
+        chosen = _choose(workspace.outputs, args.backend) if state in ("ours", "legacy") else None
+    if chosen is None:
         if not storyboard.exists():
             raise InputError.at(None, f"{args.file}: no such storyboard file")
+        if not args.backend:
+            raise InputError.at(
+                None,
+                f"{args.file} has not been built yet (no folder of "
+                f"{display_path(workspace.build_dir)} holds a build.json): run `storyboard "
+                f"build {args.file}` first",
+            )
+        folder = _folder_named(workspace.outputs, args.backend).path
+        how = f" --backend {args.backend}" if args.backend in ("preview", "runware") else ""
         raise InputError.at(
             None,
-            f"{args.file} has not been built yet ({display_path(record_path(folder))} is "
-            f"missing): run `storyboard build {args.file}` first",
+            f"{args.file} has not been built with --backend {args.backend} yet "
+            f"({display_path(record_path(folder))} is missing): run `storyboard build "
+            f"{args.file}{how}` first",
+        )
+    outputs, others = chosen
+    folder = outputs.path
+    if others:
+        also = ", ".join(others)
+        print(
+            f"storyboard: the report of {printable(display_path(folder))}; also built: {also} "
+            "(--backend B reports another)",
+            file=sys.stderr,
         )
     with ProjectLock(workspace), refusing():
-        outputs = workspace.outputs
         record = read_record(record_path(folder))
         if args.exports:
             from storyboard.exports.contact_sheet import contact_sheet
@@ -84,3 +111,48 @@ def run(args: argparse.Namespace) -> int:
         if not webbrowser.open(page.resolve().as_uri()):
             print(f"storyboard: could not start a web browser; open {page}", file=sys.stderr)
     return 0
+
+
+def _folder_named(root: BuildFolder, backend: str) -> BackendOutputs:
+    """The backend folder ``--backend`` names: ``preview``, ``runware`` (as ``build
+    --backend runware`` would build now: the server of ``RUNWARE_BASE_URL``), or a folder."""
+    from storyboard.backends.factory import namespace
+    from storyboard.errors import InputError
+    from storyboard.state.outputs import BackendOutputs, backend_folder
+
+    if backend in ("preview", "runware"):
+        return root.backend(namespace(backend))
+    try:
+        folder = backend_folder(backend)
+    except ValueError:
+        folder = ""
+    if folder != backend:
+        raise InputError.at(
+            None,
+            f"--backend {backend}: name preview, runware or a backend folder of the build "
+            "folder (runware@127.0.0.1-8787)",
+        )
+    return BackendOutputs(root, folder)
+
+
+def _choose(
+    root: BuildFolder, backend: str | None
+) -> tuple[BackendOutputs | BuildFolder, list[str]] | None:
+    """The outputs to report (the backend folder ``backend`` names, else the latest built)
+    and the other backend folders that hold a build; ``None``: nothing built there yet.
+
+    A build folder an older storyboard laid out (one ``build.json`` at its top, no backend
+    folders) is reported as it is when it has no backend folder yet.
+    """
+    built = root.built()
+    if backend:
+        named = _folder_named(root, backend)
+        if named.folder not in built:
+            return None
+        return named, [f for f in built if f != named.folder]
+    if built:
+        *others, latest = built
+        return _folder_named(root, latest), others
+    if root.exists("build.json"):
+        return root, []
+    return None

@@ -22,7 +22,7 @@ from storyboard.errors import InputError, LateInputError, StoryboardError
 # Order is the order of `storyboard --help`.
 COMMAND_MODULES = (
     *("check", "fmt", "compile", "plan", "build", "report"),
-    *("clean", "doctor", "graph", "deps", "schema", "emulator"),
+    *("clean", "doctor", "init", "graph", "deps", "schema", "emulator"),
 )
 
 BUG_REPORT = (

@@ -416,7 +416,7 @@ def record_from_build(
     prepared = result.prepared
     compiled, workspace = prepared.compiled, prepared.workspace
     checked = compiled.checked
-    root = workspace.build_dir
+    root = workspace.output_dir
     estimates = {item.take.id: item.cost.amount for item in prepared.plan.items}
 
     takes: list[TakeRecord] = []

@@ -154,6 +154,9 @@ class Cache:
                 name = f"{index}{source.suffix or '.mp4'}"
                 target = staging / name
                 self.tree.replace(source, target)
+                # made private by its writer (mkstemp); the build folder's takes are links
+                # to it, and a link has its file's mode
+                self.tree.fit_mode(target)
                 with self.tree.folder(staging) as fd:
                     digest = _sha256_at(fd, name, sync=True)
                     size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size

@@ -47,6 +47,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         BuildError: the file could not be written (full or read-only disk...), nothing
             changed.
     """
+    from storyboard.state.safe import fit_mode  # safe.py builds on this module
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -54,6 +56,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise disk_error(exc, f"write {path}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
+            fit_mode(handle.fileno())  # mkstemp makes it 0o600: the mode of a new file instead
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -17,6 +17,13 @@ are refused with a message saying what to do. Temporary files go in one subfolde
 
 Where a build folder may be: strictly inside the project, never the project folder itself,
 never in ``.git`` or ``.storyboard``, never a folder that holds the storyboard.
+
+Each backend writes in a folder of its own inside it (:func:`backend_folder`):
+``build/NAME/preview/`` for the animatics, ``build/NAME/runware/`` for the films Runware made,
+``build/NAME/runware@HOST-PORT/`` for another server's (the emulator), so that a preview never
+replaces a paid film, nor a paid film a preview. One marker, at the top, lists the files of
+every backend folder (``preview/takes/a.mp4``...): :class:`BackendOutputs` is the view of one
+of them that the build, finish and the report write through.
 """
 
 from __future__ import annotations
@@ -121,6 +128,31 @@ class BuildFolder:
     @property
     def staging(self) -> Path:
         return self.path / STAGING
+
+    def backend(self, namespace: str) -> BackendOutputs:
+        """The folder where the backend of ``namespace`` writes (:func:`backend_folder`)."""
+        return BackendOutputs(self, backend_folder(namespace))
+
+    def built(self) -> dict[str, int]:
+        """The backend folders holding a film record (``build.json``) storyboard wrote, each
+        with the time the record was written (ns): which backends built this storyboard, the
+        latest last. A ``build.json`` storyboard did not write (a folder of the writer's) is
+        not one."""
+        found: dict[str, int] = {}
+        for name in self.owned():
+            folder, slash, rest = name.partition("/")
+            if not slash or rest != RECORD or folder in OLDER_LAYOUT_FOLDERS:
+                continue
+            record = self.tree.lstat(self.path / name)
+            if record is not None and stat.S_ISREG(record.st_mode):
+                found[folder] = record.st_mtime_ns
+        return dict(sorted(found.items(), key=lambda item: (item[1], item[0])))
+
+    def older_layout(self) -> list[str]:
+        """The files storyboard listed here outside every backend folder: what a storyboard
+        that kept every backend's outputs in one folder wrote (removed by ``clean``, never
+        overwritten)."""
+        return [n for n in self.owned() if older_layout(n)]
 
     # -- is it ours? -------------------------------------------------------------------------
 
@@ -343,7 +375,8 @@ class BuildFolder:
         self.own([name])
         have, want = self.tree.lstat(target), self.tree.lstat(source)
         if have is not None and want is not None and stat.S_ISREG(have.st_mode):
-            if (have.st_dev, have.st_ino) == (want.st_dev, want.st_ino):
+            same = (have.st_dev, have.st_ino) == (want.st_dev, want.st_ino)
+            if same and self.tree.fit_mode(source):  # an older link keeps a private mode
                 return target
         self.tree.link(source, target, staging=self.staging)
         return target
@@ -455,6 +488,92 @@ class BuildFolder:
                 else:
                     found.append(path)
         return sorted(found)
+
+
+PREVIEW_FOLDER = "preview"
+"""The backend folder of every preview namespace (``preview``, ``preview@0.25``...)."""
+
+
+def backend_folder(namespace: str) -> str:
+    """The folder of a build folder where the backend of ``namespace`` writes its outputs.
+
+    Every preview scale shares ``preview`` (each cut replaces the last: all are free); every
+    other namespace has its own: ``runware`` for Runware itself, ``runware@127.0.0.1-8787`` for
+    ``runware@127.0.0.1:8787`` (``:`` is a make special character, so every character but
+    letters, digits, ``.``, ``_``, ``@`` and ``-`` becomes ``-``: a host name has no ``:``, an
+    IPv6 address no ``-``, so two servers never share a folder).
+    """
+    if namespace == "preview" or namespace.startswith("preview@"):
+        return PREVIEW_FOLDER
+    folder = "".join(c if c.isascii() and (c.isalnum() or c in "._@-") else "-" for c in namespace)
+    if folder.startswith(".") or folder in OLDER_LAYOUT_FOLDERS:
+        raise ValueError(f"{namespace!r} makes no backend folder")
+    return folder
+
+
+OLDER_LAYOUT_FOLDERS = frozenset({"takes", "requests", "report_files"})
+"""The folders a build folder had at its top before backend folders (no backend's folder)."""
+
+
+def older_layout(name: str) -> bool:
+    """Whether ``name`` (a file listed in a build folder's marker) is one the layout before
+    backend folders wrote at the top: ``NAME.mp4``, ``build.json``, ``takes/a.mp4``..."""
+    first, slash, _ = name.partition("/")
+    return not slash or first in OLDER_LAYOUT_FOLDERS
+
+
+class BackendOutputs:
+    """The outputs of one backend: the folder ``build/NAME/FOLDER/`` of a
+    :class:`BuildFolder`, whose marker lists them. Names are relative to this folder."""
+
+    def __init__(self, root: BuildFolder, folder: str) -> None:
+        self.root = root
+        self.folder = _checked(folder, folder=True)
+        self.path = root.path / folder
+        self.tree = root.tree
+
+    def _name(self, name: str) -> str:
+        return f"{self.folder}/{name}"
+
+    def own(self, names: Iterable[str]) -> None:
+        """See :meth:`BuildFolder.own`."""
+        self.root.own(self._name(n) for n in names)
+
+    def owned(self, prefix: str = "") -> list[str]:
+        cut = len(self.folder) + 1
+        return [n[cut:] for n in self.root.owned(self._name(prefix))]
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        return self.root.write_bytes(self._name(name), data)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return self.root.write_text(self._name(name), text)
+
+    def read_bytes(self, name: str) -> bytes | None:
+        return self.root.read_bytes(self._name(name))
+
+    def exists(self, name: str) -> bool:
+        return self.root.exists(self._name(name))
+
+    def write_file(self, path: Path, data: bytes) -> Path:
+        """:class:`Writer`: write ``path``, a file of this folder."""
+        return self.write_bytes(relative_name(self.path, path), data)
+
+    def remove_file(self, path: Path) -> bool:
+        """:class:`Writer`: remove ``path`` if storyboard wrote it."""
+        return self.remove(relative_name(self.path, path))
+
+    def link(self, source: Path, name: str) -> Path:
+        return self.root.link(source, self._name(name))
+
+    def put(self, produced: Path, name: str) -> Path:
+        return self.root.put(produced, self._name(name))
+
+    def temp_dir(self, prefix: str) -> Path:
+        return self.root.temp_dir(prefix)
+
+    def remove(self, name: str) -> bool:
+        return self.root.remove(self._name(name))
 
 
 def _check_at(fd: int, name: str, root: Path, *, folder: bool) -> None:

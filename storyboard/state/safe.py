@@ -18,6 +18,13 @@ temporary thing storyboard makes lives in one, which it clears at the next build
 file outside the folders storyboard owns (the lock file beside a storyboard), in a sibling of
 one exact name, ``.NAME.storyboard-tmp``. Removal takes only regular files and folders
 storyboard names, never follows a link, and treats a symlink in its way as an error.
+
+Every file storyboard makes has the mode a plain ``open`` gives a new file: ``0o666`` less the
+umask (``-rw-r--r--`` under umask 022), because it is created with mode ``0o666`` and the
+kernel applies the umask (and a folder's default ACL). A file made by another writer with a
+private mode (``tempfile.mkstemp``'s ``0o600``: a download, a rendered preview) and adopted
+into the cache is given that mode explicitly (:func:`fit_mode`): the take videos of a build
+folder are hard links to the cache's files, and a link is the same file, mode included.
 """
 
 from __future__ import annotations
@@ -43,6 +50,50 @@ _NOFOLLOW_DIR = _DIR | os.O_NOFOLLOW
 _REFUSED = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 #: The suffix of the one temporary name written beside a file outside a staging folder.
 SIBLING_TMP = ".storyboard-tmp"
+#: The mode every new file is created with; the kernel takes the umask away.
+NEW_FILE = 0o666
+
+
+def _umask_from_proc() -> int | None:
+    """The umask as Linux (4.7 and later) shows it, read without changing it."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _umask_at_start() -> int:
+    """The umask, where ``/proc`` does not show it: read once, at import, before the build
+    starts any thread (``os.umask`` sets it while it reads it, which is racy once threads make
+    files)."""
+    found = _umask_from_proc()
+    if found is not None:
+        return found
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_START = _umask_at_start()
+
+
+def new_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` gives a new file now: ``0o666`` less
+    the umask (``0o644`` under umask 022, ``0o640`` under 027)."""
+    mask = _umask_from_proc()
+    return NEW_FILE & ~(mask if mask is not None else _UMASK_AT_START)
+
+
+def fit_mode(fd: int) -> None:
+    """Give the open file ``fd`` the mode of a new file (:func:`new_file_mode`), if it has
+    another: for a file another writer made private (``mkstemp``) that storyboard keeps."""
+    want = new_file_mode()
+    if stat.S_IMODE(os.fstat(fd).st_mode) != want:
+        os.fchmod(fd, want)
 
 
 class UnsafePath(BuildError):
@@ -201,7 +252,7 @@ class Tree:
         self,
         path: str | os.PathLike[str],
         flags: int,
-        mode: int = 0o644,
+        mode: int = NEW_FILE,
         *,
         create_parents: bool = False,
     ) -> int:
@@ -256,7 +307,9 @@ class Tree:
                 if staging is None:
                     tmp_name = sibling_tmp(name)
                     _refuse_non_file(fd, tmp_name, target.with_name(tmp_name))
-                    handle = os.open(tmp_name, _NEW | os.O_TRUNC, 0o644, dir_fd=fd)
+                    # made anew, not reused: a leftover keeps the mode it was made with
+                    _unlink_quietly(fd, tmp_name)
+                    handle = os.open(tmp_name, _NEW | os.O_EXCL, NEW_FILE, dir_fd=fd)
                     _fill_and_rename(handle, data, (fd, tmp_name), (fd, name))
                 else:
                     with self.folder(staging, create=True) as tmp_fd:
@@ -285,15 +338,41 @@ class Tree:
             os.replace(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
             _fsync(dst_fd)
 
+    def fit_mode(self, path: str | os.PathLike[str]) -> bool:
+        """Give the regular file ``path`` the mode of a new file (:func:`fit_mode`); return
+        whether it has it (``False``: it is not storyboard's to change, another user's).
+
+        Raises:
+            UnsafePath: something else than a regular file is there.
+        """
+        try:
+            fd = self.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fit_mode(fd)
+        except PermissionError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
     def link(self, source: Path, target: Path, *, staging: Path) -> None:
         """Make ``target`` the same bytes as the file ``source``: a hard link where the file
-        system allows, else a copy; written in ``staging`` and renamed into place."""
+        system allows, else a copy; written in ``staging`` and renamed into place.
+
+        A link is the same file as ``source``, mode included: ``source`` is given the mode of
+        a new file first (a cache file an older storyboard made private), and copied when
+        that cannot be done."""
+        linkable = self.fit_mode(source)
         with self.parent(source) as (src_fd, src_name):
             if not stat.S_ISREG(os.stat(src_name, dir_fd=src_fd, follow_symlinks=False).st_mode):
                 raise UnsafePath(self.path(self.parts(source)), describe(src_fd, src_name))
             with self.folder(staging, create=True) as tmp_fd:
                 tmp_name = f"link-{secrets.token_hex(8)}"
                 try:
+                    if not linkable:
+                        raise PermissionError(errno.EPERM, "not the owner", src_name)
                     os.link(src_name, tmp_name, src_dir_fd=src_fd, dst_dir_fd=tmp_fd,
                             follow_symlinks=False)  # fmt: skip
                 except OSError:
@@ -466,7 +545,7 @@ def _new_file(fd: int, stem: str) -> tuple[str, int]:
     for _ in range(100):
         name = f".{stem[:80]}.{secrets.token_hex(6)}.tmp"
         try:
-            return name, os.open(name, _NEW | os.O_EXCL, 0o644, dir_fd=fd)
+            return name, os.open(name, _NEW | os.O_EXCL, NEW_FILE, dir_fd=fd)
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "no free temporary name", stem)

@@ -3,7 +3,8 @@
 ``.storyboard/`` at the project root holds the cache, the journal, the records, the frames
 extracted for hand-offs and ``tmp/``, where the state's temporary files are made (the
 cache's are made in its own ``.tmp/``, on its file system);
-``build/NAME/`` beside ``NAME.yaml`` holds the outputs (:mod:`storyboard.state.outputs`);
+``build/NAME/`` beside ``NAME.yaml`` holds the outputs (:mod:`storyboard.state.outputs`), each
+backend's in a folder of its own (``build/NAME/preview/``, ``build/NAME/runware/``...);
 ``NAME.lock`` beside it is the committed lock file. Every path is reached through the
 project's :class:`~storyboard.state.safe.Tree`: inside the project, no symlink followed.
 
@@ -28,7 +29,7 @@ from types import TracebackType
 
 from storyboard.errors import BuildError
 from storyboard.state.files import disk_error
-from storyboard.state.outputs import BuildFolder
+from storyboard.state.outputs import BackendOutputs, BuildFolder
 from storyboard.state.safe import Tree, UnsafePath, sibling_tmp
 
 
@@ -42,12 +43,22 @@ class Workspace:
     storyboard: Path
     project_root: Path
     build_dir: Path
+    """The storyboard's build folder (``build/NAME``): its marker, every backend's folder."""
+    backend: str | None = None
+    """The namespace of the backend that builds (``preview@0.25``, ``runware``...), if any:
+    it says which folder of the build folder its outputs go to (:attr:`output_dir`)."""
 
     @classmethod
     def for_storyboard(
-        cls, storyboard: Path, project_root: Path, build_dir: Path | None = None
+        cls,
+        storyboard: Path,
+        project_root: Path,
+        build_dir: Path | None = None,
+        *,
+        backend: str | None = None,
     ) -> Workspace:
-        """The paths of ``storyboard``'s build in the project at ``project_root``.
+        """The paths of ``storyboard``'s build in the project at ``project_root`` (by the
+        backend of the namespace ``backend``).
 
         Raises:
             UnsafePath: the storyboard, or the build folder, is outside the project.
@@ -59,7 +70,7 @@ class Workspace:
             folder = storyboard.parent / "build" / storyboard.stem
         else:
             folder = _placed(tree, build_dir)
-        return cls(storyboard, tree.root, folder)
+        return cls(storyboard, tree.root, folder, backend)
 
     @functools.cached_property
     def tree(self) -> Tree:
@@ -70,6 +81,18 @@ class Workspace:
     def outputs(self) -> BuildFolder:
         """The build folder, and the files storyboard wrote there."""
         return BuildFolder(self.tree, self.build_dir, self.storyboard)
+
+    @functools.cached_property
+    def out(self) -> BackendOutputs:
+        """The folder of the build folder where this backend's outputs go."""
+        if self.backend is None:
+            raise ValueError("a workspace without a backend has no backend folder")
+        return self.outputs.backend(self.backend)
+
+    @property
+    def output_dir(self) -> Path:
+        """``build/NAME/FOLDER``: the film, its record, exports and takes of this backend."""
+        return self.out.path
 
     @property
     def state(self) -> Path:
@@ -112,7 +135,7 @@ class Workspace:
 
     @property
     def takes_dir(self) -> Path:
-        return self.build_dir / "takes"
+        return self.output_dir / "takes"
 
     def check_state(self) -> None:
         """Every place of the state a build reads or writes is a real folder or file (or

@@ -50,7 +50,7 @@ def film(project: Project) -> Path:
 def test_preview_build_writes_exact_takes(film: Path) -> None:
     result = build(film, backend=preview())
     assert result.ok and {o.status for o in result.outcomes.values()} == {"generated"}
-    takes = film.parent / "build" / "film" / "takes"
+    takes = film.parent / "build" / "film" / "preview" / "takes"
     assert sorted(p.name for p in takes.iterdir()) == ["c.mp4", "d.mp4", "e.mp4", "open.mp4"]
     facts = {p.stem: probe(p) for p in takes.iterdir()}
     assert facts["open"].frame_count == 96 and facts["open"].fps == 24
@@ -58,13 +58,15 @@ def test_preview_build_writes_exact_takes(film: Path) -> None:
     assert not facts["d"].has_audio  # sound: false
     assert facts["e"].duration_s == 3  # an edit takes its source's length
     assert (facts["open"].width, facts["open"].height) == (160, 90)
-    requests = sorted(p.name for p in (film.parent / "build" / "film" / "requests").iterdir())
+    requests = sorted(
+        p.name for p in (film.parent / "build" / "film" / "preview" / "requests").iterdir()
+    )
     assert requests == ["c.json", "d.json", "e.json", "open.json"]
 
 
 def test_handoff_starts_on_the_exact_last_frame(film: Path) -> None:
     build(film, backend=preview())
-    takes = film.parent / "build" / "film" / "takes"
+    takes = film.parent / "build" / "film" / "preview" / "takes"
     decoded = all_frames(takes / "open.mp4")
     last = frame_array(takes / "open.mp4", "last")
     assert np.array_equal(last, decoded[-1])  # `.last` is the last decoded frame
@@ -153,10 +155,10 @@ def test_a_new_pick_regenerates_only_what_starts_on_it(project: Project) -> None
     result = build(root / "film.yaml", backend=again)
     assert [j.take for j in again.submitted] == ["b"]
     assert result.outcomes["a"].status == "cached"
-    takes = root / "build/film/takes"
+    takes = root / "build/film/fake/takes"
     assert sorted(p.name for p in takes.iterdir()) == ["a.mp4", "a.v1.mp4", "b.mp4"]
     # b starts on the last frame of a's second video now
-    takes = root / "build/film/takes"
+    takes = root / "build/film/fake/takes"
     first = frame_array(takes / "b.mp4", "first").astype(int)
     picked = frame_array(takes / "a.mp4", "last").astype(int)
     other = frame_array(takes / "a.v1.mp4", "last").astype(int)
@@ -354,7 +356,7 @@ def test_build_cli_exit_status_and_json(film: Path, run_cli: Callable[..., CliRe
 
 def test_build_cuts_the_film_and_writes_its_exports(film: Path) -> None:
     result = build(film, backend=preview())
-    out = film.parent / "build" / "film"
+    out = film.parent / "build" / "film" / "preview"
     assert result.film == out / "film.mp4"
     facts = probe(out / "film.mp4")
     # default cut: every shot in story order, hard cuts (open 2+2, c 3, d 3, e 3)
@@ -367,7 +369,7 @@ def test_build_cuts_the_film_and_writes_its_exports(film: Path) -> None:
 
 def test_no_op_build_does_not_recut_and_a_cut_change_regenerates_nothing(film: Path) -> None:
     build(film, backend=preview())
-    movie = film.parent / "build" / "film" / "film.mp4"
+    movie = film.parent / "build" / "film" / "preview" / "film.mp4"
     stamp = movie.stat().st_mtime_ns
     build(film, backend=preview())
     assert movie.stat().st_mtime_ns == stamp  # nothing changed: nothing re-cut

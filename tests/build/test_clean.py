@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,15 +146,15 @@ def test_clean_removes_only_the_files_storyboard_wrote_and_says_what_stays(
     folder = root / "build" / "film"
     assert (folder / ".storyboard-build.json").is_file()
     (folder / "mine.txt").write_text("a note of mine")
-    (folder / "takes" / ".draft.tmp").write_text("hidden, mine too")
+    (folder / "preview" / "takes" / ".draft.tmp").write_text("hidden, mine too")
     (folder / "notes").mkdir()
     (folder / "notes" / "cut.part").write_text("mine")
     result = run_cli("clean", "film.yaml", cwd=root)
     assert result.status == 0, result.err
     assert "kept build/film/mine.txt: storyboard did not write it" in result.err
-    assert "kept build/film/takes/.draft.tmp" in result.err
+    assert "kept build/film/preview/takes/.draft.tmp" in result.err
     left = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    assert left == ["mine.txt", "notes/cut.part", "takes/.draft.tmp"]
+    assert left == ["mine.txt", "notes/cut.part", "preview/takes/.draft.tmp"]
 
 
 def test_two_storyboards_do_not_share_a_build_folder(
@@ -174,26 +175,37 @@ def test_a_file_in_the_build_folder_storyboard_did_not_write_is_not_overwritten(
     root = project({"film.yaml": ONE})
     film = root / "film.yaml"
     assert build(film, backend=PreviewBackend(scale=0.1)).ok
-    (root / "build" / "film" / "film.mp4").unlink()
-    (root / "build" / "film" / "film.otio").unlink()
     folder = root / "build" / "film"
+    (folder / "preview" / "film.mp4").unlink()
+    (folder / "preview" / "film.otio").unlink()
     marker = json.loads((folder / ".storyboard-build.json").read_text())
-    marker["files"].remove("film.otio")
+    marker["files"].remove("preview/film.otio")
     (folder / ".storyboard-build.json").write_text(json.dumps(marker))
-    (folder / "film.otio").write_text("my own timeline")
+    (folder / "preview" / "film.otio").write_text("my own timeline")
     with pytest.raises(BuildError, match=r"film\.otio is in the build folder but was not written"):
         build(film, backend=PreviewBackend(scale=0.1))
-    assert (folder / "film.otio").read_text() == "my own timeline"
+    assert (folder / "preview" / "film.otio").read_text() == "my own timeline"
 
 
 def test_a_build_folder_of_an_older_storyboard_is_adopted(project: Project) -> None:
     root = project({"film.yaml": ONE})
     film = root / "film.yaml"
     assert build(film, backend=PreviewBackend(scale=0.1)).ok
-    (root / "build" / "film" / ".storyboard-build.json").unlink()  # as an older release left it
+    folder = root / "build" / "film"
+    # as a release before markers and backend folders left it: every file at the top
+    for path in sorted((folder / "preview").rglob("*"), reverse=True):
+        if path.is_file():
+            top = folder / path.relative_to(folder / "preview")
+            top.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(top)
+    shutil.rmtree(folder / "preview")
+    (folder / ".storyboard-build.json").unlink()
+    old_film = (folder / "film.mp4").read_bytes()
     assert build(film, backend=PreviewBackend(scale=0.1)).ok
-    marker = json.loads((root / "build" / "film" / ".storyboard-build.json").read_text())
-    assert marker["adopted"] == "legacy" and "build.json" in marker["files"]
+    marker = json.loads((folder / ".storyboard-build.json").read_text())
+    assert marker["adopted"] == "legacy" and "preview/build.json" in marker["files"]
+    assert (folder / "film.mp4").read_bytes() == old_film  # the older film is left as it was
+    assert (folder / "preview" / "film.mp4").is_file()
 
 
 def test_a_build_folder_killed_while_being_marked_is_storyboards_own(

@@ -216,7 +216,7 @@ def test_takes_of_the_same_request_are_made_once(project: Project) -> None:
     assert sorted(j.take for j in backend.submitted) == ["deck", "mast", "radio"]
     assert result.outcomes["radio-again"].status == "cached"
     assert result.spent == pytest.approx(9.0)  # 3 takes of 3 s at the fake's 1 USD/s
-    takes = film.parent / "build" / "film" / "takes"
+    takes = film.parent / "build" / "film" / "fake" / "takes"
     assert (takes / "radio.mp4").read_bytes() == (takes / "radio-again.mp4").read_bytes()
     lock = read_lock(film.with_suffix(".lock"))
     assert lock["radio"]["key"] == lock["radio-again"]["key"]

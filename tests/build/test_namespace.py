@@ -62,7 +62,7 @@ def test_previews_at_another_scale_are_made_again_at_that_size(
     assert result.film is not None
     info = probe(result.film)
     assert (info.width, info.height) == (384, 216)
-    assert (probe(film.parent / "build/film/takes/a.mp4").width) == 384
+    assert (probe(film.parent / "build/film/preview/takes/a.mp4").width) == 384
 
 
 def test_results_of_another_server_never_stand_in_for_runware(

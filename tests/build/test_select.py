@@ -40,7 +40,7 @@ def test_a_selected_rebuild_succeeds_and_removes_the_stale_film(
     film: Path, run_cli: Callable[..., CliResult]
 ) -> None:
     assert build(film, backend=preview()).ok
-    out = film.parent / "build" / "film"
+    out = film.parent / "build" / "film" / "preview"
     assert (out / "film.mp4").is_file() and (out / "film.otio").is_file()
     film.write_text(FILM.replace("second shot", "second shot at night"), encoding="utf-8")
 

@@ -32,7 +32,8 @@ def film(project: Project) -> Path:
 
 
 def build_dir(film: Path) -> Path:
-    return film.parent / "build" / "film"
+    """Where the preview backend builds (its folder of ``build/film/``)."""
+    return film.parent / "build" / "film" / "preview"
 
 
 def done(film: Path) -> Path:

@@ -164,7 +164,7 @@ def test_the_examples_makefile_settles_and_rebuilds_on_a_template_change(tmp_pat
     (examples / ".storyboard").mkdir()
     storyboard = str(Path(sys.executable).parent / "storyboard")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNWARE_", "MAKE"))}
-    flags = ["STORYBOARD=" + storyboard, "BUILDFLAGS=--backend preview --preview-scale 0.05"]
+    flags = ["STORYBOARD=" + storyboard, "BUILDFLAGS=--preview-scale 0.05"]
 
     def make(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -172,7 +172,7 @@ def test_the_examples_makefile_settles_and_rebuilds_on_a_template_change(tmp_pat
         )
 
     assert make().returncode == 0
-    film = examples / "lighthouse/build/lighthouse/skerry-point.mp4"
+    film = examples / "lighthouse/build/lighthouse/preview/skerry-point.mp4"
     assert film.is_file() and (examples / "lighthouse/lighthouse.d").is_file()
     assert make("-q").returncode == 0, "a second make has nothing to do"
     past = time.time() - 10  # everything made so far is older than the edit below

@@ -184,7 +184,13 @@ def test_a_fixed_cut_builds(
     built = run_cli("build", "film.yaml", "--json", cwd=root)
     assert built.status == 0, built.err
     assert len(emulator.ledger()) == 2
-    assert (root / "build" / "film" / "film.mp4").is_file()
+    assert (emulator_folder(root) / "film.mp4").is_file()
+
+
+def emulator_folder(root: Path) -> Path:
+    """The build folder's folder of the emulator's outputs (``runware@127.0.0.1-PORT``)."""
+    (folder,) = (root / "build" / "film").glob("runware@*")
+    return folder
 
 
 REMOTE_FILM = (
@@ -255,12 +261,12 @@ def test_a_remote_edit_that_breaks_only_the_cut_is_exit_1_after_paying(
     assert message in built.err
     assert "storyboard: error: the film was not cut" in built.err
     assert len(emulator.ledger()) == 2  # both takes were made (--keep-going) and are kept
-    assert not (root / "build" / "film" / "film.mp4").exists()
-    record: dict[str, Any] = json.loads((root / "build" / "film" / "build.json").read_text())
+    assert not (emulator_folder(root) / "film.mp4").exists()
+    record: dict[str, Any] = json.loads((emulator_folder(root) / "build.json").read_text())
     assert record["film"] is None
     # fixed, the next build pays for nothing and cuts the film
     (root / "film.yaml").write_text(HEAD + text.replace("in: 5.5", "in: 4.5"))
     again = run_cli("build", "film.yaml", cwd=root)
     assert again.status == 0, again.err
     assert len(emulator.ledger()) == 2
-    assert (root / "build" / "film" / "film.mp4").is_file()
+    assert (emulator_folder(root) / "film.mp4").is_file()

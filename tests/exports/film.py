@@ -37,7 +37,8 @@ class Built:
 
     @property
     def build_dir(self) -> Path:
-        return self.storyboard.parent / "build" / "film"
+        """Where the preview backend built the film: its folder of ``build/film/``."""
+        return self.storyboard.parent / "build" / "film" / "preview"
 
 
 def make_film(root: Path) -> Built:

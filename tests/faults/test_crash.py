@@ -54,8 +54,9 @@ def _sha(path: Path) -> str:
 
 
 def _films(root: Path) -> dict[str, str]:
-    """The cut film(s) in ``build/film/``, by name, as sha256."""
-    return {p.name: _sha(p) for p in sorted((root / "build" / "film").glob("*.mp4"))}
+    """The cut film(s) in the backend folders of ``build/film/``, by name, as sha256."""
+    films = sorted((root / "build" / "film").glob("*/*.mp4"))
+    return {str(p.relative_to(root / "build" / "film")): _sha(p) for p in films}
 
 
 @dataclass
@@ -94,7 +95,7 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
                 json.loads(line)
             except ValueError:
                 damage.corrupt.append(f"journal line {number}")
-    for video in sorted((root / "build" / "film" / "takes").glob("*.mp4")):
+    for video in sorted((root / "build" / "film").glob("*/takes/*.mp4")):
         if _sha(video) not in known:
             damage.corrupt.append(f"take video {video.relative_to(root)}")
     for name, digest in _films(root).items():
@@ -159,7 +160,7 @@ def test_killed_builds_resume_whole_and_never_pay_twice(
     expected = locked_hashes(reference / "film.lock")
     expected_films = _films(reference)
     assert len(expected) == TAKES and double_charges(emulator) == 0
-    assert expected_films, "the build writes the film into build/film/"
+    assert expected_films, "the build writes the film into build/film/BACKEND/"
 
     rng = random.Random(20261125)
     finished = interrupted = charged_twice = mismatched = 0

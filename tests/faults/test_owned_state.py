@@ -137,7 +137,7 @@ def _user_folder(rel: str) -> Callable[[Path, Path, Run], None]:
 def _notes_inside(root: Path, outside: Path, run: Run) -> None:
     _built(root, outside, run)
     _user_folder("build/film/notes")(root, outside, run)
-    (root / "build" / "film" / "takes" / ".wide.mp4.tmp").write_text("the writer's")
+    (root / "build" / "film" / "preview" / "takes" / ".wide.mp4.tmp").write_text("the writer's")
 
 
 def _hostile_marker(root: Path, outside: Path, run: Run) -> None:
@@ -240,16 +240,22 @@ CASES = [
         protect=("project/build/film",),
     ),
     Case(
-        "build/film/takes -> ~",
-        _linked("build/film/takes", "home", build_first=True),
-        ((BUILD, 2, LINK), (CLEAN, 2, LINK)),
-        protect=("project/build/film/takes",),
+        "build/film/preview -> ~",
+        _linked("build/film/preview", "home", build_first=True),
+        ((BUILD, 2, LINK), (CLEAN, 2, LINK), (("report", "film.yaml"), 2, LINK)),
+        protect=("project/build/film/preview",),
     ),
     Case(
-        "build/film/film.mp4 -> ~/.bashrc",
-        _linked("build/film/film.mp4", "home/.bashrc", build_first=True),
+        "build/film/preview/takes -> ~",
+        _linked("build/film/preview/takes", "home", build_first=True),
         ((BUILD, 2, LINK), (CLEAN, 2, LINK)),
-        protect=("project/build/film/film.mp4",),
+        protect=("project/build/film/preview/takes",),
+    ),
+    Case(
+        "build/film/preview/film.mp4 -> ~/.bashrc",
+        _linked("build/film/preview/film.mp4", "home/.bashrc", build_first=True),
+        ((BUILD, 2, LINK), (CLEAN, 2, LINK), (("report", "film.yaml"), 2, LINK)),
+        protect=("project/build/film/preview/film.mp4",),
     ),
     Case(
         "build/film/.storyboard-tmp -> ~",
@@ -293,7 +299,7 @@ CASES = [
         "hidden .tmp/.part/.cut files of the writer's in the build folder",
         _notes_inside,
         ((BUILD, 0, ""), (BUILD, 0, ""), (CLEAN, 0, "kept build/film/notes/main.c")),
-        protect=("project/build/film/notes", "project/build/film/takes/.wide.mp4.tmp"),
+        protect=("project/build/film/notes", "project/build/film/preview/takes/.wide.mp4.tmp"),
     ),
 ]
 # fmt: on

@@ -283,8 +283,8 @@ def test_report_without_a_build_is_exit_2_with_a_clear_message(
     (tmp_path / "new.yaml").write_text("storyboard: 1\n")
     result = report_cli("report", "new.yaml", cwd=tmp_path)
     assert result.status == 2 and result.out == ""
-    assert "new.yaml has not been built yet (build/new/build.json is missing): run " \
-        "`storyboard build new.yaml` first" in result.err  # fmt: skip
+    assert "new.yaml has not been built yet (no folder of build/new holds a build.json): " \
+        "run `storyboard build new.yaml` first" in result.err  # fmt: skip
     result = report_cli("report", "nothing.yaml", cwd=tmp_path)
     assert result.status == 2 and "nothing.yaml: no such storyboard file" in result.err
 
@@ -294,13 +294,13 @@ def test_report_command_writes_the_page_and_the_exports(
 ) -> None:
     copy = tmp_path / "project"
     shutil.copytree(built.storyboard.parent, copy, ignore=shutil.ignore_patterns(".storyboard"))
-    (copy / "build" / "film" / "report.html").unlink(missing_ok=True)
+    (copy / "build" / "film" / "preview" / "report.html").unlink(missing_ok=True)
     result = report_cli("report", "film.yaml", "--exports", cwd=copy)
     assert result.status == 0, result.err
-    assert result.out.strip() == str(Path("build/film/report.html"))
-    folder = copy / "build" / "film"
+    assert result.out.strip() == str(Path("build/film/preview/report.html"))
+    folder = copy / "build" / "film" / "preview"
     assert (folder / "report.html").is_file() and (folder / "film.otio").is_file()
     assert (folder / "film.contact.png").is_file()
-    assert "wrote build/film/film.otio" in result.err
+    assert "wrote build/film/preview/film.otio" in result.err
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'href="film.otio"' in html and 'href="film.contact.png"' in html

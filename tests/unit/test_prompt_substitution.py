@@ -43,7 +43,7 @@ NAMES = [
 ]  # fmt: skip
 FILTERS = ["lower", "upper", "title", "capitalize", "trim", "e", "string", "length", "first"]
 FILTERS += ["join", "nonexistent", "int", "float", "wordcount", "reverse"]
-ADDRESS = re.compile(r" at 0x[0-9a-f]+")
+ADDRESS = re.compile(r" at 0x[0-9a-f]+", re.IGNORECASE)  # `upper` prints "AT 0X7F..."
 TEXT = st.text(alphabet="ab <>{}%#-|.\n\t&", max_size=12)
 
 
