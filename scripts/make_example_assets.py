@@ -7,9 +7,10 @@ assets in ``examples/`` can be rebuilt and checked at any time::
     python scripts/make_example_assets.py --check   # exit 1 if a committed asset is stale
 
 Images are palette PNGs, at sizes the video model accepts (at least 300 px a side, aspect
-between 1:2.5 and 2.5:1): characters and props at 600x800 or 800x600, frame images at
-1280x720 (16:9). ``--check`` compares decoded pixels (and audio samples, to within one step
-of rounding), so a different zlib in another Pillow build does not count as a change.
+between 1:2.5 and 2.5:1): characters and props drawn at 600x800 or 800x600 and set on a
+16:9 page (1422x800, 1067x600: the film's shape), frame images at 1280x720 (16:9).
+``--check`` compares decoded pixels (and audio samples, to within one step of rounding), so a
+different zlib in another Pillow build does not count as a change.
 """
 
 from __future__ import annotations
@@ -498,6 +499,29 @@ def storm_swell() -> bytes:
 # The catalogue and the writer / checker
 
 
+def widescreen(draw: Callable[[], Image.Image]) -> Callable[[], Image.Image]:
+    """A character or prop sheet on a 16:9 page, the film's own shape: the drawing in the
+    middle, the sides in its background colour. ``check`` warns when an element image's shape
+    is more than 10% off the film's (the model frames what it sees of it)."""
+
+    def make() -> Image.Image:
+        sheet = draw().convert("RGB")
+        width, height = round(sheet.height * 16 / 9), sheet.height
+        left = (width - sheet.width) // 2
+        right = width - sheet.width - left
+        page = Image.new("RGB", (width, height))
+        # each row's edge colour carried out to the page's edges: the backdrop goes on
+        page.paste(sheet.crop((0, 0, 1, height)).resize((left, height)), (0, 0))
+        page.paste(sheet.crop((sheet.width - 1, 0, sheet.width, height)).resize((right, height)),
+                   (left + sheet.width, 0))  # fmt: skip
+        page.paste(sheet, (left, 0))
+        return page.quantize(
+            PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+
+    return make
+
+
 @dataclass(frozen=True)
 class Asset:
     path: str  # relative to examples/
@@ -505,15 +529,15 @@ class Asset:
 
 
 ASSETS: tuple[Asset, ...] = (
-    Asset("lighthouse/cast/images/keeper-front.png", keeper_front),
-    Asset("lighthouse/cast/images/keeper-side.png", keeper_side),
-    Asset("lighthouse/cast/images/keeper-back.png", keeper_back),
-    Asset("lighthouse/cast/images/lantern-front.png", lantern_front),
-    Asset("lighthouse/cast/images/lantern-side.png", lantern_side),
-    Asset("lighthouse/assets/skipper-front.png", skipper_front),
-    Asset("lighthouse/assets/skipper-side.png", skipper_side),
-    Asset("lighthouse/assets/trawler-bow.png", trawler_bow),
-    Asset("lighthouse/assets/trawler-side.png", trawler_side),
+    Asset("lighthouse/cast/images/keeper-front.png", widescreen(keeper_front)),
+    Asset("lighthouse/cast/images/keeper-side.png", widescreen(keeper_side)),
+    Asset("lighthouse/cast/images/keeper-back.png", widescreen(keeper_back)),
+    Asset("lighthouse/cast/images/lantern-front.png", widescreen(lantern_front)),
+    Asset("lighthouse/cast/images/lantern-side.png", widescreen(lantern_side)),
+    Asset("lighthouse/assets/skipper-front.png", widescreen(skipper_front)),
+    Asset("lighthouse/assets/skipper-side.png", widescreen(skipper_side)),
+    Asset("lighthouse/assets/trawler-bow.png", widescreen(trawler_bow)),
+    Asset("lighthouse/assets/trawler-side.png", widescreen(trawler_side)),
     Asset("lighthouse/assets/frames/dawn-harbour.png", dawn_harbour),
     Asset("lighthouse/assets/music/storm-swell.wav", storm_swell),
 )
