@@ -79,6 +79,9 @@ MAX_FILM_NAME_BYTES = NAME_MAX - len(".") - len(".XXXXXXXX") - len(".cut")
 """The longest ``output.file``: the cut works in ``.NAME.XXXXXXXX.cut`` next to the film
 (:func:`storyboard.cut.assemble.assemble`), as atomic writes do in ``.NAME.XXXXXXXX.tmp``."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MARKUP = re.compile(r"[{}<>\\]")
+"""What SubRip and WebVTT files read as markup (tags, override blocks, escapes): a line's
+words cannot hold it (nobody says a brace), so its subtitle shows what it says."""
 
 
 def validate_document(doc: Document) -> CheckedStoryboard:
@@ -582,6 +585,13 @@ class _Checker:
             elif (bad := unprintable(one_line(text))) is not None:
                 problem = problem or "unprintable"
                 self.error(here, f"{field}: the text holds {bad}")
+            elif key == raw.says_key and (mark := _MARKUP.search(text)) is not None:
+                problem = problem or "markup"
+                self.error(
+                    here,
+                    f"{field}: the words hold '{mark.group()}', which subtitle files read as "
+                    "markup; write what is said",
+                )
         if problem is not None:
             return None
         return Line(
