@@ -225,8 +225,9 @@ def _at(regions: Sequence[Region], offset: float, *, start: bool) -> float:
     next one's start for a line's start, the last one's end for its end."""
     for a, b in regions:
         length = b - a
-        if offset < length or (not start and offset <= length):
-            return a + offset
+        # (to a microsecond: shares of the speech are sums of floats)
+        if offset < length - 1e-6 or (not start and offset <= length + 1e-6):
+            return min(a + offset, b)
         offset -= length
     return regions[-1][1]
 
