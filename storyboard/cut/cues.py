@@ -38,8 +38,12 @@ from storyboard.dialogue import Line
 if TYPE_CHECKING:
     from storyboard.compile import Compiled
     from storyboard.cut.timeline import Timeline
+    from storyboard.ir import CheckedStoryboard
 
 Timing = Literal["at", "speech", "spread"]
+SubtitleMode = Literal["soft", "burn", "off"]
+"""What the cut does with the cues: a subtitle track in the film, drawn into the picture, or
+neither (the ``.srt`` and ``.vtt`` files are written whatever it is)."""
 Region = tuple[float, float]
 """A stretch of speech, ``(start, end)`` in seconds."""
 
@@ -82,6 +86,14 @@ class Cue:
     line: int
     clip: int
     timing: Timing
+
+
+def subtitle_mode(checked: CheckedStoryboard) -> SubtitleMode:
+    """``cut.subtitles``, or its default: ``soft`` when a shot has dialogue, else ``off``."""
+    cut = checked.storyboard.cut
+    if cut is not None and cut.subtitles is not None:
+        return cut.subtitles
+    return "soft" if checked.has_dialogue else "off"
 
 
 def time_lines(
@@ -237,4 +249,14 @@ def _ms(value: Fraction) -> float:
     return round(float(value), 3) + 0.0
 
 
-__all__ = ["MIN_VISIBLE", "Cue", "TimedLine", "Timing", "film_cues", "shot_speech", "time_lines"]
+__all__ = [
+    "MIN_VISIBLE",
+    "Cue",
+    "SubtitleMode",
+    "TimedLine",
+    "Timing",
+    "film_cues",
+    "shot_speech",
+    "subtitle_mode",
+    "time_lines",
+]

@@ -12,7 +12,7 @@ import numpy as np
 import pysubs2
 import pytest
 
-from storyboard.cut.cues import Cue, film_cues, shot_speech, time_lines
+from storyboard.cut.cues import Cue, film_cues, shot_speech, subtitle_mode, time_lines
 from storyboard.cut.timeline import build_timeline
 from storyboard.dialogue import Line
 from storyboard.exports.subtitles import subtitle_text, write_subtitles
@@ -231,3 +231,10 @@ def test_subtitle_files_read_back_with_pysubs2(tmp_path: Path) -> None:
         ]
     assert subtitle_text(cues, "vtt").startswith("WEBVTT")
     assert "00:00:03,500 --> 00:00:05,500" in subtitle_text(cues, "srt")
+
+
+def test_subtitles_are_soft_by_default_when_a_shot_speaks(storyboard: StoryboardFactory) -> None:
+    assert subtitle_mode(storyboard(FILM).checked) == "soft"
+    assert subtitle_mode(storyboard(FILM + "  subtitles: burn\n").checked) == "burn"
+    silent = "storyboard: 1\ntitle: T\nshots:\n  - {id: a, duration: 3, prompt: The sea.}\n"
+    assert subtitle_mode(storyboard(silent).checked) == "off"
