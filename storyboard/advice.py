@@ -17,12 +17,15 @@ warning never changes the exit status and never stops a build:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from storyboard.compile import Compiled
 from storyboard.diagnostics import DataPath, Diagnostic
 from storyboard.media import limits
 from storyboard.resolve import Handoff, Input, request_elements
 from storyboard.sources import MediaRef, Source
+
+if TYPE_CHECKING:  # the compiler calls this module: no import back at run time
+    from storyboard.compile import Compiled
 
 ASPECT_TOLERANCE = 0.10
 """How far an image's aspect may be off the output's: ``max(a, b) / min(a, b) - 1``."""

@@ -134,7 +134,7 @@ def prepare(
 ) -> Prepared:
     """Check, compile, key and plan a storyboard; say for each take whether it is cached.
 
-    ``backend_name`` is the backend's namespace (:func:`storyboard.backends.factory.namespace`):
+    ``backend_name`` is the backend's namespace (:func:`storyboard.backends.namespaces.namespace`):
     whose cache, lock entries and records to compare with. ``pricing`` says whose money
     the plan counts (:func:`storyboard.backends.factory.pricing`); by default what the
     namespace alone tells.

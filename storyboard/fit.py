@@ -19,13 +19,16 @@ With those lengths, :func:`fit_problems` finds, each at its place in the storybo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from storyboard.compile import Compiled
 from storyboard.cut.timeline import FPS, check_timeline, frames_at_fps, to_frames
 from storyboard.diagnostics import Diagnostic
 from storyboard.media import limits
 from storyboard.resolve import Handoff, Resolved
 from storyboard.sources import FrameRef, MediaRef
+
+if TYPE_CHECKING:  # the compiler calls this module: no import back at run time
+    from storyboard.compile import Compiled
 
 
 def take_lengths(

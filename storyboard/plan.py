@@ -59,7 +59,7 @@ class Pricing:
     Attributes:
         name: the backend, ``preview`` or ``runware``.
         namespace: its results' namespace (``preview@0.25``, ``runware``,
-            ``runware@127.0.0.1:8787``; see :func:`storyboard.backends.factory.namespace`).
+            ``runware@127.0.0.1:8787``; see :func:`storyboard.backends.namespaces.namespace`).
         endpoint: where its requests go, redacted (``""`` for the offline preview).
         paid: whether its results cost money (and go into the lock file).
         real_money: it is Runware's own service (``https://api.runware.ai/v1``): the costs

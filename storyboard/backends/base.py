@@ -86,7 +86,7 @@ class Backend(Protocol):
     """Whose results these are: the cache, the lock file, the journal and the records keep
     each namespace apart, so that a preview never stands in for a paid result, a preview at
     another scale is made again, and an emulator's result never stands in for Runware's
-    (see :func:`storyboard.backends.factory.namespace`)."""
+    (see :func:`storyboard.backends.namespaces.namespace`)."""
     endpoint: str
     """Where requests go (``""`` for local backends); the journal is scoped by it."""
     paid: bool

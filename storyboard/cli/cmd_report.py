@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def _folder_named(root: BuildFolder, backend: str) -> BackendOutputs:
     """The backend folder ``--backend`` names: ``preview``, ``runware`` (as ``build
     --backend runware`` would build now: the server of ``RUNWARE_BASE_URL``), or a folder."""
-    from storyboard.backends.factory import namespace
+    from storyboard.backends.namespaces import namespace
     from storyboard.errors import InputError
     from storyboard.state.outputs import BackendOutputs, backend_folder
 

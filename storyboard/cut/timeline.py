@@ -33,18 +33,48 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from storyboard.compile import Compiled
 from storyboard.diagnostics import DataPath, Diagnostic
 from storyboard.errors import BuildError, InputError
 from storyboard.ir import CheckedStoryboard, ShotInfo
 from storyboard.model import Clip, Cut, Format, Transition
-from storyboard.resolve import Take
 from storyboard.sources import MediaRef
 
 FPS = 24
 """The film's frame rate; every frame count in a timeline is at this rate."""
+
+
+class Take(Protocol):
+    """What the cut needs to know of a take: the compiler's resolved take
+    (:class:`storyboard.resolve.Take`) is one. The cut depends on the shape, not on the
+    compiler, which lays out the cut before paying (:mod:`storyboard.fit`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def edit(self) -> object | None: ...
+    @property
+    def duration(self) -> int | None: ...
+    def segment_start(self, shot_id: str) -> int: ...
+
+
+class Takes(Protocol):
+    """Which take holds each shot (:class:`storyboard.resolve.Resolved` is one)."""
+
+    @property
+    def take_of_shot(self) -> Mapping[str, str]: ...
+    def take(self, take_id: str) -> Take: ...
+
+
+class Compiled(Protocol):
+    """A storyboard checked and packed into takes (:class:`storyboard.compile.Compiled`)."""
+
+    @property
+    def checked(self) -> CheckedStoryboard: ...
+    @property
+    def resolved(self) -> Takes: ...
+
 
 EdgeKind = Literal["cut", "crossfade", "dip", "fade"]
 AudioMode = Literal["generated", "mute"]

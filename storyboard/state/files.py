@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,6 +31,52 @@ def disk_error(exc: OSError, action: str) -> BuildError:
     return BuildError(f"cannot {action}{where}: {reason}" + (f"; {hint}" if hint else ""))
 
 
+#: The mode every new file is created with; the kernel takes the umask away.
+NEW_FILE = 0o666
+
+
+def _umask_from_proc() -> int | None:
+    """The umask as Linux (4.7 and later) shows it, read without changing it."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _umask_at_start() -> int:
+    """The umask, where ``/proc`` does not show it: read once, at import, before the build
+    starts any thread (``os.umask`` sets it while it reads it, which is racy once threads make
+    files)."""
+    found = _umask_from_proc()
+    if found is not None:
+        return found
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK_AT_START = _umask_at_start()
+
+
+def new_file_mode() -> int:
+    """The permission bits a plain ``open(path, "w")`` gives a new file now: ``0o666`` less
+    the umask (``0o644`` under umask 022, ``0o640`` under 027)."""
+    mask = _umask_from_proc()
+    return NEW_FILE & ~(mask if mask is not None else _UMASK_AT_START)
+
+
+def fit_mode(fd: int) -> None:
+    """Give the open file ``fd`` the mode of a new file (:func:`new_file_mode`), if it has
+    another: for a file another writer made private (``mkstemp``) that storyboard keeps."""
+    want = new_file_mode()
+    if stat.S_IMODE(os.fstat(fd).st_mode) != want:
+        os.fchmod(fd, want)
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` to ``fd`` (``os.write`` may write fewer on a full disk)."""
     view = memoryview(data)
@@ -47,8 +94,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         BuildError: the file could not be written (full or read-only disk...), nothing
             changed.
     """
-    from storyboard.state.safe import fit_mode  # safe.py builds on this module
-
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

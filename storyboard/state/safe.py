@@ -41,7 +41,7 @@ from pathlib import Path
 
 from storyboard.diagnostics import display_path
 from storyboard.errors import BuildError
-from storyboard.state.files import disk_error, write_all
+from storyboard.state.files import NEW_FILE, disk_error, fit_mode, write_all
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NOFOLLOW_DIR = _DIR | os.O_NOFOLLOW
@@ -50,50 +50,6 @@ _NOFOLLOW_DIR = _DIR | os.O_NOFOLLOW
 _REFUSED = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 #: The suffix of the one temporary name written beside a file outside a staging folder.
 SIBLING_TMP = ".storyboard-tmp"
-#: The mode every new file is created with; the kernel takes the umask away.
-NEW_FILE = 0o666
-
-
-def _umask_from_proc() -> int | None:
-    """The umask as Linux (4.7 and later) shows it, read without changing it."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _umask_at_start() -> int:
-    """The umask, where ``/proc`` does not show it: read once, at import, before the build
-    starts any thread (``os.umask`` sets it while it reads it, which is racy once threads make
-    files)."""
-    found = _umask_from_proc()
-    if found is not None:
-        return found
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK_AT_START = _umask_at_start()
-
-
-def new_file_mode() -> int:
-    """The permission bits a plain ``open(path, "w")`` gives a new file now: ``0o666`` less
-    the umask (``0o644`` under umask 022, ``0o640`` under 027)."""
-    mask = _umask_from_proc()
-    return NEW_FILE & ~(mask if mask is not None else _UMASK_AT_START)
-
-
-def fit_mode(fd: int) -> None:
-    """Give the open file ``fd`` the mode of a new file (:func:`new_file_mode`), if it has
-    another: for a file another writer made private (``mkstemp``) that storyboard keeps."""
-    want = new_file_mode()
-    if stat.S_IMODE(os.fstat(fd).st_mode) != want:
-        os.fchmod(fd, want)
 
 
 class UnsafePath(BuildError):

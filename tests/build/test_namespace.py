@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storyboard import api
-from storyboard.backends.factory import namespace
+from storyboard.backends.namespaces import namespace
 from storyboard.backends.preview import PreviewBackend
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RunwareClient

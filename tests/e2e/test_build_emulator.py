@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from storyboard.backends.factory import namespace
+from storyboard.backends.namespaces import namespace
 from storyboard.build import build, prepare
 from storyboard.emulator.server import EmulatorServer
 from storyboard.state.journal import read_pending

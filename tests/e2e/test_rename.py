@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from storyboard.backends.factory import namespace
+from storyboard.backends.namespaces import namespace
 from storyboard.build import build, prepare
 from storyboard.emulator.server import EmulatorServer
 from tests.conftest import read_lock

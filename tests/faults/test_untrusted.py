@@ -33,7 +33,7 @@ import httpx
 import pytest
 
 import storyboard.execute
-from storyboard.backends.factory import namespace
+from storyboard.backends.namespaces import namespace
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
