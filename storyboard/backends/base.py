@@ -39,7 +39,7 @@ class Job:
         source_seconds: the length of the video an edit starts from, when known.
         cost_limit: the most, in USD, the provider may say the whole job cost before its
             answer is refused as not to be trusted (the plan's estimate times a margin, see
-            :data:`storyboard.execute.COST_MARGIN`); ``None``: no limit known.
+            :data:`storyboard.build.execute.COST_MARGIN`); ``None``: no limit known.
     """
 
     take: str

@@ -9,8 +9,8 @@ import os
 
 from storyboard.backends.base import Backend
 from storyboard.backends.namespaces import RUNWARE_URL, namespace
-from storyboard.errors import InputError
-from storyboard.plan import Pricing
+from storyboard.compiler.plan import Pricing
+from storyboard.core.errors import InputError
 
 NAMES = ("auto", "preview", "runware")
 #: The preview scale of ``storyboard build`` when ``--preview-scale`` is not given.

@@ -31,7 +31,7 @@ from typing import Any
 import av
 
 import storyboard.cut.tables as tables
-from storyboard.errors import BuildError
+from storyboard.core.errors import BuildError
 from storyboard.media.containers import (
     QUICK_OPEN,
     aac_config,
