@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
-from storyboard.dialogue import Line
+from storyboard.language.dialogue import Line
 
 if TYPE_CHECKING:
-    from storyboard.compile import Compiled
+    from storyboard.compiler.compile import Compiled
     from storyboard.cut.timeline import Timeline
-    from storyboard.ir import CheckedStoryboard
+    from storyboard.language.checked import CheckedStoryboard
 
 Timing = Literal["at", "speech", "spread"]
 SubtitleMode = Literal["soft", "burn", "off"]

@@ -16,8 +16,8 @@ from typing import Literal
 
 import pysubs2
 
+from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.cut.cues import Cue
-from storyboard.state.outputs import PLAIN_FILES, Writer
 
 SubtitleFormat = Literal["srt", "vtt"]
 SUBTITLE_FORMATS: tuple[SubtitleFormat, ...] = ("srt", "vtt")

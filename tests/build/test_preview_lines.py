@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build, prepare
+from storyboard.build.pipeline import build, prepare
 
 Project = Callable[[dict[str, str | bytes]], Path]
 

@@ -14,8 +14,8 @@ import pytest
 
 from storyboard.cut.cues import Cue, film_cues, shot_speech, subtitle_mode, time_lines
 from storyboard.cut.timeline import build_timeline
-from storyboard.dialogue import Line
 from storyboard.exports.subtitles import subtitle_text, write_subtitles
+from storyboard.language.dialogue import Line
 from storyboard.media.animatic import render_animatic
 from storyboard.media.speech import detect_speech, speech_regions
 from tests.cut.conftest import StoryboardFactory

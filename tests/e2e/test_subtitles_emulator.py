@@ -11,7 +11,7 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from storyboard.build import build
+from storyboard.build.pipeline import build
 from storyboard.emulator.server import EmulatorServer
 from storyboard.exports.record import read_record
 from tests.e2e.runner import fast_backend

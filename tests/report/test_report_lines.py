@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
+from storyboard.build.pipeline import build
 from storyboard.exports.record import read_record
 from storyboard.report import write_report
 from tests.report.test_report import Page
