@@ -15,7 +15,8 @@ shot ends. Inside a block:
 
 - when the take has generated sound and speech was found in the block, the lines are laid
   in order over that speech, each taking a share of the speech's time in proportion to its
-  words (``timing: "speech"``);
+  words, and two lines that meet near a pause in the speech meet at the pause
+  (``timing: "speech"``);
 - otherwise the lines are spread over the block by their words (``timing: "spread"``);
 
 and a line with ``at`` starts at its ``at`` whatever else (``timing: "at"``).
@@ -33,12 +34,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Literal
 
+from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.dialogue import Line
+from storyboard.language.timing import to_frames
 
 if TYPE_CHECKING:
-    from storyboard.compiler.compile import Compiled
-    from storyboard.cut.timeline import Timeline
-    from storyboard.language.checked import CheckedStoryboard
+    from storyboard.cut.timeline import Compiled, Timeline
 
 Timing = Literal["at", "speech", "spread"]
 SubtitleMode = Literal["soft", "burn", "off"]
@@ -153,13 +154,12 @@ def film_cues(
     """The film's subtitle cues, in order of their start.
 
     Args:
-        compiled: the compiled storyboard (its shots' lines, its takes' segments).
+        compiled: the compiled storyboard (its shots' lines, its takes' segments): the shape
+            :class:`storyboard.cut.timeline.Compiled`, which the compiler's result has.
         timeline: the film, as the cut lays it out.
         speech: take id -> the speech found in the take's video (seconds of the video);
             takes not named, or ``None``, have none to go by.
     """
-    from storyboard.cut.timeline import to_frames
-
     resolved = compiled.resolved
     speech = speech or {}
     cues: list[Cue] = []
@@ -220,16 +220,29 @@ def _clip_regions(regions: Sequence[Region], lo: float, hi: float) -> list[Regio
 
 def _over_speech(lines: Sequence[Line], regions: Sequence[Region]) -> list[Region]:
     """``lines`` laid in order over the speech ``regions``, each a share of its time by its
-    words; a line starts where its share of the speech starts, and ends where it ends."""
+    words; a line starts where its share of the speech starts, and ends where it ends.
+
+    Where two lines meet near a pause in the speech (closer to it than half the shorter of
+    the two shares), they meet at the pause: people pause between lines, and a subtitle that
+    runs into the next line's words is worse than one a little off its share.
+    """
     spoken = sum(b - a for a, b in regions)
     weights = _weights(lines)
-    total, done, spans = sum(weights), 0, []
-    for weight in weights:
-        first = spoken * done / total
-        done += weight
-        last = spoken * done / total
-        spans.append((_at(regions, first, start=True), _at(regions, last, start=False)))
-    return spans
+    total = sum(weights)
+    cuts = [spoken * sum(weights[:i]) / total for i in range(len(weights) + 1)]
+    pauses, done = [], 0.0
+    for a, b in regions[:-1]:
+        done += b - a
+        pauses.append(done)
+    for i in range(1, len(cuts) - 1):
+        reach = min(cuts[i] - cuts[i - 1], cuts[i + 1] - cuts[i]) / 2
+        near = [p for p in pauses if cuts[i - 1] < p < cuts[i + 1] and abs(p - cuts[i]) <= reach]
+        if near:
+            cuts[i] = min(near, key=lambda p: abs(p - cuts[i]))
+    return [
+        (_at(regions, cuts[i], start=True), _at(regions, cuts[i + 1], start=False))
+        for i in range(len(lines))
+    ]
 
 
 def _at(regions: Sequence[Region], offset: float, *, start: bool) -> float:

@@ -94,6 +94,18 @@ def test_lines_are_laid_in_order_over_the_speech_found() -> None:
     ]
 
 
+def test_lines_meet_at_a_pause_near_their_share_of_the_speech() -> None:
+    # 3 words and 3 words over 1.0 s and 1.2 s of speech: shares meet 0.1 s into the second
+    # stretch, which is within half a share of the pause between them
+    speech = [(0.5, 1.5), (2.3, 3.5)]
+    lines = [line("Hold the light!"), line("I see it!")]
+    timed = time_lines(lines, 4.0, speech)
+    assert [(t.start, t.end) for t in timed] == [(0.5, 1.5), (2.3, 3.5)]
+    # far from any pause, the shares stand: 1 word and 5 words over one stretch of 3 s
+    timed = time_lines([line("Ahoy!"), line("One two three four five.")], 4.0, [(0.5, 3.5)])
+    assert [(t.start, t.end) for t in timed] == [(0.5, 1.0), (1.0, 3.5)]
+
+
 def test_a_line_with_at_keeps_its_start_over_speech() -> None:
     timed = time_lines([line("Hold on.", at=2.2)], 5.0, SPEECH)
     assert [(t.start, t.end, t.timing) for t in timed] == [(2.2, 4.0, "at")]
@@ -126,8 +138,8 @@ def test_speech_is_found_where_the_sine_bursts_are(tmp_path: Path) -> None:
     first, second = time_lines(lines, 5.0, found)
     assert first.timing == second.timing == "speech"
     assert first.start == found[0][0] and second.end == found[1][1]
-    # the first line takes 4/9 of the speech, about the first burst: the two meet near the gap
-    assert found[0][1] - 0.15 <= first.end == second.start <= found[1][0] + 0.15
+    # the first line takes 4/9 of the speech, about the first burst: the two meet at the gap
+    assert (first.end, second.start) == (found[0][1], found[1][0])
 
 
 def test_a_steady_tone_and_silence_are_not_speech(tmp_path: Path) -> None:
@@ -200,9 +212,10 @@ def test_cues_come_from_the_speech_of_the_take(storyboard: StoryboardFactory) ->
     got = [(c.start, c.end, c.shot, c.clip, c.timing) for c in cues]
     assert got == [
         # a's 2 s of speech (1.2..2.0, 2.4..3.6): 4 of 11 words take 0.727 s of it, from
-        # 1.2 s; the clip starts 1 s into the shot
-        (0.2, 0.927, "a", 0, "speech"),
-        (0.927, 2.6, "a", 0, "speech"),
+        # 1.2 s, which is 0.073 s short of the pause at 2.0 s: the lines meet at the pause;
+        # the clip starts 1 s into the shot
+        (0.2, 1.0, "a", 0, "speech"),
+        (1.4, 2.6, "a", 0, "speech"),
         # b's speech (0.5..1 s into b) is before its line's at: the line is spread from 1 s
         (3.5, 5.5, "b", 1, "at"),
         # a again from 8.5 s, to 1.5 s into it: 0.3 s of the first line (1.2..1.5); the
