@@ -70,6 +70,32 @@ shots:
     assert request["providerSettings"]["klingai"]["sound"] is True
 
 
+def test_an_element_made_from_a_video_speaks_without_a_voice(project: Project) -> None:
+    root = project(
+        {
+            "film.yaml": """\
+storyboard: 1
+title: T
+elements:
+  buoy: {videos: [https://example.com/buoy.mp4]}
+defaults:
+  sound: true
+shots:
+  - id: bell
+    duration: 4
+    prompt: The bell buoy rocks in the swell.
+    dialogue:
+      - buoy: "Clang. Clang."
+"""
+        }
+    )
+    request = requests(root)["bell"]
+    assert request["positivePrompt"].endswith('<<<element_1>>> says: "Clang. Clang."')
+    (element,) = request["inputs"]["elements"]
+    assert element["videos"] == ["https://example.com/buoy.mp4"]
+    assert "voices" not in element
+
+
 def test_the_form_is_the_profiles() -> None:
     profile = get_profile("klingai:kling-video@o3-pro")
     assert profile is not None
