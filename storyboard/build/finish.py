@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import EventSink, Note
@@ -106,7 +106,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             # fit now depends on a length known only once its take was made.
             misfit = exc
         if timeline is not None and compiled.checked.has_dialogue:
-            cues = film_cues(compiled, timeline, _speech(result, timeline, digests, state))
+            cues = film_cues(compiled, timeline, _speech(result, timeline, digests, state, emit))
     if timeline is None:
         if misfit is not None:
             reason = "the film was not cut: the cut does not fit the takes' videos"
@@ -240,14 +240,23 @@ CUT_FILES = (
 
 
 def _speech(
-    result: BuildResult, timeline: Timeline, digests: dict[str, str], state: dict[str, Any]
+    result: BuildResult,
+    timeline: Timeline,
+    digests: dict[str, str],
+    state: dict[str, Any],
+    emit: EventSink,
 ) -> dict[str, list[Region] | None]:
     """The speech found in the sound of each take whose shots in the film speak (and which
-    generated sound): remembered by the video's sha256, else detected."""
+    generated sound): remembered by the video's sha256, else detected. A sound that cannot be
+    decoded has no speech to go by (its lines are spread, and a note says why): the take is
+    paid for, and its subtitles are not worth losing the film over."""
+    from storyboard.media.probe import MediaError
     from storyboard.media.speech import detect_speech
 
     compiled = result.prepared.compiled
-    known: dict[str, Any] = state.setdefault("speech", {})
+    known = state.get("speech")
+    if not isinstance(known, dict):  # (a cache: what it cannot read is found again)
+        known = state["speech"] = {}
     found: dict[str, list[Region] | None] = {}
     for clip in timeline.clips:
         take = compiled.resolved.take(clip.take)
@@ -256,14 +265,35 @@ def _speech(
         if not compiled.checked.shot(clip.shot).dialogue:
             continue
         digest = digests[take.id]
-        if digest not in known:
-            regions = detect_speech(clip.source)
-            known[digest] = None if regions is None else [list(r) for r in regions]
-        kept = known[digest]
-        found[take.id] = None if kept is None else [(float(a), float(b)) for a, b in kept]
+        kept = _regions(known.get(digest), missing=digest not in known)
+        if kept is False:
+            try:
+                kept = detect_speech(clip.source)
+            except MediaError as exc:
+                emit(Note("", f"take {take.id}: no speech to time its lines by: {exc}"))
+                kept = None
+            known[digest] = None if kept is None else [list(r) for r in kept]
+        found[take.id] = kept
     for digest in set(known) - {digests[t] for t in found}:  # only this cut's takes are kept
         del known[digest]
     return found
+
+
+def _regions(value: Any, *, missing: bool) -> list[Region] | Literal[False] | None:
+    """Remembered speech: its regions, ``None`` (the video has no sound), or ``False`` when
+    there is nothing usable remembered (so it is detected again)."""
+    if missing:
+        return False
+    if value is None:
+        return None
+    if isinstance(value, list) and all(
+        isinstance(r, list)
+        and len(r) == 2
+        and all(isinstance(t, int | float) and not isinstance(t, bool) for t in r)
+        for r in value
+    ):
+        return [(float(a), float(b)) for a, b in value]
+    return False
 
 
 def _subtitles(
