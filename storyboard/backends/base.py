@@ -16,11 +16,17 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Segment:
-    """A shot of a take, for backends that draw (the preview)."""
+    """A shot of a take, for backends that draw (the preview).
+
+    ``lines`` are its lines of dialogue as ``(start, end, words)``, in seconds from the
+    shot's start, timed as the film's subtitles time them without detected speech
+    (:func:`storyboard.cut.cues.time_lines`).
+    """
 
     shot: str
     prompt: str
     seconds: int
+    lines: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ For each take it renders a real video at the requested size (scaled down by
 ``--preview-scale``), of the exact duration, at 24 fps, with a 1 s keyframe interval: a slow
 move from the ``start`` image toward the ``end`` image where the take has them (hand-offs
 really flow: a ``start`` taken from another take is that take's decoded last frame), otherwise
-a card per shot with its id, prompt and a timecode, so segment boundaries show. A quiet audio
-track is there exactly when ``sound`` is on. An edit takes its source's size and length.
+a card per shot with its id, prompt and a timecode, so segment boundaries show; each shot's
+lines of dialogue are drawn as subtitles at the times the film's subtitles give them. A quiet
+audio track is there exactly when ``sound`` is on. An edit takes its source's size and length.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ class PreviewBackend:
         if not duration:
             duration = job.source_seconds or 5.0
         label = f" (variation {index + 1} of {count})" if count > 1 else ""
-        segments = [Segment(s.shot + label, s.prompt, float(s.seconds)) for s in job.segments]
+        segments = [
+            Segment(s.shot + label, s.prompt, float(s.seconds), s.lines) for s in job.segments
+        ]
         if "video" in inputs and segments:
             segments = [Segment(segments[0].label + " (edit)", segments[0].text, duration)]
         render_animatic(

@@ -77,6 +77,7 @@ from storyboard.core.events import (
     ignore,
 )
 from storyboard.core.files import disk_error
+from storyboard.language.checked import ShotInfo
 from storyboard.language.sources import MediaRef
 from storyboard.media.frames import extract_frame
 
@@ -333,7 +334,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 files=files,
                 provider_ids=provider_ids,
                 resumed=pending is not None,
-                segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
+                segments=tuple(_segment(s) for s in take.shots),
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
             )
@@ -481,6 +482,16 @@ def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> Locke
 
 def _redacted(url: str | None) -> str | None:
     return None if url is None else redact_url(url)
+
+
+def _segment(info: ShotInfo) -> Segment:
+    """A shot for the backend: its prompt, length and lines (timed as the subtitles would be
+    without detected speech)."""
+    from storyboard.cut.cues import time_lines
+
+    seconds = info.duration or 0
+    lines = tuple((t.start, t.end, t.line.says) for t in time_lines(info.dialogue, float(seconds)))
+    return Segment(info.id, info.prompt, seconds, lines)
 
 
 def _cost_limit(run: Execution, compiled: CompiledTake) -> float:

@@ -176,7 +176,8 @@ def _compile_and_key(
     # 4-5. resolve takes and compile their requests.
     compiled = compile_storyboard(checked, file_hash=hashes)
     # 6. key every take (what the cache, the lock and the last build know: see _plan).
-    keys, materials = keys_and_materials(compiled, file_hash=hashes)
+    drawn = backend_name.partition("@")[0] == "preview"  # it draws the lines of dialogue
+    keys, materials = keys_and_materials(compiled, file_hash=hashes, draws_lines=drawn)
     with refusing():
         workspace = Workspace.for_storyboard(
             checked.document.path, checked.document.project_root, build_dir, backend=backend_name

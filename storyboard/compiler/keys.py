@@ -8,6 +8,10 @@ enters a key: not task UUIDs, timestamps, comments, key order or the cut; ``pick
 only the keys of takes downstream of a take with variations (they start on, or edit, the
 picked video). :data:`KEY_VERSION` changes only when the meaning of a request changes, never
 with a release, so an upgrade does not make a writer pay again.
+
+A backend that draws the lines of dialogue into its videos (the preview) keys them with what
+it draws from beyond the request: the lines' ``at`` times (their words are in the prompt), so
+that moving a line makes a new preview. Paid takes never: ``at`` times only the subtitles.
 """
 
 from __future__ import annotations
@@ -28,21 +32,29 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dict[str, str]:
+def take_keys(
+    compiled: Compiled, *, file_hash: FileHasher | None = None, draws_lines: bool = False
+) -> dict[str, str]:
     """The key of every take, by take id (takes are in dependency order)."""
-    return keys_and_materials(compiled, file_hash=file_hash)[0]
+    return keys_and_materials(compiled, file_hash=file_hash, draws_lines=draws_lines)[0]
 
 
 def keys_and_materials(
-    compiled: Compiled, *, file_hash: FileHasher | None = None
+    compiled: Compiled, *, file_hash: FileHasher | None = None, draws_lines: bool = False
 ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """The key of every take and the :func:`key_material` it hashes, by take id."""
+    """The key of every take and the :func:`key_material` it hashes, by take id.
+
+    ``draws_lines``: the backend draws the lines of dialogue (see the module docstring).
+    """
     hasher = file_hash or FileHashes()
     keys: dict[str, str] = {}
     materials: dict[str, dict[str, Any]] = {}
     refs: dict[str, str] = {}
     for take in compiled.takes:
         material = key_material(take, refs, hasher)
+        timing = {s.id: [line.at for line in s.dialogue] for s in take.take.shots}
+        if draws_lines and any(at is not None for ats in timing.values() for at in ats):
+            material["lines_at"] = {shot: ats for shot, ats in timing.items() if ats}
         materials[take.id] = material
         keys[take.id] = hashlib.sha256(canonical(material).encode()).hexdigest()
         refs[take.id] = upstream_ref(take, keys[take.id])

@@ -281,9 +281,9 @@ def group_limits(
             if length > profile.max_segment_prompt:
                 broken.append(
                     Limit(
-                        f"prompt of shot '{info.id}' is {length} characters; a "
-                        f"segment of a multi-shot request takes at most "
-                        f"{profile.max_segment_prompt}",
+                        f"prompt of shot '{info.id}' is {length} characters"
+                        f"{_with_lines(info)}; a segment of a multi-shot request takes at "
+                        f"most {profile.max_segment_prompt}",
                         (*info.path, "prompt"),
                     )
                 )
@@ -302,21 +302,30 @@ def group_limits(
         if length > profile.max_prompt:
             broken.append(
                 Limit(
-                    f"prompt of shot '{shots[0].id}' is {length} characters once elements are "
-                    f"numbered (<<<element_N>>>); the model takes at most {profile.max_prompt}",
+                    f"prompt of shot '{shots[0].id}' is {length} characters"
+                    f"{_with_lines(shots[0])} once elements are numbered (<<<element_N>>>); "
+                    f"the model takes at most {profile.max_prompt}",
                     (*shots[0].path, "prompt"),
                 )
             )
     if len(names) > profile.max_elements:
-        culprit = next(s for s in shots if names[profile.max_elements] in _elements(s))
+        extra = names[profile.max_elements]
+        culprit = next(s for s in shots if extra in _elements(s))
+        # A line's speaker: point at the line (its prompt may not name the element at all).
+        speaker = next((li for li in culprit.dialogue if li.element and li.who == extra), None)
         broken.append(
             Limit(
                 f"{len(names)} elements in one request ({', '.join(names)}); the model takes "
-                f"at most {profile.max_elements}",
-                (*culprit.path, "prompt"),
+                f"at most {profile.max_elements}"
+                + (" (speakers of lines count too)" if culprit.dialogue else ""),
+                speaker.path if speaker is not None else (*culprit.path, "prompt"),
             )
         )
     return broken
+
+
+def _with_lines(info: ShotInfo) -> str:
+    return " with its dialogue written in" if info.dialogue else ""
 
 
 # -- packing -------------------------------------------------------------------------------

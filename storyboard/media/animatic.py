@@ -10,6 +10,10 @@ codecs and audio layout the service would return. Two kinds of picture:
 - otherwise a card per segment: the segment's label (e.g. the shot id), its prompt wrapped,
   a running timecode and a progress bar. Each segment has its own colour, so boundaries show.
 
+Either way, a segment's lines of dialogue are drawn as subtitles at their times, so a writer
+can judge the timing before paying; never on a clip's first and last frame, which other
+shots may start or end on.
+
 Frames are drawn with Pillow (its embedded scalable font, no system fonts) and piped raw into
 the ffmpeg binary that ``imageio-ffmpeg`` ships. Encoding is bit-exact and single-threaded per
 stream, so the same spec always gives the same bytes.
@@ -40,13 +44,18 @@ AUDIO_RATE = 48_000
 _ZOOM = 1.10  # how far the slow move pushes in over a whole clip
 
 
+Spoken = tuple[float, float, str]
+"""A line of dialogue on a segment: ``(start, end, words)``, seconds from the segment's start."""
+
+
 @dataclass(frozen=True)
 class Segment:
-    """One stretch of an animatic: what its card says and how long it lasts."""
+    """One stretch of an animatic: what its card says, how long it lasts, what is said."""
 
     label: str
     text: str
     seconds: float
+    lines: tuple[Spoken, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ def render_animatic(
 
     Args:
         segments: ``Segment`` or ``(label, text, seconds)`` tuples; empty means one card.
+            A segment's ``lines`` are drawn as subtitles.
         start_image, end_image: encoded image bytes, a path, or a Pillow image.
         fmt: ``MP4``/``MOV`` give H.264 + AAC, ``WEBM`` gives VP9 + Opus.
         quality: 20-99 like the service's ``outputQuality``; mapped to a CRF.
@@ -353,6 +363,7 @@ def _card_frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
             draw.rectangle((margin, y0, width - margin - 1, y0 + bar - 1), fill=(20, 20, 20))
         if done > 0 and y0 >= 0:  # at small sizes the first frames have no progress yet
             draw.rectangle((margin, y0, margin + done - 1, y0 + bar - 1), fill=(255, 255, 170))
+        _say(frame, spec, layout, index)
         yield frame
 
 
@@ -429,7 +440,47 @@ def _image_frames(spec: AnimaticSpec) -> Iterator[Image.Image]:
                 fill=_colour(segment.label, position),
             )
             draw.text((pad * 2, pad * 2), text, font=font, fill=(255, 255, 255))
+        _say(frame, spec, layout, index)
         yield frame
+
+
+def said_at(layout: list[tuple[int, Segment]], index: int, fps: int) -> str | None:
+    """The words of the line spoken at frame ``index`` (its segment's), if any."""
+    position, segment = _segment_at(layout, index)
+    seconds = (index - layout[position][0]) / fps
+    for start, end, words in segment.lines:
+        if start <= seconds < end:
+            return words
+    return None
+
+
+def _say(
+    frame: Image.Image, spec: AnimaticSpec, layout: list[tuple[int, Segment]], index: int
+) -> None:
+    """Draw the line spoken at frame ``index`` as a subtitle: white on a dark band, centred
+    above the timecode (not on the first or the last frame: hand-offs start on those)."""
+    if index in (0, spec.frame_count - 1):
+        return
+    words = said_at(layout, index, spec.fps)
+    if not words:
+        return
+    width, height = spec.size
+    font = _font(max(height // 14, 6))
+    margin = max(2, width // 40)
+    lines = _wrap(words, font, width - 4 * margin)[:2]
+    step = int(font.getbbox("Ag")[3]) + max(1, height // 90)
+    bottom = height - max(2, height // 5)
+    top = bottom - step * len(lines)
+    draw = ImageDraw.Draw(frame)
+    pad = max(1, height // 90)
+    widest = max(font.getlength(line) for line in lines)
+    left = (width - widest) / 2
+    draw.rectangle(
+        (left - 2 * pad, top - pad, left + widest + 2 * pad, bottom + pad), fill=(0, 0, 0)
+    )
+    for k, line in enumerate(lines):
+        x = (width - font.getlength(line)) / 2
+        draw.text((x, top + k * step), line, font=font, fill=(255, 255, 255))
 
 
 __all__ = [

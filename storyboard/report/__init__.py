@@ -5,10 +5,12 @@ Place in the pipeline: the last stage (``... -> cut -> report``). It reads the f
 ``build/NAME/report.html`` with its thumbnails in ``build/NAME/report_files/``. The page shows
 the film and each take in HTML5 players, every shot of the cut in order with its first and
 last frame (the exact frames, from :func:`storyboard.exports.contact_sheet.clip_frames`),
-its prompt and its place in the storyboard, what each take cost and whether it came from the
-cache or was generated, the totals, and the dependency graph as inline SVG
-(:mod:`storyboard.report.graph_svg`). Links to the timeline exports and the contact sheet
-appear when those files are in the build folder.
+its prompt and its place in the storyboard, its lines of dialogue with the times their
+subtitles show in the film, what each take cost and whether it came from the cache or was
+generated, the totals, and the dependency graph as inline SVG
+(:mod:`storyboard.report.graph_svg`). Links to the timeline exports, the contact sheet and the
+subtitle files appear when those files are in the build folder (the film's player shows the
+WebVTT subtitles, where the browser loads a track from disk).
 
 The page loads nothing from the network: media are relative links into the build folder,
 styles are inline and the only script is a few lines that mark thumbnails that fail to load.
@@ -27,7 +29,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image
 
 from storyboard.core.files import PLAIN_FILES, Writer
-from storyboard.exports.record import ClipPlacement, FilmRecord
+from storyboard.cut.cues import Cue
+from storyboard.exports.record import ClipPlacement, FilmRecord, SpokenLine
 from storyboard.report.graph_svg import graph_svg
 
 REPORT_NAME = "report.html"
@@ -38,6 +41,8 @@ EXPORTS = (
     (".edl", "CMX 3600 EDL"),
     (".fcpxml", "Final Cut Pro X XML"),
     (".contact.png", "contact sheet"),
+    (".srt", "subtitles, SubRip"),
+    (".vtt", "subtitles, WebVTT"),
 )
 
 
@@ -51,6 +56,8 @@ class ShotView:
     first: str | None
     last: str | None
     size: tuple[int, int]
+    lines: tuple[tuple[SpokenLine, Cue | None], ...] = ()
+    """The shot's lines, each with its cue in this clip (``None``: cut away by a trim)."""
 
 
 def usd(value: float | None) -> str:
@@ -88,6 +95,7 @@ def render_report(
     shots: list[ShotView],
     link: dict[str, str],
     exports: list[tuple[str, str]],
+    track: str | None = None,
 ) -> str:
     """The page's HTML.
 
@@ -96,6 +104,7 @@ def render_report(
         shots: the clips of the cut, with their thumbnails' URLs.
         link: URL of every media file of the record (relative path -> URL from the page).
         exports: ``(URL, description)`` of each export file that exists.
+        track: the URL of the WebVTT subtitles, for the film's player, if they exist.
     """
     template = _environment().get_template("report.html.j2")
     statuses = {t.id: t.status for t in record.takes}
@@ -107,6 +116,7 @@ def render_report(
         shots=shots,
         link=link,
         exports=exports,
+        track=track,
         counts=record.status_counts(),
         left_out=left_out,
         posters=first_frame,
@@ -146,7 +156,9 @@ def write_report(
             _save_png(image, target, writer)
             written.add(target)
             urls.append(_url(target, page.parent))
-        shots.append(ShotView(index, clip, record.prompt(clip.shot), urls[0], urls[1], size))
+        cues = {c.line: c for c in record.subtitles if c.clip == index - 1}
+        lines = tuple((line, cues.get(k)) for k, line in enumerate(record.lines(clip.shot)))
+        shots.append(ShotView(index, clip, record.prompt(clip.shot), urls[0], urls[1], size, lines))
     if assets.is_dir():
         for stale in sorted(assets.glob("*.png")):
             if stale not in written:
@@ -164,7 +176,9 @@ def write_report(
         file = record.root / f"{record.name}{suffix}"
         if file.exists():
             exports.append((_url(file, page.parent), f"{what} ({file.name})"))
-    html = render_report(record, shots=shots, link=link, exports=exports)
+    vtt = record.root / f"{record.name}.vtt"
+    track = _url(vtt, page.parent) if record.film and vtt.exists() else None
+    html = render_report(record, shots=shots, link=link, exports=exports, track=track)
     writer.write_file(page, html.encode("utf-8"))
     return page
 
