@@ -68,7 +68,8 @@ def clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:05.2f}"
 
 
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """The Jinja2 environment of storyboard's pages (autoescaped; ``usd``, ``clock``)."""
     env = Environment(
         loader=PackageLoader("storyboard", "templates"),
         autoescape=True,
@@ -97,7 +98,7 @@ def render_report(
         link: URL of every media file of the record (relative path -> URL from the page).
         exports: ``(URL, description)`` of each export file that exists.
     """
-    template = _environment().get_template("report.html.j2")
+    template = template_environment().get_template("report.html.j2")
     statuses = {t.id: t.status for t in record.takes}
     in_film = {c.shot for c in record.clips}
     left_out = [s for t in record.takes for s in t.shots if s not in in_film]
@@ -164,8 +165,9 @@ def write_report(
         file = record.root / f"{record.name}{suffix}"
         if file.exists():
             exports.append((_url(file, page.parent), f"{what} ({file.name})"))
-    html = render_report(record, shots=shots, link=link, exports=exports)
-    writer.write_file(page, html.encode("utf-8"))
+    html = render_report(record, shots=shots, link=link, exports=exports).encode("utf-8")
+    if not (page.is_file() and not page.is_symlink() and page.read_bytes() == html):
+        writer.write_file(page, html)  # an unchanged page is left as it is
     return page
 
 
