@@ -234,7 +234,7 @@ def _plain(text: str) -> Any:
 
 def _verify(text: str, result: str, path: DataPath, key: str, value: bool | int) -> None:
     """Refuse a result that changes more than ``key`` at ``path``, or more than one line."""
-    expected = _plain(text)
+    expected = _unshared(_plain(text))  # an alias's value is changed where it is used, too
     target: Any = expected
     for part in path:
         target = target[part]
@@ -244,6 +244,15 @@ def _verify(text: str, result: str, path: DataPath, key: str, value: bool | int)
             f"setting '{key}' here would change more of the storyboard than that value (an "
             "anchor or a merge key shares it?); set it in the editor"
         )
+
+
+def _unshared(data: Any) -> Any:
+    """``data`` with a copy of its own for every place a shared (aliased) value is used."""
+    if isinstance(data, dict):
+        return {k: _unshared(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_unshared(v) for v in data]
+    return data
 
 
 def _changed_lines(before: str, after: str) -> int:
