@@ -26,7 +26,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image
 
-from storyboard.exports.record import ClipPlacement, FilmRecord
+from storyboard.exports.record import ClipPlacement, FilmRecord, TakeRecord
 from storyboard.report.graph_svg import graph_svg
 from storyboard.state.outputs import PLAIN_FILES, Writer
 
@@ -39,6 +39,18 @@ EXPORTS = (
     (".fcpxml", "Final Cut Pro X XML"),
     (".contact.png", "contact sheet"),
 )
+
+
+@dataclass(frozen=True)
+class VariationView:
+    """One variation of a take, as the page shows it beside the others."""
+
+    number: int
+    video: str  # its URL from the page
+    thumb: str | None  # its middle frame's thumbnail, ``None`` where it cannot be decoded
+    size: tuple[int, int]
+    price: float | None  # its share of the take's estimate
+    picked: bool  # the one the film uses
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ def render_report(
     shots: list[ShotView],
     link: dict[str, str],
     exports: list[tuple[str, str]],
+    variations: dict[str, list[VariationView]] | None = None,
 ) -> str:
     """The page's HTML.
 
@@ -97,6 +110,7 @@ def render_report(
         shots: the clips of the cut, with their thumbnails' URLs.
         link: URL of every media file of the record (relative path -> URL from the page).
         exports: ``(URL, description)`` of each export file that exists.
+        variations: the variations of each take that has several, by take id.
     """
     template = template_environment().get_template("report.html.j2")
     statuses = {t.id: t.status for t in record.takes}
@@ -111,6 +125,7 @@ def render_report(
         counts=record.status_counts(),
         left_out=left_out,
         posters=first_frame,
+        variations=variations or {},
         graph=graph_svg(record.graph, statuses),
     )
 
@@ -148,10 +163,31 @@ def write_report(
             written.add(target)
             urls.append(_url(target, page.parent))
         shots.append(ShotView(index, clip, record.prompt(clip.shot), urls[0], urls[1], size))
+    link = {m: _url(record.path(m), page.parent) for m in sorted(_media(record))}
+    variations = {
+        take.id: _variations(record, take, assets, page.parent, link, writer, written)
+        for take in record.takes
+        if len(take.variations) > 1
+    }
     if assets.is_dir():
         for stale in sorted(assets.glob("*.png")):
             if stale not in written:
                 writer.remove_file(stale)
+    exports = []
+    for suffix, what in EXPORTS:
+        file = record.root / f"{record.name}{suffix}"
+        if file.exists():
+            exports.append((_url(file, page.parent), f"{what} ({file.name})"))
+    html = render_report(
+        record, shots=shots, link=link, exports=exports, variations=variations
+    ).encode("utf-8")
+    if not (page.is_file() and not page.is_symlink() and page.read_bytes() == html):
+        writer.write_file(page, html)  # an unchanged page is left as it is
+    return page
+
+
+def _media(record: FilmRecord) -> set[str]:
+    """Every video of the record: the clips' sources, each take's variations, the film."""
     media = {c.source for c in record.clips}
     for take in record.takes:
         media.update(take.variations)
@@ -159,16 +195,45 @@ def write_report(
             media.add(take.video)
     if record.film:
         media.add(record.film)
-    link = {m: _url(record.path(m), page.parent) for m in sorted(media)}
-    exports = []
-    for suffix, what in EXPORTS:
-        file = record.root / f"{record.name}{suffix}"
-        if file.exists():
-            exports.append((_url(file, page.parent), f"{what} ({file.name})"))
-    html = render_report(record, shots=shots, link=link, exports=exports).encode("utf-8")
-    if not (page.is_file() and not page.is_symlink() and page.read_bytes() == html):
-        writer.write_file(page, html)  # an unchanged page is left as it is
-    return page
+    return media
+
+
+def _variations(
+    record: FilmRecord,
+    take: TakeRecord,
+    assets: Path,
+    base: Path,
+    link: dict[str, str],
+    writer: Writer,
+    written: set[Path],
+) -> list[VariationView]:
+    """A take's variations, each with a thumbnail of its middle frame (the first frames of
+    variations that start on the same image are the same picture)."""
+    from storyboard.exports.record import frame_count
+    from storyboard.media.frames import frame_array
+    from storyboard.media.probe import MediaError
+
+    middle = frame_count(take.duration / 2, record.output.fps) if take.duration else 0
+    price = take.estimate / len(take.variations) if take.estimate is not None else None
+    views = []
+    size = (THUMB_WIDTH, round(THUMB_WIDTH * record.output.height / record.output.width))
+    for number, path in enumerate(take.variations, start=1):
+        thumb = None
+        video = record.path(path)
+        try:
+            pixels = frame_array(video, middle) if video.is_file() else None
+        except (MediaError, OSError, ValueError):
+            pixels = None
+        if pixels is not None:
+            image = Image.fromarray(pixels)
+            image.thumbnail((THUMB_WIDTH, THUMB_WIDTH), Image.Resampling.LANCZOS)
+            size = image.size
+            target = assets / f"take-{take.id}-v{number}.png"
+            _save_png(image, target, writer)
+            written.add(target)
+            thumb = _url(target, base)
+        views.append(VariationView(number, link[path], thumb, size, price, path == take.video))
+    return views
 
 
 def _save_png(image: Image.Image, target: Path, writer: Writer) -> None:

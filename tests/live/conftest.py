@@ -9,7 +9,6 @@ import pytest
 
 from storyboard.backends.preview import PreviewBackend
 from storyboard.build import build
-from tests.browser import driver  # noqa: F401  (a fixture)
 
 FILM = """\
 # The review test film.
