@@ -162,12 +162,12 @@ def graph_svg(graph: Mapping[str, Any], statuses: Mapping[str, str] | None = Non
              for n in nodes}  # fmt: skip
     takes_bottom = PAD + rows * node_h + max(rows - 1, 0) * ROW_GAP
     # the elements' band: per element, a row as tall as its most chips in one column
-    band: list[tuple[str, float, float, list[tuple[str, float, float]]]] = []
+    band: list[tuple[str, int, int, list[tuple[str, int, int]]]] = []
     y = takes_bottom + BAND_GAP if nodes else PAD
     for name in elements:
         used = [str(e["to"]) for e in uses if e["from"] == f"element:{name}"]
         stacked: dict[int, int] = {}
-        chips = []
+        chips: list[tuple[str, int, int]] = []
         for take_id in used:
             column = by_id[take_id].column
             stacked[column] = stacked.get(column, -1) + 1
