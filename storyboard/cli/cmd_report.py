@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from storyboard.state.outputs import BackendOutputs, BuildFolder
-    from storyboard.state.workspace import Workspace
+    from storyboard.build.state.outputs import BackendOutputs, BuildFolder
+    from storyboard.build.state.workspace import Workspace
 
 
 def register(sub: Any) -> None:
@@ -46,11 +46,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.build import refusing
-    from storyboard.diagnostics import display_path, printable
+    from storyboard.build.pipeline import refusing
+    from storyboard.build.state.workspace import ProjectLock
+    from storyboard.core.diagnostics import display_path, printable
     from storyboard.exports.record import read_record, record_path
     from storyboard.report import write_report
-    from storyboard.state.workspace import ProjectLock
 
     workspace, outputs, others = find_build(args.file, args.backend, args.build_dir)
     folder = outputs.path
@@ -95,12 +95,12 @@ def find_build(
         InputError: ``file`` is missing or not built (on that backend) yet, or its build
             folder is not storyboard's.
     """
-    from storyboard.build import refusing
-    from storyboard.diagnostics import display_path
-    from storyboard.errors import InputError
+    from storyboard.build.pipeline import refusing
+    from storyboard.build.state.workspace import Workspace
+    from storyboard.core.diagnostics import display_path
+    from storyboard.core.errors import InputError
     from storyboard.exports.record import record_path
-    from storyboard.load import check_storyboard_name, find_project_root
-    from storyboard.state.workspace import Workspace
+    from storyboard.language.load import check_storyboard_name, find_project_root
 
     storyboard = Path(file).absolute()
     named = check_storyboard_name(storyboard)
@@ -136,9 +136,9 @@ def find_build(
 def _folder_named(root: BuildFolder, backend: str) -> BackendOutputs:
     """The backend folder ``--backend`` names: ``preview``, ``runware`` (as ``build
     --backend runware`` would build now: the server of ``RUNWARE_BASE_URL``), or a folder."""
-    from storyboard.backends.factory import namespace
-    from storyboard.errors import InputError
-    from storyboard.state.outputs import BackendOutputs, backend_folder
+    from storyboard.backends.namespaces import namespace
+    from storyboard.build.state.outputs import BackendOutputs, backend_folder
+    from storyboard.core.errors import InputError
 
     if backend in ("preview", "runware"):
         return root.backend(namespace(backend))

@@ -45,8 +45,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE
     from storyboard.cli.cmd_report import find_build
-    from storyboard.diagnostics import display_path, printable
-    from storyboard.errors import InputError
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
     from storyboard.live.review import Review, make_app
     from storyboard.live.server import LocalServer, new_token

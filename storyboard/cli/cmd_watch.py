@@ -49,8 +49,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.diagnostics import printable
-    from storyboard.errors import InputError
+    from storyboard.cli.console import Console
+    from storyboard.core.diagnostics import printable
+    from storyboard.core.errors import InputError
     from storyboard.live.server import LocalServer
     from storyboard.live.watch import Watch, make_app
 
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         max_cost=args.max_cost,
         jobs=args.jobs,
         build_dir=Path(args.build_dir) if args.build_dir else None,
+        sink=Console,
     )
     server = None
     if not args.no_serve:

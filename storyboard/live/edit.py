@@ -8,11 +8,11 @@ the shot's (or the sequence's) mapping, after ``variations`` (or the ``id``/``se
 the way ``fmt`` lays the keys out. Every other line stays byte for byte: every comment, the
 key order, the quotes and the layout.
 
-How: the round-trip loader (``YAML(typ="rt")``, as :mod:`storyboard.fmt` uses it) composes the
-text into nodes that carry their exact start and end in the text; the change is made on the
-text at those places. The result is checked before it is returned: read back, it must hold
-the source's data with exactly that one value changed, and differ from the source by that one
-line; otherwise the change is refused (:class:`EditRefused`), never written.
+How: the round-trip loader (``YAML(typ="rt")``, as :mod:`storyboard.language.fmt` uses it)
+composes the text into nodes that carry their exact start and end in the text; the change is
+made on the text at those places. The result is checked before it is returned: read back, it
+must hold the source's data with exactly that one value changed, and differ from the source by
+that one line; otherwise the change is refused (:class:`EditRefused`), never written.
 
 Writing never loses the writer's work (:func:`write_if_unchanged`): the page that asks for a
 change says which version of the file it saw (the sha256 of its bytes), and the file is
@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from storyboard.inputs import read_capped
+from storyboard.core.inputs import read_capped
 
 MAX_BYTES = 8 * 1024 * 1024
 """The largest storyboard read (the loader's own limit)."""

@@ -124,7 +124,7 @@ class Review:
     def plan(self) -> tuple[Any | None, list[str]]:
         """The plan of the storyboard as it is now, or the problems that stop it."""
         from storyboard import api
-        from storyboard.errors import InputError, StoryboardError
+        from storyboard.core.errors import InputError, StoryboardError
 
         try:
             plan = api.plan(self.storyboard, backend=self.backend, preview_scale=self.preview_scale)

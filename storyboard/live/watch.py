@@ -2,7 +2,7 @@
 
 Place in the pipeline: it runs the whole pipeline again each time an input changes. On every
 save of the storyboard, of a file it includes, of a prompt template or of a local asset it
-names (the files :func:`storyboard.depfile.dependencies` lists, as ``storyboard deps`` writes
+names (the files :func:`storyboard.build.depfile.dependencies` lists, as ``storyboard deps`` writes
 them for make), it checks the storyboard first and prints its errors (and keeps watching: the
 next save is checked again), then builds it (the offline preview unless the paid backend was
 asked for by name) and writes the report. The folders of those files are watched with
@@ -25,9 +25,9 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from markupsafe import escape
 from starlette.applications import Starlette
@@ -35,10 +35,30 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from storyboard.diagnostics import display_path, printable
+from storyboard.core.diagnostics import display_path, printable
 
 if TYPE_CHECKING:
-    from storyboard.build import BuildResult
+    from storyboard.build.pipeline import BuildResult
+    from storyboard.core.events import Event
+
+
+class Sink(Protocol):
+    """Where one build's progress goes (the CLI's console): events in, then closed."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _Quiet:
+    """The sink of a watch given none: the build's events are dropped."""
+
+    def __call__(self, event: Event) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
 
 LOOKED_AT_WHILE_BROKEN = (".yaml", ".yml", ".j2", ".jinja", ".jinja2", ".txt", ".md")
 """Suffixes of new files that may be the missing include or template of a broken storyboard."""
@@ -57,6 +77,8 @@ class Watch:
         jobs: takes built at once.
         build_dir: the build folder (default ``build/NAME``).
         stream: where messages go (standard error).
+        sink: makes the sink of one build's progress on ``stream`` (the CLI passes its
+            console; this package sits below the CLI and does not import it); default: none.
     """
 
     def __init__(
@@ -69,6 +91,7 @@ class Watch:
         jobs: int = 4,
         build_dir: Path | None = None,
         stream: TextIO | None = None,
+        sink: Callable[[TextIO], Sink] | None = None,
     ) -> None:
         self.storyboard = storyboard.absolute()
         self.backend = backend
@@ -77,6 +100,7 @@ class Watch:
         self.jobs = jobs
         self.build_dir = build_dir
         self.stream = stream or sys.stderr
+        self.sink = sink or (lambda _stream: _Quiet())
         self.inputs: set[str] = {_real(self.storyboard)}
         self.seen: dict[str, Stat] = {}
         self.errors: list[str] = []
@@ -94,8 +118,8 @@ class Watch:
         """Check, then build and write the report; ``False`` when the storyboard has errors or
         the build failed (said on the stream)."""
         from storyboard import api
-        from storyboard.depfile import dependencies
-        from storyboard.errors import InputError, LateInputError, StoryboardError
+        from storyboard.build.depfile import dependencies
+        from storyboard.core.errors import InputError, LateInputError, StoryboardError
 
         started = time.monotonic()
         self.seen = {path: _stat(path) for path in self.inputs}
@@ -144,10 +168,9 @@ class Watch:
 
     def _build(self) -> BuildResult:
         from storyboard.backends.factory import make_backend
-        from storyboard.build import build
-        from storyboard.cli.console import Console
+        from storyboard.build.pipeline import build
 
-        console = Console(self.stream)
+        console = self.sink(self.stream)
         try:
             return build(
                 self.storyboard,
@@ -164,10 +187,10 @@ class Watch:
     def _write_report(self, result: BuildResult) -> None:
         """The report of this build, when the build did not write it again itself (the
         first build, or one that had nothing to do)."""
-        from storyboard.build import refusing
+        from storyboard.build.pipeline import refusing
+        from storyboard.build.state.workspace import ProjectLock
         from storyboard.exports.record import read_record, record_path
         from storyboard.report import REPORT_NAME, write_report
-        from storyboard.state.workspace import ProjectLock
 
         workspace = result.prepared.workspace
         if (workspace.output_dir / REPORT_NAME).is_file():

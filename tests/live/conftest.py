@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
+from storyboard.build.pipeline import build
 
 FILM = """\
 # The review test film.

@@ -144,7 +144,7 @@ def test_pick_3_writes_pick_3_with_every_comment_kept(
     keep_screenshot(driver, "review-after-pick")
     # a build with the new pick cuts the film from a's variation 2 (the page reads the file)
     from storyboard.backends.preview import PreviewBackend
-    from storyboard.build import build
+    from storyboard.build.pipeline import build
 
     takes = film / "build" / "film" / "preview" / "takes"
     second = (takes / "a.v2.mp4").read_bytes()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
+from storyboard.build.pipeline import build
 from storyboard.exports.record import frame_count, read_record, record_path
 from storyboard.media.frames import frame_array
 from storyboard.report import ASSETS, REPORT_NAME, write_report
@@ -90,8 +90,8 @@ def test_build_writes_the_report_again_whenever_one_was_written(
     assert not (out / REPORT_NAME).exists()  # a build writes no report of its own
     assert build(storyboard, backend=PreviewBackend(scale=1 / 12)).ok
     assert not (out / REPORT_NAME).exists()
-    from storyboard.state.outputs import BuildFolder
-    from storyboard.state.safe import Tree
+    from storyboard.build.state.outputs import BuildFolder
+    from storyboard.build.state.safe import Tree
 
     outputs = BuildFolder(Tree(root), root / "build" / "film", storyboard).backend("preview")
     write_report(read_record(record_path(out)), writer=outputs)  # as `storyboard report` does
