@@ -1,13 +1,19 @@
 """Headless Chromium for the page tests: found on the PATH, driven by chromedriver through
-Selenium; screenshots kept as test artifacts (``build/test-artifacts/``, git-ignored)."""
+Selenium; screenshots kept as test artifacts (``build/test-artifacts/``, git-ignored).
+
+Where Chromium or chromedriver is missing the browser tests are skipped (and ``-ra`` lists
+them), except where ``STORYBOARD_REQUIRE_BROWSER=1`` is set, as ``.ci/run`` sets it after
+installing them: there a missing browser fails every browser test instead of letting the run
+pass without them.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -20,11 +26,52 @@ FLAGS = (
     "--disable-default-apps", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
 )  # fmt: skip
 
-needs_webdriver = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="headless Chromium and its WebDriver are not installed (Debian: apt-get install "
-    "chromium chromium-driver)",
-)
+REQUIRED = os.environ.get("STORYBOARD_REQUIRE_BROWSER", "") not in ("", "0")
+"""CI sets it: a browser test must run, never be skipped."""
+
+Test = TypeVar("Test", bound=Callable[..., Any])
+
+
+def missing_browser(*, driver: bool) -> str | None:
+    """What is missing for a browser test (``None``: nothing)."""
+    if CHROMIUM is None:
+        return "headless Chromium is not installed (Debian: apt-get install chromium)"
+    if driver and CHROMEDRIVER is None:
+        return "chromedriver is not installed (Debian: apt-get install chromium-driver)"
+    return None
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a browser test whose browser is missing; fail it where one is required."""
+    if REQUIRED:
+        pytest.fail(f"STORYBOARD_REQUIRE_BROWSER is set but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def _webdriver_present() -> None:
+    reason = missing_browser(driver=True)
+    if reason is not None:
+        skip_or_fail(reason)
+
+
+@pytest.fixture
+def _chromium_present() -> None:
+    reason = missing_browser(driver=False)
+    if reason is not None:
+        skip_or_fail(reason)
+
+
+def needs_webdriver(test: Test) -> Test:
+    """Mark a test that drives headless Chromium through chromedriver."""
+    marked: Test = pytest.mark.usefixtures("_webdriver_present")(test)
+    return marked
+
+
+def needs_chromium(test: Test) -> Test:
+    """Mark a test that runs headless Chromium alone (``--dump-dom``, ``--screenshot``)."""
+    marked: Test = pytest.mark.usefixtures("_chromium_present")(test)
+    return marked
 
 
 def artifacts() -> Path:
@@ -44,7 +91,10 @@ def keep_screenshot(driver: Any, name: str) -> Path:
 
 def start_driver(profile: Path, width: int = 1300, height: int = 1000) -> Any:
     """A Chrome WebDriver on headless Chromium with a fresh profile folder."""
-    pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[dev]')")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        skip_or_fail("selenium is not installed (pip install -e '.[dev]')")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -60,8 +110,9 @@ def start_driver(profile: Path, width: int = 1300, height: int = 1000) -> Any:
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One browser per test module."""
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip("headless Chromium and its WebDriver are not installed")
+    reason = missing_browser(driver=True)
+    if reason is not None:
+        skip_or_fail(reason)
     browser = start_driver(tmp_path_factory.mktemp("chromium-profile"))
     try:
         yield browser
