@@ -232,7 +232,12 @@ class Watch:
                 debounce=800,
                 step=80,
                 rust_timeout=1000,
+                yield_on_timeout=True,
             ):
+                if not changes:  # a second without events: a save made before the watch
+                    if self.changed_since():  # began (as the last build ended) is seen here
+                        break
+                    continue
                 self._again(sorted({_real(Path(p)) for _, p in changes}))
                 if self.inputs != watched or self.changed_since():
                     break  # other files to watch now, or a save came during the build

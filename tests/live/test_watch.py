@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CliResult
+from storyboard.emulator.server import EmulatorServer
+from tests.conftest import CliResult, tiny_jpeg
 
 STORYBOARD = """\
 storyboard: 1
@@ -156,6 +157,61 @@ def test_every_save_is_built_within_seconds_and_a_broken_one_does_not_stop_it(
     watcher.wait(r"^built in", timeout=30)
     status, rest = watcher.stop()
     assert status == 0 and "storyboard: watch stopped" in rest
+
+
+def test_a_save_of_a_template_or_of_an_asset_is_built_too(
+    watched: Callable[..., Watcher], tmp_path: Path
+) -> None:
+    """The other inputs a build reads: a prompt template it includes (in a folder of its own)
+    and a local image a shot starts on."""
+    (tmp_path / "styles").mkdir()
+    (tmp_path / "styles" / "look.j2").write_text("in soft morning light")
+    (tmp_path / "first.jpg").write_bytes(tiny_jpeg())
+    (tmp_path / "film.yaml").write_text(
+        "storyboard: 1\ntitle: Watched\nshots:\n"
+        "  - {id: a, duration: 3, prompt: 'a harbour {% include \"styles/look.j2\" %}'}\n"
+        "  - {id: b, start: first.jpg, duration: 3, prompt: gulls over the water}\n"
+    )
+    watcher = watched("--preview-scale", "0.1", "--no-serve")
+    watcher.wait(r"^built in", timeout=60)
+    takes = tmp_path / "build" / "film" / "preview" / "takes"
+    made = {take: (takes / f"{take}.mp4").read_bytes() for take in "ab"}
+    # the template: a's prompt changes, b's does not
+    (tmp_path / "styles" / "look.j2").write_text("in hard noon light")
+    _, lines = watcher.wait(r"^built in", timeout=30)
+    assert any("styles/look.j2 changed: checking" in line for line in lines), lines
+    assert (takes / "a.mp4").read_bytes() != made["a"]
+    assert (takes / "b.mp4").read_bytes() == made["b"]
+    # the image b starts on, saved over by an image editor: b is made again
+    (tmp_path / "first.jpg").write_bytes(tiny_jpeg(color=(200, 120, 40)))
+    _, lines = watcher.wait(r"^built in", timeout=30)
+    assert any("first.jpg changed: checking" in line for line in lines), lines
+    assert "b: generating" in "\n".join(lines)
+    assert (takes / "b.mp4").read_bytes() != made["b"]
+    status, _ = watcher.stop()
+    assert status == 0
+
+
+def test_the_paid_backend_builds_within_its_budget_on_every_save(
+    watched: Callable[..., Watcher], tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    """``--backend runware --max-cost``: each build is held to the budget (over loopback,
+    against the emulator): a save that would cost more sends nothing, and the watch goes on."""
+    watcher = watched(
+        "--backend", "runware", "--max-cost", "0.5", "--no-serve",
+        RUNWARE_API_KEY=emulator.api_key, RUNWARE_BASE_URL=emulator.base_url,
+    )  # fmt: skip
+    _, lines = watcher.wait(r"not built; watching for the next save", timeout=60)
+    assert any("over --max-cost $0.5000; nothing was sent" in line for line in lines), lines
+    assert [e for e in emulator.ledger() if not e.dry_run and e.cost > 0] == []
+    # one shot of 3 s is within the budget: built and paid for once
+    (tmp_path / "film.yaml").write_text(STORYBOARD.split("  - {id: b")[0])
+    watcher.wait(r"^built in", timeout=60)
+    billed = [e for e in emulator.ledger() if not e.dry_run and e.cost > 0]
+    assert len(billed) == 1 and billed[0].cost <= 0.5, billed
+    assert not (tmp_path / "build" / "film" / "preview").exists()
+    status, _ = watcher.stop()
+    assert status == 0
 
 
 def test_the_paid_backend_must_be_named_and_given_a_budget(
