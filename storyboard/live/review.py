@@ -90,17 +90,6 @@ class Review:
 
         return read_record(record_path(self.folder))
 
-    def media(self, record: Any) -> set[str]:
-        """The files of the build folder the page may show: the record's videos."""
-        found: set[str] = {c.source for c in record.clips}
-        for take in record.takes:
-            found.update(take.variations)
-            if take.video:
-                found.add(take.video)
-        if record.film:
-            found.add(record.film)
-        return found
-
     def views(self, record: Any, snapshot: Snapshot | None) -> list[TakeView]:
         views = []
         for take in record.takes:
@@ -261,9 +250,11 @@ def make_app(review: Review) -> Starlette:
         return JSONResponse(answer, status_code=status)
 
     async def media(request: Request) -> Response:
+        from storyboard.report import record_media
+
         name = request.path_params["name"]
         record = await run_in_threadpool(review.record)
-        if name not in review.media(record):
+        if name not in record_media(record):  # the record's videos, no other file
             return Response("not a file of this build\n", status_code=404)
         path = record.path(name)
         try:

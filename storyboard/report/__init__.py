@@ -163,7 +163,7 @@ def write_report(
             written.add(target)
             urls.append(_url(target, page.parent))
         shots.append(ShotView(index, clip, record.prompt(clip.shot), urls[0], urls[1], size))
-    link = {m: _url(record.path(m), page.parent) for m in sorted(_media(record))}
+    link = {m: _url(record.path(m), page.parent) for m in sorted(record_media(record))}
     variations = {
         take.id: _variations(record, take, assets, page.parent, link, writer, written)
         for take in record.takes
@@ -186,8 +186,9 @@ def write_report(
     return page
 
 
-def _media(record: FilmRecord) -> set[str]:
-    """Every video of the record: the clips' sources, each take's variations, the film."""
+def record_media(record: FilmRecord) -> set[str]:
+    """Every video of the record: the clips' sources, each take's variations, the film (the
+    files of the build folder a page of the build may show)."""
     media = {c.source for c in record.clips}
     for take in record.takes:
         media.update(take.variations)
