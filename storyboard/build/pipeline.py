@@ -350,7 +350,10 @@ def build(
         # 10. the cut, the build record, the exports and the contact sheet.
         from storyboard.build.finish import finish
 
-        finished = finish(result, scale=scale, emit=emit)
+        try:
+            finished = finish(result, scale=scale, emit=emit)
+        finally:  # 10a. a report written before is written again: it is never stale
+            _refresh_report(workspace, emit)
         result = BuildResult(prepared, outcomes, backend.name, finished.film)
         # 11. everything was done already: a note that lets the same build skip all of this.
         if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
@@ -359,6 +362,22 @@ def build(
         for line in _resume_hint(result):  # one note a line: each shown escaped, whole
             emit(Note("", line))
     return result
+
+
+def _refresh_report(workspace: Workspace, emit: EventSink) -> None:
+    """Write ``report.html`` of the backend's folder again from the record this build wrote,
+    when storyboard wrote one there before (``storyboard report``, ``storyboard watch``): a
+    report older than its build would show takes and a film that are no longer there. A page
+    that cannot be written is said, and the build goes on (its takes may be paid for)."""
+    from storyboard.exports.record import read_record, record_path
+    from storyboard.report import REPORT_NAME, write_report
+
+    if REPORT_NAME not in workspace.out.owned(REPORT_NAME):
+        return
+    try:
+        write_report(read_record(record_path(workspace.output_dir)), writer=workspace.out)
+    except (OSError, ValueError, UnsafePath, InputError, BuildError) as exc:
+        emit(Note("", f"{REPORT_NAME} was not written again: {exc}"))
 
 
 def _check_budget(plan: Plan, max_cost: float) -> None:

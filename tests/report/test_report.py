@@ -18,6 +18,7 @@ from PIL import Image
 from storyboard.exports.record import FilmRecord, TakeRecord
 from storyboard.report import ASSETS, clock, usd, write_report
 from storyboard.report.graph_svg import graph_svg
+from tests.browser import CHROMIUM, artifacts, needs_chromium
 from tests.conftest import CliResult
 from tests.exports.film import SHOTS, Built
 
@@ -194,12 +195,6 @@ def test_failed_take_shows_why_and_no_player(built: Built, tmp_path: Path) -> No
 
 # -- in a browser -------------------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
-)
-
 
 def chromium(tmp_path: Path, page: Path, *args: str) -> str:
     assert CHROMIUM is not None
@@ -254,6 +249,7 @@ def test_the_page_draws(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "page.png"
     chromium(tmp_path, page, "--window-size=1200,1600", f"--screenshot={shot}",
              "--virtual-time-budget=10000", "--hide-scrollbars")  # fmt: skip
+    shutil.copyfile(shot, artifacts() / "report-page.png")
     with Image.open(shot) as image:
         assert image.size == (1200, 1600)
         pixels = np.asarray(image.convert("RGB")).astype(int)
