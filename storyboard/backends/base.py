@@ -40,6 +40,8 @@ class Job:
         cost_limit: the most, in USD, the provider may say the whole job cost before its
             answer is refused as not to be trusted (the plan's estimate times a margin, see
             :data:`storyboard.execute.COST_MARGIN`); ``None``: no limit known.
+        retake: which attempt at the request this is (``retake`` in the storyboard; 0 the
+            first). Not sent: the request is the same; the preview writes it on its cards.
     """
 
     take: str
@@ -52,6 +54,7 @@ class Job:
     segments: tuple[Segment, ...] = ()
     source_seconds: float | None = None
     cost_limit: float | None = None
+    retake: int = 0
 
 
 @dataclass(frozen=True)

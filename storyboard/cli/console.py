@@ -23,6 +23,7 @@ from storyboard.events import (
     TakeSkipped,
     TakeStarted,
 )
+from storyboard.money import usd
 
 
 class Console:
@@ -78,11 +79,13 @@ class Console:
         if isinstance(event, TakeDone):
             started, _ = self.running.pop(take, (time.monotonic(), ""))
             self.spent += event.cost or 0.0
-            cost = f", ${event.cost:.4f}" if event.cost else ""
+            cost = f", {usd(event.cost)}" if event.cost else ""
             return f"{take}: done in {event.seconds:.1f} s{cost}"
         if isinstance(event, TakeCached):
             if event.source.startswith("take:"):
                 return f"{take}: the same request as {event.source[5:]}, made once"
+            if event.source == "kept":
+                return f"{take}: kept (the result the storyboard keeps)"
             return (
                 f"{take}: cached" if event.source == "cache" else f"{take}: fetched from the lock"
             )
@@ -107,7 +110,7 @@ class Console:
             for take, (started, state) in sorted(self.running.items())
         ]
         if lines:
-            lines.append(f"  spent so far: ${self.spent:.4f}")
+            lines.append(f"  spent so far: {usd(self.spent)}")
         for line in lines:
             self.stream.write(line + "\n")
         self._drawn = len(lines)
