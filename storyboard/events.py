@@ -61,6 +61,19 @@ class Note(Event):
     message: str
 
 
+@dataclass(frozen=True)
+class CutProgress(Event):
+    """How far the cut of the film is (``take`` is empty): ``phase`` is ``indexing`` (the
+    takes' videos), ``re-encoding`` (the pieces around transitions, trims and seams) or
+    ``joining``, then ``done`` (finished, or given up); ``done`` of ``total`` of that phase's
+    steps."""
+
+    film: str
+    phase: str
+    done: int
+    total: int
+
+
 EventSink = Callable[[Event], None]
 
 

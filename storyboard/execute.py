@@ -50,7 +50,7 @@ import math
 import subprocess
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -66,6 +66,7 @@ from storyboard.events import (
     TakeCached,
     TakeDone,
     TakeFailed,
+    TakeProgress,
     TakeSkipped,
     TakeStarted,
     ignore,
@@ -286,6 +287,15 @@ def _fit_measured(
         stop.set()
 
 
+def _progress(run: Execution, take_id: str) -> Callable[[str, float | None], None]:
+    """What a backend tells of a job's progress, as events of ``take_id``."""
+
+    def tell(state: str, fraction: float | None) -> None:
+        run.emit(TakeProgress(take_id, state, fraction))
+
+    return tell
+
+
 def _record(run: Execution, outcome: Outcome) -> Outcome:
     run.outcomes[outcome.take] = outcome
     return outcome
@@ -347,6 +357,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
                 retake=take.retake,
+                progress=_progress(run, take.id),
             )
             run.emit(TakeStarted(take.id, task_uuid, not fresh))
             submitted = False

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard.cut.timeline import Timeline
 from storyboard.errors import InputError, LateInputError
-from storyboard.events import EventSink, Note
+from storyboard.events import CutProgress, EventSink, Note
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -119,11 +119,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
             # cut in the build folder's staging folder, then moved into place
             work = folder.temp_dir("cut-")
+
+            def progress(phase: str, done: int, total: int) -> None:
+                emit(CutProgress("", film.name, phase, done, total))
+
             try:
-                report = assemble(timeline, work / film.name, indexes=indexes)
+                report = assemble(timeline, work / film.name, indexes=indexes, progress=progress)
                 folder.put(work / film.name, film.name)
             finally:
                 folder.tree.rmtree(work)
+                progress("done", 1, 1)
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")

@@ -71,7 +71,9 @@ class RunwareBackend:
         job = ticket.job
         count = job.request.get("numberResults", 1)
         results = await self.client.wait(
-            job.task_uuid, number_results=count if isinstance(count, int) else 1
+            job.task_uuid,
+            number_results=count if isinstance(count, int) else 1,
+            on_progress=job.progress,
         )
         _check_cost(job, results)
         outputs = []
