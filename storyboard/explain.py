@@ -48,7 +48,7 @@ def changes(old: dict[str, Any], new: dict[str, Any], take: CompiledTake) -> lis
     if old.get("version") != new.get("version"):
         found.append(Change("setting", "the key version of storyboard"))
     _walk(old.get("request"), new.get("request"), take.request, (), take, found)
-    return found
+    return sorted(found, key=lambda c: KINDS.index(c.kind))  # the prompt first
 
 
 def summary(found: list[Change]) -> str:
