@@ -350,6 +350,20 @@ def _words(text: str, font: Font, width: int) -> Iterator[str]:
         yield word
 
 
+def _clipped(lines: list[str], room: int, font: Font, width: int) -> list[str]:
+    """The first ``room`` of ``lines``; when some are left out, the last one kept ends with
+    ``...``, shortened so that it still fits ``width`` (a full line plus ``...`` would not)."""
+    if len(lines) <= room:
+        return lines
+    lines = lines[:room]
+    if lines:
+        last = lines[-1].rstrip(".")
+        while last and font.getlength(last + "...") > width:
+            last = last[:-1].rstrip(".")
+        lines[-1] = last + "..."
+    return lines
+
+
 def timecode(index: int, fps: int) -> str:
     """``HH:MM:SS:FF`` for frame ``index`` at ``fps``."""
     seconds, frames = divmod(index, fps)
@@ -374,12 +388,8 @@ def _card(spec: AnimaticSpec, segment: Segment, position: int, count: int) -> Im
     top = margin + int(title.getbbox("Ag")[3]) + margin
     line_height = int(body.getbbox("Ag")[3]) + max(1, height // 90)
     bottom = height - 2 * line_height - margin
-    lines = _wrap(segment.text, body, width - 2 * margin)
     room = max(0, (bottom - top) // max(line_height, 1))
-    if len(lines) > room:
-        lines = lines[:room]
-        if lines:
-            lines[-1] = lines[-1].rstrip(".") + "..."
+    lines = _clipped(_wrap(segment.text, body, width - 2 * margin), room, body, width - 2 * margin)
     for k, line in enumerate(lines):
         draw.text((margin, top + k * line_height), line, font=body, fill=(235, 235, 235))
     return card
@@ -555,11 +565,7 @@ def _band(
     title_h = int(title.getbbox("Ag")[3])
     line_h = int(body.getbbox("Ag")[3]) + max(1, height // 120)
     room = max(0, (height // 2 - title_h - 3 * margin) // max(line_h, 1))
-    lines = _wrap(segment.text, body, width - 2 * margin)
-    if len(lines) > room:
-        lines = lines[:room]
-        if lines:
-            lines[-1] = lines[-1].rstrip(".") + "..."
+    lines = _clipped(_wrap(segment.text, body, width - 2 * margin), room, body, width - 2 * margin)
     band_h = min(height, 2 * margin + title_h + (margin + len(lines) * line_h if lines else 0))
     band = Image.new("RGB", (width, band_h), (16, 16, 20))
     draw = ImageDraw.Draw(band)
