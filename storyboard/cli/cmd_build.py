@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from storyboard.backends.factory import make_backend, resolve_name
-    from storyboard.build import build
+    from storyboard.build.pipeline import build
     from storyboard.cli.console import Console
-    from storyboard.compile import dumps
-    from storyboard.diagnostics import display_path, printable
-    from storyboard.errors import InputError
-    from storyboard.money import usd
+    from storyboard.compiler.compile import dumps
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
+    from storyboard.core.money import usd
 
     if args.jobs < 1:
         raise InputError.at(None, "--jobs must be at least 1")

@@ -1,6 +1,6 @@
 """``storyboard plan FILE [--json]``: every take, its cost and the critical path.
 
-The storyboard's warnings (:mod:`storyboard.advice`) go to standard error first, and into
+The storyboard's warnings (:mod:`storyboard.compiler.advice`) go to standard error first, and into
 ``--json`` as ``warnings``."""
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.compile import dumps
-    from storyboard.errors import InputError
-    from storyboard.plan import render_plan
+    from storyboard.compiler.compile import dumps
+    from storyboard.compiler.plan import render_plan
+    from storyboard.core.errors import InputError
 
     if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
     if args.explain is not None:
-        from storyboard.diagnostics import printable
+        from storyboard.core.diagnostics import printable
 
         lines = api.explain(
             args.file, args.explain, backend=args.backend, preview_scale=args.preview_scale

@@ -4,7 +4,7 @@ Plain lines are used when stderr is not a terminal or when ``CI`` is set (make, 
 one line per event, and, while the build waits (takes running at the provider, the film
 being cut) with nothing else to say, a line every :data:`HEARTBEAT` seconds saying what
 runs, how far the provider says it is, how long the build has run and what it has spent
-(:meth:`Console.heartbeat`). The library only emits events (:mod:`storyboard.events`);
+(:meth:`Console.heartbeat`). The library only emits events (:mod:`storyboard.core.events`);
 this is the one place that draws them.
 
 The live view is drawn by hand (a few lines redrawn under the log with two ANSI escapes)
@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from storyboard.diagnostics import printable
-from storyboard.events import (
+from storyboard.core.diagnostics import printable
+from storyboard.core.events import (
     CutProgress,
     Event,
     Note,
@@ -35,7 +35,7 @@ from storyboard.events import (
     TakeSkipped,
     TakeStarted,
 )
-from storyboard.money import usd
+from storyboard.core.money import usd
 
 HEARTBEAT = 30.0
 """Seconds of silence after which a plain-line console says what the build waits for."""

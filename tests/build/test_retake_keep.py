@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build, prepare
-from storyboard.errors import InputError
+from storyboard.build.pipeline import build, prepare
+from storyboard.core.errors import InputError
 from storyboard.media.frames import frame_array
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult, read_lock

@@ -26,7 +26,7 @@ from storyboard.backends.runware.errors import RunwareError, RunwareProviderErro
 from storyboard.backends.runware.media import JsonPath
 from storyboard.backends.runware.redact import redact_url, strip_redaction
 from storyboard.backends.runware.wire import VideoResult
-from storyboard.money import usd
+from storyboard.core.money import usd
 
 
 class RunwareBackend:
@@ -36,7 +36,7 @@ class RunwareBackend:
     paid = True
 
     def __init__(self, client: RunwareClient) -> None:
-        from storyboard.backends.factory import namespace
+        from storyboard.backends.namespaces import namespace
 
         self.client = client
         self.endpoint = redact_url(client.base_url)  # journaled: nothing secret in it

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyboard.backends.runware import wire
+import storyboard.backends.runware.wire as wire
 from storyboard.backends.runware.errors import (
     RunwareError,
     RunwareNotFoundError,
