@@ -26,9 +26,10 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image
 
+from storyboard.core import money
+from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.exports.record import ClipPlacement, FilmRecord
 from storyboard.report.graph_svg import graph_svg
-from storyboard.state.outputs import PLAIN_FILES, Writer
 
 REPORT_NAME = "report.html"
 ASSETS = "report_files"
@@ -54,12 +55,9 @@ class ShotView:
 
 
 def usd(value: float | None) -> str:
-    """Dollars for people: ``$0.42``, ``$0.336``, ``unknown``."""
-    if value is None:
-        return "unknown"
-    text = f"{value:.4f}".rstrip("0")
-    whole, _, cents = text.partition(".")
-    return f"${whole}.{cents.ljust(2, '0')}"
+    """Dollars in the one format storyboard prints everywhere (``$0.4480``, see
+    :mod:`storyboard.core.money`), or ``unknown``."""
+    return "unknown" if value is None else money.usd(value)
 
 
 def clock(seconds: float) -> str:
@@ -70,7 +68,7 @@ def clock(seconds: float) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("storyboard", "templates"),
+        loader=PackageLoader("storyboard.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
