@@ -8,9 +8,11 @@ runs, how far the provider says it is, how long the build has run and what it ha
 this is the one place that draws them.
 
 The live view is drawn by hand (a few lines redrawn under the log with two ANSI escapes)
-rather than with ``rich``: it is the only view storyboard draws, the plain lines must stay
-plain anyway, and what ``rich`` would add here (cropping lines to the terminal's width, so
-that a redraw never leaves a wrapped line behind) is :func:`_fit`, a few lines.
+rather than with ``rich``: it is the only view storyboard draws, the plain lines (and the
+heartbeat) are ours either way, and what ``rich`` would add here, cropping each line to the
+terminal's width in columns so that a redraw never leaves a wrapped line behind, is
+:func:`_fit`, some twenty lines; ``rich`` would bring four packages to every install
+(``rich``, ``markdown-it-py``, ``mdurl``, ``pygments``) for them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
@@ -226,8 +229,23 @@ def _duration(seconds: float) -> str:
 
 
 def _fit(line: str, width: int) -> str:
-    """``line`` cut to ``width`` columns: a redrawn line must not wrap (the view moves the
-    cursor up by as many lines as it drew)."""
-    if width <= 1 or len(line) < width:
+    """``line`` cut to fewer than ``width`` columns: a redrawn line must not wrap (the view
+    moves the cursor up by as many lines as it drew). A wide character (CJK, in a film's
+    name) takes two columns, a combining one none."""
+    if width <= 1 or _columns(line) < width:
         return line
-    return line[: width - 2] + "…"
+    kept, used = [], 0
+    for char in line:
+        used += _columns(char)
+        if used > width - 2:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns ``text`` takes."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )

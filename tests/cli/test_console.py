@@ -102,6 +102,9 @@ def test_the_ticker_says_it_by_itself() -> None:
 def test_a_live_line_never_wraps() -> None:
     assert _fit("x" * 50, 80) == "x" * 50
     assert _fit("x" * 120, 80) == "x" * 78 + "…"
+    # a film named in CJK: each character takes two columns
+    assert _fit("cutting 港口的早晨.mp4", 16) == "cutting 港口的…"  # 15 columns
+    assert _fit("cutting 港口的早晨.mp4", 40) == "cutting 港口的早晨.mp4"
 
 
 def test_a_build_reports_the_cut(project: Project) -> None:
