@@ -150,7 +150,8 @@ def test_a_task_the_provider_accepted_is_not_charged_anew(film: Path) -> None:
     table = render_plan(plan)
     assert "total: $1.3440\n" in table
     assert (
-        "may be charged anew: $0.8960 (the provider already accepted a: resuming is no new charge)\n"
+        "may be charged anew: $0.8960 (the provider already accepted a: resuming is no new "
+        "charge)\n"
     ) in table
     document = plan.to_json()
     assert document["chargeable"] == pytest.approx(0.896)
