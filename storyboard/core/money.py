@@ -10,8 +10,9 @@ from __future__ import annotations
 
 
 def usd(amount: float) -> str:
-    """``amount`` dollars as ``$0.4480`` (``-$0.1000`` below zero; ``$0.0000`` for nothing)."""
-    text = f"{abs(amount):.4f}"
+    """``amount`` dollars as ``$0.4480`` (``$1,000.0000`` with thousands grouped, ``-$0.1000``
+    below zero, ``$0.0000`` for nothing)."""
+    text = f"{abs(amount):,.4f}"
     if text == "0.0000":
         return "$0.0000"
     return f"-${text}" if amount < 0 else f"${text}"
