@@ -9,6 +9,7 @@ videos and writes them into a folder. The journal is written by the executor bet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +47,10 @@ class Job:
         cost_limit: the most, in USD, the provider may say the whole job cost before its
             answer is refused as not to be trusted (the plan's estimate times a margin, see
             :data:`storyboard.build.execute.COST_MARGIN`); ``None``: no limit known.
+        retake: which attempt at the request this is (``retake`` in the storyboard; 0 the
+            first). Not sent: the request is the same; the preview writes it on its cards.
+        progress: told ``(status, fraction)`` when the provider says how far the job is
+            (``fraction`` 0..1, ``None`` when it gives no figure); ``None``: nobody asks.
     """
 
     take: str
@@ -58,6 +63,8 @@ class Job:
     segments: tuple[Segment, ...] = ()
     source_seconds: float | None = None
     cost_limit: float | None = None
+    retake: int = 0
+    progress: Callable[[str, float | None], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

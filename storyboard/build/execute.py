@@ -50,7 +50,7 @@ import math
 import subprocess
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -72,12 +72,14 @@ from storyboard.core.events import (
     TakeCached,
     TakeDone,
     TakeFailed,
+    TakeProgress,
     TakeSkipped,
     TakeStarted,
     ignore,
 )
 from storyboard.core.files import disk_error
 from storyboard.language.checked import ShotInfo
+from storyboard.core.money import usd
 from storyboard.language.sources import MediaRef
 from storyboard.media.frames import extract_frame
 
@@ -143,6 +145,9 @@ class Execution:
     are not sent."""
     stopped_by: str = "an earlier take failed"
     """Why no new take starts once ``stop`` is set (without ``keep_going``)."""
+    kept: Collection[str] = ()
+    """Takes whose result the storyboard keeps (``keep: true``): their key is the kept
+    result's, found in the cache or the lock, and they are never sent."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -174,7 +179,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             if pending is not None and pending.task_uuid == entry.task_uuid:
                 # a build killed between the cache and the journal: the result is in
                 run.journal.done(key, pending.task_uuid)
-            run.emit(TakeCached(take.id, "cache"))
+            run.emit(TakeCached(take.id, "kept" if take.id in run.kept else "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
         if selected is not None and take.id not in selected:
             return _unselected(run, take.id)
@@ -283,6 +288,15 @@ def _fit_measured(
         stop.set()
 
 
+def _progress(run: Execution, take_id: str) -> Callable[[str, float | None], None]:
+    """What a backend tells of a job's progress, as events of ``take_id``."""
+
+    def tell(state: str, fraction: float | None) -> None:
+        run.emit(TakeProgress(take_id, state, fraction))
+
+    return tell
+
+
 def _record(run: Execution, outcome: Outcome) -> Outcome:
     run.outcomes[outcome.take] = outcome
     return outcome
@@ -310,6 +324,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             entry = await _from_lock(run, locked, expected)
             run.emit(TakeCached(take.id, "lock"))
             return Outcome(take.id, "locked", entry)
+    if take.id in run.kept:  # its key is a result's that is gone: never sent under it
+        raise BuildError(
+            f"the result that take '{take.id}' keeps (keep: true) is no longer in the cache "
+            "or the lock file; nothing was sent. Remove 'keep' to make it again from the "
+            "current request"
+        )
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()
     tree = run.workspace.tree
@@ -337,6 +357,8 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 segments=tuple(_segment(s) for s in take.shots),
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
+                retake=take.retake,
+                progress=_progress(run, take.id),
             )
             run.emit(TakeStarted(take.id, task_uuid, not fresh))
             submitted = False
@@ -546,7 +568,7 @@ async def _check_results(
         if why is None:
             continue
         variation = f" (variation {index + 1})" if len(outputs) > 1 else ""
-        spent = f" (${output.cost:.4f})" if output.cost is not None else ""
+        spent = f" ({usd(output.cost)})" if output.cost is not None else ""
         raise ProviderError(
             f"the result of task {task_uuid}{variation} is not a usable video: {why}. "
             f"The task was paid for{spent}; nothing of it was cached or locked, and it was not "

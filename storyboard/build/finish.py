@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from storyboard.core.errors import InputError, LateInputError
-from storyboard.core.events import EventSink, Note
+from storyboard.core.events import CutProgress, EventSink, Note
 from storyboard.cut.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -127,11 +127,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
             # cut in the build folder's staging folder, then moved into place
             work = folder.temp_dir("cut-")
+
+            def progress(phase: str, done: int, total: int) -> None:
+                emit(CutProgress("", film.name, phase, done, total))
+
             try:
-                report = assemble(timeline, work / film.name, indexes=indexes)
+                report = assemble(timeline, work / film.name, indexes=indexes, progress=progress)
                 folder.put(work / film.name, film.name)
             finally:
                 folder.tree.rmtree(work)
+                progress("done", 1, 1)
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")

@@ -29,6 +29,7 @@ from typing import Any
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
 from storyboard.build.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
+from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, read_pending
 from storyboard.build.state.lockfile import LockFile
@@ -41,6 +42,7 @@ from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
+from storyboard.core.money import usd
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
 
@@ -59,6 +61,10 @@ class Prepared:
     workspace: Workspace
     planned: Plan | Callable[[], Plan] = field(repr=False)
     selected: set[str] | None
+    kept: dict[str, Kept] = field(default_factory=dict)
+    """The takes whose result the film keeps (``keep: true``), and that result."""
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """What the last build in this namespace made each take from (its key material)."""
 
     @functools.cached_property
     def plan(self) -> Plan:
@@ -146,8 +152,9 @@ def prepare(
     if whose.namespace != backend_name:
         raise ValueError(f"pricing of {whose.namespace} for namespace {backend_name}")
     keyed = _compile_and_key(
-        path, backend_name, select=select, build_dir=build_dir, project_root=project_root
-    )
+        path, backend_name, select=select, build_dir=build_dir, project_root=project_root,
+        paid=whose.paid,
+    )  # fmt: skip
     return _plan(keyed, whose, select)
 
 
@@ -160,6 +167,7 @@ class _Keyed:
     materials: dict[str, dict[str, Any]]
     workspace: Workspace
     selected: set[str] | None
+    kept: dict[str, Kept] = field(default_factory=dict)
 
 
 def _compile_and_key(
@@ -169,6 +177,7 @@ def _compile_and_key(
     select: Sequence[str],
     build_dir: Path | None,
     project_root: Path | None,
+    paid: bool,
 ) -> _Keyed:
     hashes = FileHashes()
     # 1-3. load, validate, render prompts.
@@ -183,7 +192,19 @@ def _compile_and_key(
             checked.document.path, checked.document.project_root, build_dir, backend=backend_name
         )
     selected = select_takes(compiled.resolved, select)
-    return _Keyed(compiled, keys, materials, workspace, selected)
+    # 6a. a take the storyboard keeps has the key of the result it keeps, and what depends
+    # on it is keyed on that result.
+    kept: dict[str, Kept] = {}
+    if any(t.take.keep for t in compiled.takes):
+        with refusing():
+            kept, keys, materials = find_kept(
+                compiled,
+                lambda known: keys_and_materials(compiled, file_hash=hashes, kept=known),
+                namespace=backend_name, paid=paid, cache=_cache(workspace),
+                lock=_lock(workspace) if paid else None,
+                records=_read_records(workspace, backend_name),
+            )  # fmt: skip
+    return _Keyed(compiled, keys, materials, workspace, selected, kept)
 
 
 def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
@@ -202,6 +223,10 @@ def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
     making: dict[str, str] = {}
 
     def status(take: Any, key: str) -> Standing:
+        if take.take.keep:
+            standing = _kept_standing(take, keyed, cache, backend_name)
+            if standing is not None:
+                return standing
         with refusing():
             if cache.get(backend_name, key, verify=False) is not None:
                 return Standing("cached", "in the cache")
@@ -219,12 +244,25 @@ def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
             return Standing("generate", UNSENT)
         if pending is not None:
             return Standing("resume", RESUME_SUBMITTED)
+        if take.take.keep:  # on the preview: nothing here to keep yet
+            return Standing("generate", NOTHING_KEPT.format(namespace=backend_name))
         return Standing("generate", why_stale(records.get(take.id), materials[take.id]))
 
     plan = make_plan(compiled, keys, status=status, pricing=pricing)
     if selected is not None:
         _check_selection(plan, selected, select)
-    return Prepared(compiled, keys, materials, workspace, plan, selected)
+    return Prepared(compiled, keys, materials, workspace, plan, selected, keyed.kept, records)
+
+
+def _kept_standing(take: Any, keyed: _Keyed, cache: Cache, namespace: str) -> Standing | None:
+    """A kept take's line in the plan: what changed since the result it keeps."""
+    kept = keyed.kept.get(take.id)
+    if kept is None:
+        return None
+    with refusing():
+        here = cache.get(namespace, kept.key, verify=False) is not None
+    fetch = "" if here else "; download from the lock"
+    return Standing("kept", kept.since(keyed.materials[take.id], take) + fetch)
 
 
 RESUME_SUBMITTED = (
@@ -236,6 +274,7 @@ RESUME_ACCEPTED = (
     "not paid again"
 )
 UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
+NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"
 
 
 def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
@@ -244,7 +283,7 @@ def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> N
     Raises:
         InputError: a selected take needs a take that is neither built nor selected.
     """
-    ready = {i.take.id for i in plan.items if i.status in ("cached", "locked")}
+    ready = {i.take.id for i in plan.items if i.status in ("cached", "locked", "kept")}
     problems = []
     for item in plan.items:
         take = item.take.take
@@ -291,8 +330,9 @@ def build(
     """
     # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
     keyed = _compile_and_key(
-        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root
-    )
+        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root,
+        paid=backend.paid,
+    )  # fmt: skip
     for warning in keyed.compiled.warnings:  # what a writer should know before paying
         emit(Note("", warning.render()))
     scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
@@ -329,6 +369,7 @@ def build(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
             keep_going=keep_going, selected=prepared.selected, emit=emit,
+            kept=frozenset(prepared.kept),
         )  # fmt: skip
         # 8. run the takes.
         outcomes = asyncio.run(_execute_and_close(run))
@@ -388,16 +429,16 @@ def _check_budget(plan: Plan, max_cost: float) -> None:
     """
     whose = plan.pricing.namespace + (", real money" if plan.pricing.real_money else "")
     if plan.chargeable > max_cost:
-        estimate = f"the estimate of what may be charged anew ({whose}) is ${plan.chargeable:.4f}"
+        estimate = f"the estimate of what may be charged anew ({whose}) is {usd(plan.chargeable)}"
         if plan.accepted:
             estimate += (
-                f" (${plan.total:.4f} in all, less {', '.join(plan.accepted)}, which the "
+                f" ({usd(plan.total)} in all, less {', '.join(plan.accepted)}, which the "
                 "provider already accepted)"
             )
-        raise BuildError(f"{estimate}, over --max-cost ${max_cost:.4f}; nothing was sent")
+        raise BuildError(f"{estimate}, over --max-cost {usd(max_cost)}; nothing was sent")
     if plan.unknown_chargeable:
         raise BuildError(
-            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
+            f"--max-cost {usd(max_cost)} cannot be checked: the cost of "
             f"{', '.join(plan.unknown_chargeable)} is not known before it is made (an edit of "
             "a remote video); nothing was sent"
         )
@@ -483,8 +524,13 @@ def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any
 def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: str) -> None:
     records = _read_records(prepared.workspace, backend)
     for take_id, outcome in outcomes.items():
-        if outcome.entry is not None:
+        if outcome.entry is None:
+            continue
+        kept = prepared.kept.get(take_id)
+        if kept is None:
             records[take_id] = prepared.materials[take_id]
+        elif kept.material is not None:  # what the kept result was made from, still
+            records[take_id] = kept.material
     workspace = prepared.workspace
     text = json.dumps(records, sort_keys=True)
     workspace.tree.write_atomic(workspace.records(backend), text.encode(), staging=workspace.tmp)
@@ -620,7 +666,9 @@ def _unchanged(
         cached = Standing("cached", "in the cache")
         return make_plan(compiled, keys, status=lambda t, k: cached, pricing=pricing_of(backend))
 
-    prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
+    prepared = Prepared(
+        compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected, keyed.kept
+    )
     return BuildResult(prepared, outcomes, backend.name, film)
 
 

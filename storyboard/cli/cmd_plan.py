@@ -29,6 +29,11 @@ def register(sub: Any) -> None:
         "--preview-scale", type=float, default=None, metavar="F",
         help="compare with previews rendered at this fraction of the size (default 0.25)",
     )  # fmt: skip
+    parser.add_argument(
+        "--explain", metavar="SHOT",
+        help="say what changed in SHOT's take since the last build (or since the result it "
+        "keeps)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -41,6 +46,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    if args.explain is not None:
+        from storyboard.core.diagnostics import printable
+
+        lines = api.explain(
+            args.file, args.explain, backend=args.backend, preview_scale=args.preview_scale
+        )
+        if args.json:
+            sys.stdout.write(dumps({"explain": lines}))
+        else:
+            print("\n".join(printable(line) for line in lines))
+        return 0
     plan = api.plan(
         args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale
     )

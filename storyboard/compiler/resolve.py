@@ -98,6 +98,8 @@ class Take:
         edit: the video to edit, if any.
         reference_videos: reference video inputs.
         variations: results to generate; ``pick`` chooses the one the cut uses.
+        retake: which attempt at the request (0: the first); it enters the take's key only.
+        keep: the film keeps the take's current result even when its request changes.
         path: where to report take-level problems (the shot, or the sequence).
         sequence: the sequence's name, if any.
     """
@@ -115,6 +117,8 @@ class Take:
     path: DataPath = ()
     sequence: str | None = None
     depends_on: tuple[str, ...] = field(default=())
+    retake: int = 0
+    keep: bool = False
 
     @property
     def duration(self) -> int | None:
@@ -518,6 +522,7 @@ class _Builder:
                 pick=pick,
                 path=path,
                 sequence=sequence,
+                **_attempts(self.checked, members[0]),
             )
             takes.append(take)
             graph.add_node(take_id)
@@ -612,6 +617,15 @@ class _Builder:
         else:
             frame = round((offset + (source.time or 0.0)) * fps)
         return Handoff(target_take, source.shot, frame)
+
+
+def _attempts(checked: CheckedStoryboard, info: ShotInfo) -> dict[str, Any]:
+    """``retake`` and ``keep`` of the take that makes ``info``: the shot's own, or its
+    sequence's (validate refuses them on a shot inside a sequence)."""
+    owner: Any = info.shot
+    if info.sequence is not None:
+        owner = checked.storyboard.shots[int(info.path[1])]
+    return {"retake": owner.retake, "keep": owner.keep}
 
 
 def seq_path(info: ShotInfo) -> DataPath:

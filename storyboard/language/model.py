@@ -179,7 +179,20 @@ class Spoken(_Model):
     )
 
 
-class Shot(ShotSettings, Spoken):
+class Attempts(_Model):
+    """Which attempt at a take's request the film uses: ``retake`` asks for a fresh one,
+    ``keep`` holds on to the current result. On a standalone shot, or on a sequence (for
+    each of its takes); never in ``defaults``."""
+
+    retake: int = Field(
+        0, ge=0, description="A fresh attempt at the same request (0: the first); enters the key."
+    )
+    keep: bool = Field(
+        False, description="Keep the take's current result in the film even when it changes."
+    )
+
+
+class Shot(ShotSettings, Spoken, Attempts):
     """One unit of the story and of the cut."""
 
     id: Id = Field(description="Unique id: [a-z0-9][a-z0-9_-]*.")
@@ -199,7 +212,7 @@ class Shot(ShotSettings, Spoken):
         return self
 
 
-class Sequence(_Model):  # the language calls it a sequence; not typing.Sequence
+class Sequence(Attempts):  # the language calls it a sequence; not typing.Sequence
     """Shots that must flow as one continuous take."""
 
     sequence: Id = Field(description="Name of the sequence.")

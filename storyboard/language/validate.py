@@ -369,7 +369,7 @@ class _Checker:
                     self.smap.key((*shot.path, "end")),
                     f"only the last shot of sequence '{shot.sequence}' may have 'end'",
                 )
-            for key in ("variations", "pick"):
+            for key in ("variations", "pick", "retake", "keep"):
                 if key in shot.data:
                     self.error(
                         self.smap.key((*shot.path, key)),

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image
 
+from storyboard.core import money
 from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.cut.cues import Cue
 from storyboard.exports.record import ClipPlacement, FilmRecord, SpokenLine, TakeRecord
@@ -73,12 +74,9 @@ class ShotView:
 
 
 def usd(value: float | None) -> str:
-    """Dollars for people: ``$0.42``, ``$0.336``, ``unknown``."""
-    if value is None:
-        return "unknown"
-    text = f"{value:.4f}".rstrip("0")
-    whole, _, cents = text.partition(".")
-    return f"${whole}.{cents.ljust(2, '0')}"
+    """Dollars in the one format storyboard prints everywhere (``$0.4480``, see
+    :mod:`storyboard.core.money`), or ``unknown``."""
+    return "unknown" if value is None else money.usd(value)
 
 
 def clock(seconds: float) -> str:
