@@ -78,8 +78,8 @@ from storyboard.core.events import (
     ignore,
 )
 from storyboard.core.files import disk_error
-from storyboard.language.checked import ShotInfo
 from storyboard.core.money import usd
+from storyboard.language.checked import ShotInfo
 from storyboard.language.sources import MediaRef
 from storyboard.media.frames import extract_frame
 
