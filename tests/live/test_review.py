@@ -77,8 +77,8 @@ def test_the_page_plays_each_takes_variations_side_by_side_with_their_price(
     assert len(tops) == 1 and lefts == sorted(lefts) and len(set(lefts)) == 4
     # each playing its own video, and priced (3 s at $0.112/s, one result each)
     assert [
-        f.find_element(By.TAG_NAME, "figcaption").text.split(" · ")[1][:6] for f in figures
-    ] == ["$0.336"] * 4
+        f.find_element(By.TAG_NAME, "figcaption").text.split(" · ")[1].split()[0] for f in figures
+    ] == ["$0.3360"] * 4
     sources = driver.execute_script(
         "return Array.from(document.querySelectorAll('[data-take-card=a] video'))"
         ".map(v => v.currentSrc.split('/').pop())"
@@ -99,7 +99,7 @@ def test_the_page_plays_each_takes_variations_side_by_side_with_their_price(
         == "1"
     )
     # the plan of the storyboard as it is: every take cached, nothing to pay
-    assert driver.find_element(By.ID, "plan-total").text == "$0.00"
+    assert driver.find_element(By.ID, "plan-total").text == "$0.0000"
     keep_screenshot(driver, "review-page")
 
 
@@ -129,8 +129,8 @@ def test_pick_3_writes_pick_3_with_every_comment_kept(
         for r in driver.find_elements(By.CSS_SELECTOR, "[data-plan-take]")
     }
     assert rows["a"].startswith("a cached") and rows["storm"].startswith("storm cached")
-    assert rows["b"].startswith("b generate") and rows["b"].endswith("$0.336")
-    assert driver.find_element(By.ID, "plan-total").text == "$0.336"
+    assert rows["b"].startswith("b generate") and rows["b"].endswith("$0.3360")
+    assert driver.find_element(By.ID, "plan-total").text == "$0.3360"
     # a second pick replaces the value where it is; a sequence's pick goes on the sequence
     click(driver, "a", "pick 2")
     assert (
