@@ -17,7 +17,9 @@ class Event:
 class TakeCached(Event):
     """The take's result was already in the cache (or was fetched from the lock's URLs)."""
 
-    source: str  # "cache", "lock", or "take:ID": the same request as take ID's, made once
+    source: str
+    """``cache``, ``remote``, ``lock``, or ``take:ID``: the same request as take ID's, made
+    once."""
 
 
 @dataclass(frozen=True)

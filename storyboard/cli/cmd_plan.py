@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from storyboard.cli.cmd_remote import add_remote_options
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -29,21 +31,33 @@ def register(sub: Any) -> None:
         "--preview-scale", type=float, default=None, metavar="F",
         help="compare with previews rendered at this fraction of the size (default 0.25)",
     )  # fmt: skip
+    add_remote_options(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from storyboard import api
+    from storyboard.cli.cmd_remote import remote_of
     from storyboard.compile import dumps
+    from storyboard.diagnostics import printable
     from storyboard.errors import InputError
+    from storyboard.events import Event, Note
     from storyboard.plan import render_plan
 
     if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
+
+    def say(event: Event) -> None:  # what the remote answered wrong, one line each
+        if isinstance(event, Note):
+            print(f"storyboard: {printable(event.message)}", file=sys.stderr)
+
     plan = api.plan(
-        args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale
-    )
+        args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale,
+        remote=remote_of(args, Path(args.file)), emit=say,
+    )  # fmt: skip
     warnings = plan.compiled.warnings
     for warning in warnings:
         print(warning.render(), file=sys.stderr)

@@ -83,9 +83,8 @@ class Console:
         if isinstance(event, TakeCached):
             if event.source.startswith("take:"):
                 return f"{take}: the same request as {event.source[5:]}, made once"
-            return (
-                f"{take}: cached" if event.source == "cache" else f"{take}: fetched from the lock"
-            )
+            sources = {"cache": "cached", "remote": "fetched from the remote"}
+            return f"{take}: {sources.get(event.source, 'fetched from the lock')}"
         if isinstance(event, TakeFailed):
             self.running.pop(take, None)
             return f"{take}: FAILED: {event.message}"

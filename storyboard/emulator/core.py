@@ -275,7 +275,7 @@ class Emulator:
             self.result_jobs[result.video_uuid] = job
         if job.finished:
             job.finished_wall = time.time()
-        if request.upload_endpoint is not None or request.webhook_url is not None:
+        if request.webhook_url is not None:
             self.spawn(deliver_result(self, job, result))
 
     def fail_job(self, job: Job, error: ApiError) -> None:

@@ -2,9 +2,9 @@
 
 ::
 
-    accepted --(latency, + stagger per result)--> result i rendered & ready --> success item
-        |                                                   |--> PUT to uploadEndpoint, then
-        |                                                   |    POST {"data": [item]} to webhookURL
+    accepted --(latency, + stagger per result)--> result i rendered & ready
+        |                    --> PUT to uploadEndpoint (if any) --> success item
+        |                                                   |--> POST {"data": [item]} to webhookURL
         +--(fault: after N polls, or at ready time when a webhook waits)--> failed
 
 A :class:`Job` answers polls from its state (:meth:`Job.poll_items`): one ``processing`` item
@@ -256,16 +256,32 @@ async def run_job(emulator: Emulator, job: Job) -> None:
             if job.request.webhook_url is not None:
                 emulator.fail_job(job, job.make_failure())
             return
+        if job.request.upload_endpoint is not None:
+            # Uploaded before it is reported, as a service that stores the result where it
+            # was asked to and then says it is done: a client that sees the success item
+            # finds the object in its bucket (a failed upload does not hold the result back).
+            if job.rule("corrupt-result") is not None:  # what is uploaded is what is served
+                from storyboard.emulator.core import corrupt
+
+                corrupt(result.path, result.video_uuid)  # seeded: the same bytes again later
+            await upload_result(emulator, job, result)
+            if job.epoch != emulator.epoch or job.failure is not None:
+                return
         emulator.complete(job, result)
 
 
-async def deliver_result(emulator: Emulator, job: Job, result: Result) -> None:
-    """PUT the file to ``uploadEndpoint``, then POST ``{"data": [item]}`` to ``webhookURL``."""
+async def upload_result(emulator: Emulator, job: Job, result: Result) -> None:
+    """PUT the result's file to ``uploadEndpoint`` (retried like a webhook)."""
     request = job.request
-    if request.upload_endpoint is not None:
-        body = await asyncio.to_thread(result.path.read_bytes)
-        ctype = CONTENT_TYPES[request.output_format.lower()]
-        await _send(emulator, job, "upload", request.upload_endpoint, body, ctype)
+    assert request.upload_endpoint is not None
+    body = await asyncio.to_thread(result.path.read_bytes)
+    ctype = CONTENT_TYPES[request.output_format.lower()]
+    await _send(emulator, job, "upload", request.upload_endpoint, body, ctype)
+
+
+async def deliver_result(emulator: Emulator, job: Job, result: Result) -> None:
+    """POST ``{"data": [item]}`` to ``webhookURL`` (the upload, if any, came before)."""
+    request = job.request
     if request.webhook_url is not None:
         payload = _json({"data": [job.success_item(result)]})
         await _send(emulator, job, "webhook", request.webhook_url, payload, "application/json")
