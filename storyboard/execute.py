@@ -334,8 +334,8 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     if held:  # planned as free: never paid for here (the next plan prices it)
         raise ProviderError(
             f"the remote's copy of take '{take.id}' could not be used (above) and the lock has "
-            "none: nothing was paid for it; build again to fetch it, or see `storyboard plan` "
-            "for what making it costs"
+            "none: nothing was paid for it (the plan counted it free); `storyboard plan` says "
+            "what building it again costs"
         )
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()

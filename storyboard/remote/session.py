@@ -72,9 +72,9 @@ class Queued:
 class Queue:
     """The takes a build stored that the remote may not hold yet, one file each."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, folder: str = "queue") -> None:
         self.workspace = workspace
-        self.folder = workspace.state / "remote" / "queue"
+        self.folder = workspace.state / "remote" / folder
 
     def add(self, item: Queued) -> None:
         data = json.dumps(item.__dict__, sort_keys=True).encode()
@@ -134,6 +134,12 @@ class RemoteSession:
             self.down = exc
             self.emit(Note("", f"remote: {exc}; going on without it"))
 
+    @property
+    def refused(self) -> Queue:
+        """Takes whose remote copy was refused (not its sha256, not a video, its media gone):
+        the next plan does not count on it, and prices the take."""
+        return Queue(self.workspace, "refused")
+
     # -- the plan --------------------------------------------------------------------------
 
     async def lookup(self, namespace: str, keys: list[str]) -> set[str]:
@@ -159,6 +165,7 @@ class RemoteSession:
             if self.down is None:
                 self.emit(Note("", f"remote: {error}; {len(failed)} look-ups failed"))
         held = {k for k, a in zip(keys, answers, strict=True) if a is True}
+        held -= {q.key for q in self.refused.items() if q.namespace == namespace}
         self.held |= {(namespace, k) for k in held}
         return held
 
@@ -182,6 +189,9 @@ class RemoteSession:
         except RemoteError as exc:
             if exc.kind in _DOWN:
                 self.down = self.down or exc
+            elif exc.kind in ("corrupt", "missing"):
+                with contextlib.suppress(OSError, BuildError):
+                    self.refused.add(Queued(namespace, key))
             raise
 
     def upload_for(self, task_uuid: str) -> Upload | None:

@@ -88,11 +88,12 @@ def result_path(namespace: str, key: str) -> str:
     """Where the record of the take ``key`` made in ``namespace`` lives.
 
     Namespaced like the local cache (docs/build.md#namespaces): an emulator's result never
-    stands in for Runware's. ``:`` and other characters are made ``-`` (as in build
-    folders): a host name has no ``:``, an IPv6 address no ``-``."""
+    stands in for Runware's. Every character but letters, digits, ``.`` and ``_`` is made
+    ``-`` (``runware@127.0.0.1:8787`` is ``runware-127.0.0.1-8787``): object keys that need
+    no escaping, in every store and every signature."""
     if not re.fullmatch(r"[0-9a-f]{64}", key):
         raise RemoteError(f"not a take key: {key[:80]!r}", "corrupt")
-    folder = "".join(c if c.isascii() and (c.isalnum() or c in "._@-") else "-" for c in namespace)
+    folder = "".join(c if c.isascii() and (c.isalnum() or c in "._") else "-" for c in namespace)
     return f"results/{folder}/{key}.json"
 
 

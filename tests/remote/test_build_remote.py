@@ -30,7 +30,9 @@ def charges(emulator: EmulatorServer) -> list[str]:
     return [e.task_uuid for e in emulator.ledger() if not e.dry_run and e.cost > 0]
 
 
-def built(root: Path, remote: RemoteConfig | None, events: list[Event] | None = None) -> BuildResult:
+def built(
+    root: Path, remote: RemoteConfig | None, events: list[Event] | None = None
+) -> BuildResult:
     sink = events.append if events is not None else (lambda _e: None)
     result = build(
         root / "lighthouse.yaml", backend=fast_backend(), film_scale=FILM_SCALE,
@@ -85,9 +87,10 @@ def test_a_second_clone_gets_every_take_from_the_remote_and_pays_nothing(
         == sorted(second.outcomes)  # fmt: skip
     assert charges(paid) == [] and second.spent == 0
     assert second.film is not None and first.film is not None
-    assert hashlib.sha256(second.film.read_bytes()).digest() == hashlib.sha256(
-        first.film.read_bytes()
-    ).digest()
+    assert (
+        hashlib.sha256(second.film.read_bytes()).digest()
+        == hashlib.sha256(first.film.read_bytes()).digest()
+    )
     assert (b / "lighthouse.lock").read_bytes() == (a / "lighthouse.lock").read_bytes()
     notes = [e.message for e in events if isinstance(e, Note) and "remote" in e.message]
     assert notes == [], notes
@@ -103,9 +106,7 @@ shots:
 
 
 @pytest.fixture
-def one_take(
-    project: Callable[[dict[str, str | bytes]], Path], paid: EmulatorServer
-) -> Path:
+def one_take(project: Callable[[dict[str, str | bytes]], Path], paid: EmulatorServer) -> Path:
     return project({"film.yaml": ONE_TAKE}) / "film.yaml"
 
 
@@ -164,4 +165,4 @@ def test_a_result_whose_url_is_gone_is_fetched_from_the_bucket(
 def _folder(emulator: EmulatorServer) -> str:
     from storyboard.backends.factory import namespace
 
-    return namespace("runware", base_url=emulator.base_url).replace(":", "-")
+    return namespace("runware", base_url=emulator.base_url).replace(":", "-").replace("@", "-")
