@@ -101,7 +101,7 @@ def _from_file(path: Path) -> RemoteConfig | None:
     except tomllib.TOMLDecodeError as exc:
         line, col = _toml_position(str(exc))
         message = re.sub(r"\s*\(at line \d+, column \d+\)$", "", str(exc))
-        raise InputError.at(Position(shown, line, col), f"{shown}: {message}") from None
+        raise InputError.at(Position(shown, line, col), f"not valid TOML: {message}") from None
     remote = table.get("remote")
     if remote is None:
         return None
