@@ -35,6 +35,8 @@ MODULES = {
     "P5": "bench.p5_check",
     "P6": "bench.p6_noop",
     "P7": "bench.p7_schedule",
+    "P8": "bench.p8_pull",
+    "P9": "bench.p9_noop_remote",
 }
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

@@ -52,7 +52,8 @@ SECRET_ENV = (
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_TOKEN", "AWS_SSE_CUSTOMER_KEY_BASE64",
     "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_MASTER_KEY",
     "AZURE_STORAGE_SAS_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET",
-    "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "AZURE_STORAGE_CLIENT_SECRET", "AZURE_STORAGE_TOKEN", "AZURE_ENCRYPTION_KEY",
+    "AZURE_FABRIC_SESSION_TOKEN", "GOOGLE_SERVICE_ACCOUNT_KEY", "GOOGLE_BEARER_TOKEN",
 )  # fmt: skip
 #: A record is a few hundred bytes; media up to the model's largest output and then some.
 MAX_RECORD_BYTES = 1 << 20
@@ -389,6 +390,8 @@ class Store:
             UnauthenticatedError,
         )
 
+        if isinstance(exc, RemoteError):  # opening the store failed already
+            return exc
         text = str(exc)
         where = self._at(path) if path else self.url
         if "NoSuchBucket" in text:
