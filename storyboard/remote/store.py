@@ -255,10 +255,9 @@ class Store:
                     written += len(chunk)
                     if written > MAX_MEDIA_BYTES:
                         raise RemoteError(f"{self._at(path)} is too large", "corrupt")
-                    digest.update(chunk)
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
+                    # hashed and written in a thread (both release the GIL): the loop goes
+                    # on receiving the other transfers meanwhile
+                    await asyncio.to_thread(_consume, fd, digest, chunk)
             except RemoteError:
                 raise
             except (NotFoundError, FileNotFoundError):
@@ -415,6 +414,14 @@ class Store:
                 f"the remote {self.url} cannot be reached ({_reason(exc)})", "unreachable"
             )
         return RemoteError(f"the remote {self.url} failed to {doing} {where}: {_reason(exc)}")
+
+
+def _consume(fd: int, digest: Any, chunk: Any) -> None:
+    """Hash ``chunk`` and write it whole to ``fd``."""
+    digest.update(chunk)
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _reason(exc: BaseException) -> str:

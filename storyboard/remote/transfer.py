@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from storyboard.backends.runware.redact import redact_url
+from storyboard.errors import BuildError
 from storyboard.remote.store import RemoteError, Store, cas_path, result_path
 from storyboard.state.cache import Cache, CacheEntry
 from storyboard.state.lockfile import LockedResult, LockedTake, read_entry
@@ -184,36 +185,42 @@ async def fetch_take(
     locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
     staging = tree.make_temp_dir(cache.staging, "remote-")
     try:
-        files = []
+        files, digests = [], []
         for index, result in enumerate(locked.results):
             dest = staging / f"{index}.mp4"
-            await store.download(
-                cas_path(result.sha256), tree, dest, sha256=result.sha256, size=result.bytes
+            digests.append(
+                await store.download(
+                    cas_path(result.sha256), tree, dest, sha256=result.sha256, size=result.bytes
+                )
             )
-            if check is not None:
-                why = await asyncio.to_thread(check, dest)
+            files.append(dest)
+
+        def keep() -> CacheEntry:
+            """Check every video plays, then put the take into the cache (in a thread: the
+            loop goes on with the other transfers)."""
+            for path in files if check is not None else ():
+                assert check is not None
+                why = check(path)
                 if why is not None:
                     raise RemoteError(
                         f"the remote's result of take '{locked.take}' is not a usable video: "
                         f"{why}; nothing of it was kept",
                         "corrupt",
                     )
-            files.append(dest)
-        return cache.put(
-            namespace,
-            key,
-            files,
-            results=[
-                {
-                    "video_uuid": r.video_uuid,
-                    "url": r.url,
-                    "cost": locked.cost if i == 0 else 0,
-                }
-                for i, r in enumerate(locked.results)
-            ],
-            task_uuid=locked.task_uuid,
-            meta={"take": locked.take, "model": locked.model, "from": "remote"},
-        )
+            return cache.put(
+                namespace,
+                key,
+                files,
+                results=[
+                    {"video_uuid": r.video_uuid, "url": r.url, "cost": locked.cost if i == 0 else 0}
+                    for i, r in enumerate(locked.results)
+                ],
+                task_uuid=locked.task_uuid,
+                meta={"take": locked.take, "model": locked.model, "from": "remote"},
+                digests=digests,
+            )
+
+        return await asyncio.to_thread(keep)
     finally:
-        with contextlib.suppress(OSError, RemoteError):
+        with contextlib.suppress(OSError, BuildError):
             tree.rmtree(staging)
