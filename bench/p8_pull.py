@@ -3,8 +3,8 @@ an empty cache, against a plain obstore loop fetching the same objects at the sa
 
 Setup (not timed): 24 distinct 8 s 1080p clips (4 encoded, each copy made distinct by a
 16-byte tail after its last box, which players ignore) are put in a cache and pushed with
-:func:`storyboard.remote.transfer.push_take`. Then, timed, interleaved: *ours* is
-:func:`storyboard.remote.sync.pull` into an emptied cache (each record read, each medium
+:func:`storyboard.build.remote_transfer.push_take`. Then, timed, interleaved: *ours* is
+:func:`storyboard.build.remote_sync.pull` into an emptied cache (each record read, each medium
 streamed and hashed, checked as a playable video, and put into the cache, which hashes it
 again and syncs it to disk); the *baseline* is ``obstore.get_async`` of the same 24 media
 objects, streamed to files, 8 at a time, and nothing else.
@@ -39,12 +39,12 @@ def _distinct(spec: media.ClipSpec, folder: Path, count: int) -> list[Path]:
 
 
 def run(runs: int, quick: bool = False) -> Result:
+    from storyboard.build.remote_sync import Want, playable, pull
+    from storyboard.build.remote_transfer import push_take
+    from storyboard.build.state.cache import Cache
+    from storyboard.build.state.workspace import Workspace
     from storyboard.remote.config import RemoteConfig
     from storyboard.remote.store import Store, cas_path
-    from storyboard.remote.sync import Want, playable, pull
-    from storyboard.remote.transfer import push_take
-    from storyboard.state.cache import Cache
-    from storyboard.state.workspace import Workspace
 
     count = 6 if quick else TAKES
     spec = media.QUICK if quick else media.FULL
@@ -115,7 +115,7 @@ def run(runs: int, quick: bool = False) -> Result:
 
 def _into(workspace: object, clip: Path, index: int) -> Path:
     """A copy of ``clip`` where the cache may take it from (inside the project)."""
-    from storyboard.state.workspace import Workspace
+    from storyboard.build.state.workspace import Workspace
 
     assert isinstance(workspace, Workspace)
     staging = workspace.tree.make_temp_dir(workspace.cache_tmp, "bench-")

@@ -22,7 +22,7 @@ REPEAT = 10
 
 
 def run(runs: int, quick: bool = False) -> Result:
-    from storyboard.build import build
+    from storyboard.build.pipeline import build
     from storyboard.remote.config import RemoteConfig
     from storyboard.remote.store import Store
 

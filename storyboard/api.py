@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storyboard.compile import Compiled
-from storyboard.events import EventSink, ignore
-from storyboard.ir import CheckedStoryboard
-from storyboard.load import load_document
-from storyboard.plan import Plan
-from storyboard.validate import validate_document
+from storyboard.compiler.compile import Compiled
+from storyboard.compiler.plan import Plan
+from storyboard.core.events import EventSink, ignore
+from storyboard.language.checked import CheckedStoryboard
+from storyboard.language.load import load_document
+from storyboard.language.validate import validate_document
 
 if TYPE_CHECKING:
     from storyboard.remote.config import RemoteConfig
@@ -48,7 +48,7 @@ def compile_storyboard(
     Raises:
         InputError: every problem found, at its position; nothing is sent or written.
     """
-    from storyboard.compile import compile_storyboard as compile_checked
+    from storyboard.compiler.compile import compile_storyboard as compile_checked
 
     # 1-3. load, validate, render prompts.
     checked = check(path, project_root=project_root)
@@ -80,7 +80,7 @@ def plan(
         InputError: every problem found, at its position.
     """
     from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, pricing
-    from storyboard.build import prepare
+    from storyboard.build.pipeline import prepare
 
     scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
     whose = pricing(backend, preview_scale=scale)

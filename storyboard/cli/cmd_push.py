@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from storyboard.cli.cmd_remote import add_remote_options
 
 if TYPE_CHECKING:
-    from storyboard.remote.sync import Want
-    from storyboard.state.workspace import Workspace
+    from storyboard.build.remote_sync import Want
+    from storyboard.build.state.workspace import Workspace
 
 
 def register(sub: Any) -> None:
@@ -56,10 +56,10 @@ def sync(args: argparse.Namespace, direction: str) -> int:
     """``push`` or ``pull`` of the takes of ``args.files`` (see the modules' docstrings)."""
     import asyncio
 
+    from storyboard.build import remote_sync
     from storyboard.cli.cmd_remote import Bar, remote_of
-    from storyboard.compile import dumps
-    from storyboard.errors import InputError
-    from storyboard.remote import sync as remote_sync
+    from storyboard.compiler.compile import dumps
+    from storyboard.core.errors import InputError
     from storyboard.remote.store import Store
 
     if args.jobs < 1:
@@ -102,10 +102,10 @@ def sync(args: argparse.Namespace, direction: str) -> int:
 def wants_of(args: argparse.Namespace, direction: str) -> list[tuple[Workspace, list[Want]]]:
     """The takes of each FILE, grouped by project; without FILEs, the project of the current
     folder: its queue (push), or every lock file below the current folder (pull)."""
-    from storyboard.backends.factory import namespace
-    from storyboard.build import prepare
-    from storyboard.remote import sync as remote_sync
-    from storyboard.state.workspace import Workspace
+    from storyboard.backends.namespaces import namespace
+    from storyboard.build import remote_sync
+    from storyboard.build.pipeline import prepare
+    from storyboard.build.state.workspace import Workspace
 
     spaces = remote_sync.namespaces(previews=args.previews, preview_scale=args.preview_scale)
     groups: dict[Path, tuple[Workspace, list[Want]]] = {}

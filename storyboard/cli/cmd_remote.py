@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from storyboard.build.remote_sync import Moved
     from storyboard.remote.config import RemoteConfig
-    from storyboard.remote.sync import Moved
 
 
 def add_remote_options(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +37,8 @@ def remote_of(args: argparse.Namespace, near: Path) -> RemoteConfig | None:
     Raises:
         InputError: a wrong URL or ``storyboard.toml``.
     """
+    from storyboard.build.remote_sync import project_of
     from storyboard.remote.config import find_remote
-    from storyboard.remote.sync import project_of
 
     return find_remote(project_of(near), flag=args.remote, disabled=args.no_remote)
 
@@ -65,11 +65,11 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from storyboard.compile import dumps
-    from storyboard.diagnostics import display_path, printable
+    from storyboard.build.remote_sync import lock_pairs, status
+    from storyboard.build.state.workspace import Workspace
+    from storyboard.compiler.compile import dumps
+    from storyboard.core.diagnostics import display_path, printable
     from storyboard.remote.store import Store
-    from storyboard.remote.sync import lock_pairs, status
-    from storyboard.state.workspace import Workspace
 
     near = Path(args.files[0]) if args.files else Path.cwd()
     config = remote_of(args, near)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from storyboard.load import find_project_root
+    from storyboard.language.load import find_project_root
 
     pairs: dict[str, list[tuple[str, str]]] = {}
     for name in args.files:
@@ -137,7 +137,7 @@ class Bar:
         self.bytes = 0
 
     def __call__(self, moved: Moved, ended: int, total: int) -> None:
-        from storyboard.diagnostics import printable
+        from storyboard.core.diagnostics import printable
 
         self.bytes += moved.bytes
         if moved.status == "failed":

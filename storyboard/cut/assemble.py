@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.audio import film_audio
 from storyboard.cut.ffmpeg import (
     Encoder,
@@ -46,8 +47,7 @@ from storyboard.cut.sound import add_stream as add_sound_stream
 from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
 from storyboard.cut.timeline import FPS, Timeline
-from storyboard.errors import BuildError
-from storyboard.model import Format
+from storyboard.language.model import Format
 
 EXTENSIONS: dict[str, str] = {"MP4": "mp4", "MOV": "mov", "WEBM": "webm"}
 

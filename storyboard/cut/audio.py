@@ -36,10 +36,10 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.ffmpeg import CHANNELS, SAMPLE_RATE
 from storyboard.cut.streams import open_sound
 from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip
-from storyboard.errors import BuildError
 
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 2000: every frame is a whole number of samples
 MICRO_FADE = SAMPLE_RATE * 5 // 1000  # 5 ms at each hard cut

@@ -14,7 +14,7 @@ time-based ramps, with timestamps chosen so that a fade out ends on a black fram
 in starts on one (see :mod:`storyboard.cut.timeline`); crossfades are ``xfade``.
 
 :func:`run_ffmpeg` captures stderr into a temporary file (never a pipe, which could fill up
-and stall ffmpeg) and turns a failure into a :class:`~storyboard.errors.BuildError` that
+and stall ffmpeg) and turns a failure into a :class:`~storyboard.core.errors.BuildError` that
 quotes ffmpeg's last lines.
 """
 
@@ -29,10 +29,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.plan import EncodePiece, Run, VideoPlan
 from storyboard.cut.streams import VideoIndex
 from storyboard.cut.timeline import FPS, Timeline
-from storyboard.errors import BuildError
 
 SAMPLE_RATE = 48_000
 CHANNELS = 2

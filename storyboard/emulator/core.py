@@ -27,6 +27,7 @@ from storyboard.emulator.faults import FaultPlan, FaultRule, parse_spec
 from storyboard.emulator.jobs import (
     Job,
     Result,
+    corrupt,
     deliver_failure,
     deliver_result,
     make_specs,
@@ -38,15 +39,6 @@ from storyboard.emulator.validate import VideoRequest
 from storyboard.emulator.webhooks import Attempt
 from storyboard.emulator.wire import ApiError
 from storyboard.media.animatic import render
-
-#: What a ``corrupt-result`` file starts with: an MP4 ``ftyp`` box (it sniffs as a video).
-CORRUPT_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-
-
-def corrupt(path: Path, video_uuid: str) -> None:
-    """Replace a rendered result by an ``ftyp`` box and random bytes (seeded by its UUID)."""
-    noise = random.Random(video_uuid).randbytes(16 * 1024)
-    path.write_bytes(CORRUPT_HEAD + noise)
 
 
 def key_id(api_key: str) -> str:
@@ -82,7 +74,6 @@ class Emulator:
             self._config.render_workers, thread_name_prefix="emulator-render"
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._app: Any = None
         self._install_faults(self._config)
 
     # --- settings -------------------------------------------------------------------------
@@ -346,12 +337,3 @@ class Emulator:
         self.executor.shutdown(wait=True, cancel_futures=True)
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    @property
-    def app(self) -> Any:
-        """The ASGI application serving this emulator (created once)."""
-        if self._app is None:
-            from storyboard.emulator.app import create_app
-
-            self._app = create_app(self)
-        return self._app

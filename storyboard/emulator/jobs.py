@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import time
 import uuid as uuidlib
 from concurrent.futures import Future
@@ -39,6 +40,17 @@ if TYPE_CHECKING:
 
 TASK_TYPE = "videoInference"
 FAILURE_KINDS = ("provider-error", "moderation", "item-error")
+
+
+#: What a ``corrupt-result`` file starts with: an MP4 ``ftyp`` box (it sniffs as a video); the
+#: ``corrupt-result`` fault writes it over a result, before the result is uploaded or served.
+CORRUPT_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def corrupt(path: Path, video_uuid: str) -> None:
+    """Replace a rendered result by an ``ftyp`` box and random bytes (seeded by its UUID)."""
+    noise = random.Random(video_uuid).randbytes(16 * 1024)
+    path.write_bytes(CORRUPT_HEAD + noise)
 
 
 @dataclass
@@ -261,8 +273,6 @@ async def run_job(emulator: Emulator, job: Job) -> None:
             # was asked to and then says it is done: a client that sees the success item
             # finds the object in its bucket (a failed upload does not hold the result back).
             if job.rule("corrupt-result") is not None:  # what is uploaded is what is served
-                from storyboard.emulator.core import corrupt
-
                 corrupt(result.path, result.video_uuid)  # seeded: the same bytes again later
             await upload_result(emulator, job, result)
             if job.epoch != emulator.epoch or job.failure is not None:

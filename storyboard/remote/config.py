@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from storyboard.diagnostics import Position, display_path
-from storyboard.errors import InputError
+from storyboard.core.diagnostics import Position, display_path
+from storyboard.core.errors import InputError
 
 #: The environment variable that names the remote (and overrides ``storyboard.toml``).
 ENV = "STORYBOARD_REMOTE"

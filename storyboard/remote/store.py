@@ -1,7 +1,7 @@
 """The remote's objects, through obstore: the only module that knows it.
 
-Place in the pipeline: under :mod:`storyboard.remote.session` (what a build asks of the
-remote) and :mod:`storyboard.remote.sync` (``push`` and ``pull``). obstore (Rust's
+Place in the pipeline: under :mod:`storyboard.build.remote_session` (what a build asks of the
+remote) and :mod:`storyboard.build.remote_sync` (``push`` and ``pull``). obstore (Rust's
 ``object_store``) serves S3, GCS, Azure and local folders behind one API, with the two
 things a shared cache needs: conditional puts (``mode="create"``: ``If-None-Match: *`` on S3)
 and presigned URLs.
@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from storyboard.errors import BuildError
+from storyboard.core.errors import BuildError
 from storyboard.remote.config import RemoteConfig
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, ObjectStore, RetryConfig
 
-    from storyboard.state.safe import Tree
+    from storyboard.build.state.safe import Tree
 
 Kind = Literal[
     "unreachable", "denied", "no-bucket", "missing", "exists", "corrupt", "unsupported", "error"

@@ -25,12 +25,13 @@ import opentimelineio as otio
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
+from storyboard.build.pipeline import build
+from storyboard.build.state.gitignore import ensure_ignored
+from storyboard.build.state.outputs import backend_folder
+from storyboard.build.state.safe import Tree
+from storyboard.core.files import new_file_mode
 from storyboard.emulator.server import EmulatorServer
 from storyboard.media.probe import probe
-from storyboard.state.gitignore import ensure_ignored
-from storyboard.state.outputs import backend_folder
-from storyboard.state.safe import Tree, new_file_mode
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult
 from tests.e2e.runner import fast_backend
@@ -248,7 +249,7 @@ def test_takes_linked_to_private_cache_files_of_an_older_storyboard_get_the_mode
 
 
 def test_new_file_mode_follows_the_umask_in_a_fresh_process() -> None:
-    code = "from storyboard.state.safe import new_file_mode; print(oct(new_file_mode()))"
+    code = "from storyboard.core.files import new_file_mode; print(oct(new_file_mode()))"
     for umask, want in ((0o022, "0o644"), (0o027, "0o640"), (0o002, "0o664")):
         done = subprocess.run([sys.executable, "-c", code], umask=umask, capture_output=True,
                               text=True, check=True)  # fmt: skip

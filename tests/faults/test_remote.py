@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storyboard.build import BuildResult, build
+from storyboard.build.pipeline import BuildResult, build
+from storyboard.build.remote_transfer import push_take
+from storyboard.build.state.cache import Cache
+from storyboard.core.events import Event, Note
 from storyboard.emulator.server import EmulatorServer
-from storyboard.events import Event, Note
 from storyboard.remote.config import RemoteConfig
 from storyboard.remote.store import Store, cas_path, result_path
-from storyboard.remote.transfer import push_take
-from storyboard.state.cache import Cache
 from tests.conftest import CliResult
 from tests.e2e.runner import fast_backend
 from tests.faults.conftest import Figures
