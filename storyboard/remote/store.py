@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from storyboard.core.errors import BuildError
@@ -40,8 +40,6 @@ from storyboard.remote.config import RemoteConfig
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, ObjectStore, RetryConfig
-
-    from storyboard.build.state.safe import Tree
 
 Kind = Literal[
     "unreachable", "denied", "no-bucket", "missing", "exists", "corrupt", "unsupported", "error"
@@ -66,6 +64,16 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 TIMEOUT_ENV = "STORYBOARD_REMOTE_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
 _CHUNK = 8 << 20
+
+
+class Files(Protocol):
+    """The project's files as a download writes them: the build's safe tree
+    (:class:`storyboard.build.state.safe.Tree`: inside the project, no link followed), taken as
+    a shape so that this package stays below the build."""
+
+    def open(self, path: str | os.PathLike[str], flags: int, mode: int = ...) -> int: ...
+
+    def unlink(self, path: str | os.PathLike[str]) -> int | None: ...
 
 
 class RemoteError(BuildError):
@@ -227,7 +235,7 @@ class Store:
             raise self._error(exc, "read", path) from None
 
     async def download(
-        self, path: str, tree: Tree, dest: Path, *, sha256: str | None, size: int | None = None
+        self, path: str, tree: Files, dest: Path, *, sha256: str | None, size: int | None = None
     ) -> tuple[str, int]:
         """Stream the object at ``path`` into the new file ``dest`` (inside the project, no
         link followed), hashing it as it comes; return ``(sha256, bytes)``.
@@ -464,7 +472,7 @@ def _is_loopback_http(url: str) -> bool:
         return False
 
 
-def _unlink_quietly(tree: Tree, path: Path) -> None:
+def _unlink_quietly(tree: Files, path: Path) -> None:
     with contextlib.suppress(OSError, BuildError):
         tree.unlink(path)
 
