@@ -163,6 +163,12 @@ class Store:
             if scheme == "s3":
                 # copy-if-not-exists (a provider's upload into place) needs a mode on S3
                 copy = self._env.get("AWS_COPY_IF_NOT_EXISTS", "multipart")
+                profile = self._aws_profile()
+                if profile is not None:
+                    return S3Store.from_url(
+                        self.url, client_options=client, retry_config=retry,
+                        copy_if_not_exists=copy, credential_provider=profile,
+                    )  # fmt: skip
                 return S3Store.from_url(
                     self.url, client_options=client, retry_config=retry, copy_if_not_exists=copy
                 )
@@ -171,6 +177,58 @@ class Store:
             return AzureStore.from_url(self.url, client_options=client, retry_config=retry)
         except BaseError as exc:
             raise RemoteError(f"cannot open the remote {self.url}: {_reason(exc)}") from None
+
+    def _aws_profile(self) -> Any | None:
+        """The credentials of an AWS profile (``AWS_PROFILE``, else the ``default`` profile of
+        ``~/.aws/credentials`` and ``~/.aws/config``), read by boto3, when the environment
+        holds no keys; ``None``: no profile to read (obstore's own chain then: the
+        environment, web identity, the machine's role).
+
+        obstore (object_store) does not read the shared files; boto3 does, every kind of
+        profile (keys, SSO, an assumed role, a credential process), and obstore takes what it
+        finds through :class:`obstore.auth.boto3.Boto3CredentialProvider`. boto3 is the
+        optional extra ``storyboard[aws]``.
+
+        Raises:
+            RemoteError: a profile is named but cannot be read (``denied``).
+        """
+        if self._env.get("AWS_ACCESS_KEY_ID"):
+            return None  # keys in the environment come first, as in every AWS tool
+        named = self._env.get("AWS_PROFILE") or self._env.get("AWS_DEFAULT_PROFILE")
+        files = (
+            self._env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+            self._env.get("AWS_CONFIG_FILE") or "~/.aws/config",
+        )
+        if not named and not any(os.path.isfile(os.path.expanduser(f)) for f in files):
+            return None
+        try:
+            import boto3
+            import botocore.exceptions
+            from obstore.auth.boto3 import Boto3CredentialProvider
+        except ImportError:
+            if not named:
+                return None  # files of the AWS CLI's, and no profile asked for
+            raise RemoteError(
+                f"AWS_PROFILE names the profile '{named}', and reading profiles needs boto3: "
+                "pip install 'storyboard[aws]', or export the profile's keys (aws configure "
+                "export-credentials --format env)",
+                "denied",
+            ) from None
+        from storyboard.backends.runware.redact import register_secret
+
+        try:
+            session = boto3.Session(profile_name=named or None)
+            if session.get_credentials() is None:
+                return None
+            provider = Boto3CredentialProvider(session)
+            found = provider.credentials.get_frozen_credentials()
+        except (botocore.exceptions.BotoCoreError, ValueError) as exc:
+            which = f"the AWS profile '{named}'" if named else "the default AWS profile"
+            raise RemoteError(f"cannot read {which}: {_reason(exc)}", "denied") from None
+        for secret in (found.secret_key, found.token):  # never in a message
+            if secret:
+                register_secret(secret)
+        return provider
 
     def _loopback_http(self) -> bool:
         """Plain http only to this machine (a local S3 server, the tests' moto): a session
