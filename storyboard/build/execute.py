@@ -445,7 +445,10 @@ async def _from_remote(run: Execution, compiled: CompiledTake, key: str) -> Cach
     expected = _expected_seconds(compiled, None)
     try:
         return await run.remote.fetch(
-            run.backend.namespace, key, run.cache, lambda path: _usable(path, expected)
+            run.backend.namespace,
+            key,
+            run.cache,
+            lambda path: _usable(path, expected, decode=False),  # its sha256 is verified
         )
     except RemoteError as exc:
         run.emit(Note(compiled.id, f"{compiled.id}: not fetched from the remote: {exc}"))
@@ -571,12 +574,16 @@ def _expected_seconds(compiled: CompiledTake, source_seconds: float | None) -> f
     return source_seconds
 
 
-def _usable(path: Path, expected: float | None) -> str | None:
-    """Why a result is not a usable video of about ``expected`` seconds, or ``None``."""
+def _usable(path: Path, expected: float | None, *, decode: bool = True) -> str | None:
+    """Why a result is not a usable video of about ``expected`` seconds, or ``None``.
+
+    ``decode=False`` for a remote's copy: its bytes were verified against the sha256 its
+    record names, those of a result the pushing build checked with its first frame decoded
+    (see :func:`storyboard.media.probe.check_video`); the headers and the length still are."""
     from storyboard.media.probe import MediaError, check_video
 
     try:
-        seconds = check_video(path)
+        seconds = check_video(path, decode=decode)
     except MediaError as exc:
         return str(exc).replace(str(path), "the file")
     if expected is not None:

@@ -311,11 +311,13 @@ def namespaces(*, previews: bool, preview_scale: float) -> list[str]:
 
 
 def playable(path: Path) -> str | None:
-    """Why a fetched file is not a video that plays, or ``None``."""
+    """Why a fetched file is not a video, or ``None``: its container and video stream are
+    read, not its frames (its bytes are the sha256 its record names, those of a video the
+    pushing build decoded before its cache took it)."""
     from storyboard.media.probe import MediaError, check_video
 
     try:
-        check_video(path)
+        check_video(path, decode=False)
     except MediaError as exc:
         return str(exc).replace(str(path), "the file")
     return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,21 +184,24 @@ async def fetch_take(
     if data is None:
         raise RemoteError(f"{store.url}/{record_at} is missing", "missing")
     locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
-    staging = tree.make_temp_dir(cache.staging, "remote-")
+    # each medium straight into a new file of the cache's staging folder (no folder of its
+    # own to make and remove: two fewer walks of the project's tree per take)
+    tree.makedirs(cache.staging)
+    files: list[Path] = []
     try:
-        files, digests = [], []
-        for index, result in enumerate(locked.results):
-            dest = staging / f"{index}.mp4"
+        digests = []
+        for result in locked.results:
+            dest = cache.staging / f"remote-{secrets.token_hex(8)}.mp4"
+            files.append(dest)
             digests.append(
                 await store.download(
                     cas_path(result.sha256), tree, dest, sha256=result.sha256, size=result.bytes
                 )
             )
-            files.append(dest)
 
         def keep() -> CacheEntry:
-            """Check every video plays, then put the take into the cache (in a thread: the
-            loop goes on with the other transfers)."""
+            """Check every video, then put the take into the cache (in a thread: the loop goes
+            on with the other transfers)."""
             for path in files if check is not None else ():
                 assert check is not None
                 why = check(path)
@@ -221,6 +225,8 @@ async def fetch_take(
             )
 
         return await asyncio.to_thread(keep)
-    finally:
-        with contextlib.suppress(OSError, BuildError):
-            tree.rmtree(staging)
+    except BaseException:
+        for path in files:  # what the cache did not take (a download removes its own)
+            with contextlib.suppress(OSError, BuildError):
+                tree.unlink(path)
+        raise

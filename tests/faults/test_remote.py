@@ -10,6 +10,7 @@ it) and the objects in the bucket.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import threading
@@ -191,6 +192,43 @@ def test_damaged_objects_never_enter_the_cache_and_nothing_is_paid_twice(
     # the damaged objects were never replaced by anyone: create-only
     assert len(s3.get(truncated)) == media["dawn"].bytes // 2
     figures.add(f"damaged objects refused (lock URLs {lock_urls})", len(refused))
+
+
+def test_a_record_that_names_a_non_video_is_refused_though_its_sha256_matches(
+    film: Path, emulator: EmulatorServer, s3: S3, tmp_path: Path,
+    run_cli: Callable[..., CliResult], figures: Figures,
+) -> None:  # fmt: skip
+    """A writer that is not storyboard (or a broken one) replaced a take's record by one
+    whose medium agrees with it, and is not a video: the hash cannot tell, the headers do."""
+    remote = RemoteConfig(s3.url, "test")
+    first, _ = run(film, remote)
+    assert first.ok
+    dawn = first.outcomes["dawn"].entry
+    assert dawn is not None
+    junk = b"\x00\x00\x00\x18ftypisom" + bytes(dawn.results[0].bytes)
+    sha = hashlib.sha256(junk).hexdigest()
+    s3.put(cas_path(sha), junk)
+    record_at = result_path(dawn.backend, dawn.key)
+    record = json.loads(s3.get(record_at))
+    record["results"][0].update(sha256=sha, bytes=len(junk))
+    s3.put(record_at, json.dumps(record).encode())
+    httpx.post(emulator.url("/_emulator/reset")).raise_for_status()  # the lock's URLs gone
+    paid_before = len(charges(emulator))
+    clone = tmp_path / "clone"
+    shutil.copytree(film, clone, ignore=shutil.ignore_patterns("build", ".storyboard"))
+    (clone / ".storyboard").mkdir()
+    pulled = run_cli("pull", "film.yaml", "--remote", s3.url, "--json", cwd=clone)
+    takes = {t["take"]: t for t in json.loads(pulled.out)["takes"]}
+    assert takes["noon"]["status"] == "pulled" and takes["dawn"]["status"] == "failed"
+    assert "is not a usable video" in takes["dawn"]["message"], takes["dawn"]
+    assert len(cache_entries(clone)) == 1  # noon only
+    second, notes = run(clone, remote)
+    assert second.outcomes["noon"].status == "cached"
+    assert second.outcomes["dawn"].status == "failed"  # planned free: never paid here
+    assert any("dawn: not fetched from the remote" in n and "not a usable video" in n
+               for n in notes), notes  # fmt: skip
+    assert len(charges(emulator)) == paid_before and len(cache_entries(clone)) == 1
+    figures.add("non-video records refused (pull and build)", 2)
 
 
 def test_two_builds_pushing_the_same_take_at_once_keep_one_result(
