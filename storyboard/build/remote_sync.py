@@ -199,18 +199,23 @@ async def pull(
     progress: Progress | None = None,
     check: Callable[[Path], str | None] | None = None,
 ) -> Summary:
-    """Fetch every take of ``wants`` the local cache lacks and the remote holds."""
+    """Fetch every take of ``wants`` the local cache lacks and the remote holds.
+
+    ``jobs`` requests to the remote at most are in flight (records, then media); checking a
+    take that is here and putting it into the cache happen beside them, not in their place.
+    """
     cache = Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
     summary = Summary("pull", store.url)
     started = time.monotonic()
     await store.probe()
+    gate = asyncio.Semaphore(max(1, jobs))
 
     async def one(want: Want) -> Moved:
         if await asyncio.to_thread(cache.get, want.namespace, want.key, verify=False):
             return Moved(want.take, want.namespace, "present")
         try:
             entry: CacheEntry = await fetch_take(
-                store, want.namespace, want.key, cache, workspace.tree, check=check
+                store, want.namespace, want.key, cache, workspace.tree, check=check, gate=gate
             )
         except RemoteError as exc:
             if exc.kind == "missing":
@@ -218,7 +223,7 @@ async def pull(
             return Moved(want.take, want.namespace, "failed", message=str(exc))
         return Moved(want.take, want.namespace, "pulled", sum(r.bytes for r in entry.results))
 
-    await _run(summary, [one(w) for w in wants], jobs, progress)
+    await _run(summary, [one(w) for w in wants], len(wants), progress)  # gated inside
     summary.seconds = time.monotonic() - started
     return summary
 

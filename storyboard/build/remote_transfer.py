@@ -171,8 +171,13 @@ async def fetch_take(
     tree: Tree,
     *,
     check: Check | None = None,
+    gate: asyncio.Semaphore | None = None,
 ) -> CacheEntry:
     """Bring the remote's result of ``key`` into the local cache, every byte verified.
+
+    ``gate``, if given, is held for each request to the remote (the record, each medium) and
+    for nothing else: a caller moving many takes limits the transfers in flight with it, while
+    the checks and the cache's writes of the takes already here go on beside them.
 
     Raises:
         RemoteError: no record (``missing``), a record or medium that is not what it says
@@ -180,7 +185,8 @@ async def fetch_take(
             is in the local cache then.
     """
     record_at = result_path(namespace, key)
-    data = await store.read(record_at)
+    async with gate or contextlib.nullcontext():
+        data = await store.read(record_at)
     if data is None:
         raise RemoteError(f"{store.url}/{record_at} is missing", "missing")
     locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
@@ -193,11 +199,13 @@ async def fetch_take(
         for result in locked.results:
             dest = cache.staging / f"remote-{secrets.token_hex(8)}.mp4"
             files.append(dest)
-            digests.append(
-                await store.download(
-                    cas_path(result.sha256), tree, dest, sha256=result.sha256, size=result.bytes
-                )
-            )
+            async with gate or contextlib.nullcontext():
+                digests.append(
+                    await store.download(
+                        cas_path(result.sha256), tree, dest, sha256=result.sha256,
+                        size=result.bytes,
+                    )
+                )  # fmt: skip
 
         def keep() -> CacheEntry:
             """Check every video, then put the take into the cache (in a thread: the loop goes
