@@ -229,3 +229,46 @@ def test_a_paid_take_made_without_the_remote_is_pushed_by_the_next_build_that_st
     assert main(["push", str(root / "film.yaml"), "--remote", f"file://{gone}"]) == 0
     assert list((root / ".storyboard" / "remote" / "queue").iterdir()) == []
     assert len(list((gone / "results").rglob("*.json"))) == 2
+
+
+def test_a_record_is_written_only_after_its_media(
+    tmp_path: Path, nas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Create-only writes in the order readers rely on: every medium, then the record (a
+    record never names a medium the remote does not hold)."""
+    import asyncio
+
+    from storyboard.build.remote_transfer import push_take
+    from storyboard.build.state.cache import Cache
+    from storyboard.media import render_animatic
+    from storyboard.remote.store import RemoteError
+
+    video = render_animatic(tmp_path / "in.mp4", width=160, height=90, duration_s=1)
+    entry = Cache(tmp_path / "cache").put("runware", "cd" * 32, [video], results=[{}])
+    store = Store(RemoteConfig(f"file://{nas}", "test"))
+    written: list[str] = []
+    create = Store.create
+
+    async def media_refused(self: Store, path: str, data: bytes | Path) -> bool:
+        written.append(path)
+        if path.startswith("cas/"):
+            raise RemoteError("the remote refused to let these credentials write", "denied")
+        return await create(self, path, data)
+
+    monkeypatch.setattr(Store, "create", media_refused)
+    with pytest.raises(RemoteError):
+        asyncio.run(push_take(store, entry, take="harbour"))
+    sha = entry.results[0].sha256
+    assert written == [f"cas/sha256/{sha[:2]}/{sha}"]  # the record was never tried
+    assert not (nas / "results").exists()
+    monkeypatch.setattr(Store, "create", create)
+    written.clear()
+
+    async def watched(self: Store, path: str, data: bytes | Path) -> bool:
+        written.append(path)
+        return await create(self, path, data)
+
+    monkeypatch.setattr(Store, "create", watched)
+    assert asyncio.run(push_take(store, entry, take="harbour")).status == "pushed"
+    assert written == [f"cas/sha256/{sha[:2]}/{sha}", "results/runware/" + "cd" * 32 + ".json"]
+    assert (nas / written[0]).read_bytes() == entry.path(0).read_bytes()
