@@ -19,7 +19,7 @@ from bench.s3 import moto
 from bench.storyboards import layered_storyboard
 
 EMULATOR_SCALE = 1 / 12
-REPEAT = 10
+REPEAT = 30
 
 
 def alternated(
@@ -29,7 +29,8 @@ def alternated(
     call by call within a run (ours, theirs, theirs, ours, ...), not ten calls of one side
     then ten of the other: a no-op rebuild takes tens of milliseconds, and on a shared
     machine the load changes within the second a block of ten takes, which made one side's
-    block pay for it and the other's not (per-run ratios from 0.44 to 1.96 at a load of 12)."""
+    block pay for it and the other's not (per-run ratios from 0.44 to 1.96 at a load of 12).
+    A run is ``REPEAT`` calls of each side."""
     ours()
     baseline()
     mine: list[float] = []
