@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.run                 # all of P1..P7, 3 runs each
+    python -m bench.run                 # all of P1..P9, 3 runs each
     python -m bench.run P4 P5 --runs 5  # some of them; their entries in results.json are replaced
     python -m bench.run --quick         # small inputs, a smoke test; writes no results
 
