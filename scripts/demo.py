@@ -33,7 +33,8 @@ def main() -> int:
     storyboard("report", film, "--backend", "preview")
     out = FILM.parent / "build" / FILM.stem / "preview"  # each backend builds in its own folder
     print(f"\nchecked {len(files)} storyboards; built {film} offline:")
-    for name in ("skerry-point.mp4", "lighthouse.contact.png", "report.html", "lighthouse.otio"):
+    shown = ("skerry-point.mp4", "lighthouse.srt", "lighthouse.contact.png", "report.html")
+    for name in (*shown, "lighthouse.otio"):
         print(f"  {(out / name).relative_to(ROOT)}")
     return 0
 

@@ -89,3 +89,41 @@ def plan(
         path, backend_name=whose.namespace, pricing=whose, select=select,
         project_root=project_root, remote=remote, emit=emit,
     ).plan  # fmt: skip
+
+
+def explain(
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    backend: str = "auto",
+    project_root: Path | None = None,
+    preview_scale: float | None = None,
+) -> list[str]:
+    """What ``storyboard plan --explain NAME`` prints: the plan's line of the take that makes
+    shot (or take) ``name``, and what changed in its request since the last build in that
+    backend recorded it, or, for a kept take, since the result it keeps was made.
+
+    Raises:
+        InputError: the storyboard is invalid, or ``name`` is neither a shot nor a take.
+    """
+    from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, pricing
+    from storyboard.build.pipeline import prepare
+    from storyboard.compiler.explain import describe
+    from storyboard.core.errors import InputError
+
+    scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
+    whose = pricing(backend, preview_scale=scale)
+    # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
+    prepared = prepare(path, backend_name=whose.namespace, pricing=whose, project_root=project_root)
+    resolved = prepared.compiled.resolved
+    take_id = resolved.take_of_shot.get(name, name)
+    item = next((i for i in prepared.plan.items if i.take.id == take_id), None)
+    if item is None:
+        raise InputError.at(None, f"--explain: unknown shot or take '{name}'")
+    kept = prepared.kept.get(take_id)
+    return describe(
+        item.take, namespace=whose.namespace, status=item.status, reason=item.reason,
+        estimate=item.cost.amount, current=prepared.materials[take_id],
+        recorded=prepared.records.get(take_id),
+        kept_material=kept.material if kept else None, kept_source=kept.source if kept else None,
+    )  # fmt: skip

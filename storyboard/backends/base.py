@@ -17,11 +17,17 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Segment:
-    """A shot of a take, for backends that draw (the preview)."""
+    """A shot of a take, for backends that draw (the preview).
+
+    ``lines`` are its lines of dialogue as ``(start, end, words)``, in seconds from the
+    shot's start, timed as the film's subtitles time them without detected speech
+    (:func:`storyboard.cut.cues.time_lines`).
+    """
 
     shot: str
     prompt: str
     seconds: int
+    lines: tuple[tuple[float, float, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,10 @@ class Job:
             :data:`storyboard.build.execute.COST_MARGIN`); ``None``: no limit known.
         upload: where the provider may PUT the result (a single-result job, a remote that
             signs URLs), for backends that can ask it to; ``None``: nowhere.
+        retake: which attempt at the request this is (``retake`` in the storyboard; 0 the
+            first). Not sent: the request is the same; the preview writes it on its cards.
+        progress: told ``(status, fraction)`` when the provider says how far the job is
+            (``fraction`` 0..1, ``None`` when it gives no figure); ``None``: nobody asks.
     """
 
     take: str
@@ -69,6 +79,8 @@ class Job:
     source_seconds: float | None = None
     cost_limit: float | None = None
     upload: Upload | None = None
+    retake: int = 0
+    progress: Callable[[str, float | None], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,12 @@ For each take it renders a real video at the requested size (scaled down by
 ``--preview-scale``), of the exact duration, at 24 fps, with a 1 s keyframe interval: a slow
 move from the ``start`` image toward the ``end`` image where the take has them (hand-offs
 really flow: a ``start`` taken from another take is that take's decoded last frame), otherwise
-a card per shot with its id, prompt and a timecode, so segment boundaries show. A quiet audio
-track is there exactly when ``sound`` is on. An edit takes its source's size and length.
+a card per shot with its id, prompt and a timecode, so segment boundaries show; each shot's
+lines of dialogue are drawn as subtitles at the times the film's subtitles give them. A quiet
+audio track is there exactly when ``sound`` is on. An edit takes its source's size and length,
+and shows the source's footage. Every take shows its own shots' ids and prompts: on its cards,
+or as a caption over its start image or its source footage (see
+:mod:`storyboard.media.animatic`); a retake and a variation say which they are.
 """
 
 from __future__ import annotations
@@ -86,9 +90,15 @@ class PreviewBackend:
         if not duration:
             duration = job.source_seconds or 5.0
         label = f" (variation {index + 1} of {count})" if count > 1 else ""
-        segments = [Segment(s.shot + label, s.prompt, float(s.seconds)) for s in job.segments]
+        if job.retake:  # the same request, another attempt: the card says which
+            label += f" (retake {job.retake})"
+        segments = [
+            Segment(s.shot + label, s.prompt, float(s.seconds), s.lines) for s in job.segments
+        ]
+        source = None
         if "video" in inputs and segments:
             segments = [Segment(segments[0].label + " (edit)", segments[0].text, duration)]
+            source = job.files.get(inputs["video"])
         render_animatic(
             out,
             width=size.width,
@@ -99,4 +109,6 @@ class PreviewBackend:
             end_image=end if start is not None else None,
             sound=bool(settings.get("sound")),
             scale=self.scale,
+            captions=True,
+            source_video=source if start is None else None,
         )

@@ -58,7 +58,7 @@ import math
 import subprocess
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -80,11 +80,14 @@ from storyboard.core.events import (
     TakeCached,
     TakeDone,
     TakeFailed,
+    TakeProgress,
     TakeSkipped,
     TakeStarted,
     ignore,
 )
 from storyboard.core.files import disk_error
+from storyboard.core.money import usd
+from storyboard.language.checked import ShotInfo
 from storyboard.language.sources import MediaRef
 from storyboard.media.frames import extract_frame
 
@@ -155,6 +158,9 @@ class Execution:
     """Why no new take starts once ``stop`` is set (without ``keep_going``)."""
     remote: RemoteSession | None = None
     """The project's remote, if it has one (:mod:`storyboard.build.remote_session`)."""
+    kept: Collection[str] = ()
+    """Takes whose result the storyboard keeps (``keep: true``): their key is the kept
+    result's, found in the cache or the lock, and they are never sent."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -186,7 +192,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             if pending is not None and pending.task_uuid == entry.task_uuid:
                 # a build killed between the cache and the journal: the result is in
                 run.journal.done(key, pending.task_uuid)
-            run.emit(TakeCached(take.id, "cache"))
+            run.emit(TakeCached(take.id, "kept" if take.id in run.kept else "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
         if selected is not None and take.id not in selected:
             return _unselected(run, take.id)
@@ -297,6 +303,15 @@ def _fit_measured(
         stop.set()
 
 
+def _progress(run: Execution, take_id: str) -> Callable[[str, float | None], None]:
+    """What a backend tells of a job's progress, as events of ``take_id``."""
+
+    def tell(state: str, fraction: float | None) -> None:
+        run.emit(TakeProgress(take_id, state, fraction))
+
+    return tell
+
+
 def _record(run: Execution, outcome: Outcome) -> Outcome:
     run.outcomes[outcome.take] = outcome
     return outcome
@@ -331,6 +346,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             run.emit(TakeCached(take.id, "lock"))
             _stored(run, compiled, entry, None)
             return Outcome(take.id, "locked", entry)
+    if take.id in run.kept:  # its key is a result's that is gone: never sent under it
+        raise BuildError(
+            f"the result that take '{take.id}' keeps (keep: true) is no longer in the cache "
+            "or the lock file; nothing was sent. Remove 'keep' to make it again from the "
+            "current request"
+        )
     if held:  # planned as free: never paid for here (the next plan prices it)
         raise ProviderError(
             f"the remote's copy of take '{take.id}' could not be used (above) and the lock has "
@@ -361,10 +382,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 files=files,
                 provider_ids=provider_ids,
                 resumed=pending is not None,
-                segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
+                segments=tuple(_segment(s) for s in take.shots),
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
                 upload=_upload(run, compiled, task_uuid) if number in (None, 1) else None,
+                retake=take.retake,
+                progress=_progress(run, take.id),
             )
             run.emit(TakeStarted(take.id, task_uuid, not fresh))
             submitted = False
@@ -551,6 +574,16 @@ def _redacted(url: str | None) -> str | None:
     return None if url is None else redact_url(url)
 
 
+def _segment(info: ShotInfo) -> Segment:
+    """A shot for the backend: its prompt, length and lines (timed as the subtitles would be
+    without detected speech)."""
+    from storyboard.cut.cues import time_lines
+
+    seconds = info.duration or 0
+    lines = tuple((t.start, t.end, t.line.says) for t in time_lines(info.dialogue, float(seconds)))
+    return Segment(info.id, info.prompt, seconds, lines)
+
+
 def _cost_limit(run: Execution, compiled: CompiledTake) -> float:
     """The most a provider may say this take cost: the plan's estimate times
     :data:`COST_MARGIN`, or, when the estimate is unknown (an edit of a remote video),
@@ -607,7 +640,7 @@ async def _check_results(
         if why is None:
             continue
         variation = f" (variation {index + 1})" if len(outputs) > 1 else ""
-        spent = f" (${output.cost:.4f})" if output.cost is not None else ""
+        spent = f" ({usd(output.cost)})" if output.cost is not None else ""
         raise ProviderError(
             f"the result of task {task_uuid}{variation} is not a usable video: {why}. "
             f"The task was paid for{spent}; nothing of it was cached or locked, and it was not "

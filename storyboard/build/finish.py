@@ -4,6 +4,9 @@
 the backend's folder ``build/NAME/BACKEND/`` (only when the cut or its sources changed: a
 no-op build writes nothing), and writes the build record (``build.json``, read by
 ``storyboard report``), the OpenTimelineIO, EDL and FCPXML exports and the contact sheet.
+A film with lines of dialogue gets its subtitles, ``NAME.srt`` and ``NAME.vtt``, from the cues
+of :func:`storyboard.cut.cues.film_cues` (timed by the speech found in the takes' sound, which
+is remembered by each video's sha256).
 When a take the cut needs did not finish, the film is not cut and the reason is said. When
 the cut does not fit the takes' videos (checked before anything was sent, against the lengths
 known then: what fails here depends on a length known only once a take was made), the
@@ -24,10 +27,10 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from storyboard.core.errors import InputError, LateInputError
-from storyboard.core.events import EventSink, Note
+from storyboard.core.events import CutProgress, EventSink, Note
 from storyboard.cut.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
     from storyboard.build.pipeline import BuildResult
     from storyboard.build.state.outputs import BackendOutputs
+    from storyboard.cut.cues import Cue, Region
     from storyboard.cut.streams import VideoIndex
     from storyboard.exports.record import ClipPlacement
 
@@ -60,6 +64,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         LateInputError: the cut does not fit the takes' videos as made.
     """
     from storyboard.cut.assemble import assemble
+    from storyboard.cut.cues import film_cues
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
@@ -89,6 +94,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     before = json.dumps(state, sort_keys=True)
     timeline: Timeline | None = None
     misfit: InputError | None = None
+    cues: tuple[Cue, ...] = ()
     if not missing:
         size = (_even(output.width * scale), _even(output.height * scale))
         digests = {take: _source_sha(result, take) for take in videos}
@@ -99,6 +105,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             # Checked before anything was sent against the lengths known then: what does not
             # fit now depends on a length known only once its take was made.
             misfit = exc
+        if timeline is not None and compiled.checked.has_dialogue:
+            cues = film_cues(compiled, timeline, _speech(result, timeline, digests, state, emit))
     if timeline is None:
         if misfit is not None:
             reason = "the film was not cut: the cut does not fit the takes' videos"
@@ -119,11 +127,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
             # cut in the build folder's staging folder, then moved into place
             work = folder.temp_dir("cut-")
+
+            def progress(phase: str, done: int, total: int) -> None:
+                emit(CutProgress("", film.name, phase, done, total))
+
             try:
-                report = assemble(timeline, work / film.name, indexes=indexes)
+                report = assemble(timeline, work / film.name, indexes=indexes, progress=progress)
                 folder.put(work / film.name, film.name)
             finally:
                 folder.tree.rmtree(work)
+                progress("done", 1, 1)
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")
@@ -136,7 +149,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             )
         film_path = film
         clips = _placements(timeline, workspace.output_dir)
-    record = record_from_build(result, clips, film=film_path)
+        _subtitles(folder, workspace.name, cues if compiled.checked.has_dialogue else None, emit)
+    record = record_from_build(result, clips, film=film_path, subtitles=cues)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
@@ -224,7 +238,89 @@ def _status(result: BuildResult, take: str) -> str:
 
 
 #: What a cut writes besides the film: removed with it when the film is out of date.
-CUT_FILES = (".cut.json", "{name}.otio", "{name}.edl", "{name}.fcpxml", "{name}.contact.png")
+CUT_FILES = (
+    ".cut.json", "{name}.otio", "{name}.edl", "{name}.fcpxml", "{name}.contact.png",
+    "{name}.srt", "{name}.vtt",
+)  # fmt: skip
+
+
+def _speech(
+    result: BuildResult,
+    timeline: Timeline,
+    digests: dict[str, str],
+    state: dict[str, Any],
+    emit: EventSink,
+) -> dict[str, list[Region] | None]:
+    """The speech found in the sound of each take whose shots in the film speak (and which
+    generated sound): remembered by the video's sha256, else detected. A sound that cannot be
+    decoded has no speech to go by (its lines are spread, and a note says why): the take is
+    paid for, and its subtitles are not worth losing the film over."""
+    from storyboard.media.probe import MediaError
+    from storyboard.media.speech import detect_speech
+
+    compiled = result.prepared.compiled
+    known = state.get("speech")
+    if not isinstance(known, dict):  # (a cache: what it cannot read is found again)
+        known = state["speech"] = {}
+    found: dict[str, list[Region] | None] = {}
+    for clip in timeline.clips:
+        take = compiled.resolved.take(clip.take)
+        if take.id in found or not take.settings.sound:
+            continue
+        if not compiled.checked.shot(clip.shot).dialogue:
+            continue
+        digest = digests[take.id]
+        kept = _regions(known.get(digest), missing=digest not in known)
+        if kept is False:
+            try:
+                kept = detect_speech(clip.source)
+            except MediaError as exc:
+                emit(Note("", f"take {take.id}: no speech to time its lines by: {exc}"))
+                kept = None
+            known[digest] = None if kept is None else [list(r) for r in kept]
+        found[take.id] = kept
+    for digest in set(known) - {digests[t] for t in found}:  # only this cut's takes are kept
+        del known[digest]
+    return found
+
+
+def _regions(value: Any, *, missing: bool) -> list[Region] | Literal[False] | None:
+    """Remembered speech: its regions, ``None`` (the video has no sound), or ``False`` when
+    there is nothing usable remembered (so it is detected again)."""
+    if missing:
+        return False
+    if value is None:
+        return None
+    if isinstance(value, list) and all(
+        isinstance(r, list)
+        and len(r) == 2
+        and all(isinstance(t, int | float) and not isinstance(t, bool) for t in r)
+        for r in value
+    ):
+        return [(float(a), float(b)) for a, b in value]
+    return False
+
+
+def _subtitles(
+    folder: BackendOutputs, name: str, cues: tuple[Cue, ...] | None, emit: EventSink
+) -> None:
+    """Write the film's subtitle files when they changed; ``None``: the film has no dialogue
+    (files an earlier build wrote are removed: they would belong to another film)."""
+    from storyboard.exports.subtitles import SUBTITLE_FORMATS, subtitle_text
+
+    files = [f"{name}.{fmt}" for fmt in SUBTITLE_FORMATS]
+    if cues is None:
+        for file in files:
+            folder.remove(file)
+        return
+    changed = False
+    for file, fmt in zip(files, SUBTITLE_FORMATS, strict=True):
+        data = subtitle_text(cues, fmt).encode("utf-8")
+        if folder.read_bytes(file) != data:
+            folder.write_bytes(file, data)
+            changed = True
+    if changed:
+        emit(Note("", f"subtitles {files[0]} and {files[1]}: {len(cues)} cues"))
 
 
 def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
 from storyboard.build.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
+from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, read_pending
 from storyboard.build.state.lockfile import LockFile
@@ -46,6 +47,7 @@ from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
+from storyboard.core.money import usd
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
 
@@ -68,6 +70,10 @@ class Prepared:
     workspace: Workspace
     planned: Plan | Callable[[], Plan] = field(repr=False)
     selected: set[str] | None
+    kept: dict[str, Kept] = field(default_factory=dict)
+    """The takes whose result the film keeps (``keep: true``), and that result."""
+    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """What the last build in this namespace made each take from (its key material)."""
 
     @functools.cached_property
     def plan(self) -> Plan:
@@ -162,8 +168,9 @@ def prepare(
     if whose.namespace != backend_name:
         raise ValueError(f"pricing of {whose.namespace} for namespace {backend_name}")
     keyed = _compile_and_key(
-        path, backend_name, select=select, build_dir=build_dir, project_root=project_root
-    )
+        path, backend_name, select=select, build_dir=build_dir, project_root=project_root,
+        paid=whose.paid,
+    )  # fmt: skip
     return _plan(keyed, whose, select, _remote_session(remote, keyed.workspace, whose, emit))
 
 
@@ -176,6 +183,7 @@ class _Keyed:
     materials: dict[str, dict[str, Any]]
     workspace: Workspace
     selected: set[str] | None
+    kept: dict[str, Kept] = field(default_factory=dict)
 
 
 def _compile_and_key(
@@ -185,6 +193,7 @@ def _compile_and_key(
     select: Sequence[str],
     build_dir: Path | None,
     project_root: Path | None,
+    paid: bool,
 ) -> _Keyed:
     hashes = FileHashes()
     # 1-3. load, validate, render prompts.
@@ -192,13 +201,26 @@ def _compile_and_key(
     # 4-5. resolve takes and compile their requests.
     compiled = compile_storyboard(checked, file_hash=hashes)
     # 6. key every take (what the cache, the lock and the last build know: see _plan).
-    keys, materials = keys_and_materials(compiled, file_hash=hashes)
+    drawn = backend_name.partition("@")[0] == "preview"  # it draws the lines of dialogue
+    keys, materials = keys_and_materials(compiled, file_hash=hashes, draws_lines=drawn)
     with refusing():
         workspace = Workspace.for_storyboard(
             checked.document.path, checked.document.project_root, build_dir, backend=backend_name
         )
     selected = select_takes(compiled.resolved, select)
-    return _Keyed(compiled, keys, materials, workspace, selected)
+    # 6a. a take the storyboard keeps has the key of the result it keeps, and what depends
+    # on it is keyed on that result.
+    kept: dict[str, Kept] = {}
+    if any(t.take.keep for t in compiled.takes):
+        with refusing():
+            kept, keys, materials = find_kept(
+                compiled,
+                lambda known: keys_and_materials(compiled, file_hash=hashes, kept=known),
+                namespace=backend_name, paid=paid, cache=_cache(workspace),
+                lock=_lock(workspace) if paid else None,
+                records=_read_records(workspace, backend_name),
+            )  # fmt: skip
+    return _Keyed(compiled, keys, materials, workspace, selected, kept)
 
 
 def _plan(
@@ -222,6 +244,10 @@ def _plan(
     making: dict[str, str] = {}
 
     def status(take: Any, key: str) -> Standing:
+        if take.take.keep:
+            standing = _kept_standing(take, keyed, cache, backend_name)
+            if standing is not None:
+                return standing
         if key in local:
             return Standing("cached", "in the cache")
         if key in held:
@@ -240,12 +266,25 @@ def _plan(
             return Standing("generate", UNSENT)
         if pending is not None:
             return Standing("resume", RESUME_SUBMITTED)
+        if take.take.keep:  # on the preview: nothing here to keep yet
+            return Standing("generate", NOTHING_KEPT.format(namespace=backend_name))
         return Standing("generate", why_stale(records.get(take.id), materials[take.id]))
 
     plan = make_plan(compiled, keys, status=status, pricing=pricing)
     if selected is not None:
         _check_selection(plan, selected, select)
-    return Prepared(compiled, keys, materials, workspace, plan, selected)
+    return Prepared(compiled, keys, materials, workspace, plan, selected, keyed.kept, records)
+
+
+def _kept_standing(take: Any, keyed: _Keyed, cache: Cache, namespace: str) -> Standing | None:
+    """A kept take's line in the plan: what changed since the result it keeps."""
+    kept = keyed.kept.get(take.id)
+    if kept is None:
+        return None
+    with refusing():
+        here = cache.get(namespace, kept.key, verify=False) is not None
+    fetch = "" if here else "; download from the lock"
+    return Standing("kept", kept.since(keyed.materials[take.id], take) + fetch)
 
 
 RESUME_SUBMITTED = (
@@ -257,6 +296,7 @@ RESUME_ACCEPTED = (
     "not paid again"
 )
 UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
+NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"
 
 
 def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
@@ -265,7 +305,7 @@ def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> N
     Raises:
         InputError: a selected take needs a take that is neither built nor selected.
     """
-    ready = {i.take.id for i in plan.items if i.status in ("cached", "remote", "locked")}
+    ready = {i.take.id for i in plan.items if i.status in ("cached", "remote", "locked", "kept")}
     problems = []
     for item in plan.items:
         take = item.take.take
@@ -314,8 +354,9 @@ def build(
     """
     # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
     keyed = _compile_and_key(
-        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root
-    )
+        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root,
+        paid=backend.paid,
+    )  # fmt: skip
     for warning in keyed.compiled.warnings:  # what a writer should know before paying
         emit(Note("", warning.render()))
     scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
@@ -353,6 +394,7 @@ def build(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
             keep_going=keep_going, selected=prepared.selected, emit=emit, remote=session,
+            kept=frozenset(prepared.kept),
         )  # fmt: skip
         # 8. run the takes.
         outcomes = asyncio.run(_execute_and_close(run))
@@ -375,7 +417,10 @@ def build(
         # 10. the cut, the build record, the exports and the contact sheet.
         from storyboard.build.finish import finish
 
-        finished = finish(result, scale=scale, emit=emit)
+        try:
+            finished = finish(result, scale=scale, emit=emit)
+        finally:  # 10a. a report written before is written again: it is never stale
+            _refresh_report(workspace, emit)
         result = BuildResult(prepared, outcomes, backend.name, finished.film, sent)
         # 11. everything was done already: a note that lets the same build skip all of this.
         if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
@@ -405,6 +450,22 @@ def _held_remotely(remote: RemoteSession | None, namespace: str, keys: list[str]
     return asyncio.run(remote.lookup(namespace, keys))
 
 
+def _refresh_report(workspace: Workspace, emit: EventSink) -> None:
+    """Write ``report.html`` of the backend's folder again from the record this build wrote,
+    when storyboard wrote one there before (``storyboard report``, ``storyboard watch``): a
+    report older than its build would show takes and a film that are no longer there. A page
+    that cannot be written is said, and the build goes on (its takes may be paid for)."""
+    from storyboard.exports.record import read_record, record_path
+    from storyboard.report import REPORT_NAME, write_report
+
+    if REPORT_NAME not in workspace.out.owned(REPORT_NAME):
+        return
+    try:
+        write_report(read_record(record_path(workspace.output_dir)), writer=workspace.out)
+    except (OSError, ValueError, UnsafePath, InputError, BuildError) as exc:
+        emit(Note("", f"{REPORT_NAME} was not written again: {exc}"))
+
+
 def _check_budget(plan: Plan, max_cost: float) -> None:
     """Refuse a build whose new charges may be over ``max_cost``, or cannot be known.
 
@@ -413,16 +474,16 @@ def _check_budget(plan: Plan, max_cost: float) -> None:
     """
     whose = plan.pricing.namespace + (", real money" if plan.pricing.real_money else "")
     if plan.chargeable > max_cost:
-        estimate = f"the estimate of what may be charged anew ({whose}) is ${plan.chargeable:.4f}"
+        estimate = f"the estimate of what may be charged anew ({whose}) is {usd(plan.chargeable)}"
         if plan.accepted:
             estimate += (
-                f" (${plan.total:.4f} in all, less {', '.join(plan.accepted)}, which the "
+                f" ({usd(plan.total)} in all, less {', '.join(plan.accepted)}, which the "
                 "provider already accepted)"
             )
-        raise BuildError(f"{estimate}, over --max-cost ${max_cost:.4f}; nothing was sent")
+        raise BuildError(f"{estimate}, over --max-cost {usd(max_cost)}; nothing was sent")
     if plan.unknown_chargeable:
         raise BuildError(
-            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
+            f"--max-cost {usd(max_cost)} cannot be checked: the cost of "
             f"{', '.join(plan.unknown_chargeable)} is not known before it is made (an edit of "
             "a remote video); nothing was sent"
         )
@@ -508,8 +569,13 @@ def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any
 def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: str) -> None:
     records = _read_records(prepared.workspace, backend)
     for take_id, outcome in outcomes.items():
-        if outcome.entry is not None:
+        if outcome.entry is None:
+            continue
+        kept = prepared.kept.get(take_id)
+        if kept is None:
             records[take_id] = prepared.materials[take_id]
+        elif kept.material is not None:  # what the kept result was made from, still
+            records[take_id] = kept.material
     workspace = prepared.workspace
     text = json.dumps(records, sort_keys=True)
     workspace.tree.write_atomic(workspace.records(backend), text.encode(), staging=workspace.tmp)
@@ -645,7 +711,9 @@ def _unchanged(
         cached = Standing("cached", "in the cache")
         return make_plan(compiled, keys, status=lambda t, k: cached, pricing=pricing_of(backend))
 
-    prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
+    prepared = Prepared(
+        compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected, keyed.kept
+    )
     return BuildResult(prepared, outcomes, backend.name, film)
 
 

@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.compiler.compile import dumps
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
+    from storyboard.core.money import usd
 
     if args.jobs < 1:
         raise InputError.at(None, "--jobs must be at least 1")
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     done = sum(1 for o in result.outcomes.values() if o.status != "failed" and o.entry)
     print(
         f"{done} of {len(result.prepared.compiled.takes)} takes ready in "
-        f"{result.prepared.workspace.output_dir} (spent ${result.spent:.4f})",
+        f"{result.prepared.workspace.output_dir} (spent {usd(result.spent)})",
         file=sys.stderr,
     )
     if result.film is not None:  # the last line: where this backend's film is

@@ -32,6 +32,11 @@ def register(sub: Any) -> None:
         help="compare with previews rendered at this fraction of the size (default 0.25)",
     )  # fmt: skip
     add_remote_options(parser)
+    parser.add_argument(
+        "--explain", metavar="SHOT",
+        help="say what changed in SHOT's take since the last build (or since the result it "
+        "keeps)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -54,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(event, Note):
             print(f"storyboard: {printable(event.message)}", file=sys.stderr)
 
+    if args.explain is not None:
+        lines = api.explain(
+            args.file, args.explain, backend=args.backend, preview_scale=args.preview_scale
+        )
+        if args.json:
+            sys.stdout.write(dumps({"explain": lines}))
+        else:
+            print("\n".join(printable(line) for line in lines))
+        return 0
     plan = api.plan(
         args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale,
         remote=remote_of(args, Path(args.file)), emit=say,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from storyboard.build.state.outputs import BackendOutputs, BuildFolder
+    from storyboard.build.state.workspace import Workspace
 
 
 def register(sub: Any) -> None:
@@ -46,41 +47,12 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard.build.pipeline import refusing
-    from storyboard.build.state.workspace import ProjectLock, Workspace
+    from storyboard.build.state.workspace import ProjectLock
     from storyboard.core.diagnostics import display_path, printable
-    from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
-    from storyboard.language.load import check_storyboard_name, find_project_root
     from storyboard.report import write_report
 
-    storyboard = Path(args.file).absolute()
-    named = check_storyboard_name(storyboard)
-    if named is not None:
-        raise InputError([named])
-    build_dir = Path(args.build_dir) if args.build_dir else None
-    with refusing():
-        workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), build_dir)
-        state = workspace.outputs.inspect()  # written only if storyboard made it
-        chosen = _choose(workspace.outputs, args.backend) if state in ("ours", "legacy") else None
-    if chosen is None:
-        if not storyboard.exists():
-            raise InputError.at(None, f"{args.file}: no such storyboard file")
-        if not args.backend:
-            raise InputError.at(
-                None,
-                f"{args.file} has not been built yet (no folder of "
-                f"{display_path(workspace.build_dir)} holds a build.json): run `storyboard "
-                f"build {args.file}` first",
-            )
-        folder = _folder_named(workspace.outputs, args.backend).path
-        how = f" --backend {args.backend}" if args.backend in ("preview", "runware") else ""
-        raise InputError.at(
-            None,
-            f"{args.file} has not been built with --backend {args.backend} yet "
-            f"({display_path(record_path(folder))} is missing): run `storyboard build "
-            f"{args.file}{how}` first",
-        )
-    outputs, others = chosen
+    workspace, outputs, others = find_build(args.file, args.backend, args.build_dir)
     folder = outputs.path
     if others:
         also = ", ".join(others)
@@ -111,6 +83,54 @@ def run(args: argparse.Namespace) -> int:
         if not webbrowser.open(page.resolve().as_uri()):
             print(f"storyboard: could not start a web browser; open {page}", file=sys.stderr)
     return 0
+
+
+def find_build(
+    file: str, backend: str | None, build_dir: str | None
+) -> tuple[Workspace, BackendOutputs | BuildFolder, list[str]]:
+    """The build ``storyboard report FILE`` reports: the backend folder ``backend`` names,
+    else the latest built; with the other backend folders that hold a build.
+
+    Raises:
+        InputError: ``file`` is missing or not built (on that backend) yet, or its build
+            folder is not storyboard's.
+    """
+    from storyboard.build.pipeline import refusing
+    from storyboard.build.state.workspace import Workspace
+    from storyboard.core.diagnostics import display_path
+    from storyboard.core.errors import InputError
+    from storyboard.exports.record import record_path
+    from storyboard.language.load import check_storyboard_name, find_project_root
+
+    storyboard = Path(file).absolute()
+    named = check_storyboard_name(storyboard)
+    if named is not None:
+        raise InputError([named])
+    folder_arg = Path(build_dir) if build_dir else None
+    with refusing():
+        workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), folder_arg)
+        state = workspace.outputs.inspect()  # written only if storyboard made it
+        chosen = _choose(workspace.outputs, backend) if state in ("ours", "legacy") else None
+    if chosen is None:
+        if not storyboard.exists():
+            raise InputError.at(None, f"{file}: no such storyboard file")
+        if not backend:
+            raise InputError.at(
+                None,
+                f"{file} has not been built yet (no folder of "
+                f"{display_path(workspace.build_dir)} holds a build.json): run `storyboard "
+                f"build {file}` first",
+            )
+        folder = _folder_named(workspace.outputs, backend).path
+        how = f" --backend {backend}" if backend in ("preview", "runware") else ""
+        raise InputError.at(
+            None,
+            f"{file} has not been built with --backend {backend} yet "
+            f"({display_path(record_path(folder))} is missing): run `storyboard build "
+            f"{file}{how}` first",
+        )
+    outputs, others = chosen
+    return workspace, outputs, others
 
 
 def _folder_named(root: BuildFolder, backend: str) -> BackendOutputs:

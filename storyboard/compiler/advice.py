@@ -12,7 +12,10 @@ warning never changes the exit status and never stops a build:
   (width / height) is off the output's by more than :data:`ASPECT_TOLERANCE`: the wider of
   the two aspects is more than 10% wider than the other;
 - ``variations`` above 1: every result is billed, and the film shows only the picked one (no
-  clip can show another).
+  clip can show another);
+- lines of dialogue that cannot be spoken in their shot's duration at ``defaults.speech_rate``
+  words a second (:func:`storyboard.language.dialogue.too_long`): the commonest way to waste a paid
+  take on dialogue.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ ASPECT_TOLERANCE = 0.10
 
 def warnings_of(compiled: Compiled) -> list[Diagnostic]:
     """Every warning for a compiled storyboard, in file order."""
-    found = [*_unshown(compiled), *_aspects(compiled), *_variations(compiled)]
+    found = [*_unshown(compiled), *_aspects(compiled), *_variations(compiled), *_speech(compiled)]
     return sorted(found, key=Diagnostic.sort_key)
 
 
@@ -134,3 +137,26 @@ def _variations(compiled: Compiled) -> Iterator[Diagnostic]:
 
 
 __all__ = ["ASPECT_TOLERANCE", "warnings_of"]
+
+
+def _speech(compiled: Compiled) -> Iterator[Diagnostic]:
+    """Lines too long to be spoken in their shot at the speech rate."""
+    from storyboard.language.dialogue import too_long
+
+    rate = compiled.checked.speech_rate
+    for info in compiled.checked.shots:
+        if not info.dialogue or info.duration is None:
+            continue
+        found = too_long(info.dialogue, info.duration, rate)
+        if found is None:
+            continue
+        line = found.line
+        yield _warning(
+            compiled,
+            (*line.path, line.says_key),
+            f"dialogue: the lines of shot '{info.id}' take about {found.needs:.1f} s to say "
+            f"({found.words} words at {rate:g} a second), and the shot is {info.duration} s "
+            "long: the model rushes or cuts off what does not fit, and the take is paid all "
+            "the same; shorten the lines or lengthen the shot (defaults.speech_rate sets the "
+            "pace)",
+        )

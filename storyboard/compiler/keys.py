@@ -8,12 +8,17 @@ enters a key: not task UUIDs, timestamps, comments, key order or the cut; ``pick
 only the keys of takes downstream of a take with variations (they start on, or edit, the
 picked video). :data:`KEY_VERSION` changes only when the meaning of a request changes, never
 with a release, so an upgrade does not make a writer pay again.
+
+A backend that draws the lines of dialogue into its videos (the preview) keys them with what
+it draws from beyond the request: the lines' ``at`` times (their words are in the prompt), so
+that moving a line makes a new preview. Paid takes never: ``at`` times only the subtitles.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from storyboard.compiler.compile import Compiled, CompiledTake, FileHasher, FileHashes
@@ -28,25 +33,45 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def take_keys(compiled: Compiled, *, file_hash: FileHasher | None = None) -> dict[str, str]:
+def take_keys(
+    compiled: Compiled, *, file_hash: FileHasher | None = None, draws_lines: bool = False
+) -> dict[str, str]:
     """The key of every take, by take id (takes are in dependency order)."""
-    return keys_and_materials(compiled, file_hash=file_hash)[0]
+    return keys_and_materials(compiled, file_hash=file_hash, draws_lines=draws_lines)[0]
 
 
 def keys_and_materials(
-    compiled: Compiled, *, file_hash: FileHasher | None = None
+    compiled: Compiled,
+    *,
+    file_hash: FileHasher | None = None,
+    draws_lines: bool = False,
+    kept: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """The key of every take and the :func:`key_material` it hashes, by take id."""
+    """The key of every take and the :func:`key_material` it hashes, by take id.
+
+    ``draws_lines``: the backend draws the lines of dialogue (see the module docstring).
+    ``kept`` maps the takes whose result the film keeps to that result's key: such a take's
+    key is the kept one (its material stays the current request's, to compare with), and the
+    takes downstream of it are keyed on it, so nothing downstream changes because of it.
+    """
     hasher = file_hash or FileHashes()
     keys: dict[str, str] = {}
     materials: dict[str, dict[str, Any]] = {}
     refs: dict[str, str] = {}
     for take in compiled.takes:
         material = key_material(take, refs, hasher)
+        timing = {s.id: [line.at for line in s.dialogue] for s in take.take.shots}
+        if draws_lines and any(at is not None for ats in timing.values() for at in ats):
+            material["lines_at"] = {shot: ats for shot, ats in timing.items() if ats}
         materials[take.id] = material
-        keys[take.id] = hashlib.sha256(canonical(material).encode()).hexdigest()
+        keys[take.id] = (kept or {}).get(take.id) or key_of(material)
         refs[take.id] = upstream_ref(take, keys[take.id])
     return keys, materials
+
+
+def key_of(material: dict[str, Any]) -> str:
+    """The key that hashes ``material`` (:func:`key_material`)."""
+    return hashlib.sha256(canonical(material).encode()).hexdigest()
 
 
 def upstream_ref(take: CompiledTake, key: str) -> str:
@@ -76,7 +101,10 @@ def key_material(
         elif isinstance(value, MediaRef) and value.path is not None:
             replacements[placeholder] = "sha256:" + file_hash(value.path)
     body = _replace(take.request, replacements)
-    return {"version": KEY_VERSION, "model": take.request.get("model"), "request": body}
+    material = {"version": KEY_VERSION, "model": take.request.get("model"), "request": body}
+    if take.take.retake:  # the first attempt (0) adds nothing: keys made before stay
+        material["retake"] = take.take.retake
+    return material
 
 
 def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
@@ -85,9 +113,11 @@ def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
         return "new"
     if old == new:
         return "not in the cache"
+    if _without_retake(old) == _without_retake(new):
+        return f"retake {new.get('retake', 0)}"
     if old.get("model") != new.get("model"):
         return "model changed"
-    old_text, new_text = canonical(old), canonical(new)
+    old_text, new_text = canonical(_without_retake(old)), canonical(_without_retake(new))
     if _mask(old_text, "take:") == _mask(new_text, "take:"):
         return "upstream changed"
     if _mask_inputs(old_text) == _mask_inputs(new_text):
@@ -95,6 +125,10 @@ def why_stale(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     if _mask_inputs(_mask(old_text, "take:")) == _mask_inputs(_mask(new_text, "take:")):
         return "upstream and input bytes changed"
     return "prompt or setting changed"
+
+
+def _without_retake(material: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in material.items() if k != "retake"}
 
 
 def _mask(text: str, prefix: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from storyboard.compiler.compile import Compiled, CompiledTake
 from storyboard.compiler.resolve import Handoff, Take
+from storyboard.core.money import usd
 from storyboard.language.sources import MediaRef
 
 DurationProbe = Callable[[Path], float | None]
@@ -47,9 +48,12 @@ class Cost:
 
 PAYABLE = ("generate", "resume")
 """Statuses whose cost the estimate counts."""
-EXPLAINED = (*PAYABLE, "shared")
+EXPLAINED = (*PAYABLE, "shared", "kept")
 """Statuses the plan shows with their reason (``shared``: the same request as an earlier
-take's, which one generation serves)."""
+take's, which one generation serves; ``kept``: the film keeps a result made before, see
+:mod:`storyboard.build.keep`)."""
+FREE = ("kept",)
+"""Statuses whose line shows no cost: nothing of the current request is made."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,12 @@ class PlanItem:
         """Whether building it on a paid backend may charge its cost anew."""
         return self.status in PAYABLE and not self.accepted
 
+    @property
+    def amount(self) -> float | None:
+        """The cost the plan shows for it: the estimate, but nothing for a kept take (its
+        current request is not made while the storyboard keeps its result)."""
+        return 0.0 if self.status in FREE else self.cost.amount
+
     def to_json(self, *, paid: bool = True) -> dict[str, Any]:
         take = self.take.take
         return {
@@ -144,7 +154,7 @@ class PlanItem:
             "seconds": self.cost.seconds,
             "rate": self.cost.rate,
             "results": self.cost.results,
-            "cost": self.cost.amount,
+            "cost": self.amount,
             "chargeable": paid and self.chargeable,
         }
 
@@ -296,7 +306,7 @@ def render_plan(plan: Plan) -> str:
         seconds = "?" if item.cost.seconds is None else f"{item.cost.seconds:g}"
         if item.cost.results > 1:
             seconds += f" x{item.cost.results}"
-        amount = item.cost.amount
+        amount = item.amount
         rows.append(
             (
                 take.id,
@@ -304,7 +314,7 @@ def render_plan(plan: Plan) -> str:
                 ",".join(take.depends_on) or "-",
                 seconds,
                 f"{item.cost.rate:g}/s",
-                "unknown" if amount is None else f"${amount:.4f}".rstrip("0").rstrip("."),
+                "unknown" if amount is None else usd(amount),
                 f"{item.status} ({item.reason})" if item.status in EXPLAINED else item.status,
             )
         )
@@ -314,18 +324,18 @@ def render_plan(plan: Plan) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    total = f"total: {_usd(plan.total)}"
+    total = f"total: {usd(plan.total)}"
     if plan.unknown:
         total += f" + unknown for {', '.join(plan.unknown)} (edit of a remote video)"
     lines.append(total)
-    anew = f"may be charged anew: {_usd(plan.chargeable)}"
+    anew = f"may be charged anew: {usd(plan.chargeable)}"
     if plan.unknown_chargeable:
         anew += f" + unknown for {', '.join(plan.unknown_chargeable)}"
     if plan.accepted:
         which = ", ".join(plan.accepted)
         anew += f" (the provider already accepted {which}: resuming is no new charge)"
     lines.append(
-        anew if plan.pricing.paid else "may be charged anew: $0 (offline previews are free)"
+        anew if plan.pricing.paid else f"may be charged anew: {usd(0)} (offline previews are free)"
     )
     lines.append(
         f"critical path: {' -> '.join(plan.critical_path)} "
@@ -333,7 +343,3 @@ def render_plan(plan: Plan) -> str:
         f"{plan.critical_seconds:g} s of video)"
     )
     return "\n".join(lines)
-
-
-def _usd(amount: float) -> str:
-    return f"${amount:.4f}".rstrip("0").rstrip(".")

@@ -98,6 +98,8 @@ class Take:
         edit: the video to edit, if any.
         reference_videos: reference video inputs.
         variations: results to generate; ``pick`` chooses the one the cut uses.
+        retake: which attempt at the request (0: the first); it enters the take's key only.
+        keep: the film keeps the take's current result even when its request changes.
         path: where to report take-level problems (the shot, or the sequence).
         sequence: the sequence's name, if any.
     """
@@ -115,6 +117,8 @@ class Take:
     path: DataPath = ()
     sequence: str | None = None
     depends_on: tuple[str, ...] = field(default=())
+    retake: int = 0
+    keep: bool = False
 
     @property
     def duration(self) -> int | None:
@@ -281,9 +285,9 @@ def group_limits(
             if length > profile.max_segment_prompt:
                 broken.append(
                     Limit(
-                        f"prompt of shot '{info.id}' is {length} characters; a "
-                        f"segment of a multi-shot request takes at most "
-                        f"{profile.max_segment_prompt}",
+                        f"prompt of shot '{info.id}' is {length} characters"
+                        f"{_with_lines(info)}; a segment of a multi-shot request takes at "
+                        f"most {profile.max_segment_prompt}",
                         (*info.path, "prompt"),
                     )
                 )
@@ -302,21 +306,30 @@ def group_limits(
         if length > profile.max_prompt:
             broken.append(
                 Limit(
-                    f"prompt of shot '{shots[0].id}' is {length} characters once elements are "
-                    f"numbered (<<<element_N>>>); the model takes at most {profile.max_prompt}",
+                    f"prompt of shot '{shots[0].id}' is {length} characters"
+                    f"{_with_lines(shots[0])} once elements are numbered (<<<element_N>>>); "
+                    f"the model takes at most {profile.max_prompt}",
                     (*shots[0].path, "prompt"),
                 )
             )
     if len(names) > profile.max_elements:
-        culprit = next(s for s in shots if names[profile.max_elements] in _elements(s))
+        extra = names[profile.max_elements]
+        culprit = next(s for s in shots if extra in _elements(s))
+        # A line's speaker: point at the line (its prompt may not name the element at all).
+        speaker = next((li for li in culprit.dialogue if li.element and li.who == extra), None)
         broken.append(
             Limit(
                 f"{len(names)} elements in one request ({', '.join(names)}); the model takes "
-                f"at most {profile.max_elements}",
-                (*culprit.path, "prompt"),
+                f"at most {profile.max_elements}"
+                + (" (speakers of lines count too)" if culprit.dialogue else ""),
+                speaker.path if speaker is not None else (*culprit.path, "prompt"),
             )
         )
     return broken
+
+
+def _with_lines(info: ShotInfo) -> str:
+    return " with its dialogue written in" if info.dialogue else ""
 
 
 # -- packing -------------------------------------------------------------------------------
@@ -509,6 +522,7 @@ class _Builder:
                 pick=pick,
                 path=path,
                 sequence=sequence,
+                **_attempts(self.checked, members[0]),
             )
             takes.append(take)
             graph.add_node(take_id)
@@ -603,6 +617,15 @@ class _Builder:
         else:
             frame = round((offset + (source.time or 0.0)) * fps)
         return Handoff(target_take, source.shot, frame)
+
+
+def _attempts(checked: CheckedStoryboard, info: ShotInfo) -> dict[str, Any]:
+    """``retake`` and ``keep`` of the take that makes ``info``: the shot's own, or its
+    sequence's (validate refuses them on a shot inside a sequence)."""
+    owner: Any = info.shot
+    if info.sequence is not None:
+        owner = checked.storyboard.shots[int(info.path[1])]
+    return {"retake": owner.retake, "keep": owner.keep}
 
 
 def seq_path(info: ShotInfo) -> DataPath:

@@ -18,8 +18,8 @@ class TakeCached(Event):
     """The take's result was already in the cache (or was fetched from the lock's URLs)."""
 
     source: str
-    """``cache``, ``remote``, ``lock``, or ``take:ID``: the same request as take ID's, made
-    once."""
+    """``cache``, ``remote``, ``lock``, ``kept`` (the result the storyboard keeps, in the
+    cache), or ``take:ID``: the same request as take ID's, made once."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,19 @@ class Note(Event):
     """A message for the writer that is not about one take (``take`` is empty)."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class CutProgress(Event):
+    """How far the cut of the film is (``take`` is empty): ``phase`` is ``indexing`` (the
+    takes' videos), ``re-encoding`` (the pieces around transitions, trims and seams) or
+    ``joining``, then ``done`` (finished, or given up); ``done`` of ``total`` of that phase's
+    steps."""
+
+    film: str
+    phase: str
+    done: int
+    total: int
 
 
 EventSink = Callable[[Event], None]

@@ -22,8 +22,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -174,6 +174,7 @@ def assemble(
     encoder: Encoder | None = None,
     workers: int | None = None,
     indexes: Mapping[Path, VideoIndex] | None = None,
+    progress: Progress | None = None,
 ) -> AssemblyReport:
     """Render the film described by ``timeline`` to ``out_path``.
 
@@ -183,6 +184,8 @@ def assemble(
         encoder: how re-encoded video is written (preset, threads).
         workers: ffmpeg processes run at once (default: the number of CPUs).
         indexes: the sources already indexed (:func:`index_videos`); others are indexed here.
+        progress: told ``(phase, done, total)`` as the cut goes (``indexing`` sources,
+            ``re-encoding`` pieces, ``joining``), always from the calling thread.
 
     Returns:
         What was copied and what re-encoded, and the time each phase took.
@@ -198,10 +201,12 @@ def assemble(
     try:
         # 1. index every source: codec parameters, packets, cut points.
         given = indexes or {}
-        indexes = {
-            path: given[path] if path in given else index_video(path)
-            for path in dict.fromkeys(c.source for c in timeline.clips)
-        }
+        tell = progress or _quiet
+        sources = list(dict.fromkeys(c.source for c in timeline.clips))
+        indexes = {}
+        for done, path in enumerate(sources):
+            tell("indexing", done, len(sources))
+            indexes[path] = given[path] if path in given else index_video(path)
         # 2. plan: copy whole GOPs where possible, re-encode the rest; the same for the sound.
         plan = plan_video(timeline, indexes)
         if plan.total_frames != timeline.total_frames:
@@ -230,12 +235,13 @@ def assemble(
                 track = sound_thread.submit(_encode_audio, timeline, indexes, audio)
             try:
                 mark = time.perf_counter()
-                pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers)
+                pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers, tell)
                 if runs is None:
                     track.result()
                 timings["encode"] = time.perf_counter() - mark
                 mark = time.perf_counter()
                 film = work / f"film.{EXTENSIONS[timeline.format]}"
+                tell("joining", 0, 1)
                 parts = _parts(plan, indexes, pieces)
                 join(film, timeline.format, parts, _track(sound, runs) if runs else audio)
                 track.result()
@@ -277,6 +283,7 @@ def _encode(
     work: Path,
     encoder: Encoder,
     workers: int | None,
+    tell: Progress,
 ) -> dict[int, Path]:
     """Re-encode every piece of video that is not copied (several at once); their files."""
     suffix = "webm" if plan.codec == "vp9" else "mp4"
@@ -294,7 +301,15 @@ def _encode(
             cmd = encode_command(piece, path, timeline, plan, indexes, encoder)
             what = f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames}"
             futures.append(pool.submit(run_ffmpeg, cmd, what))
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        tell("re-encoding", 0, len(futures))
+        done: set[Future[None]] = set()
+        pending = set(futures)
+        while pending:  # told from this thread: an event sink need not be thread-safe
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done |= finished
+            if any(f.exception() is not None for f in finished):
+                break
+            tell("re-encoding", len(done), len(futures))
         failed = [f for f in futures if f in done and f.exception() is not None]
         if failed:
             for other in futures:
@@ -303,6 +318,14 @@ def _encode(
         for future in futures:
             future.result()
     return {k: path for k, (_, path) in jobs.items()}
+
+
+Progress = Callable[[str, int, int], None]
+"""Told ``(phase, done, total)`` as a cut goes."""
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """A progress that is told nothing."""
 
 
 def _encode_audio(timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path) -> None:

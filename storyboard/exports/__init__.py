@@ -8,7 +8,9 @@ folder that was copied elsewhere:
   reading and writing it;
 - :mod:`storyboard.exports.otio`: the cut as an OpenTimelineIO timeline (``.otio``), and as
   a CMX 3600 EDL or FCPXML where the OTIO adapter for it is installed;
-- :mod:`storyboard.exports.contact_sheet`: a PNG grid of each shot's first and last frame.
+- :mod:`storyboard.exports.contact_sheet`: a PNG grid of each shot's first and last frame;
+- :mod:`storyboard.exports.subtitles`: the film's subtitles as SubRip and WebVTT files
+  (``NAME.srt``, ``NAME.vtt``), from the cut's cues (written by finish, which has them).
 
 The HTML report (:mod:`storyboard.report`) is built on the same record. Submodules are
 imported on use: OpenTimelineIO and PyAV are heavy, and the record alone needs neither.

@@ -15,9 +15,14 @@ The JSON (``"version": 1``)::
                 "transition", "transition_duration", "position"}, ...],   # cut order
      "takes": [{"id", "shots", "status", "cost", "generation_cost", "estimate", "key",
                 "depends_on", "prompts", "video", "variations", "duration", "message",
-                "position"}, ...],                                          # dependency order
+                "position", "dialogue": {SHOT: [{"who", "says", "how", "at"}]}}, ...],
+                                                                            # dependency order
      "totals": {"spent", "estimate", "estimate_all_takes", "unknown"},
-     "graph": {... storyboard.compiler.draw.describe() ...}}
+     "graph": {... storyboard.compiler.draw.describe() ...},
+     "subtitles": [{"start", "end", "text", "who", "shot", "line", "clip", "timing"}, ...]}
+
+``dialogue`` (each shot's lines, as written) and ``subtitles`` (the film's cues, in film time:
+:class:`storyboard.cut.cues.Cue`) are read as empty from a record written before them.
 
 Times are seconds (floats); a clip's frames at the film's rate are ``round(seconds * fps)``.
 """
@@ -34,6 +39,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from storyboard.core.errors import InputError
 from storyboard.core.files import PLAIN_FILES, Writer
+from storyboard.cut.cues import Cue
 
 if TYPE_CHECKING:
     from storyboard.build.pipeline import BuildResult
@@ -94,6 +100,16 @@ class ClipPlacement:
 
 
 @dataclass(frozen=True)
+class SpokenLine:
+    """A line of a shot's dialogue, as the storyboard writes it."""
+
+    who: str
+    says: str
+    how: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True)
 class TakeRecord:
     """One take of the build: what it holds, what became of it, what it cost.
 
@@ -113,6 +129,7 @@ class TakeRecord:
         duration: seconds of the picked video, ``None`` if not built.
         message: why it failed or was skipped.
         position: ``FILE:LINE:COL`` of its first shot (or its sequence).
+        dialogue: the lines of its shots that have any, by shot id.
     """
 
     id: str
@@ -129,6 +146,7 @@ class TakeRecord:
     duration: float | None = None
     message: str = ""
     position: str = ""
+    dialogue: Mapping[str, tuple[SpokenLine, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +187,7 @@ class FilmRecord:
     takes: tuple[TakeRecord, ...]
     totals: Totals
     graph: Mapping[str, Any]
+    subtitles: tuple[Cue, ...] = ()
     root: Path = field(default=Path("."), compare=False)
 
     def take(self, take_id: str) -> TakeRecord:
@@ -184,6 +203,13 @@ class FilmRecord:
             if shot_id in take.prompts:
                 return take.prompts[shot_id]
         return ""
+
+    def lines(self, shot_id: str) -> tuple[SpokenLine, ...]:
+        """The lines of dialogue of a shot (none if the record does not know the shot)."""
+        for take in self.takes:
+            if shot_id in take.dialogue:
+                return take.dialogue[shot_id]
+        return ()
 
     def path(self, relative: str) -> Path:
         """A path of the record (relative to the build folder) on disk."""
@@ -244,6 +270,12 @@ class FilmRecord:
                     "duration": None if t.duration is None else _seconds(t.duration),
                     "message": t.message,
                     "position": t.position,
+                    "dialogue": {
+                        shot: [
+                            {"who": x.who, "says": x.says, "how": x.how, "at": x.at} for x in lines
+                        ]
+                        for shot, lines in t.dialogue.items()
+                    },
                 }
                 for t in self.takes
             ],
@@ -254,6 +286,19 @@ class FilmRecord:
                 "unknown": list(self.totals.unknown),
             },
             "graph": dict(self.graph),
+            "subtitles": [
+                {
+                    "start": c.start,
+                    "end": c.end,
+                    "text": c.text,
+                    "who": c.who,
+                    "shot": c.shot,
+                    "line": c.line,
+                    "clip": c.clip,
+                    "timing": c.timing,
+                }
+                for c in self.subtitles
+            ],
         }
 
     @classmethod
@@ -313,6 +358,18 @@ class FilmRecord:
                     duration=_float_or_none(t.get("duration")),
                     message=str(t.get("message", "")),
                     position=str(t.get("position", "")),
+                    dialogue={
+                        str(shot): tuple(
+                            SpokenLine(
+                                str(x["who"]),
+                                str(x["says"]),
+                                None if x.get("how") is None else str(x["how"]),
+                                _float_or_none(x.get("at")),
+                            )
+                            for x in lines
+                        )
+                        for shot, lines in (t.get("dialogue") or {}).items()
+                    },
                 )
                 for t in data["takes"]
             ),
@@ -323,6 +380,19 @@ class FilmRecord:
                 unknown=tuple(str(u) for u in totals.get("unknown", ())),
             ),
             graph=dict(data.get("graph") or {}),
+            subtitles=tuple(
+                Cue(
+                    start=float(c["start"]),
+                    end=float(c["end"]),
+                    text=str(c["text"]),
+                    who=str(c["who"]),
+                    shot=str(c["shot"]),
+                    line=int(c["line"]),
+                    clip=int(c["clip"]),
+                    timing=c["timing"] if c["timing"] in ("at", "speech", "spread") else "spread",
+                )
+                for c in data.get("subtitles") or ()
+            ),
             root=root,
         )
 
@@ -398,6 +468,7 @@ def record_from_build(
     clips: Sequence[ClipPlacement] | None = None,
     *,
     film: str | os.PathLike[str] | None = None,
+    subtitles: Sequence[Cue] = (),
 ) -> FilmRecord:
     """The record of a finished build.
 
@@ -409,6 +480,7 @@ def record_from_build(
             ``position`` is filled in from the storyboard.
         film: the film file, if the cut wrote one (default: ``output.file`` or
             ``NAME.mp4`` in the build folder, when that file exists).
+        subtitles: the film's subtitle cues (:func:`storyboard.cut.cues.film_cues`).
     """
     from storyboard.compiler.draw import describe
     from storyboard.media.probe import MediaError, probe
@@ -456,6 +528,11 @@ def record_from_build(
                 duration=duration,
                 message=outcome.message if outcome is not None else "not run",
                 position=str(checked.position(take.path or take.shots[0].path)),
+                dialogue={
+                    s.id: tuple(SpokenLine(x.who, x.says, x.how, x.at) for x in s.dialogue)
+                    for s in take.shots
+                    if s.dialogue
+                },
             )
         )
     by_id = {t.id: t for t in takes}
@@ -493,6 +570,7 @@ def record_from_build(
             unknown=tuple(t.id for t in takes if t.estimate is None),
         ),
         graph=describe(compiled),
+        subtitles=tuple(subtitles),
         root=root,
     )
 

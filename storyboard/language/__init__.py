@@ -8,6 +8,8 @@
   all errors at once (stage 2), giving a :class:`~storyboard.language.checked.CheckedStoryboard`;
 - :mod:`~storyboard.language.prompts`: each prompt as a Jinja2 template in a bounded sandbox
   (stage 3);
+- :mod:`~storyboard.language.dialogue`: a shot's lines of dialogue, read and checked (stage 2)
+  and written into its prompt in its model profile's form (stage 3);
 - :mod:`~storyboard.language.sources`: what a source string names (a frame, a shot, media);
 - :mod:`~storyboard.language.fmt`: ``storyboard fmt``, the canonical layout, comments kept.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyboard.core.diagnostics import DataPath, Position
+from storyboard.language.dialogue import DEFAULT_SPEECH_RATE, Line
 from storyboard.language.load import Document
 from storyboard.language.model import Shot, Storyboard
 from storyboard.language.sources import Source
@@ -26,10 +27,12 @@ class ShotInfo:
         path: its data path, e.g. ``("shots", 2)`` or ``("shots", 1, "shots", 0)``.
         index: 1-based position in story order.
         sequence: the name of its sequence, if any.
-        prompt: the rendered prompt.
+        prompt: the rendered prompt, with the shot's lines of dialogue written in (after it,
+            or where its template put ``{{ dialogue }}``): the text the request carries.
         duration: effective duration in seconds (``None`` for an edit: its source decides).
         sources: every source field resolved, by field name (``start``, ``end``, ``edit``,
             ``references``, ``reference_videos``); list fields keep their order.
+        dialogue: the shot's lines, in order.
     """
 
     shot: Shot
@@ -39,6 +42,7 @@ class ShotInfo:
     prompt: str
     duration: int | None
     sources: dict[str, tuple[Source, ...]] = field(default_factory=dict)
+    dialogue: tuple[Line, ...] = ()
 
     @property
     def id(self) -> str:
@@ -71,6 +75,16 @@ class CheckedStoryboard:
     def name(self) -> str:
         """The storyboard's name: its file name without the extension."""
         return self.document.path.stem
+
+    @property
+    def speech_rate(self) -> float:
+        """Words a second lines are spoken at (``defaults.speech_rate``, else the default)."""
+        return self.storyboard.defaults.speech_rate or DEFAULT_SPEECH_RATE
+
+    @property
+    def has_dialogue(self) -> bool:
+        """Whether any shot has a line of dialogue."""
+        return any(info.dialogue for info in self.shots)
 
     def shot(self, shot_id: str) -> ShotInfo:
         for info in self.shots:

@@ -2,7 +2,9 @@
 
 Not a pipeline stage: ``storyboard fmt`` rewrites what a writer keeps in git. The layout:
 2-space mappings, sequences as ``  - `` under their key, lines up to :data:`WIDTH` (block
-scalars keep the writer's lines), keys in the order of the language's models (unknown keys
+scalars, literal ``|`` and folded ``>``, keep the writer's lines; a plain or quoted scalar is
+wrapped, but never inside a Jinja tag, ``{{ ... }}``, ``{% ... %}`` or ``{# ... #}``:
+:class:`_Emitter`), keys in the order of the language's models (unknown keys
 after the known ones, in their own order), one blank line between top-level sections, no
 trailing whitespace and one final newline. Scalar styles, quotes, anchors, merge keys and
 flow collections stay as written; values never change.
@@ -46,6 +48,7 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+from ruamel.yaml.emitter import RoundTripEmitter
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -619,6 +622,65 @@ _Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_f
 _Representer.add_representer(_Float, _Representer.represent_float_text)
 
 
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+"""A Jinja tag: an expression, a statement or a comment."""
+_KEPT_SPACE = "\ue000"
+"""What a space inside a Jinja tag is while the emitter wraps (a private-use character: the
+emitter counts it as one column and does not break at it)."""
+
+
+class _Emitter(RoundTripEmitter):
+    """The round-trip emitter, but a folded scalar keeps the writer's lines (the folds the
+    reader recorded, no others) and a plain or quoted scalar is never wrapped inside a Jinja
+    tag: a tag split across lines still renders the same, but is hard to read and to edit."""
+
+    def write_folded(self, text: Any, comment: Any = None) -> None:
+        width = self.best_width
+        self.best_width = 1 << 30  # breaks only at the recorded folds
+        try:
+            super().write_folded(text, comment)
+        finally:
+            self.best_width = width
+
+    def write_plain(self, text: Any, split: Any = True) -> None:
+        self._keeping_tags(super().write_plain, text, split)
+
+    def write_single_quoted(self, text: Any, split: Any = True) -> None:
+        self._keeping_tags(super().write_single_quoted, text, split)
+
+    def write_double_quoted(self, text: Any, split: Any = True) -> None:
+        self._keeping_tags(super().write_double_quoted, text, split)
+
+    def _keeping_tags(self, write: Any, text: Any, split: Any) -> None:
+        """``write(text)`` with the spaces inside Jinja tags made unbreakable, and written
+        back as spaces."""
+        if not split or not isinstance(text, str) or _KEPT_SPACE in text:
+            write(text, split)
+            return
+        kept = _TAG.sub(lambda m: m.group(0).replace(" ", _KEPT_SPACE), text)
+        if kept == text:
+            write(text, split)
+            return
+        stream = self._stream
+        self._stream = _SpacesBack(stream)
+        try:
+            write(kept, split)
+        finally:
+            self._stream = stream
+
+
+class _SpacesBack:
+    """A stream that writes :data:`_KEPT_SPACE` as the space it stands for."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: Any) -> Any:
+        if isinstance(data, bytes):
+            return self.stream.write(data.replace(_KEPT_SPACE.encode(), b" "))
+        return self.stream.write(data.replace(_KEPT_SPACE, " "))
+
+
 class _RecordingParser(RoundTripParser):
     """The round-trip parser, keeping the events it gives (read once, used twice)."""
 
@@ -637,6 +699,7 @@ def _yaml() -> YAML:
     yaml.Parser = _RecordingParser
     yaml.Constructor = _Constructor
     yaml.Representer = _Representer
+    yaml.Emitter = _Emitter
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = WIDTH
     yaml.preserve_quotes = True

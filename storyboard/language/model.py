@@ -16,11 +16,13 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     Tag,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 DEFAULT_MODEL = "klingai:kling-video@o3-pro"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -92,11 +94,105 @@ class ShotSettings(_Model):
     )
 
 
-class Defaults(ShotSettings):
+class Speech(_Model):
+    """How fast lines are spoken, for the check that a shot's dialogue fits its duration."""
+
+    speech_rate: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        allow_inf_nan=False,
+        description="Words a second a line is spoken at (default 2.5), for the check that a "
+        "shot's dialogue fits its duration.",
+    )
+
+
+class Defaults(ShotSettings, Speech):
     """Default values for shot settings; a shot's own value wins."""
 
 
-class Shot(ShotSettings):
+LINE_KEYS = ("who", "says", "how", "at")
+"""The keys of a line of dialogue in its long form."""
+
+
+class DialogueLine(_Model):
+    """One line of a shot's dialogue: who says what, how, and when (for the subtitles).
+
+    Written ``{who: keeper, says: "Hold the light!"}`` or, short, ``{keeper: "Hold the
+    light!"}`` (one speaker key, optionally with ``how`` and ``at``).
+    """
+
+    who: Text = Field(
+        description="An element's name (its voice is bound) or the name of a voice that is "
+        "not an element, starting with a capital letter or holding a space ('Narrator')."
+    )
+    says: Text = Field(description="The words spoken.")
+    how: Text | None = Field(None, description="Delivery: 'whispering', 'shouting'.")
+    at: Seconds | None = Field(
+        None, description="Seconds from the shot's start when the line begins (subtitles)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        """``{keeper: "Hold the light!", how: ...}`` is ``{who: keeper, says: ...}``."""
+        if not isinstance(data, dict) or "who" in data or "says" in data:
+            return data
+        speakers = [key for key in data if key not in LINE_KEYS]
+        if len(speakers) != 1:
+            keys = ", ".join(f"'{key}'" for key in data) or "none"
+            raise PydanticCustomError(
+                "storyboard_rule",
+                "a line has 'who' and 'says', or is written 'NAME: TEXT' (either with "
+                "'how' and 'at' if need be); this one has the keys {keys}",
+                {"keys": keys},
+            )
+        name = speakers[0]
+        rest = {key: value for key, value in data.items() if key != name}
+        return {"who": name, "says": data[name], **rest}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        long_form = handler(core_schema)
+        short_form = {
+            "type": "object",
+            "description": "The short form: the speaker as the key, the words as its value.",
+            "properties": {
+                "how": {"type": "string", "minLength": 1},
+                "at": {"type": "number", "minimum": 0},
+            },
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "minProperties": 1,
+            "not": {"anyOf": [{"required": ["who"]}, {"required": ["says"]}]},
+        }
+        return {"anyOf": [long_form, short_form]}
+
+
+class Spoken(_Model):
+    """What a shot's people say: its lines, written into its prompt (see
+    :mod:`storyboard.language.dialogue`)."""
+
+    dialogue: list[DialogueLine] | None = Field(
+        None, description="Lines spoken in the shot, in order; the shot needs 'sound'."
+    )
+
+
+class Attempts(_Model):
+    """Which attempt at a take's request the film uses: ``retake`` asks for a fresh one,
+    ``keep`` holds on to the current result. On a standalone shot, or on a sequence (for
+    each of its takes); never in ``defaults``."""
+
+    retake: int = Field(
+        0, ge=0, description="A fresh attempt at the same request (0: the first); enters the key."
+    )
+    keep: bool = Field(
+        False, description="Keep the take's current result in the film even when it changes."
+    )
+
+
+class Shot(ShotSettings, Spoken, Attempts):
     """One unit of the story and of the cut."""
 
     id: Id = Field(description="Unique id: [a-z0-9][a-z0-9_-]*.")
@@ -116,7 +212,7 @@ class Shot(ShotSettings):
         return self
 
 
-class Sequence(_Model):  # the language calls it a sequence; not typing.Sequence
+class Sequence(Attempts):  # the language calls it a sequence; not typing.Sequence
     """Shots that must flow as one continuous take."""
 
     sequence: Id = Field(description="Name of the sequence.")
@@ -209,7 +305,17 @@ class Clip(_Model):
         return self
 
 
-class Cut(_Model):
+class Subtitles(_Model):
+    """The film's subtitles, made from the lines of dialogue."""
+
+    subtitles: Literal["soft", "burn", "off"] | None = Field(
+        None,
+        description="soft: a subtitle track in the film; burn: drawn into the picture; off: "
+        "only the .srt and .vtt files (default soft when a shot has dialogue).",
+    )
+
+
+class Cut(Subtitles):
     """How the final cut is assembled."""
 
     transition: Transition = "cut"

@@ -3,7 +3,10 @@
 A prompt sees every name of ``vars`` (also as ``vars.NAME``), ``shot`` (``id``, ``duration``,
 ``index`` counted from 1, ``sequence``) and ``storyboard`` (``title``). ``{% include %}``
 reads templates relative to the storyboard's folder and never outside the project.
-Element references (``<<<name>>>``) are not Jinja syntax and pass through unchanged.
+Element references (``<<<name>>>``) are not Jinja syntax and pass through unchanged. A prompt
+also sees ``dialogue``: the shot's lines as the model's profile writes them (see
+:mod:`storyboard.language.dialogue`); :attr:`PromptRenderer.dialogue_used` says whether the template
+named it, so that the lines are not written again after the prompt.
 
 The sandbox blocks attribute tricks (``''.__class__``) and changes to lists and dicts, and
 this module bounds what a template can spend, as values are made rather than after:
@@ -61,6 +64,7 @@ from typing import Any, ClassVar
 import jinja2
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, missing
 from jinja2.visitor import NodeTransformer
@@ -91,6 +95,8 @@ TEMPLATES_KEPT = 32
 
 _PROMPT = "<template>"
 """The file name Jinja gives a template made from a string: the prompt itself."""
+DIALOGUE = "dialogue"
+"""The name under which a prompt template sees its shot's lines."""
 
 
 class TemplateProblem(Exception):
@@ -323,10 +329,21 @@ class _OutOfTime(SecurityError):
     """The render ran out of time (its own, or the document's)."""
 
 
+class _NamingContext(Context):
+    """A template context that notes when a template (or one it includes) names ``dialogue``:
+    Jinja looks each name a template uses up through here as the template starts."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        if key == DIALOGUE and isinstance(self.environment, _BoundedSandbox):
+            self.environment.dialogue_used = True
+        return super().resolve_or_missing(key)
+
+
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
     """A sandbox whose templates cannot exhaust memory or time (see the module docstring)."""
 
     intercepted_binops = frozenset(["*", "**", "+", "%"])
+    context_class = _NamingContext
 
     def __init__(self, loader: jinja2.BaseLoader, undefined: type[jinja2.Undefined]) -> None:
         super().__init__(
@@ -337,6 +354,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             cache_size=TEMPLATES_KEPT,
         )
         self.budget = _Budget(math.inf, PROMPT_SECONDS, False)
+        self.dialogue_used = False
+        """Whether the template being rendered named ``dialogue``."""
         self.globals["range"] = self._range
         del self.globals["lipsum"]  # lorem ipsum of any length has no place in a prompt
         self.plain_filters = dict(self.filters)
@@ -604,7 +623,7 @@ class PromptRenderer:
         self._env = _BoundedSandbox(self._loader, undefined)
         self._cache: OrderedDict[str, jinja2.Template] = OrderedDict()
         self._base = {**variables, "vars": variables, "storyboard": {"title": title}}
-        self.names = [*self._base, "shot"]
+        self.names = list(dict.fromkeys([*self._base, "shot", DIALOGUE]))
         """Every top-level name a prompt may use."""
         self.labels: dict[int, str] = {id(self._base["storyboard"]): "storyboard"}
         """How to name each mapping a template sees, by identity."""
@@ -612,18 +631,24 @@ class PromptRenderer:
         self.labels[id(variables)] = "vars"
         self.seconds = 0.0
         """Time spent compiling and rendering prompts so far."""
+        self._dialogue: str | None = None
 
     @property
     def templates_read(self) -> frozenset[Path]:
         """Template files read through ``{% include %}`` so far."""
         return frozenset(self._loader.read)
 
-    def render(self, source: str, shot: ShotContext) -> str:
+    def render(self, source: str, shot: ShotContext, dialogue: str | None = None) -> str:
         """Render one prompt; leading and trailing whitespace is dropped.
+
+        ``dialogue``, when given, is what the template sees as ``dialogue`` (the shot's lines
+        as written into prompts); :attr:`dialogue_used` then says whether it named it.
 
         Raises:
             TemplateProblem: with a writer-facing message and, where known, its place.
         """
+        self._dialogue = dialogue
+        self._env.dialogue_used = False
         if "{" not in source:  # no Jinja syntax at all: nothing to do
             return source.strip()
         quick = self._substitute(source, shot)  # bounded by the prompt and the values it names
@@ -638,6 +663,11 @@ class PromptRenderer:
             return self._render(source, shot)
         finally:
             self.seconds += time.monotonic() - started
+
+    @property
+    def dialogue_used(self) -> bool:
+        """Whether the last prompt rendered named ``dialogue`` (given to :meth:`render`)."""
+        return self._dialogue is not None and self._env.dialogue_used
 
     @property
     def out_of_time(self) -> bool:
@@ -708,6 +738,9 @@ class PromptRenderer:
         first, *keys = dotted.split(".")
         if first in _JINJA_WORDS:
             return _NOT_PLAIN
+        if first == DIALOGUE and self._dialogue is not None:
+            self._env.dialogue_used = True
+            return self._dialogue if not keys else _NOT_PLAIN
         value: Any = shot.__dict__ if first == "shot" else self._base.get(first, _NOT_PLAIN)
         for key in keys:
             # Jinja tries an attribute before a key: a dict's own (``items``) is not plain.
@@ -735,7 +768,10 @@ class PromptRenderer:
         self.labels[id(shot_vars)] = "shot"
         try:
             size, pieces = 0, []
-            for piece in template.generate({**self._base, "shot": shot_vars}):
+            names = {**self._base, "shot": shot_vars}
+            if self._dialogue is not None:
+                names[DIALOGUE] = self._dialogue
+            for piece in template.generate(names):
                 size += len(piece)
                 if size > MAX_RESULT:
                     raise SecurityError(

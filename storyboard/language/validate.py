@@ -8,7 +8,10 @@ Three passes, all of which always run so the writer sees every mistake at once:
 2. the document rules the models cannot see: unique ids, references between shots, known
    models and sizes, sequences, files and URLs, the cut. These read the raw data
    defensively, so a wrong type somewhere does not hide a problem elsewhere;
-3. prompt rendering (:mod:`storyboard.language.prompts`): template errors, lengths, element names.
+3. prompt rendering (:mod:`storyboard.language.prompts`): template errors, lengths, element
+   names; each shot's lines of dialogue are written into its prompt here, in the form its
+   model's profile owns (:mod:`storyboard.language.dialogue`), so that every later stage counts
+   them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from storyboard.core.diagnostics import (
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import read_capped
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
+from storyboard.language.dialogue import Line, RawLine, names_element, one_line, raw_lines, written
 from storyboard.language.load import MAX_FILE_BYTES, Document
 from storyboard.language.model import (
     DEFAULT_MODEL,
@@ -44,6 +48,7 @@ from storyboard.language.model import (
     Cut,
     Defaults,
     Delivery,
+    DialogueLine,
     Element,
     Music,
     Output,
@@ -53,7 +58,7 @@ from storyboard.language.model import (
     Storyboard,
     top_level_keys,
 )
-from storyboard.language.prompts import PromptRenderer, ShotContext, TemplateProblem
+from storyboard.language.prompts import DIALOGUE, PromptRenderer, ShotContext, TemplateProblem
 from storyboard.language.sources import (
     FrameRef,
     MediaKind,
@@ -64,7 +69,7 @@ from storyboard.language.sources import (
     classify,
 )
 from storyboard.media import limits
-from storyboard.profiles import PROFILES, Size, get_profile
+from storyboard.profiles import PROFILES, DialogueForm, Size, get_profile
 
 ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 RESERVED_ELEMENT = re.compile(r"^element_\d+$")
@@ -76,6 +81,9 @@ MAX_FILM_NAME_BYTES = NAME_MAX - len(".") - len(".XXXXXXXX") - len(".cut")
 """The longest ``output.file``: the cut works in ``.NAME.XXXXXXXX.cut`` next to the film
 (:func:`storyboard.cut.assemble.assemble`), as atomic writes do in ``.NAME.XXXXXXXX.tmp``."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MARKUP = re.compile(r"[{}<>\\]")
+"""What SubRip and WebVTT files read as markup (tags, override blocks, escapes): a line's
+words cannot hold it (nobody says a brace), so its subtitle shows what it says."""
 
 
 def validate_document(doc: Document) -> CheckedStoryboard:
@@ -122,6 +130,8 @@ class _Checker:
         self.templates: frozenset[Path] = frozenset()
         self._template_errors: set[tuple[Position, str]] = set()
         self._lines: dict[Path, list[str]] = {}
+        self.dialogue: dict[DataPath, tuple[Line, ...]] = {}
+        """Each shot's lines of dialogue, by the shot's data path (only lines that passed)."""
 
     def error(self, where: Position, message: str) -> None:
         self.diagnostics.append(Diagnostic(where, message))
@@ -190,6 +200,8 @@ class _Checker:
     def _container(self, path: DataPath) -> str:
         """How to name the mapping at ``path``: ``shot 'wide'``, ``element 'drummer'``, ..."""
         item = _get(self.data, path)
+        if len(path) in (4, 6) and path[-2] == "dialogue" and isinstance(path[-1], int):
+            return f"dialogue[{path[-1]}] of {self._container(path[:-2])}"
         if path[:1] == ("shots",) and len(path) in (2, 4) and isinstance(item, dict):
             if "sequence" in item and len(path) == 2:
                 name = item.get("sequence")
@@ -212,6 +224,7 @@ class _Checker:
         for shot in shots:
             self._check_shot_sources(shot, shots)
         self._check_elements()
+        self._check_dialogue(shots)
         self._check_cut(shots)
         return shots
 
@@ -356,7 +369,7 @@ class _Checker:
                     self.smap.key((*shot.path, "end")),
                     f"only the last shot of sequence '{shot.sequence}' may have 'end'",
                 )
-            for key in ("variations", "pick"):
+            for key in ("variations", "pick", "retake", "keep"):
                 if key in shot.data:
                     self.error(
                         self.smap.key((*shot.path, key)),
@@ -479,6 +492,144 @@ class _Checker:
             self.sources[(*base, "videos")] = self._source_list((*base, "videos"), "video")
             self.sources[(*base, "voices")] = self._source_list((*base, "voices"), "audio")
 
+    # -- dialogue ------------------------------------------------------------------------------
+
+    def _check_dialogue(self, shots: list[_RawShot]) -> None:
+        """Who speaks, what, when, and whether the shot makes sound at all."""
+        elements = self.data.get("elements")
+        names = {str(n) for n in elements} if isinstance(elements, dict) else set()
+        for shot in shots:
+            value = shot.data.get("dialogue")
+            if not isinstance(value, list) or not value:
+                continue
+            base = (*shot.path, "dialogue")
+            if not self._speaks(shot):
+                self.error(self.smap.key(base), self._no_sound(shot))
+            duration = self._duration(shot)
+            lines: list[Line] = []
+            ok = True
+            before: tuple[float, DataPath] | None = None
+            for raw in raw_lines(value, base):
+                line = self._dialogue_line(raw, names)
+                ok = ok and line is not None
+                if line is not None:
+                    lines.append(line)
+                at = raw.data.get("at")
+                if not isinstance(at, int | float) or isinstance(at, bool):
+                    continue
+                if not (math.isfinite(at) and at >= 0):
+                    continue  # reported by the models
+                where = self.smap.value((*raw.path, "at"))
+                name = _field_name((*raw.path, "at"))
+                if duration is not None and at >= duration:
+                    self.error(
+                        where,
+                        f"{name}: {at:g} s is at or past the end of shot '{shot.id}' "
+                        f"({duration} s long)",
+                    )
+                elif before is not None and at < before[0]:
+                    self.error(
+                        where,
+                        f"{name}: {at:g} s is before the line above it starts "
+                        f"({_field_name((*before[1], 'at'))}: {before[0]:g} s): lines are "
+                        "spoken in the order they are written",
+                    )
+                before = (at, raw.path)
+            if ok and len(lines) == len(value):
+                self.dialogue[shot.path] = tuple(lines)
+
+    def _dialogue_line(self, raw: RawLine, elements: set[str]) -> Line | None:
+        """The checked line, or ``None`` when something in it is wrong (reported here, or by
+        the models when a type is)."""
+        who, says, how, at = raw.who, raw.says, raw.data.get("how"), raw.data.get("at")
+        if not isinstance(who, str) or not who or not isinstance(says, str) or not says:
+            return None
+        if how is not None and (not isinstance(how, str) or not how):
+            return None
+        if at is not None and (not isinstance(at, int | float) or isinstance(at, bool)):
+            return None
+        long_form = raw.who_key == "who"
+        where = (
+            self.smap.value((*raw.path, "who")) if long_form else self.smap.key((*raw.path, who))
+        )
+        name = _field_name((*raw.path, "who")) if long_form else _field_name(raw.path)
+        problem = None
+        if "<<<" in who or ">>>" in who:
+            inner = who.replace("<", "").replace(">", "").strip()
+            problem = f"write the element's name ('{inner}') without <<< >>>"
+        elif names_element(who):
+            if RESERVED_ELEMENT.match(who):
+                problem = (
+                    f"'{who}' is not an element's name: write the element's own name; the "
+                    "compiler numbers elements itself"
+                )
+            elif who not in elements:
+                problem = (
+                    f"unknown element '{who}'{did_you_mean(who, elements)}; a voice that is "
+                    "not an element is written with a capital letter or a space ('Narrator')"
+                )
+        elif (bad := unprintable(who)) is not None:
+            problem = f"the name holds {bad}"
+        if problem is not None:
+            self.error(where, f"{name}: {problem}")
+        for key, text in ((raw.says_key, says), ("how", how)):
+            if not isinstance(text, str):
+                continue
+            field = _field_name((*raw.path, "says" if key == raw.says_key else key))
+            here = self.smap.value((*raw.path, key))
+            if "<<<" in text or ">>>" in text:
+                problem = problem or "element"
+                self.error(
+                    here,
+                    f"{field}: a line cannot name an element with <<< >>>; its speaker is "
+                    "'who', and the words are said as written",
+                )
+            elif (bad := unprintable(one_line(text))) is not None:
+                problem = problem or "unprintable"
+                self.error(here, f"{field}: the text holds {bad}")
+            elif key == raw.says_key and (mark := _MARKUP.search(text)) is not None:
+                problem = problem or "markup"
+                self.error(
+                    here,
+                    f"{field}: the words hold '{mark.group()}', which subtitle files read as "
+                    "markup; write what is said",
+                )
+        if problem is not None:
+            return None
+        return Line(
+            who=who,
+            says=one_line(says),
+            how=one_line(how) if isinstance(how, str) else None,
+            at=float(at) if at is not None else None,
+            element=names_element(who),
+            path=raw.path,
+            says_key=str(raw.says_key),
+        )
+
+    def _speaks(self, shot: _RawShot) -> bool:
+        """Whether a shot's request generates sound (``sound``, else ``defaults.sound``, which
+        a shot with a video input does not take)."""
+        own = shot.data.get("sound")
+        if own is not None:
+            return own is True
+        if "edit" in shot.data or shot.data.get("reference_videos"):
+            return False
+        defaults = self.data.get("defaults")
+        return isinstance(defaults, dict) and defaults.get("sound") is True
+
+    def _no_sound(self, shot: _RawShot) -> str:
+        name = f"shot '{shot.id}'" if shot.id else "the shot"
+        if "edit" in shot.data or shot.data.get("reference_videos"):
+            key = "edit" if "edit" in shot.data else "reference_videos"
+            return (
+                f"dialogue: {name} takes a video input ('{key}'), and a request with one makes "
+                "no sound: the model would not speak its lines"
+            )
+        return (
+            f"dialogue: {name} has no sound, so the model would not speak its lines: set "
+            "'sound: true' on the shot (or in defaults)"
+        )
+
     def _check_cut(self, shots: list[_RawShot]) -> None:
         cut = self.data.get("cut")
         if not isinstance(cut, dict):
@@ -560,6 +711,13 @@ class _Checker:
         )
         elements = self.data.get("elements")
         element_names = set(elements) if isinstance(elements, dict) else set()
+        speaking = [s for s in shots if s.data.get("dialogue")]
+        if DIALOGUE in variables and speaking:
+            self.error(
+                self.smap.key(("vars", DIALOGUE)),
+                f"'{DIALOGUE}' is the name templates see a shot's lines under (shot "
+                f"'{speaking[0].id}' has dialogue); choose another variable name",
+            )
         rendered: dict[DataPath, str] = {}
         for shot in shots:
             source = shot.data.get("prompt")
@@ -572,15 +730,22 @@ class _Checker:
                 index=shot.index,
                 sequence=shot.sequence,
             )
+            lines = self.dialogue.get(shot.path, ())
+            form = self._dialogue_form(shot)
+            spoken = written(lines, form)
+            # A var of that name keeps its meaning in a storyboard without dialogue.
+            seen = None if DIALOGUE in variables and not lines else spoken
             try:
-                text = renderer.render(source, context)
+                text = renderer.render(source, context, seen)
             except TemplateProblem as exc:
                 self._template_error(exc, path, source, shot)
                 if renderer.out_of_time:
                     break  # the storyboard's prompts used up their time; the error says so
                 continue
+            if lines and not renderer.dialogue_used:
+                text = form.attach(text, spoken)
             rendered[path] = text
-            self._check_prompt(text, path, source, element_names)
+            self._check_prompt(text, path, source, element_names, with_lines=bool(lines))
         self.templates = renderer.templates_read
         return rendered
 
@@ -624,8 +789,27 @@ class _Checker:
             near=near,
         )
 
+    def _dialogue_form(self, shot: _RawShot) -> DialogueForm:
+        """The form the shot's model writes lines in (the default model's, if unknown)."""
+        defaults = self.data.get("defaults")
+        model = shot.data.get("model")
+        if model is None and isinstance(defaults, dict):
+            model = defaults.get("model")
+        if model is None:
+            model = self.data.get("model", DEFAULT_MODEL)
+        profile = get_profile(model) if isinstance(model, str) else None
+        fallback = get_profile(DEFAULT_MODEL)
+        assert fallback is not None
+        return (profile or fallback).dialogue
+
     def _check_prompt(
-        self, text: str, path: DataPath, source: str, element_names: set[str]
+        self,
+        text: str,
+        path: DataPath,
+        source: str,
+        element_names: set[str],
+        *,
+        with_lines: bool = False,
     ) -> None:
         where = self.smap.value(path)
         half = _SURROGATE.search(text)
@@ -642,7 +826,9 @@ class _Checker:
         elif len(text) > 2500:
             self.error(
                 where,
-                f"prompt is {len(text):,} characters once rendered; it may have at most 2,500",
+                f"prompt is {len(text):,} characters once rendered"
+                + (" with its dialogue written in" if with_lines else "")
+                + "; it may have at most 2,500",
             )
         for name in dict.fromkeys(ELEMENT_REF.findall(text)):
             if name not in element_names:
@@ -678,6 +864,7 @@ class _Checker:
                     prompt=prompts[(*item.path, "prompt")],
                     duration=self._duration(item),
                     sources={k: v for k, v in sources.items() if v},
+                    dialogue=self.dialogue.get(item.path, ()),
                 )
             )
         element_sources = {
@@ -769,6 +956,15 @@ def _model_at(data: Any, path: DataPath) -> type[BaseModel] | None:
             return Sequence if isinstance(item, dict) and "sequence" in item else Shot
         case ("shots", int(), "shots", int()):
             return Shot
+        case ("shots", int(), "dialogue", int()) | (
+            "shots",
+            int(),
+            "shots",
+            int(),
+            "dialogue",
+            int(),
+        ):
+            return DialogueLine
         case ("cut",):
             return Cut
         case ("cut", "music"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -14,6 +15,34 @@ class Size:
 
     def __str__(self) -> str:
         return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class DialogueForm:
+    """How a model is asked to speak lines: the one place the words of the form live.
+
+    Each line is written with :attr:`line` (or :attr:`line_how`, when it says how it is
+    delivered), where ``{who}`` is the speaker (``<<<name>>>`` for an element, so its voice is
+    bound, else the name as written), ``{says}`` the words and ``{how}`` the delivery. The
+    lines, joined by :attr:`joiner`, follow the shot's prompt after :attr:`after_prompt`, or
+    stand where the prompt template writes ``{{ dialogue }}``.
+    """
+
+    line: str = '{who} says: "{says}"'
+    line_how: str = '{who} says, {how}: "{says}"'
+    joiner: str = " "
+    after_prompt: str = " "
+
+    def written(self, lines: Sequence[tuple[str, str, str | None]]) -> str:
+        """The lines ``(who, says, how)`` as the prompt carries them; ``''`` for none."""
+        return self.joiner.join(
+            (self.line_how if how else self.line).format(who=who, says=says, how=how)
+            for who, says, how in lines
+        )
+
+    def attach(self, prompt: str, written: str) -> str:
+        """A prompt followed by its written lines (the prompt as it is, without lines)."""
+        return f"{prompt}{self.after_prompt}{written}" if written else prompt
 
 
 @dataclass(frozen=True)
@@ -59,6 +88,7 @@ class ModelProfile:
     max_video_side: int = 2160
     min_video_fps: int = 24
     max_video_fps: int = 60
+    dialogue: DialogueForm = field(default_factory=DialogueForm)
 
     @property
     def default_size(self) -> Size:

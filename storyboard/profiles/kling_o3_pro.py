@@ -6,7 +6,7 @@ Sources: ``shared/reference/runware-protocol.md`` §3 and the model's API page
 
 from __future__ import annotations
 
-from storyboard.profiles.base import ModelProfile, Size
+from storyboard.profiles.base import DialogueForm, ModelProfile, Size
 
 KLING_O3_PRO = ModelProfile(
     model_id="klingai:kling-video@o3-pro",
@@ -56,4 +56,16 @@ KLING_O3_PRO = ModelProfile(
     max_video_side=2160,
     min_video_fps=24,
     max_video_fps=60,
+    # Dialogue: Kling generates speech, lip-synced, from the prompt: the speaker (an element's
+    # <<<element_N>>>, which binds its voice when it carries `voices`), how the line is said
+    # and the words in double quotes, each line a sentence after the shot's own prompt. This
+    # follows the form Kling's prompt guides show (speaker, delivery, quoted words); no model
+    # output was measured here. Changing it changes the requests of storyboards with dialogue
+    # (and so their keys: they are generated again), never those without.
+    dialogue=DialogueForm(
+        line='{who} says: "{says}"',
+        line_how='{who} says, {how}: "{says}"',
+        joiner=" ",
+        after_prompt=" ",
+    ),
 )

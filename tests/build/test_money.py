@@ -97,7 +97,7 @@ def test_the_plan_names_whose_money_it_counts(
         "pricing against preview@0.25 (offline previews): free; each cost is what Runware "
         "would charge"
     )
-    assert "may be charged anew: $0 (offline previews are free)" in free.out
+    assert "may be charged anew: $0.0000 (offline previews are free)" in free.out
 
     monkeypatch.setenv("RUNWARE_API_KEY", "a-key-that-is-never-used")
     real = run_cli("plan", str(film))
@@ -105,7 +105,7 @@ def test_the_plan_names_whose_money_it_counts(
         "pricing against runware (https://api.runware.ai/v1): real money, charged to your "
         "Runware account"
     )
-    assert "total: $1.344\nmay be charged anew: $1.344\n" in real.out
+    assert "total: $1.3440\nmay be charged anew: $1.3440\n" in real.out
     document = json.loads(run_cli("plan", str(film), "--json").out)
     assert document["backend"] == {
         "name": "runware", "namespace": "runware", "endpoint": "https://api.runware.ai/v1",
@@ -148,9 +148,10 @@ def test_a_task_the_provider_accepted_is_not_charged_anew(film: Path) -> None:
     assert plan.total == pytest.approx(12 * RATE)
     assert plan.chargeable == pytest.approx(8 * RATE)  # all but a's 4 s
     table = render_plan(plan)
-    assert "total: $1.344\n" in table
+    assert "total: $1.3440\n" in table
     assert (
-        "may be charged anew: $0.896 (the provider already accepted a: resuming is no new charge)\n"
+        "may be charged anew: $0.8960 (the provider already accepted a: resuming is no new "
+        "charge)\n"
     ) in table
     document = plan.to_json()
     assert document["chargeable"] == pytest.approx(0.896)

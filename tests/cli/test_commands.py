@@ -79,7 +79,7 @@ def test_plan_of_a_remote_edit_says_unknown(run_cli: Run) -> None:
     result = run_cli("plan", str(SEED / "subway-busker-metamorphosis.yaml"))
     assert result.status == 0, result.err
     assert "unknown" in result.out
-    assert "total: $0 + unknown for metamorphosis (edit of a remote video)" in result.out
+    assert "total: $0.0000 + unknown for metamorphosis (edit of a remote video)" in result.out
 
 
 def test_plan_table_lists_every_take_and_the_critical_path(
@@ -87,7 +87,7 @@ def test_plan_table_lists_every_take_and_the_critical_path(
 ) -> None:
     result = run_cli("plan", str(example("lighthouse") / "lighthouse.yaml"), "--backend", "preview")
     assert result.status == 0, result.err
-    assert "total: $7.056" in result.out
+    assert "total: $7.0560" in result.out
     assert (
         "critical path: storm.1 -> repair -> dawn -> postcard (4 takes, 31 s of video)"
         in result.out

@@ -394,3 +394,29 @@ def test_prompt_limit_counts_the_numbered_element_names(project: Project) -> Non
     assert (
         ":8:13: error: prompt of shot 'a' is 2503 characters once elements are numbered" in message
     )
+
+
+def test_retake_enters_its_takes_key_only_and_zero_adds_nothing(project: Project) -> None:
+    root = project(
+        {"film.yaml": FILM, "hero.jpg": tiny_jpeg(), "other.jpg": tiny_jpeg(color=(1, 2, 3))}
+    )
+    before = keys_of(root)
+    requests = {t.id: t.request for t in api.compile_storyboard(root / "film.yaml").takes}
+    (root / "film.yaml").write_text(FILM.replace("  - id: a\n", "  - id: a\n    retake: 0\n"))
+    assert keys_of(root) == before  # keys made before `retake` existed stay the same
+    (root / "film.yaml").write_text(FILM.replace("  - id: c\n", "  - id: c\n    retake: 2\n"))
+    retaken = keys_of(root)
+    assert {k for k in before if before[k] != retaken[k]} == {"c", "d"}
+    # nothing else of the request changes: the same bytes are sent
+    assert {t.id: t.request for t in api.compile_storyboard(root / "film.yaml").takes} == requests
+    (root / "film.yaml").write_text(FILM.replace("  - id: c\n", "  - id: c\n    retake: 3\n"))
+    assert keys_of(root)["c"] not in (before["c"], retaken["c"])
+
+
+def test_keep_changes_no_key_by_itself(project: Project) -> None:
+    root = project(
+        {"film.yaml": FILM, "hero.jpg": tiny_jpeg(), "other.jpg": tiny_jpeg(color=(1, 2, 3))}
+    )
+    before = keys_of(root)
+    (root / "film.yaml").write_text(FILM.replace("  - id: b\n", "  - id: b\n    keep: true\n"))
+    assert keys_of(root) == before  # what it keeps is found at plan time, not compiled in

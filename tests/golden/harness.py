@@ -17,7 +17,9 @@ A case is a folder under ``cases/``::
      "videos": {"assets/in.mp4": 5},            real 1280x720 24 fps videos of so many seconds
      "outside": ["secret.jpg"],                 files next to the project folder, outside it
      "symlinks": {"assets/link.jpg": "../../secret.jpg"},
-     "status": 0}                               the exit status expected (default 2)
+     "status": 0,                               the exit status expected (default 2)
+     "command": ["plan", "--backend", "runware"],  the command run instead of ``check``
+     "env": {"RUNWARE_BASE_URL": null}}         environment variables set (null: unset)
 
 Every case but those with ``"status": 0`` is an invalid storyboard; those are valid ones whose
 warnings ``expected.txt`` pins (``check`` prints them on stderr, with its ``ok`` line).
@@ -32,9 +34,12 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -73,20 +78,24 @@ def expected_status(name: str) -> int:
 
 
 def run_case(name: str, tmp: Path) -> Outcome:
-    """Copy case ``name`` under ``tmp``, run ``storyboard check film.yaml`` in it."""
+    """Copy case ``name`` under ``tmp``, run ``storyboard check film.yaml`` in it (or the
+    command its setup names, on ``film.yaml``)."""
     project = tmp / "project"
     shutil.copytree(CASES / name, project, ignore=shutil.ignore_patterns(*_NOT_INPUTS))
     (project / ".storyboard").mkdir(exist_ok=True)
     _apply_setup(CASES / name / SETUP, project)
     before = _snapshot(project)
     out, err = io.StringIO(), io.StringIO()
+    spec = _setup(CASES / name / SETUP)
+    command = [*spec.get("command", ["check"]), STORYBOARD]
     with (
         contextlib.chdir(project),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
+        _environment(spec.get("env", {})),
     ):
         try:
-            status = main(["check", STORYBOARD])
+            status = main(command)
         except SystemExit as exc:  # pragma: no cover - usage errors only
             status = int(exc.code or 0)
     after = _snapshot(project)
@@ -94,6 +103,32 @@ def run_case(name: str, tmp: Path) -> Outcome:
     return Outcome(
         status, _normalize(out.getvalue(), tmp), _normalize(err.getvalue(), tmp), tuple(written)
     )
+
+
+def _setup(setup: Path) -> dict[str, Any]:
+    if not setup.is_file():
+        return {}
+    spec: dict[str, Any] = json.loads(setup.read_text(encoding="utf-8"))
+    return spec
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str | None]) -> Iterator[None]:
+    """The environment with ``values`` set (``None``: unset), restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _apply_setup(setup: Path, project: Path) -> None:

@@ -658,3 +658,66 @@ def test_committed_examples_are_formatted() -> None:
     root = Path(__file__).resolve().parents[2] / "examples"
     changed = [p.name for p in sorted(root.rglob("*.yaml")) if format_file(p, check=True)]
     assert changed == [], "run `storyboard fmt` on these examples"
+
+
+# -- folded and literal prompts, Jinja tags (issue 17) -----------------------------------------
+
+LONG_FOLDED = """\
+storyboard: 1
+title: T
+
+vars:
+  look: 35mm film grain
+
+shots:
+  - id: a
+    prompt: >-
+      A very long first line of the prompt that goes on about the harbour and the boats, {{ look | upper }}
+      then a second line {% if true %}with a condition{% endif %} and enough words to pass the width of a hundred
+      {# a note to self #} and a short last line
+  - id: b
+    prompt: |
+      A literal line that is rather long and has a tag at its end, well past the column limit {{ look }}
+      {%- if look %} a second line {% endif %}
+"""  # noqa: E501
+
+
+def test_folded_and_literal_prompts_keep_the_writers_lines() -> None:
+    # already canonical: fmt leaves it byte for byte (it rewrapped the folded lines before,
+    # splitting `{{ look | upper }}` after `upper`)
+    assert check_formatting(LONG_FOLDED) == LONG_FOLDED
+
+
+def test_a_folded_prompt_moves_with_its_shot_and_keeps_its_lines() -> None:
+    text = LONG_FOLDED.replace("  - id: a\n    prompt: >-\n", "  - prompt: >-\n").replace(
+        "      {# a note to self #} and a short last line\n",
+        "      {# a note to self #} and a short last line\n    id: a\n",
+    )
+    assert text != LONG_FOLDED
+    assert check_formatting(text) == LONG_FOLDED
+
+
+def unbalanced(line: str) -> bool:
+    return any(
+        line.count(a) != line.count(b) for a, b in (("{{", "}}"), ("{%", "%}"), ("{#", "#}"))
+    )
+
+
+@pytest.mark.parametrize("style", ["", "'", '"'])
+@pytest.mark.parametrize("pad", range(0, 60, 3))
+def test_a_wrapped_prompt_never_splits_a_jinja_tag(style: str, pad: int) -> None:
+    # the wrap point (column 100) falls before, inside and after the tags as `pad` grows
+    prompt = (
+        ("x" * pad + " ").lstrip()
+        + "a harbour at dawn with gulls over the water and boats in the bay, "
+        "{{ camera.harbour | default('slow crane down over the masts') }} and "
+        "{% for item in props %}{{ item | title }} {% endfor %} then more words to wrap again "
+        "{#keep it short#} at the end"
+    )
+    written = prompt.replace("'", "''") if style == "'" else prompt
+    text = f"storyboard: 1\ntitle: T\nshots:\n  - id: a\n    prompt: {style}{written}{style}\n"
+    out = check_formatting(text)
+    assert data(out)["shots"][0]["prompt"] == prompt
+    lines = out.splitlines()
+    assert not [line for line in lines if unbalanced(line)], out
+    assert len([line for line in lines if line.strip()]) > 5  # it was wrapped all the same

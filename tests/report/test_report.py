@@ -18,6 +18,7 @@ from PIL import Image
 from storyboard.exports.record import FilmRecord, TakeRecord
 from storyboard.report import ASSETS, clock, usd, write_report
 from storyboard.report.graph_svg import graph_svg
+from tests.browser import CHROMIUM, artifacts, needs_chromium
 from tests.conftest import CliResult
 from tests.exports.film import SHOTS, Built
 
@@ -88,8 +89,8 @@ def test_the_page_shows_every_shot_take_prompt_and_the_totals(built: Built, page
         assert (built.build_dir / str(src)).is_file()
     for take in built.record.takes:  # a player per take, on the picked video
         assert f'src="{take.video}"' in html and f'id="take-{take.id}"' in html
-    assert seen.by_id["total-spent"] == "$0.00"
-    assert seen.by_id["total-estimate"] == "$1.82"
+    assert seen.by_id["total-spent"] == "$0.0000"
+    assert seen.by_id["total-estimate"] == "$1.8200"
     assert 'class="graph"' in html and html.count('class="node take') == 4
     assert built.record.film == "film.mp4"
     assert 'src="film.mp4"' in html and "No film in this build folder yet" not in html
@@ -171,7 +172,7 @@ def test_graph_svg_escapes_and_draws_every_take_and_edge() -> None:
 
 def test_money_and_time_for_people() -> None:
     assert [usd(0), usd(0.42), usd(0.336), usd(1.8200), usd(12.5), usd(None)] == [
-        "$0.00", "$0.42", "$0.336", "$1.82", "$12.50", "unknown",
+        "$0.0000", "$0.4200", "$0.3360", "$1.8200", "$12.5000", "unknown",
     ]  # fmt: skip
     assert [clock(0), clock(7.5), clock(65.25)] == ["0:00.00", "0:07.50", "1:05.25"]
 
@@ -193,12 +194,6 @@ def test_failed_take_shows_why_and_no_player(built: Built, tmp_path: Path) -> No
 
 
 # -- in a browser -------------------------------------------------------------------------------
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
-)
 
 
 def chromium(tmp_path: Path, page: Path, *args: str) -> str:
@@ -222,8 +217,8 @@ def test_a_reader_sees_every_thumbnail_prompt_and_the_total(
     assert seen.body.get("data-images-loaded") == str(2 * len(SHOTS))
     assert not any("broken" in (img.get("class") or "") for img in seen.images)
     assert seen.prompts[: len(SHOTS)] == [built.record.prompt(s) for s in SHOTS]
-    assert seen.by_id["total-spent"] == "$0.00"
-    assert seen.by_id["total-estimate"] == "$1.82"
+    assert seen.by_id["total-spent"] == "$0.0000"
+    assert seen.by_id["total-estimate"] == "$1.8200"
     for shot in SHOTS:
         assert f"{SHOTS.index(shot) + 1}. {shot}" in seen.by_id[f"shot-{shot}"]
 
@@ -254,6 +249,7 @@ def test_the_page_draws(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "page.png"
     chromium(tmp_path, page, "--window-size=1200,1600", f"--screenshot={shot}",
              "--virtual-time-budget=10000", "--hide-scrollbars")  # fmt: skip
+    shutil.copyfile(shot, artifacts() / "report-page.png")
     with Image.open(shot) as image:
         assert image.size == (1200, 1600)
         pixels = np.asarray(image.convert("RGB")).astype(int)

@@ -26,6 +26,7 @@ from storyboard.backends.runware.errors import RunwareError, RunwareProviderErro
 from storyboard.backends.runware.media import JsonPath
 from storyboard.backends.runware.redact import redact_url, strip_redaction
 from storyboard.backends.runware.wire import VideoResult
+from storyboard.core.money import usd
 
 
 class RunwareBackend:
@@ -74,7 +75,9 @@ class RunwareBackend:
         job = ticket.job
         count = job.request.get("numberResults", 1)
         results = await self.client.wait(
-            job.task_uuid, number_results=count if isinstance(count, int) else 1
+            job.task_uuid,
+            number_results=count if isinstance(count, int) else 1,
+            on_progress=job.progress,
         )
         _check_cost(job, results)
         outputs = []
@@ -109,7 +112,7 @@ def _check_cost(job: Job, results: list[VideoResult]) -> None:
         return
     raise RunwareProviderError(
         f"Runware's answer for task {job.task_uuid} was refused: it reports a cost of "
-        f"${total:,.4g}, over ${job.cost_limit:.4f}, the most this take can cost (the plan's "
+        f"{usd(total)}, over {usd(job.cost_limit)}, the most this take can cost (the plan's "
         "estimate with its margin). Nothing of it was downloaded. The task was accepted and "
         "may be billed: it stays pending under its UUID and the next build asks for it "
         "again (no new task is paid for); check your Runware account and report the task "

@@ -364,9 +364,15 @@ class RunwareClient:
         )
 
     async def wait(
-        self, task_uuid: str, *, number_results: int = 1, deadline: float | None = None
+        self,
+        task_uuid: str,
+        *,
+        number_results: int = 1,
+        deadline: float | None = None,
+        on_progress: Callable[[str, float | None], None] | None = None,
     ) -> list[VideoResult]:
-        """Poll an accepted task until its videos are ready (see :class:`.Poller`).
+        """Poll an accepted task until its videos are ready (see :class:`.Poller`);
+        ``on_progress`` is told how far it is when an answer says.
 
         Concurrent waits share one poll loop: each round is one POST for all of them.
 
@@ -375,7 +381,9 @@ class RunwareClient:
                 in a way it cannot outlive (``may_be_running`` True).
             RunwareTimeoutError: the deadline passed; the task may still run and be billed.
         """
-        return await self._poller.wait(task_uuid, number_results=number_results, deadline=deadline)
+        return await self._poller.wait(
+            task_uuid, number_results=number_results, deadline=deadline, on_progress=on_progress
+        )
 
     async def run(
         self,

@@ -35,6 +35,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import storyboard.backends.runware.wire as wire
 from storyboard.backends.runware.errors import (
@@ -98,6 +99,8 @@ class _Waiter:
     polls: int = 0
     last_answer: str = "no answer yet"
     last_code: str | None = None
+    on_progress: ProgressSink | None = None
+    """Told ``(status, fraction)`` when an answer says how far the generation is."""
 
     def finish(self, results: list[VideoResult]) -> None:
         if not self.future.done():
@@ -106,6 +109,21 @@ class _Waiter:
     def fail(self, error: BaseException) -> None:
         if not self.future.done():
             self.future.set_exception(error)
+
+
+ProgressSink = Callable[[str, float | None], None]
+"""Told a task's status and how far it is (0..1), when an answer says."""
+
+
+def _tell(waiter: _Waiter, status: Any, progress: Any) -> None:
+    """Pass a task's reported progress on (a number 0..100; anything else is no figure)."""
+    if waiter.on_progress is None:
+        return
+    known = isinstance(progress, int | float) and not isinstance(progress, bool)
+    fraction = min(1.0, max(0.0, float(progress) / 100)) if known else None
+    if fraction is not None and fraction != fraction:  # NaN: no figure
+        fraction = None
+    waiter.on_progress(str(status) if isinstance(status, str) else "processing", fraction)
 
 
 class Poller:
@@ -142,7 +160,12 @@ class Poller:
         return len(self._waiters)
 
     async def wait(
-        self, task_uuid: str, *, number_results: int = 1, deadline: float | None = None
+        self,
+        task_uuid: str,
+        *,
+        number_results: int = 1,
+        deadline: float | None = None,
+        on_progress: ProgressSink | None = None,
     ) -> list[VideoResult]:
         """Wait for the task ``task_uuid`` to yield ``number_results`` videos.
 
@@ -150,6 +173,8 @@ class Poller:
             task_uuid: the UUID the task was submitted under.
             number_results: how many generations the task makes (its ``numberResults``).
             deadline: seconds to wait at most (default: the policy's).
+            on_progress: told ``(status, fraction)`` when an answer gives the task's
+                ``progress`` (0..100, as a fraction 0..1; ``None`` when it gives none).
 
         Returns:
             The videos, in the order they were first seen.
@@ -172,6 +197,7 @@ class Poller:
             gap=self.policy.first_delay,
             deadline_at=now + limit,
             deadline=limit,
+            on_progress=on_progress,
         )
         self._waiters.append(waiter)
         self._ensure_running(loop)
@@ -311,6 +337,7 @@ class Poller:
                 waiter.last_answer = f"status {item.get('status')!r}" + (
                     f", progress {progress}" if progress is not None else ""
                 )
+                _tell(waiter, item.get("status"), progress)
         if len(waiter.results) > waiter.number_results:
             waiter.fail(
                 _refused(

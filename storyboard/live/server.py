@@ -1,0 +1,198 @@
+"""A local page server: uvicorn on ``127.0.0.1`` in a thread, behind a guard.
+
+Place in the pipeline: none; ``storyboard watch`` and ``storyboard review`` serve their pages
+through it. It binds the loopback address only (never a name a resolver could answer with
+another address), on a free port unless one is asked for.
+
+The guard (:class:`Guard`, an ASGI middleware) refuses, with ``403`` and before the page's
+code runs, every request that is not the page's own:
+
+- a ``Host`` other than ``127.0.0.1:PORT`` or ``localhost:PORT`` (a DNS rebinding attack
+  reaches a loopback server under another site's name);
+- an ``Origin`` other than the page's (``http://127.0.0.1:PORT``), and a request that changes
+  anything (any method but ``GET`` and ``HEAD``) without one;
+- a ``Sec-Fetch-Site`` other than ``same-origin`` or ``none`` (what a browser says of a
+  request another site, even another port of this machine, makes);
+- with a token (``review``), a path that does not start with ``/TOKEN/`` (compared in constant
+  time): the page's address is printed once, in the terminal that started it.
+
+Every answer says ``Cache-Control: no-store``, ``Referrer-Policy: no-referrer`` and that the
+page may not be framed by another (``frame-ancestors 'none'``), so no other site can put its
+buttons under a reader's click.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HOST = "127.0.0.1"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+SAME_SITE = frozenset({"same-origin", "none"})
+
+
+def new_token() -> str:
+    """A random token for a page's address (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+class Guard:
+    """Refuses the requests that are not the page's own (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, port: int, token: str | None = None) -> None:
+        self.app = app
+        self.port = port
+        self.token = token
+        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        self.origins = {f"http://{host}" for host in self.hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        problem = self.problem(scope, headers)
+        if problem is not None:
+            await _refuse(send, problem)
+            return
+        if self.token is not None:
+            prefix = f"/{self.token}"
+            scope = dict(scope)
+            scope["path"] = scope["path"][len(prefix) :] or "/"
+            scope["root_path"] = scope.get("root_path", "") + prefix
+        await self.app(scope, receive, _with_headers(send))
+
+    def problem(self, scope: Scope, headers: dict[str, str]) -> str | None:
+        """Why a request is refused, or ``None``."""
+        if headers.get("host", "") not in self.hosts:
+            return "refused: this server answers only to 127.0.0.1 and localhost"
+        origin = headers.get("origin")
+        method = str(scope.get("method", "GET")).upper()
+        if origin is not None and origin not in self.origins:
+            return "refused: a request from another origin"
+        if origin is None and method not in SAFE_METHODS:
+            return "refused: a change must come from the page itself (no Origin)"
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in SAME_SITE:
+            return f"refused: a request from another site (Sec-Fetch-Site: {site})"
+        if self.token is not None:
+            path = str(scope.get("path", ""))
+            given = path[1:].split("/", 1)[0] if path.startswith("/") else ""
+            if not secrets.compare_digest(given.encode(), self.token.encode()):
+                return "refused: this address needs the token storyboard printed"
+            if path == f"/{given}":
+                return "refused: the page is at the address storyboard printed, with a final /"
+        return None
+
+
+async def _refuse(send: Send, message: str) -> None:
+    body = (message + "\n").encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *_SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+]
+
+
+def _with_headers(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            names = {k.lower() for k, _ in message.get("headers", [])}
+            extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in names]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return wrapped
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.listen(64)
+    return sock
+
+
+class LocalServer:
+    """An ASGI app served on ``127.0.0.1`` from a daemon thread, behind a :class:`Guard`.
+
+    Args:
+        make_app: given the port bound, the app to serve (the guard goes around it).
+        port: the port (0: a free one).
+        token: the path prefix every request needs (``None``: none).
+
+    Raises:
+        OSError: the port cannot be bound (in use...).
+    """
+
+    def __init__(self, app: ASGIApp, *, port: int = 0, token: str | None = None) -> None:
+        self._sock = _bind(port)
+        self.port = int(self._sock.getsockname()[1])
+        self.token = token
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        config = uvicorn.Config(
+            Guard(app, port=self.port, token=token),
+            http="h11",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The page's address (with its token)."""
+        return f"http://{HOST}:{self.port}/" + (f"{self.token}/" if self.token else "")
+
+    def start(self, timeout: float = 10.0) -> LocalServer:
+        """Start serving; return once the server accepts connections."""
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
+            name="storyboard-page",
+        )  # fmt: skip
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the page server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
