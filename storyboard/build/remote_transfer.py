@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,8 +192,11 @@ async def fetch_take(
         raise RemoteError(f"{store.url}/{record_at} is missing", "missing")
     locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
     # each medium straight into a new file of the cache's staging folder (no folder of its
-    # own to make and remove: two fewer walks of the project's tree per take)
-    tree.makedirs(cache.staging)
+    # own to make and remove: two fewer walks of the project's tree per take); the folder is
+    # made once (a walk from the project's root is a dozen system calls, each a wait for the
+    # interpreter's lock while other takes are hashed and written)
+    if not os.path.isdir(cache.staging):
+        await asyncio.to_thread(tree.makedirs, cache.staging)
     files: list[Path] = []
     try:
         digests = []

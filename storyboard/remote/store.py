@@ -307,7 +307,9 @@ class Store:
 
         digest = hashlib.sha256()
         written = 0
-        fd = tree.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # opened in a thread: the walk from the project's root (no link followed) would
+        # hold up the loop, which is receiving the other transfers
+        fd = await asyncio.to_thread(tree.open, dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
                 result = await obstore.get_async(self.store, path)
