@@ -164,24 +164,33 @@ def paired(
     *,
     warmup: bool = True,
     repeat: int = 1,
+    before: Callable[[], object] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Time ``ours`` and ``baseline`` ``runs`` times each, interleaved, after one warm-up.
 
     With ``repeat`` > 1 a run is the mean of that many calls in a row (for operations of a
-    few milliseconds, where one call is mostly scheduler noise).
+    few milliseconds, where one call is mostly scheduler noise). ``before``, if given, is
+    called untimed before every call of either side (a reset: emptying what the last call
+    filled, so that no side is billed for undoing the other's work).
     """
+
+    def run(fn: Callable[[], object]) -> float:
+        if before is not None:
+            before()
+        return timed(fn, repeat)
+
     if warmup:
-        ours()
-        baseline()
+        run(ours)
+        run(baseline)
     mine: list[float] = []
     theirs: list[float] = []
     for index in range(runs):
         if index % 2 == 0:
-            mine.append(timed(ours, repeat))
-            theirs.append(timed(baseline, repeat))
+            mine.append(run(ours))
+            theirs.append(run(baseline))
         else:
-            theirs.append(timed(baseline, repeat))
-            mine.append(timed(ours, repeat))
+            theirs.append(run(baseline))
+            mine.append(run(ours))
     return mine, theirs
 
 

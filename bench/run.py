@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.run                 # all of P1..P7, 3 runs each
+    python -m bench.run                 # all of P1..P9, 3 runs each
     python -m bench.run P4 P5 --runs 5  # some of them; their entries in results.json are replaced
     python -m bench.run --quick         # small inputs, a smoke test; writes no results
 
@@ -35,6 +35,8 @@ MODULES = {
     "P5": "bench.p5_check",
     "P6": "bench.p6_noop",
     "P7": "bench.p7_schedule",
+    "P8": "bench.p8_pull",
+    "P9": "bench.p9_noop_remote",
 }
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storyboard.compiler.compile import Compiled
 from storyboard.compiler.plan import Plan
+from storyboard.core.events import EventSink, ignore
 from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
+
+if TYPE_CHECKING:
+    from storyboard.remote.config import RemoteConfig
 
 
 def check(path: str | os.PathLike[str], *, project_root: Path | None = None) -> CheckedStoryboard:
@@ -58,6 +63,8 @@ def plan(
     select: Sequence[str] = (),
     project_root: Path | None = None,
     preview_scale: float | None = None,
+    remote: RemoteConfig | None = None,
+    emit: EventSink = ignore,
 ) -> Plan:
     """What building the storyboard would generate and cost; sends nothing.
 
@@ -66,7 +73,8 @@ def plan(
     the scale ``storyboard build`` uses; Runware at ``RUNWARE_BASE_URL``) or will be
     generated, and why. The plan names that backend, its namespace and URL and whether it
     is real money (:attr:`Plan.pricing`), and what may be charged anew
-    (:attr:`Plan.chargeable`).
+    (:attr:`Plan.chargeable`). With a ``remote`` (:func:`storyboard.remote.configured`), a
+    take it holds is ``remote``, at no charge; a remote that fails is said through ``emit``.
 
     Raises:
         InputError: every problem found, at its position.
@@ -79,7 +87,7 @@ def plan(
     # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
     return prepare(
         path, backend_name=whose.namespace, pricing=whose, select=select,
-        project_root=project_root,
+        project_root=project_root, remote=remote, emit=emit,
     ).plan  # fmt: skip
 
 

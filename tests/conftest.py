@@ -14,7 +14,7 @@ from PIL import Image
 
 from storyboard.cli.main import main
 
-pytest_plugins = ["storyboard.testing.plugin", "tests.browser"]
+pytest_plugins = ["storyboard.testing.plugin", "tests.browser", "tests.s3"]
 
 
 def tiny_jpeg(

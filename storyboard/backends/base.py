@@ -9,7 +9,7 @@ videos and writes them into a folder. The journal is written by the executor bet
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +31,19 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """Where the provider may PUT a job's single result (``uploadEndpoint``), and how to get
+    it back from there when the provider's own URL of it is gone.
+
+    ``url`` is a presigned URL: its query is a credential, never persisted nor shown."""
+
+    url: str = field(repr=False)
+    path: str
+    """The object's path in the remote (``uploads/TASK``), for messages and the push."""
+    fetch: Callable[[Path], Awaitable[None]] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Job:
     """One request, ready to send.
 
@@ -47,6 +60,8 @@ class Job:
         cost_limit: the most, in USD, the provider may say the whole job cost before its
             answer is refused as not to be trusted (the plan's estimate times a margin, see
             :data:`storyboard.build.execute.COST_MARGIN`); ``None``: no limit known.
+        upload: where the provider may PUT the result (a single-result job, a remote that
+            signs URLs), for backends that can ask it to; ``None``: nowhere.
         retake: which attempt at the request this is (``retake`` in the storyboard; 0 the
             first). Not sent: the request is the same; the preview writes it on its cards.
         progress: told ``(status, fraction)`` when the provider says how far the job is
@@ -63,6 +78,7 @@ class Job:
     segments: tuple[Segment, ...] = ()
     source_seconds: float | None = None
     cost_limit: float | None = None
+    upload: Upload | None = None
     retake: int = 0
     progress: Callable[[str, float | None], None] | None = field(default=None, compare=False)
 

@@ -8,6 +8,10 @@
   sheet, after the takes (stage 7);
 - :mod:`~storyboard.build.state`: what a project keeps between builds: the cache, the lock
   file, the journal, the build folder's owned files, safe file access;
+- :mod:`~storyboard.build.remote_session`, :mod:`~storyboard.build.remote_transfer` and
+  :mod:`~storyboard.build.remote_sync`: the local cache joined to the shared remote cache
+  (:mod:`storyboard.remote`): what a build looks up and pushes, one take moved and verified,
+  ``storyboard push`` and ``pull``;
 - :mod:`~storyboard.build.clean` and :mod:`~storyboard.build.doctor`: ``storyboard clean``
   and ``storyboard doctor``.
 """

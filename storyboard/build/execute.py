@@ -1,11 +1,12 @@
 """Stage 6, execute: run the compiled takes to finished videos, in dependency order.
 
-For each take, cheapest first: its result is in the cache -> done; the lock file names a
-paid result with this key -> download it, verify its hash, done; another take of this build
-makes the same request (the same key) -> wait for it and use its result (one generation
-serves both); otherwise make the inputs it needs (exact frames of upstream takes, their
-videos), write the task UUID to the journal, send the request, wait for the videos and store
-them in the cache atomically. Results are found by key, never by take id: a renamed shot is
+For each take, cheapest first: its result is in the cache -> done; the plan found it on the
+project's remote (:mod:`storyboard.remote`) -> fetch it, verify every byte, done; the lock
+file names a paid result with this key -> download it, verify its hash, done; another take
+of this build makes the same request (the same key) -> wait for it and use its result (one
+generation serves both); otherwise make the inputs it needs (exact frames of upstream takes,
+their videos), write the task UUID to the journal, send the request, wait for the videos and
+store them in the cache atomically. Results are found by key, never by take id: a renamed shot is
 the same request.
 
 A generation the service failed for good is journaled as failed. When the service says a new
@@ -34,6 +35,13 @@ Independent takes run at the same time, at most ``jobs`` at once. A failed take 
 dependents; without ``keep_going`` no new take starts after a failure, but takes already
 sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
 
+With a remote, every paid take this build stores (made, or downloaded from the lock) is
+handed to it (:meth:`RemoteSession.stored`), which pushes it while the build goes on; the
+pushes are waited for before :func:`execute` returns. A single-result request carries a
+presigned PUT URL of the remote as its upload endpoint where the store can sign one. A take
+the plan found on the remote whose copy cannot be used (unreachable, truncated, not its
+sha256) goes on to the lock file, and is never paid for: the plan said it was free.
+
 A take whose length was not known before it was made (an edit of a remote video: see
 :mod:`storyboard.compiler.fit`) is measured as soon as its video is here, and the cut and the
 hand-offs are checked again with that length. What does not fit is reported at its place in
@@ -53,9 +61,9 @@ import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from storyboard.backends.base import Backend, Job, Output, Segment
+from storyboard.backends.base import Backend, Job, Output, Segment, Upload
 from storyboard.backends.runware.redact import redact_url
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
@@ -83,7 +91,10 @@ from storyboard.language.checked import ShotInfo
 from storyboard.language.sources import MediaRef
 from storyboard.media.frames import extract_frame
 
-Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselected"]
+if TYPE_CHECKING:
+    from storyboard.build.remote_session import RemoteSession
+
+Status = Literal["cached", "remote", "locked", "generated", "failed", "skipped", "unselected"]
 
 #: A paid result's length may differ from the requested one by this many seconds, or by
 #: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
@@ -145,6 +156,8 @@ class Execution:
     are not sent."""
     stopped_by: str = "an earlier take failed"
     """Why no new take starts once ``stop`` is set (without ``keep_going``)."""
+    remote: RemoteSession | None = None
+    """The project's remote, if it has one (:mod:`storyboard.build.remote_session`)."""
     kept: Collection[str] = ()
     """Takes whose result the storyboard keeps (``keep: true``): their key is the kept
     result's, found in the cache or the lock, and they are never sent."""
@@ -201,6 +214,8 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     for compiled in run.compiled.takes:  # dependency order: upstream tasks exist first
         tasks[compiled.id] = asyncio.create_task(one(compiled))
     await asyncio.gather(*tasks.values())
+    if run.remote is not None:  # pushed before the build says it is done
+        await run.remote.settle()
     return run.outcomes
 
 
@@ -317,18 +332,31 @@ def _skip(run: Execution, take_id: str, reason: str) -> Outcome:
 async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     take = compiled.take
     backend = run.backend
+    held = run.remote is not None and run.remote.holds(backend.namespace, key)
+    if held:
+        entry = await _from_remote(run, compiled, key)
+        if entry is not None:
+            run.emit(TakeCached(take.id, "remote"))
+            return Outcome(take.id, "remote", entry)
     if backend.paid:
         locked = run.lock.find(key, backend.namespace)
         if locked is not None:
             expected = _expected_seconds(compiled, None)
             entry = await _from_lock(run, locked, expected)
             run.emit(TakeCached(take.id, "lock"))
+            _stored(run, compiled, entry, None)
             return Outcome(take.id, "locked", entry)
     if take.id in run.kept:  # its key is a result's that is gone: never sent under it
         raise BuildError(
             f"the result that take '{take.id}' keeps (keep: true) is no longer in the cache "
             "or the lock file; nothing was sent. Remove 'keep' to make it again from the "
             "current request"
+        )
+    if held:  # planned as free: never paid for here (the next plan prices it)
+        raise ProviderError(
+            f"the remote's copy of take '{take.id}' could not be used (above) and the lock has "
+            "none: nothing was paid for it (the plan counted it free); `storyboard plan` says "
+            "what building it again costs"
         )
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()
@@ -357,6 +385,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 segments=tuple(_segment(s) for s in take.shots),
                 source_seconds=source_seconds,
                 cost_limit=_cost_limit(run, compiled) if backend.paid else None,
+                upload=_upload(run, compiled, task_uuid) if number in (None, 1) else None,
                 retake=take.retake,
                 progress=_progress(run, take.id),
             )
@@ -424,9 +453,48 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     finally:
         _remove_quietly(tree, staging)
     run.journal.done(key, task_uuid)
+    _stored(run, compiled, entry, job.upload)
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
+
+
+async def _from_remote(run: Execution, compiled: CompiledTake, key: str) -> CacheEntry | None:
+    """The remote's result of ``key`` in the local cache, or ``None`` (said in one line) when
+    it cannot be used: the caller goes on to the lock file."""
+    from storyboard.remote.store import RemoteError
+
+    assert run.remote is not None
+    expected = _expected_seconds(compiled, None)
+    try:
+        return await run.remote.fetch(
+            run.backend.namespace,
+            key,
+            run.cache,
+            lambda path: _usable(path, expected, decode=False),  # its sha256 is verified
+        )
+    except RemoteError as exc:
+        run.emit(Note(compiled.id, f"{compiled.id}: not fetched from the remote: {exc}"))
+        return None
+
+
+def _upload(run: Execution, compiled: CompiledTake, task_uuid: str) -> Upload | None:
+    """A presigned PUT URL of the remote for the single result of a paid request, when the
+    remote signs and the writer did not name an upload endpoint of their own."""
+    if run.remote is None or not run.backend.paid or "uploadEndpoint" in compiled.request:
+        return None
+    return run.remote.upload_for(task_uuid)
+
+
+def _stored(
+    run: Execution, compiled: CompiledTake, entry: CacheEntry, upload: Upload | None
+) -> None:
+    """A take new to the local cache: the remote pushes it (paid takes; previews if asked)."""
+    if run.remote is not None:
+        model = compiled.request.get("model")
+        run.remote.stored(
+            entry, take=compiled.id, model=str(model) if model else None, upload=upload
+        )
 
 
 class Refused(ProviderError):
@@ -539,12 +607,16 @@ def _expected_seconds(compiled: CompiledTake, source_seconds: float | None) -> f
     return source_seconds
 
 
-def _usable(path: Path, expected: float | None) -> str | None:
-    """Why a result is not a usable video of about ``expected`` seconds, or ``None``."""
+def _usable(path: Path, expected: float | None, *, decode: bool = True) -> str | None:
+    """Why a result is not a usable video of about ``expected`` seconds, or ``None``.
+
+    ``decode=False`` for a remote's copy: its bytes were verified against the sha256 its
+    record names, those of a result the pushing build checked with its first frame decoded
+    (see :func:`storyboard.media.probe.check_video`); the headers and the length still are."""
     from storyboard.media.probe import MediaError, check_video
 
     try:
-        seconds = check_video(path)
+        seconds = check_video(path, decode=decode)
     except MediaError as exc:
         return str(exc).replace(str(path), "the file")
     if expected is not None:

@@ -5,6 +5,11 @@ the backend's folder of ``build/NAME/`` (``build/NAME/preview/``, ``build/NAME/r
 requests, takes, the film), ``.storyboard/`` (cache, journal, records) and, for paid results,
 ``NAME.lock``. Invalid input stops it before anything is sent or written.
 
+With a remote (:mod:`storyboard.remote`), the plan also asks it which takes it holds (status
+``remote``, no charge), the executor fetches those and pushes every paid take it stores, and
+the build waits for the pushes before it reports. A build with nothing to do (below) never
+asks the remote anything.
+
 A build that found every take in the cache leaves a note, ``build/NAME/BACKEND/.build.json``:
 what it was asked (the takes' keys, the storyboard's content, the backend, the film's scale)
 and the size, time and inode of every file it read or left behind. The next build asked the same,
@@ -24,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
@@ -45,6 +50,10 @@ from storyboard.core.events import EventSink, Note, TakeCached, ignore
 from storyboard.core.money import usd
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
+
+if TYPE_CHECKING:
+    from storyboard.build.remote_session import RemoteSession
+    from storyboard.remote.config import RemoteConfig
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,9 @@ class BuildResult:
     outcomes: dict[str, Outcome]
     backend: str
     film: Path | None = None
+    remote: dict[str, Any] | None = None
+    """What the remote was sent, when the project has one: its URL, the takes pushed and
+    those left queued."""
 
     @property
     def failed(self) -> list[Outcome]:
@@ -110,6 +122,7 @@ class BuildResult:
             "build_dir": str(self.prepared.workspace.build_dir),
             "output_dir": str(self.prepared.workspace.output_dir),
             "film": str(self.film) if self.film else None,
+            **({"remote": self.remote} if self.remote is not None else {}),
             "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
             "takes": [
                 {
@@ -137,13 +150,16 @@ def prepare(
     select: Sequence[str] = (),
     build_dir: Path | None = None,
     project_root: Path | None = None,
+    remote: RemoteConfig | None = None,
+    emit: EventSink = ignore,
 ) -> Prepared:
     """Check, compile, key and plan a storyboard; say for each take whether it is cached.
 
     ``backend_name`` is the backend's namespace (:func:`storyboard.backends.namespaces.namespace`):
     whose cache, lock entries and records to compare with. ``pricing`` says whose money
     the plan counts (:func:`storyboard.backends.factory.pricing`); by default what the
-    namespace alone tells.
+    namespace alone tells. ``remote``: the project's remote, asked which takes it holds (a
+    paid backend's only); what it answers wrong is said through ``emit``.
 
     Raises:
         InputError: the storyboard (or a selector) is invalid.
@@ -155,7 +171,7 @@ def prepare(
         path, backend_name, select=select, build_dir=build_dir, project_root=project_root,
         paid=whose.paid,
     )  # fmt: skip
-    return _plan(keyed, whose, select)
+    return _plan(keyed, whose, select, _remote_session(remote, keyed.workspace, whose, emit))
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,9 @@ def _compile_and_key(
     return _Keyed(compiled, keys, materials, workspace, selected, kept)
 
 
-def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
+def _plan(
+    keyed: _Keyed, pricing: Pricing, select: Sequence[str], remote: RemoteSession | None = None
+) -> Prepared:
     backend_name = pricing.namespace
     compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
     workspace, selected = keyed.workspace, keyed.selected
@@ -220,6 +238,9 @@ def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
             tree=workspace.tree,
             hint=_doctor_hint(workspace),
         )
+        local = {k for k in set(keys.values()) if cache.get(backend_name, k, verify=False)}
+    # the remote is asked only of the takes the local cache lacks (none: no request at all)
+    held = _held_remotely(remote, backend_name, sorted(set(keys.values()) - local))
     making: dict[str, str] = {}
 
     def status(take: Any, key: str) -> Standing:
@@ -227,9 +248,10 @@ def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
             standing = _kept_standing(take, keyed, cache, backend_name)
             if standing is not None:
                 return standing
-        with refusing():
-            if cache.get(backend_name, key, verify=False) is not None:
-                return Standing("cached", "in the cache")
+        if key in local:
+            return Standing("cached", "in the cache")
+        if key in held:
+            return Standing("remote", "on the remote")
         if lock.find(key, backend_name) is not None:
             return Standing("locked", "download from the lock")
         if selected is not None and take.id not in selected:
@@ -283,7 +305,7 @@ def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> N
     Raises:
         InputError: a selected take needs a take that is neither built nor selected.
     """
-    ready = {i.take.id for i in plan.items if i.status in ("cached", "locked", "kept")}
+    ready = {i.take.id for i in plan.items if i.status in ("cached", "remote", "locked", "kept")}
     problems = []
     for item in plan.items:
         take = item.take.take
@@ -316,11 +338,13 @@ def build(
     wait: float = 0.0,
     film_scale: float | None = None,
     emit: EventSink = ignore,
+    remote: RemoteConfig | None = None,
 ) -> BuildResult:
     """Build a storyboard's takes with ``backend`` and write them to the build folder.
 
     The film is cut at the storyboard's output size times ``film_scale`` (default: the
-    backend's preview scale, else 1).
+    backend's preview scale, else 1). ``remote``: the project's remote (a paid backend's
+    takes are looked up there, and pushed there once made).
 
     Raises:
         InputError: the storyboard is invalid (nothing sent, nothing written).
@@ -341,8 +365,9 @@ def build(
     done = None if select else _unchanged(keyed, backend, scale, emit)
     if done is not None:
         return done
-    # 6b. plan against this backend's cache.
-    prepared = _plan(keyed, pricing_of(backend), select)
+    # 6b. plan against this backend's cache (and the remote's).
+    session = _remote_session(remote, keyed.workspace, pricing_of(backend), emit)
+    prepared = _plan(keyed, pricing_of(backend), select, session)
     plan, workspace = prepared.plan, prepared.workspace
     # 7. refuse to start over budget: what may be charged anew (a task the provider already
     # accepted was committed by the build that sent it).
@@ -368,7 +393,7 @@ def build(
         run = Execution(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
-            keep_going=keep_going, selected=prepared.selected, emit=emit,
+            keep_going=keep_going, selected=prepared.selected, emit=emit, remote=session,
             kept=frozenset(prepared.kept),
         )  # fmt: skip
         # 8. run the takes.
@@ -387,7 +412,8 @@ def build(
             lock.write()
         _write_records(prepared, outcomes, backend.namespace)
         journal.compact()
-        result = BuildResult(prepared, outcomes, backend.name)
+        sent = session.summary() if session is not None else None
+        result = BuildResult(prepared, outcomes, backend.name, remote=sent)
         # 10. the cut, the build record, the exports and the contact sheet.
         from storyboard.build.finish import finish
 
@@ -395,7 +421,7 @@ def build(
             finished = finish(result, scale=scale, emit=emit)
         finally:  # 10a. a report written before is written again: it is never stale
             _refresh_report(workspace, emit)
-        result = BuildResult(prepared, outcomes, backend.name, finished.film)
+        result = BuildResult(prepared, outcomes, backend.name, finished.film, sent)
         # 11. everything was done already: a note that lets the same build skip all of this.
         if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
             _remember(keyed, result, backend, scale)
@@ -403,6 +429,25 @@ def build(
         for line in _resume_hint(result):  # one note a line: each shown escaped, whole
             emit(Note("", line))
     return result
+
+
+def _remote_session(
+    remote: RemoteConfig | None, workspace: Workspace, pricing: Pricing, emit: EventSink
+) -> RemoteSession | None:
+    """The remote's session of a build or plan on a paid backend (previews are made again
+    for free, and pushed only by ``storyboard push --previews``)."""
+    if remote is None or not pricing.paid:
+        return None
+    from storyboard.build.remote_session import RemoteSession
+
+    return RemoteSession.open(remote, workspace, emit=emit)
+
+
+def _held_remotely(remote: RemoteSession | None, namespace: str, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the remote holds (no keys, no request)."""
+    if remote is None or not keys:
+        return set()
+    return asyncio.run(remote.lookup(namespace, keys))
 
 
 def _refresh_report(workspace: Workspace, emit: EventSink) -> None:

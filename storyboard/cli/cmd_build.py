@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from storyboard.cli.cmd_remote import add_remote_options
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -38,6 +40,7 @@ def register(sub: Any) -> None:
         "--wait", type=float, default=0.0, metavar="S",
         help="wait this long for another build of the project to finish",
     )  # fmt: skip
+    add_remote_options(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.set_defaults(func=run)
 
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from storyboard.backends.factory import make_backend, resolve_name
     from storyboard.build.pipeline import build
+    from storyboard.cli.cmd_remote import remote_of
     from storyboard.cli.console import Console
     from storyboard.compiler.compile import dumps
     from storyboard.core.diagnostics import display_path, printable
@@ -57,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.at(None, "--jobs must be at least 1")
     if not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    remote = remote_of(args, Path(args.file))  # a wrong setting: refused before anything
     name = resolve_name(args.backend)
     if args.backend == "auto" and name == "preview":
         print(
@@ -75,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             build_dir=Path(args.build_dir) if args.build_dir else None,
             wait=args.wait,
             emit=console,
+            remote=remote,
         )
     finally:
         console.close()

@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from storyboard.cli.cmd_remote import add_remote_options
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
         "--preview-scale", type=float, default=None, metavar="F",
         help="compare with previews rendered at this fraction of the size (default 0.25)",
     )  # fmt: skip
+    add_remote_options(parser)
     parser.add_argument(
         "--explain", metavar="SHOT",
         help="say what changed in SHOT's take since the last build (or since the result it "
@@ -39,16 +42,24 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from storyboard import api
+    from storyboard.cli.cmd_remote import remote_of
     from storyboard.compiler.compile import dumps
     from storyboard.compiler.plan import render_plan
+    from storyboard.core.diagnostics import printable
     from storyboard.core.errors import InputError
+    from storyboard.core.events import Event, Note
 
     if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
-    if args.explain is not None:
-        from storyboard.core.diagnostics import printable
 
+    def say(event: Event) -> None:  # what the remote answered wrong, one line each
+        if isinstance(event, Note):
+            print(f"storyboard: {printable(event.message)}", file=sys.stderr)
+
+    if args.explain is not None:
         lines = api.explain(
             args.file, args.explain, backend=args.backend, preview_scale=args.preview_scale
         )
@@ -58,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(printable(line) for line in lines))
         return 0
     plan = api.plan(
-        args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale
-    )
+        args.file, backend=args.backend, select=args.select, preview_scale=args.preview_scale,
+        remote=remote_of(args, Path(args.file)), emit=say,
+    )  # fmt: skip
     warnings = plan.compiled.warnings
     for warning in warnings:
         print(warning.render(), file=sys.stderr)

@@ -159,9 +159,8 @@ class Console:
                 return f"{take}: the same request as {event.source[5:]}, made once"
             if event.source == "kept":
                 return f"{take}: kept (the result the storyboard keeps)"
-            return (
-                f"{take}: cached" if event.source == "cache" else f"{take}: fetched from the lock"
-            )
+            sources = {"cache": "cached", "remote": "fetched from the remote"}
+            return f"{take}: {sources.get(event.source, 'fetched from the lock')}"
         if isinstance(event, TakeFailed):
             self.running.pop(take, None)
             return f"{take}: FAILED: {event.message}"

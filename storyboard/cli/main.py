@@ -22,6 +22,7 @@ from storyboard.core.errors import InputError, LateInputError, StoryboardError
 # Order is the order of `storyboard --help`.
 COMMAND_MODULES = (
     *("check", "fmt", "compile", "plan", "build", "watch", "report", "review"),
+    *("push", "pull", "remote"),
     *("clean", "doctor", "init", "graph", "deps", "schema", "emulator"),
 )
 

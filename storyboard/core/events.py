@@ -18,8 +18,8 @@ class TakeCached(Event):
     """The take's result was already in the cache (or was fetched from the lock's URLs)."""
 
     source: str
-    """``cache``, ``lock``, ``kept`` (the result the storyboard keeps, in the cache), or
-    ``take:ID``: the same request as take ID's, made once."""
+    """``cache``, ``remote``, ``lock``, ``kept`` (the result the storyboard keeps, in the
+    cache), or ``take:ID``: the same request as take ID's, made once."""
 
 
 @dataclass(frozen=True)

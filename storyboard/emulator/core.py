@@ -27,6 +27,7 @@ from storyboard.emulator.faults import FaultPlan, FaultRule, parse_spec
 from storyboard.emulator.jobs import (
     Job,
     Result,
+    corrupt,
     deliver_failure,
     deliver_result,
     make_specs,
@@ -38,15 +39,6 @@ from storyboard.emulator.validate import VideoRequest
 from storyboard.emulator.webhooks import Attempt
 from storyboard.emulator.wire import ApiError
 from storyboard.media.animatic import render
-
-#: What a ``corrupt-result`` file starts with: an MP4 ``ftyp`` box (it sniffs as a video).
-CORRUPT_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
-
-
-def corrupt(path: Path, video_uuid: str) -> None:
-    """Replace a rendered result by an ``ftyp`` box and random bytes (seeded by its UUID)."""
-    noise = random.Random(video_uuid).randbytes(16 * 1024)
-    path.write_bytes(CORRUPT_HEAD + noise)
 
 
 def key_id(api_key: str) -> str:
@@ -274,7 +266,7 @@ class Emulator:
             self.result_jobs[result.video_uuid] = job
         if job.finished:
             job.finished_wall = time.time()
-        if request.upload_endpoint is not None or request.webhook_url is not None:
+        if request.webhook_url is not None:
             self.spawn(deliver_result(self, job, result))
 
     def fail_job(self, job: Job, error: ApiError) -> None:

@@ -2,9 +2,9 @@
 
 ::
 
-    accepted --(latency, + stagger per result)--> result i rendered & ready --> success item
-        |                                                   |--> PUT to uploadEndpoint, then
-        |                                                   |    POST {"data": [item]} to webhookURL
+    accepted --(latency, + stagger per result)--> result i rendered & ready
+        |                    --> PUT to uploadEndpoint (if any) --> success item
+        |                                                   |--> POST {"data": [item]} to webhookURL
         +--(fault: after N polls, or at ready time when a webhook waits)--> failed
 
 A :class:`Job` answers polls from its state (:meth:`Job.poll_items`): one ``processing`` item
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 import time
 import uuid as uuidlib
 from concurrent.futures import Future
@@ -39,6 +40,17 @@ if TYPE_CHECKING:
 
 TASK_TYPE = "videoInference"
 FAILURE_KINDS = ("provider-error", "moderation", "item-error")
+
+
+#: What a ``corrupt-result`` file starts with: an MP4 ``ftyp`` box (it sniffs as a video); the
+#: ``corrupt-result`` fault writes it over a result, before the result is uploaded or served.
+CORRUPT_HEAD = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2"
+
+
+def corrupt(path: Path, video_uuid: str) -> None:
+    """Replace a rendered result by an ``ftyp`` box and random bytes (seeded by its UUID)."""
+    noise = random.Random(video_uuid).randbytes(16 * 1024)
+    path.write_bytes(CORRUPT_HEAD + noise)
 
 
 @dataclass
@@ -256,16 +268,30 @@ async def run_job(emulator: Emulator, job: Job) -> None:
             if job.request.webhook_url is not None:
                 emulator.fail_job(job, job.make_failure())
             return
+        if job.request.upload_endpoint is not None:
+            # Uploaded before it is reported, as a service that stores the result where it
+            # was asked to and then says it is done: a client that sees the success item
+            # finds the object in its bucket (a failed upload does not hold the result back).
+            if job.rule("corrupt-result") is not None:  # what is uploaded is what is served
+                corrupt(result.path, result.video_uuid)  # seeded: the same bytes again later
+            await upload_result(emulator, job, result)
+            if job.epoch != emulator.epoch or job.failure is not None:
+                return
         emulator.complete(job, result)
 
 
-async def deliver_result(emulator: Emulator, job: Job, result: Result) -> None:
-    """PUT the file to ``uploadEndpoint``, then POST ``{"data": [item]}`` to ``webhookURL``."""
+async def upload_result(emulator: Emulator, job: Job, result: Result) -> None:
+    """PUT the result's file to ``uploadEndpoint`` (retried like a webhook)."""
     request = job.request
-    if request.upload_endpoint is not None:
-        body = await asyncio.to_thread(result.path.read_bytes)
-        ctype = CONTENT_TYPES[request.output_format.lower()]
-        await _send(emulator, job, "upload", request.upload_endpoint, body, ctype)
+    assert request.upload_endpoint is not None
+    body = await asyncio.to_thread(result.path.read_bytes)
+    ctype = CONTENT_TYPES[request.output_format.lower()]
+    await _send(emulator, job, "upload", request.upload_endpoint, body, ctype)
+
+
+async def deliver_result(emulator: Emulator, job: Job, result: Result) -> None:
+    """POST ``{"data": [item]}`` to ``webhookURL`` (the upload, if any, came before)."""
+    request = job.request
     if request.webhook_url is not None:
         payload = _json({"data": [job.success_item(result)]})
         await _send(emulator, job, "webhook", request.webhook_url, payload, "application/json")

@@ -48,7 +48,7 @@ RECORD_VERSION = 1
 RECORD_NAME = "build.json"
 FILM_FPS = 24
 TRANSITIONS = ("cut", "crossfade", "fade")
-STATUSES = ("cached", "locked", "generated", "failed", "skipped", "unselected")
+STATUSES = ("cached", "remote", "locked", "generated", "failed", "skipped", "unselected")
 
 
 def frame_count(seconds: float, fps: int = FILM_FPS) -> int:

@@ -45,6 +45,7 @@ LEGEND_H = 30
 
 STATUS_COLORS = {
     "cached": ("#dbe8f7", "#3b6ea8"),
+    "remote": ("#e4e0f5", "#5b4ba3"),
     "locked": ("#d9f0ee", "#2f8a80"),
     "generated": ("#dcf2dc", "#3d8b3d"),
     "failed": ("#f8dada", "#b03a3a"),

@@ -11,6 +11,11 @@ URLs carry secrets too: in the command-line run ``RUNWARE_BASE_URL`` has a secre
 query (``?sig=...``) and every result URL carries a token (``?token=...``, which the emulator
 requires to serve the file); both are searched for the same way as the key.
 
+So do the remote's credentials (issue 15): the command-line run has a remote on a loopback
+S3 server (moto) with a recognisable ``AWS_SECRET_ACCESS_KEY`` and ``AWS_SESSION_TOKEN``; the
+build looks takes up there, pushes every paid take, and hands the emulator presigned upload
+URLs (which carry the session token in their query). Neither secret may appear anywhere.
+
 Two runs:
 
 - the command line as a user runs it, in its own process, with every logger at DEBUG on
@@ -45,6 +50,7 @@ from storyboard.emulator.server import EmulatorServer
 from tests.faults.conftest import Figures
 from tests.faults.films import billed_per_take, film_files
 from tests.faults.runner import FILM_SCALE
+from tests.s3 import S3, SECRET_ACCESS_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "sbx-FAKE-KEY-7c1e9a40d2b84f63a5e0-DO-NOT-LEAK"
@@ -54,6 +60,8 @@ FAULTS = "submit-503@0.2,drop@0.1,malformed@0.1,poll-503@0.2,poll-malformed@0.1,
 #: A secret in the query of ``RUNWARE_BASE_URL``, and the token of every result URL.
 BASE_URL_SECRET = "sig-base-url-SECRET-2b7e151628aed2a6"
 RESULT_TOKEN = "tok-result-url-SECRET-abf7158809cf4f3c"
+#: The remote's session token (travels in presigned URLs' queries).
+SESSION_TOKEN = "sbx-aws-session-token-FAKE-91d2e7c4a0b3-DO-NOT-LEAK"
 
 
 def forms(secret: str) -> dict[str, bytes]:
@@ -109,7 +117,7 @@ def fake_key(emulator: EmulatorServer) -> str:
 
 
 def test_the_command_line_never_shows_or_writes_the_key(
-    emulator: EmulatorServer, fake_key: str, tmp_path: Path, figures: Figures
+    emulator: EmulatorServer, fake_key: str, tmp_path: Path, figures: Figures, s3: S3
 ) -> None:
     root = tmp_path / "project"
     root.mkdir()
@@ -127,6 +135,8 @@ def test_the_command_line_never_shows_or_writes_the_key(
         "HOME": str(home),
         "TMPDIR": str(temp),
         "CI": "1",
+        "STORYBOARD_REMOTE": s3.url,
+        "AWS_SESSION_TOKEN": SESSION_TOKEN,
     }
     _fail_some(emulator)
     emulator.add_fault("token-url", token=RESULT_TOKEN)
@@ -145,7 +155,7 @@ def test_the_command_line_never_shows_or_writes_the_key(
     build_out = json.loads(printed["step 0 stdout"])
     failed = [t for t in build_out["takes"] if t["status"] == "failed"]
     count, found = search([root, home, temp], printed, fake_key)
-    for secret in (BASE_URL_SECRET, RESULT_TOKEN):
+    for secret in (BASE_URL_SECRET, RESULT_TOKEN, SECRET_ACCESS_KEY, SESSION_TOKEN):
         found += search([root, home, temp], printed, secret)[1]
     stderr = printed["step 0 stderr"].decode(errors="replace")
     served = emulator.stats()["downloads"]
@@ -163,6 +173,12 @@ def test_the_command_line_never_shows_or_writes_the_key(
     assert "DEBUG:" in stderr and "httpx" in stderr
     assert billed_per_take(emulator, fake_key), "the emulator billed nothing for the key"
     assert (root / "film.lock").exists() and list((root / "build" / "film").glob("*/report.html"))
+    # the remote was really used with those credentials: takes pushed, uploads presigned
+    pushed = s3.keys("results/")
+    uploads = [d for d in emulator.deliveries() if d["kind"] == "upload"]
+    figures.add("remote: takes pushed with the secret credentials", len(pushed))
+    figures.add("remote: presigned uploads the provider made", len(uploads))
+    assert pushed and uploads and all(d["ok"] for d in uploads)
     assert found == []
 
 

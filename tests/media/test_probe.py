@@ -66,3 +66,39 @@ def test_sniffing(clip: Path, tmp_path: Path) -> None:
         Image.new("RGB", (8, 8)).save(buffer, fmt)
         assert sniff_image(buffer.getvalue()[:16]) == name
     assert sniff_image(clip.read_bytes()[:16]) is None
+
+
+def _noise_behind_headers(clip: Path, out: Path) -> Path:
+    """``clip`` with the payload of its ``mdat`` box overwritten by zeros: every header is
+    intact, no frame decodes."""
+    data = bytearray(clip.read_bytes())
+    at = 0
+    while at + 8 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        if data[at + 4 : at + 8] == b"mdat":
+            data[at + 8 : at + size] = bytes(size - 8)
+            break
+        at += size
+    else:
+        raise AssertionError("no mdat box")
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_check_video_reads_the_headers_and_decodes_the_first_frame_unless_told(
+    clip: Path, tmp_path: Path
+) -> None:
+    from storyboard.media.probe import check_video
+
+    assert check_video(clip) == pytest.approx(2, abs=0.05)
+    assert check_video(clip, decode=False) == pytest.approx(2, abs=0.05)
+    noise = _noise_behind_headers(clip, tmp_path / "noise.mp4")
+    with pytest.raises(MediaError, match=r"first video frame|holds no frame"):
+        check_video(noise)
+    # without decoding, only the headers are read: what a verified remote copy needs
+    assert check_video(noise, decode=False) == pytest.approx(2, abs=0.05)
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(4096))
+    for decode in (True, False):
+        with pytest.raises(MediaError):
+            check_video(garbage, decode=decode)

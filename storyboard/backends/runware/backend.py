@@ -51,6 +51,10 @@ class RunwareBackend:
 
     async def submit(self, job: Job) -> Ticket:
         request = _substitute(job.request, job.provider_ids)
+        if job.upload is not None and "uploadEndpoint" not in request:
+            # the provider PUTs the result into the remote's bucket (the writer's own
+            # delivery.upload_endpoint, when set, is left as it is)
+            request = {**request, "uploadEndpoint": job.upload.url}
 
         def local(_path: JsonPath, value: Any) -> Path | None:
             return job.files.get(value) if isinstance(value, str) else None
@@ -78,9 +82,16 @@ class RunwareBackend:
         _check_cost(job, results)
         outputs = []
         for index, result in enumerate(results):
-            download = await self.client.download(result, folder / f"{job.take}-{index}.mp4")
+            path = folder / f"{job.take}-{index}.mp4"
+            try:
+                path = (await self.client.download(result, path)).path
+            except RunwareError as exc:
+                # the provider no longer serves it: the copy it PUT into the remote, if any
+                if job.upload is None or exc.status_code not in _GONE or len(results) != 1:
+                    raise
+                await job.upload.fetch(path)
             url = redact_url(result.video_url) if result.video_url else None
-            outputs.append(Output(download.path, result.video_uuid, url, result.cost, result.seed))
+            outputs.append(Output(path, result.video_uuid, url, result.cost, result.seed))
         return outputs
 
     async def fetch(self, url: str, dest: Path) -> None:
@@ -88,6 +99,10 @@ class RunwareBackend:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+#: HTTP statuses of a result URL that has expired or been deleted.
+_GONE = (403, 404, 410)
 
 
 def _check_cost(job: Job, results: list[VideoResult]) -> None:

@@ -121,18 +121,21 @@ class Cache:
         results: list[dict[str, Any]],
         task_uuid: str | None = None,
         meta: dict[str, Any] | None = None,
+        digests: list[tuple[str, int]] | None = None,
     ) -> CacheEntry:
         """Move ``files`` (one per variation, made in the staging folder) into a new entry,
         atomically.
 
         ``results`` carries each variation's metadata (video_uuid, url, cost, seed).
+        ``digests``: each file's sha256 and size, as its writer computed them while writing
+        it (a remote's download, checked against its record): not read again, only synced.
 
         Raises:
             BuildError: the entry could not be written (full or read-only disk, a symlink in
                 the cache); the cache is as it was.
         """
         try:
-            return self._put(backend, key, files, results, task_uuid, meta)
+            return self._put(backend, key, files, results, task_uuid, meta, digests)
         except OSError as exc:
             raise disk_error(exc, f"store a result in the cache {self.root}") from exc
 
@@ -144,6 +147,7 @@ class Cache:
         results: list[dict[str, Any]],
         task_uuid: str | None,
         meta: dict[str, Any] | None,
+        digests: list[tuple[str, int]] | None = None,
     ) -> CacheEntry:
         final = self.folder(backend, key)
         staging = self.tree.make_temp_dir(self.staging, f"entry-{key[:12]}-")
@@ -157,8 +161,12 @@ class Cache:
                 # to it, and a link has its file's mode
                 self.tree.fit_mode(target)
                 with self.tree.folder(staging) as fd:
-                    digest = _sha256_at(fd, name, sync=True)
                     size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
+                    if digests is not None and digests[index][1] == size:
+                        digest = digests[index][0]
+                        _sync_at(fd, name)
+                    else:
+                        digest = _sha256_at(fd, name, sync=True)
                 stored.append(
                     StoredResult(
                         file=name,
@@ -185,6 +193,15 @@ class Cache:
                 self.tree.rmtree(staging)
             raise
         return CacheEntry(key, backend, final, tuple(stored), task_uuid, meta or {})
+
+
+def _sync_at(fd: int, name: str) -> None:
+    """Flush the file ``name`` of the folder ``fd`` to the disk."""
+    handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _sha256_at(fd: int, name: str, *, sync: bool = False) -> str:

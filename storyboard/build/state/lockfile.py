@@ -353,6 +353,22 @@ def _entry(
     return locked, None
 
 
+def read_entry(data: Any) -> LockedTake:
+    """One entry as JSON (a lock line, or a remote's record of the same shape), checked as a
+    lock's entries are.
+
+    Raises:
+        ValueError: it is not one, and why.
+    """
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    take = data.get("take")
+    entry, problem = _entry(data, take if isinstance(take, str) else "", 1, 1)
+    if entry is None:
+        raise ValueError(problem.message if problem is not None else "not an entry")
+    return entry
+
+
 def _line_of_key(text: str, key: str) -> int:
     """The line where the object key ``"key":`` first appears (1 when it cannot be found)."""
     found = re.search(r"^\s*" + re.escape(json.dumps(key)) + r"\s*:", text, re.MULTILINE)

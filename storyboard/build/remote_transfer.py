@@ -1,0 +1,244 @@
+"""One take between the local cache and the remote: :func:`push_take` and :func:`fetch_take`.
+
+Place in the pipeline: used by the build (through :mod:`storyboard.build.remote_session`) and by
+``storyboard push`` / ``pull`` (:mod:`storyboard.build.remote_sync`).
+
+Pushing writes the media first (``cas/sha256/..``, each only if missing), then the take's
+record (``results/NAMESPACE/KEY.json``): a record is never there before its media. Every
+write is create-only, so two builds pushing the same key at once cannot replace each other's
+objects: the first record stays, and the second build is told so. A result the provider
+already PUT into the bucket (``uploadEndpoint``) is checked against the bytes the build
+downloaded and copied into place inside the store, without sending it again.
+
+Fetching reads the record, then each medium, hashing it as it streams in: an object that is
+not the bytes its record names (truncated, altered) is refused and nothing of it enters the
+local cache; a video that does not play (``check``) neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from storyboard.backends.runware.redact import redact_url
+from storyboard.build.state.cache import Cache, CacheEntry
+from storyboard.build.state.lockfile import LockedResult, LockedTake, read_entry
+from storyboard.build.state.safe import Tree
+from storyboard.core.errors import BuildError
+from storyboard.remote.store import RemoteError, Store, cas_path, result_path
+
+RECORD_VERSION = 1
+
+#: ``check(video) -> why it is not usable, or None``: run on every fetched video.
+Check = Callable[[Path], "str | None"]
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What pushing one take did."""
+
+    status: Literal["pushed", "present", "other"]
+    """``pushed``: written now; ``present``: the remote held this very result already;
+    ``other``: the remote holds another result of the same request (made by another build,
+    which pushed first), and keeps it."""
+    bytes: int = 0
+    """Media bytes sent (0 for a result the provider uploaded, or one already there)."""
+    adopted: bool = False
+    """The provider's upload was copied into place."""
+
+
+def record_of(entry: CacheEntry, take: str = "", model: str | None = None) -> bytes:
+    """The remote's record of a cached take: the lock's entry, URLs redacted."""
+    meta = entry.meta or {}
+    locked = LockedTake(
+        take=take or str(meta.get("take") or ""),
+        key=entry.key,
+        backend=entry.backend,
+        model=str(model or meta.get("model") or ""),
+        task_uuid=entry.task_uuid,
+        cost=entry.cost,
+        results=tuple(
+            LockedResult(r.video_uuid, redact_url(r.url) if r.url else None, r.sha256, r.bytes)
+            for r in entry.results
+        ),
+    )
+    data = {"version": RECORD_VERSION, **locked.to_json()}
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def parse_record(data: bytes, namespace: str, key: str, where: str) -> LockedTake:
+    """A record read from the remote, checked like a lock entry.
+
+    Raises:
+        RemoteError: it is not a record storyboard wrote for this key (``corrupt``).
+    """
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("version") != RECORD_VERSION:
+            raise ValueError(f"not a record of version {RECORD_VERSION}")
+        if not raw.get("take"):
+            raw = {**raw, "take": "?"}
+        locked = read_entry(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RemoteError(f"{where} is not a record storyboard wrote: {exc}", "corrupt") from None
+    if locked.key != key or locked.backend != namespace:
+        raise RemoteError(f"{where} names another take ({locked.key[:12]}...)", "corrupt")
+    return locked
+
+
+async def push_take(
+    store: Store,
+    entry: CacheEntry,
+    *,
+    take: str = "",
+    model: str | None = None,
+    upload: str | None = None,
+) -> Pushed:
+    """Push a cached take (verified by the caller) to the remote, media first.
+
+    ``upload`` is where the provider PUT the take's single result (``uploads/TASK``), if it
+    was asked to: used when it holds exactly the bytes of the cache's file, then removed.
+
+    Raises:
+        RemoteError: the remote failed or refused a write; what was written stays (media
+            without a record are harmless, and found again by the next push).
+    """
+    record_at = result_path(entry.backend, entry.key)
+    existing = await store.read(record_at)
+    if existing is not None:
+        await _drop_upload(store, upload)
+        return _compared(existing, entry, record_at)
+    sent, adopted = 0, False
+    for index, result in enumerate(entry.results):
+        target = cas_path(result.sha256)
+        if index == 0 and upload is not None and await _adopt(store, upload, target, result):
+            adopted = True
+            continue
+        if await store.exists(target):
+            continue
+        if await store.create(target, entry.path(index)):
+            sent += result.bytes
+    await _drop_upload(store, upload)
+    if await store.create(record_at, record_of(entry, take, model)):
+        return Pushed("pushed", sent, adopted)
+    # another build wrote the record between our look and our write: its result stays
+    again = await store.read(record_at)
+    if again is None:
+        raise RemoteError(f"{store.url}/{record_at} could not be written nor read back")
+    return _compared(again, entry, record_at, sent)
+
+
+def _compared(data: bytes, entry: CacheEntry, where: str, sent: int = 0) -> Pushed:
+    try:
+        theirs = parse_record(data, entry.backend, entry.key, where)
+    except RemoteError:
+        return Pushed("other", sent)  # not ours to replace: readers refuse it themselves
+    same = [r.sha256 for r in theirs.results] == [r.sha256 for r in entry.results]
+    return Pushed("present" if same else "other", sent)
+
+
+async def _adopt(store: Store, upload: str, target: str, result: object) -> bool:
+    """Copy the provider's upload to ``target`` if it holds the result's very bytes."""
+    sha, size = getattr(result, "sha256", ""), getattr(result, "bytes", -1)
+    try:
+        found = await store.digest(upload)
+        if found != (sha, size):
+            return False  # missing, or not what the build downloaded: send the bytes
+        return await store.copy_new(upload, target) is not None
+    except RemoteError:
+        return False
+
+
+async def _drop_upload(store: Store, upload: str | None) -> None:
+    """Remove the provider's upload once its take is pushed (a bucket that forbids deletes
+    keeps it: a lifecycle rule on ``uploads/`` clears it, see docs/remote.md)."""
+    if upload is not None:
+        with contextlib.suppress(RemoteError):
+            await store.remove(upload)
+
+
+async def fetch_take(
+    store: Store,
+    namespace: str,
+    key: str,
+    cache: Cache,
+    tree: Tree,
+    *,
+    check: Check | None = None,
+    gate: asyncio.Semaphore | None = None,
+) -> CacheEntry:
+    """Bring the remote's result of ``key`` into the local cache, every byte verified.
+
+    ``gate``, if given, is held for each request to the remote (the record, each medium) and
+    for nothing else: a caller moving many takes limits the transfers in flight with it, while
+    the checks and the cache's writes of the takes already here go on beside them.
+
+    Raises:
+        RemoteError: no record (``missing``), a record or medium that is not what it says
+            (``corrupt``), a video that does not play, or the remote failed. Nothing of it
+            is in the local cache then.
+    """
+    record_at = result_path(namespace, key)
+    async with gate or contextlib.nullcontext():
+        data = await store.read(record_at)
+    if data is None:
+        raise RemoteError(f"{store.url}/{record_at} is missing", "missing")
+    locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
+    # each medium straight into a new file of the cache's staging folder (no folder of its
+    # own to make and remove: two fewer walks of the project's tree per take); the folder is
+    # made once (a walk from the project's root is a dozen system calls, each a wait for the
+    # interpreter's lock while other takes are hashed and written)
+    if not os.path.isdir(cache.staging):
+        await asyncio.to_thread(tree.makedirs, cache.staging)
+    files: list[Path] = []
+    try:
+        digests = []
+        for result in locked.results:
+            dest = cache.staging / f"remote-{secrets.token_hex(8)}.mp4"
+            files.append(dest)
+            async with gate or contextlib.nullcontext():
+                digests.append(
+                    await store.download(
+                        cas_path(result.sha256), tree, dest, sha256=result.sha256,
+                        size=result.bytes,
+                    )
+                )  # fmt: skip
+
+        def keep() -> CacheEntry:
+            """Check every video, then put the take into the cache (in a thread: the loop goes
+            on with the other transfers)."""
+            for path in files if check is not None else ():
+                assert check is not None
+                why = check(path)
+                if why is not None:
+                    raise RemoteError(
+                        f"the remote's result of take '{locked.take}' is not a usable video: "
+                        f"{why}; nothing of it was kept",
+                        "corrupt",
+                    )
+            return cache.put(
+                namespace,
+                key,
+                files,
+                results=[
+                    {"video_uuid": r.video_uuid, "url": r.url, "cost": locked.cost if i == 0 else 0}
+                    for i, r in enumerate(locked.results)
+                ],
+                task_uuid=locked.task_uuid,
+                meta={"take": locked.take, "model": locked.model, "from": "remote"},
+                digests=digests,
+            )
+
+        return await asyncio.to_thread(keep)
+    except BaseException:
+        for path in files:  # what the cache did not take (a download removes its own)
+            with contextlib.suppress(OSError, BuildError):
+                tree.unlink(path)
+        raise

@@ -1,0 +1,548 @@
+"""The remote's objects, through obstore: the only module that knows it.
+
+Place in the pipeline: under :mod:`storyboard.build.remote_session` (what a build asks of the
+remote) and :mod:`storyboard.build.remote_sync` (``push`` and ``pull``). obstore (Rust's
+``object_store``) serves S3, GCS, Azure and local folders behind one API, with the two
+things a shared cache needs: conditional puts (``mode="create"``: ``If-None-Match: *`` on S3)
+and presigned URLs.
+
+The layout, like Bazel's two stores, under the URL's prefix::
+
+    cas/sha256/<first two hex>/<sha256>       media by content (videos), create-only
+    results/<namespace>/<key>.json             a record per take key, create-only
+    uploads/<task UUID>                        where a provider PUTs a result (uploadEndpoint)
+
+Nothing here ever overwrites an object (every put is create-only), and every media object is
+read against the sha256 its record names, as it streams in. Failures are
+:class:`RemoteError`, one line each, with a ``kind`` the callers act on; obstore's own
+messages (many lines, with the request's URL) are reduced to a reason. Credentials are read
+by obstore from each store's standard environment; this module never reads, writes or prints
+them, and registers the secret ones with :func:`storyboard.backends.runware.redact.scrub` so
+that no message can carry them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from storyboard.core.errors import BuildError
+from storyboard.remote.config import RemoteConfig
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, ObjectStore, RetryConfig
+
+Kind = Literal[
+    "unreachable", "denied", "no-bucket", "missing", "exists", "corrupt", "unsupported", "error"
+]
+
+#: Environment variables whose values are secrets of the stores (never printed).
+SECRET_ENV = (
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_TOKEN", "AWS_SSE_CUSTOMER_KEY_BASE64",
+    "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_MASTER_KEY",
+    "AZURE_STORAGE_SAS_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET",
+    "AZURE_STORAGE_CLIENT_SECRET", "AZURE_STORAGE_TOKEN", "AZURE_ENCRYPTION_KEY",
+    "AZURE_FABRIC_SESSION_TOKEN", "GOOGLE_SERVICE_ACCOUNT_KEY", "GOOGLE_BEARER_TOKEN",
+)  # fmt: skip
+#: A record is a few hundred bytes; media up to the model's largest output and then some.
+MAX_RECORD_BYTES = 1 << 20
+MAX_MEDIA_BYTES = 2 << 30
+#: How long a presigned upload URL stays valid: a generation takes minutes, a queue longer.
+UPLOAD_URL_LIFETIME = timedelta(hours=6)
+#: Seconds before a request to the store is given up (connection, then the whole request).
+CONNECT_TIMEOUT_ENV = "STORYBOARD_REMOTE_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 5.0
+TIMEOUT_ENV = "STORYBOARD_REMOTE_TIMEOUT"
+DEFAULT_TIMEOUT = 300.0
+_CHUNK = 8 << 20
+
+
+class Files(Protocol):
+    """The project's files as a download writes them: the build's safe tree
+    (:class:`storyboard.build.state.safe.Tree`: inside the project, no link followed), taken as
+    a shape so that this package stays below the build."""
+
+    def open(self, path: str | os.PathLike[str], flags: int, mode: int = ...) -> int: ...
+
+    def unlink(self, path: str | os.PathLike[str]) -> int | None: ...
+
+
+class RemoteError(BuildError):
+    """The remote failed or refused one operation; ``kind`` says how (one line each)."""
+
+    def __init__(self, message: str, kind: Kind = "error") -> None:
+        from storyboard.backends.runware.redact import scrub
+
+        super().__init__(scrub(message))
+        self.kind = kind
+
+
+def cas_path(sha256: str) -> str:
+    """Where the media of this sha256 live."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise RemoteError(f"not a sha256: {sha256[:80]!r}", "corrupt")
+    return f"cas/sha256/{sha256[:2]}/{sha256}"
+
+
+def result_path(namespace: str, key: str) -> str:
+    """Where the record of the take ``key`` made in ``namespace`` lives.
+
+    Namespaced like the local cache (docs/build.md#namespaces): an emulator's result never
+    stands in for Runware's. Every character but letters, digits, ``.`` and ``_`` is made
+    ``-`` (``runware@127.0.0.1:8787`` is ``runware-127.0.0.1-8787``): object keys that need
+    no escaping, in every store and every signature."""
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise RemoteError(f"not a take key: {key[:80]!r}", "corrupt")
+    folder = "".join(c if c.isascii() and (c.isalnum() or c in "._") else "-" for c in namespace)
+    return f"results/{folder}/{key}.json"
+
+
+def upload_path(task_uuid: str) -> str:
+    """Where a provider PUTs the single result of the task ``task_uuid``."""
+    if not re.fullmatch(r"[0-9a-f-]{36}", task_uuid):
+        raise RemoteError(f"not a task UUID: {task_uuid[:80]!r}", "corrupt")
+    return f"uploads/{task_uuid}"
+
+
+class Store:
+    """One remote's objects (see the module docstring). The obstore store is made on first
+    use: a command that never needs the remote never builds it, nor reads its credentials."""
+
+    def __init__(self, config: RemoteConfig, *, env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.url = config.url
+        self._env = dict(os.environ if env is None else env)
+        self._store: ObjectStore | None = None
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether the store makes presigned URLs (S3, GCS, Azure; not a folder)."""
+        return self.config.scheme in ("s3", "gs", "az")
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = self._open()
+        return self._store
+
+    def _open(self) -> ObjectStore:
+        from obstore.exceptions import BaseError
+        from obstore.store import AzureStore, GCSStore, LocalStore, S3Store
+
+        from storyboard.backends.runware.redact import register_secret
+
+        for name in SECRET_ENV:  # never in a message, whatever a library says
+            if self._env.get(name):
+                register_secret(self._env[name])
+        scheme = self.config.scheme
+        try:
+            if scheme == "file":
+                folder = self.url.removeprefix("file://")
+                if not os.path.isdir(folder):
+                    raise RemoteError(
+                        f"the remote folder {folder} does not exist (a network share not "
+                        "mounted?); make it, or mount it", "no-bucket",
+                    )  # fmt: skip
+                return LocalStore(folder)
+            connect = _seconds(self._env, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+            client: ClientConfig = {
+                "connect_timeout": timedelta(seconds=connect),
+                "timeout": timedelta(seconds=_seconds(self._env, TIMEOUT_ENV, DEFAULT_TIMEOUT)),
+                "allow_http": self._loopback_http(),
+            }
+            retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
+            if scheme == "s3":
+                # copy-if-not-exists (a provider's upload into place) needs a mode on S3
+                copy = self._env.get("AWS_COPY_IF_NOT_EXISTS", "multipart")
+                profile = self._aws_profile()
+                if profile is not None:
+                    return S3Store.from_url(
+                        self.url, client_options=client, retry_config=retry,
+                        copy_if_not_exists=copy, credential_provider=profile,
+                    )  # fmt: skip
+                return S3Store.from_url(
+                    self.url, client_options=client, retry_config=retry, copy_if_not_exists=copy
+                )
+            if scheme == "gs":
+                return GCSStore.from_url(self.url, client_options=client, retry_config=retry)
+            return AzureStore.from_url(self.url, client_options=client, retry_config=retry)
+        except BaseError as exc:
+            raise RemoteError(f"cannot open the remote {self.url}: {_reason(exc)}") from None
+
+    def _aws_profile(self) -> Any | None:
+        """The credentials of an AWS profile (``AWS_PROFILE``, else the ``default`` profile of
+        ``~/.aws/credentials`` and ``~/.aws/config``), read by boto3, when the environment
+        holds no keys; ``None``: no profile to read (obstore's own chain then: the
+        environment, web identity, the machine's role).
+
+        obstore (object_store) does not read the shared files; boto3 does, every kind of
+        profile (keys, SSO, an assumed role, a credential process), and obstore takes what it
+        finds through :class:`obstore.auth.boto3.Boto3CredentialProvider`. boto3 is the
+        optional extra ``storyboard[aws]``.
+
+        Raises:
+            RemoteError: a profile is named but cannot be read (``denied``).
+        """
+        if self._env.get("AWS_ACCESS_KEY_ID"):
+            return None  # keys in the environment come first, as in every AWS tool
+        named = self._env.get("AWS_PROFILE") or self._env.get("AWS_DEFAULT_PROFILE")
+        files = (
+            self._env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+            self._env.get("AWS_CONFIG_FILE") or "~/.aws/config",
+        )
+        if not named and not any(os.path.isfile(os.path.expanduser(f)) for f in files):
+            return None
+        try:
+            import boto3
+            import botocore.exceptions
+            from obstore.auth.boto3 import Boto3CredentialProvider
+        except ImportError:
+            if not named:
+                return None  # files of the AWS CLI's, and no profile asked for
+            raise RemoteError(
+                f"AWS_PROFILE names the profile '{named}', and reading profiles needs boto3: "
+                "pip install 'storyboard[aws]', or export the profile's keys (aws configure "
+                "export-credentials --format env)",
+                "denied",
+            ) from None
+        from storyboard.backends.runware.redact import register_secret
+
+        try:
+            session = boto3.Session(profile_name=named or None)
+            if session.get_credentials() is None:
+                return None
+            provider = Boto3CredentialProvider(session)
+            found = provider.credentials.get_frozen_credentials()
+        except (botocore.exceptions.BotoCoreError, ValueError) as exc:
+            which = f"the AWS profile '{named}'" if named else "the default AWS profile"
+            raise RemoteError(f"cannot read {which}: {_reason(exc)}", "denied") from None
+        for secret in (found.secret_key, found.token):  # never in a message
+            if secret:
+                register_secret(secret)
+        return provider
+
+    def _loopback_http(self) -> bool:
+        """Plain http only to this machine (a local S3 server, the tests' moto): a session
+        token travels in a header, and must not cross a network in clear."""
+        for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"):
+            endpoint = self._env.get(name)
+            if endpoint:
+                return _is_loopback_http(endpoint)
+        return False
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def probe(self) -> None:
+        """Check the remote answers and its bucket exists (one small list request).
+
+        Raises:
+            RemoteError: unreachable, no such bucket or folder, access denied.
+        """
+        import obstore
+
+        try:
+            await obstore.list_with_delimiter_async(self.store, prefix="results/")
+        except Exception as exc:
+            raise self._error(exc, "list") from None
+
+    async def exists(self, path: str) -> bool:
+        """Whether an object is at ``path``.
+
+        Raises:
+            RemoteError: the remote could not say.
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        try:
+            await obstore.head_async(self.store, path)
+        except (NotFoundError, FileNotFoundError):
+            return False
+        except Exception as exc:
+            raise self._error(exc, "look up", path) from None
+        return True
+
+    async def read(self, path: str, limit: int = MAX_RECORD_BYTES) -> bytes | None:
+        """The bytes of the small object at ``path``; ``None`` when there is none.
+
+        Raises:
+            RemoteError: the remote failed, or the object is larger than ``limit``.
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        try:
+            result = await obstore.get_async(self.store, path)
+            if result.meta["size"] > limit:
+                raise RemoteError(f"{self._at(path)} is larger than {limit:,} bytes", "corrupt")
+            return bytes(await result.bytes_async())
+        except RemoteError:
+            raise
+        except (NotFoundError, FileNotFoundError):
+            return None
+        except Exception as exc:
+            raise self._error(exc, "read", path) from None
+
+    async def download(
+        self, path: str, tree: Files, dest: Path, *, sha256: str | None, size: int | None = None
+    ) -> tuple[str, int]:
+        """Stream the object at ``path`` into the new file ``dest`` (inside the project, no
+        link followed), hashing it as it comes; return ``(sha256, bytes)``.
+
+        Raises:
+            RemoteError: missing, failed, or not the bytes ``sha256`` and ``size`` name
+                (``corrupt``: a truncated or altered object); ``dest`` is then removed.
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        digest = hashlib.sha256()
+        written = 0
+        # opened in a thread: the walk from the project's root (no link followed) would
+        # hold up the loop, which is receiving the other transfers
+        fd = await asyncio.to_thread(tree.open, dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                result = await obstore.get_async(self.store, path)
+                if size is not None and result.meta["size"] != size:
+                    raise RemoteError(
+                        f"{self._at(path)} holds {result.meta['size']:,} bytes where "
+                        f"{size:,} were recorded (truncated or replaced)",
+                        "corrupt",
+                    )
+                async for chunk in result.stream(min_chunk_size=_CHUNK):
+                    written += len(chunk)
+                    if written > MAX_MEDIA_BYTES:
+                        raise RemoteError(f"{self._at(path)} is too large", "corrupt")
+                    # hashed and written in a thread (both release the GIL): the loop goes
+                    # on receiving the other transfers meanwhile
+                    await asyncio.to_thread(_consume, fd, digest, chunk)
+            except RemoteError:
+                raise
+            except (NotFoundError, FileNotFoundError):
+                raise RemoteError(f"{self._at(path)} is missing", "missing") from None
+            except Exception as exc:
+                raise self._error(exc, "download", path) from None
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(tree, dest)
+            raise
+        os.close(fd)
+        found = digest.hexdigest()
+        if (sha256 is not None and found != sha256) or (size is not None and written != size):
+            _unlink_quietly(tree, dest)
+            raise RemoteError(
+                f"{self._at(path)} does not match its sha256 ({written:,} bytes, sha256 "
+                f"{found[:16]}...): it was truncated or altered; nothing of it was kept",
+                "corrupt",
+            )
+        return found, written
+
+    async def digest(self, path: str) -> tuple[str, int] | None:
+        """``(sha256, bytes)`` of the object at ``path``, streamed and not kept; ``None`` when
+        there is none.
+
+        Raises:
+            RemoteError: the remote failed.
+        """
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            result = await obstore.get_async(self.store, path)
+            async for chunk in result.stream(min_chunk_size=_CHUNK):
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise RemoteError(f"{self._at(path)} is too large", "corrupt")
+                digest.update(chunk)
+        except RemoteError:
+            raise
+        except (NotFoundError, FileNotFoundError):
+            return None
+        except Exception as exc:
+            raise self._error(exc, "read", path) from None
+        return digest.hexdigest(), size
+
+    # -- writing (create-only) -------------------------------------------------------------
+
+    async def create(self, path: str, data: bytes | Path) -> bool:
+        """Put ``data`` at ``path`` only if nothing is there; return whether it was written
+        (``False``: an object was there already, and stays as it was).
+
+        Raises:
+            RemoteError: the remote failed or refused (``denied``: no write permission).
+        """
+        import obstore
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+        try:
+            await obstore.put_async(self.store, path, data, mode="create")
+        except (AlreadyExistsError, PreconditionError, FileExistsError):
+            return False
+        except Exception as exc:
+            raise self._error(exc, "write", path) from None
+        return True
+
+    async def copy_new(self, source: str, target: str) -> bool | None:
+        """Copy ``source`` to ``target`` in the store only if nothing is at ``target``;
+        ``True`` when copied, ``False`` when an object was there, ``None`` when the store
+        cannot copy without overwriting.
+
+        Raises:
+            RemoteError: the remote failed or refused.
+        """
+        import obstore
+        from obstore.exceptions import AlreadyExistsError, NotSupportedError, PreconditionError
+
+        try:
+            await obstore.copy_async(self.store, source, target, overwrite=False)
+        except (AlreadyExistsError, PreconditionError, FileExistsError):
+            return False
+        except NotSupportedError:
+            return None
+        except Exception as exc:
+            raise self._error(exc, "copy", target) from None
+        return True
+
+    async def remove(self, path: str) -> None:
+        """Remove ``path`` (only ever an upload of the provider's, once copied)."""
+        import obstore
+
+        try:
+            await obstore.delete_async(self.store, path)
+        except Exception as exc:
+            raise self._error(exc, "remove", path) from None
+
+    def sign_put(self, path: str, lifetime: timedelta = UPLOAD_URL_LIFETIME) -> str | None:
+        """A presigned PUT URL of ``path`` (its query is a credential: never persist or show
+        it), or ``None`` when the store cannot sign or signing failed."""
+        if not self.can_sign:
+            return None
+        import obstore
+        from obstore.store import AzureStore, GCSStore, S3Store
+
+        try:
+            store = self.store
+            if not isinstance(store, S3Store | GCSStore | AzureStore):
+                return None
+            url = obstore.sign(store, "PUT", path, lifetime)
+        except Exception:
+            return None
+        from storyboard.backends.runware.redact import register_url_secrets
+
+        register_url_secrets(url)
+        return url
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def _at(self, path: str) -> str:
+        return f"{self.url}/{path}"
+
+    def _error(self, exc: BaseException, doing: str, path: str = "") -> RemoteError:
+        """One line for what obstore raised, with the kind the callers act on."""
+        from obstore.exceptions import (
+            NotFoundError,
+            PermissionDeniedError,
+            UnauthenticatedError,
+        )
+
+        if isinstance(exc, RemoteError):  # opening the store failed already
+            return exc
+        text = str(exc)
+        where = self._at(path) if path else self.url
+        if "NoSuchBucket" in text:
+            bucket = urlsplit(self.url).netloc
+            return RemoteError(
+                f"the bucket '{bucket}' of the remote {self.url} does not exist", "no-bucket"
+            )
+        if isinstance(exc, PermissionDeniedError | UnauthenticatedError) or re.search(
+            r"\b40[13] (Forbidden|Unauthorized)", text
+        ):
+            what = "write to" if doing in ("write", "copy", "remove") else "read"
+            return RemoteError(
+                f"the remote {self.url} refused to let these credentials {what} {where} "
+                f"({_status(text) or 'access denied'}): see docs/remote.md#security",
+                "denied",
+            )
+        if isinstance(exc, NotFoundError | FileNotFoundError):
+            return RemoteError(f"{where} is missing", "missing")
+        if re.search(r"error sending request|connect|dns|timed? ?out|Connection", text, re.I):
+            return RemoteError(
+                f"the remote {self.url} cannot be reached ({_reason(exc)})", "unreachable"
+            )
+        return RemoteError(f"the remote {self.url} failed to {doing} {where}: {_reason(exc)}")
+
+
+def _consume(fd: int, digest: Any, chunk: Any) -> None:
+    """Hash ``chunk`` and write it whole to ``fd``."""
+    digest.update(chunk)
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _reason(exc: BaseException) -> str:
+    """obstore's message reduced to its reason: the first line, without the request's URL."""
+    text = str(exc).split("\n", 1)[0]
+    for pattern in (r"HTTP error: (.+)$", r"status code: (.+?)(?::|$)", r"(Unable to [^:]+)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip()
+    text = re.sub(r"https?://\S+", "", text)
+    return text[:200].strip() or type(exc).__name__
+
+
+def _status(text: str) -> str | None:
+    found = re.search(r"\b(\d{3} [A-Z][A-Za-z ]+?)(?::|$)", text)
+    return found.group(1) if found else None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def _is_loopback_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _unlink_quietly(tree: Files, path: Path) -> None:
+    with contextlib.suppress(OSError, BuildError):
+        tree.unlink(path)
+
+
+async def gather_limited(limit: int, *coros: Any) -> list[Any]:
+    """Run ``coros`` at most ``limit`` at a time; their results (or exceptions) in order."""
+    gate = asyncio.Semaphore(max(1, limit))
+
+    async def one(coro: Any) -> Any:
+        async with gate:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros), return_exceptions=True))
