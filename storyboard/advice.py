@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from storyboard.compile import Compiled
 from storyboard.diagnostics import DataPath, Diagnostic
 from storyboard.media import limits
+from storyboard.model import Clip
 from storyboard.resolve import Handoff, Input, request_elements
 from storyboard.sources import MediaRef, Source
 
@@ -43,7 +44,7 @@ def _unshown(compiled: Compiled) -> Iterator[Diagnostic]:
     cut = compiled.checked.storyboard.cut
     if cut is None or cut.clips is None:
         return  # the default cut shows every shot
-    shown = {clip.shot for clip in cut.clips}
+    shown = {clip.shot for clip in cut.clips if isinstance(clip, Clip)}
     used: set[str] = set()
     for take in compiled.resolved.takes:
         inputs: list[Input | None] = [take.start, take.end, take.edit, *take.reference_videos]

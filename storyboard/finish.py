@@ -26,7 +26,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storyboard.cut.timeline import Timeline
+from storyboard.cut.text import Look
+from storyboard.cut.timeline import Timeline, TimelineClip
 from storyboard.errors import InputError, LateInputError
 from storyboard.events import EventSink, Note
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from storyboard.exports.record import ClipPlacement
     from storyboard.state.outputs import BackendOutputs
 
-CUT_KEY_VERSION = 2  # 2: the sound reuses the takes' AAC frames
+CUT_KEY_VERSION = 3  # 2: the sound reuses the takes' AAC frames; 3: titles, captions, mix
 STATE_VERSION = 2
 
 
@@ -243,30 +244,50 @@ def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str
 
 
 def _takes_in_cut(result: BuildResult) -> set[str]:
+    from storyboard.model import Clip
+
     compiled = result.prepared.compiled
     cut = compiled.checked.storyboard.cut
     shots = (
-        [c.shot for c in cut.clips] if cut and cut.clips else [s.id for s in compiled.checked.shots]
+        [c.shot for c in cut.clips if isinstance(c, Clip)]
+        if cut and cut.clips
+        else [s.id for s in compiled.checked.shots]
     )
     return {compiled.resolved.take_of_shot[s] for s in shots if s in compiled.resolved.take_of_shot}
 
 
 def _cut_key(timeline: Timeline, result: BuildResult) -> str:
-    """What decides the film's bytes: the layout, the settings and the sources' content."""
+    """What decides the film's bytes: the layout, the settings and the sources' content (the
+    takes', the music's, the fonts' and the cards' images)."""
     from storyboard.compile import sha256_file
 
-    sources = {clip.take: _source_sha(result, clip.take) for clip in timeline.clips}
-    music = sha256_file(timeline.music) if timeline.music is not None else None
+    def look(found: Look) -> list[Any]:
+        return [list(found.color), sha256_file(found.font), found.size]
+
+    def card(clip: TimelineClip) -> list[Any] | None:
+        if clip.card is None:
+            return None
+        back = clip.card.background
+        return [clip.card.kind, clip.card.text, look(clip.card.look),
+                sha256_file(back) if isinstance(back, Path) else list(back)]  # fmt: skip
+
+    sources = {c.take: _source_sha(result, c.take) for c in timeline.clips if c.card is None}
     body = {
         "version": CUT_KEY_VERSION,
         "clips": [
-            [c.shot, c.take, sources[c.take], c.source_in, c.source_out, c.start,
-             c.transition, c.transition_frames, repr(c.head), repr(c.tail)]
+            [c.shot, c.take, sources.get(c.take), c.source_in, c.source_out, c.start,
+             c.transition, c.transition_frames, repr(c.head), repr(c.tail), card(c), c.volume,
+             c.sounding]
             for c in timeline.clips
         ],
         "settings": [timeline.width, timeline.height, timeline.format, timeline.quality,
-                     timeline.audio, timeline.music_volume, timeline.fade_in, timeline.fade_out,
-                     timeline.total_frames, music],
+                     timeline.audio, timeline.fade_in, timeline.fade_out,
+                     timeline.total_frames, timeline.loudness, list(timeline.speech)],
+        "music": [[sha256_file(m.file), m.volume, m.offset, m.first, m.last, m.fade_in,
+                   m.fade_out, m.loop, m.duck] for m in timeline.music],
+        "overlays": [[o.kind, o.first, o.last, o.text, look(o.look), o.position]
+                     for o in timeline.overlays],
+        "subtitles": [[c.start, c.end, c.text] for c in timeline.subtitles],
     }  # fmt: skip
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 

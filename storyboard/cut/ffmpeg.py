@@ -29,13 +29,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+from storyboard.cut.decode import CHANNELS
 from storyboard.cut.plan import EncodePiece, Run, VideoPlan
 from storyboard.cut.streams import VideoIndex
-from storyboard.cut.timeline import FPS, Timeline
+from storyboard.cut.timeline import FPS, SAMPLE_RATE, Timeline
 from storyboard.errors import BuildError
 
-SAMPLE_RATE = 48_000
-CHANNELS = 2
 AUDIO_BITRATE = {"aac": "192k", "libopus": "128k"}
 GOP = 2 * FPS  # keyframe interval of re-encoded video
 
