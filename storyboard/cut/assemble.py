@@ -3,6 +3,8 @@
 :func:`assemble` narrates it::
 
     index the sources (packets, cut points)      streams.index_video
+      -> render the title cards at the film's codec parameters, cards.render_cards
+         and the text drawn over the picture                    cards.render_overlays
       -> plan: which frames are copied, which re-encoded        plan.plan_video
                which AAC frames are copied, silent, encoded     sound.plan_sound
       -> in parallel: re-encode each piece (ffmpeg),            ffmpeg.encode_command
@@ -32,7 +34,9 @@ from typing import Any, Literal
 import numpy as np
 
 from storyboard.cut.audio import film_audio
+from storyboard.cut.cards import render_cards, render_overlays
 from storyboard.cut.ffmpeg import (
+    Drawn,
     Encoder,
     PipeEncoder,
     audio_command,
@@ -45,7 +49,7 @@ from storyboard.cut.sound import EncodedRuns, SoundPlan, encode_runs, plan_sound
 from storyboard.cut.sound import add_stream as add_sound_stream
 from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
-from storyboard.cut.timeline import FPS, Timeline
+from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 from storyboard.errors import BuildError
 from storyboard.model import Format
 
@@ -196,12 +200,15 @@ def assemble(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".cut", dir=out.parent))
     try:
-        # 1. index every source: codec parameters, packets, cut points.
+        # 1. index every source: codec parameters, packets, cut points; render the cards
+        # (indexed too) and the text drawn over the picture.
         given = indexes or {}
         indexes = {
             path: given[path] if path in given else index_video(path)
-            for path in dict.fromkeys(c.source for c in timeline.clips)
+            for path in dict.fromkeys(c.source for c in timeline.clips if c.card is None)
         }
+        timeline = render_cards(timeline, indexes, work, encoder or Encoder())
+        drawn = render_overlays(timeline, work)
         # 2. plan: copy whole GOPs where possible, re-encode the rest; the same for the sound.
         plan = plan_video(timeline, indexes)
         if plan.total_frames != timeline.total_frames:
@@ -230,7 +237,9 @@ def assemble(
                 track = sound_thread.submit(_encode_audio, timeline, indexes, audio)
             try:
                 mark = time.perf_counter()
-                pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers)
+                pieces = _encode(
+                    timeline, plan, indexes, work, encoder or Encoder(), workers, drawn
+                )
                 if runs is None:
                     track.result()
                 timings["encode"] = time.perf_counter() - mark
@@ -277,6 +286,7 @@ def _encode(
     work: Path,
     encoder: Encoder,
     workers: int | None,
+    drawn: Drawn,
 ) -> dict[int, Path]:
     """Re-encode every piece of video that is not copied (several at once); their files."""
     suffix = "webm" if plan.codec == "vp9" else "mp4"
@@ -291,7 +301,7 @@ def _encode(
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-video") as pool:
         futures: list[Future[None]] = []
         for piece, path in jobs.values():
-            cmd = encode_command(piece, path, timeline, plan, indexes, encoder)
+            cmd = encode_command(piece, path, timeline, plan, indexes, encoder, drawn)
             what = f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames}"
             futures.append(pool.submit(run_ffmpeg, cmd, what))
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -328,14 +338,19 @@ def _parts(plan: VideoPlan, indexes: dict[Path, VideoIndex], pieces: dict[int, P
     return parts
 
 
+def _label(clip: TimelineClip) -> str:
+    """A clip in the report: its shot id, or ``title``, ``opening credits``, ``end credits``."""
+    return clip.shot or (clip.card.kind if clip.card is not None else "")
+
+
 def _report_pieces(timeline: Timeline, plan: VideoPlan) -> tuple[PieceReport, ...]:
     reports: list[PieceReport] = []
     for piece in plan.pieces:
         if isinstance(piece, CopyPiece):
-            shot = timeline.clips[piece.clip].shot
+            shot = _label(timeline.clips[piece.clip])
             reports.append(PieceReport("copy", piece.film_start, piece.frames, (shot,)))
         else:
-            shots = tuple(dict.fromkeys(timeline.clips[r.clip].shot for r in piece.runs))
+            shots = tuple(dict.fromkeys(_label(timeline.clips[r.clip]) for r in piece.runs))
             reports.append(
                 PieceReport("encode", piece.film_start, piece.frames, shots, piece.reasons)
             )
