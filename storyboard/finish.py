@@ -128,6 +128,21 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")
+            levels = report.sound.get("loudness")
+            reached = levels.get("reached_lufs") if isinstance(levels, dict) else None
+            if isinstance(levels, dict) and (
+                reached is None or abs(reached - levels["target_lufs"]) > 0.5
+            ):
+                emit(
+                    Note(
+                        "",
+                        f"cut {film.name}: the sound could not be brought to "
+                        f"{levels['target_lufs']:g} LUFS (it is "
+                        + ("silent" if reached is None else f"at {reached:g} LUFS")
+                        + "): its loudness is in its peaks, which the limiter keeps under "
+                        "-1 dBTP",
+                    )
+                )
             emit(
                 Note(
                     "",

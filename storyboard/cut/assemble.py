@@ -33,8 +33,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from storyboard.cut import loudness
 from storyboard.cut.audio import film_audio
 from storyboard.cut.cards import render_cards, render_overlays
+from storyboard.cut.decode import Samples
 from storyboard.cut.ffmpeg import (
     Drawn,
     Encoder,
@@ -217,7 +219,7 @@ def assemble(
             )
         offsets = {path: index.start_pts * index.time_base for path, index in indexes.items()}
         sound: SoundPlan | None = None
-        if timeline.format in ("MP4", "MOV"):
+        if timeline.format in ("MP4", "MOV") and timeline.loudness is None:
             sound = plan_sound(timeline, indexes, offsets)
             if not sound.reuses:
                 sound = None  # nothing to keep: one encoder for the whole track
@@ -226,6 +228,7 @@ def assemble(
         # sound (the sound's encoded runs are joined as they come); 5. move the film into place.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-audio") as sound_thread:
             runs = None
+            track: Future[Any]
             audio = work / ("audio.webm" if timeline.format == "WEBM" else "audio.m4a")
             if sound is not None:
                 runs = EncodedRuns([r.first for r in sound.runs if r.kind == "encode"])
@@ -235,13 +238,14 @@ def assemble(
                 )
             else:
                 track = sound_thread.submit(_encode_audio, timeline, indexes, audio)
+            levels: dict[str, Any] | None = None
             try:
                 mark = time.perf_counter()
                 pieces = _encode(
                     timeline, plan, indexes, work, encoder or Encoder(), workers, drawn
                 )
                 if runs is None:
-                    track.result()
+                    levels = track.result()
                 timings["encode"] = time.perf_counter() - mark
                 mark = time.perf_counter()
                 film = work / f"film.{EXTENSIONS[timeline.format]}"
@@ -264,7 +268,11 @@ def assemble(
         pieces=_report_pieces(timeline, plan),
         timings=timings,
         unjoinable={str(path): why for path, why in plan.unjoinable.items()},
-        sound=sound.to_json() if sound is not None else {"rebuilt": True},
+        sound=(
+            sound.to_json()
+            if sound is not None
+            else {"rebuilt": True, **({"loudness": levels} if levels else {})}
+        ),
     )
 
 
@@ -315,11 +323,26 @@ def _encode(
     return {k: path for k, (_, path) in jobs.items()}
 
 
-def _encode_audio(timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path) -> None:
+def _encode_audio(
+    timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path
+) -> dict[str, Any] | None:
+    """Mix and encode the whole track; normalised to ``timeline.loudness`` if set (then what
+    the normalisation did is returned)."""
     starts = {path: index.start_pts * index.time_base for path, index in indexes.items()}
+
+    def mix() -> Iterator[Samples]:
+        return film_audio(timeline, starts)
+
+    levels = None
+    if timeline.loudness is not None:
+        decided = loudness.plan(mix, timeline.loudness)
+        blocks, levels = loudness.apply(mix, decided), decided.to_json()
+    else:
+        blocks = mix()
     with PipeEncoder(audio_command(timeline, out), "encoding the film's audio") as pipe:
-        for block in film_audio(timeline, starts):
+        for block in blocks:
             pipe.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+    return levels
 
 
 def _parts(plan: VideoPlan, indexes: dict[Path, VideoIndex], pieces: dict[int, Path]) -> list[Part]:
