@@ -51,6 +51,7 @@ from storyboard.cut.sound import EncodedRuns, SoundPlan, encode_runs, plan_sound
 from storyboard.cut.sound import add_stream as add_sound_stream
 from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
+from storyboard.cut.subtitles import track as subtitle_track
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 from storyboard.errors import BuildError
 from storyboard.model import Format
@@ -250,7 +251,18 @@ def assemble(
                 mark = time.perf_counter()
                 film = work / f"film.{EXTENSIONS[timeline.format]}"
                 parts = _parts(plan, indexes, pieces)
-                join(film, timeline.format, parts, _track(sound, runs) if runs else audio)
+                subtitles = (
+                    subtitle_track(timeline.subtitles, timeline.format)
+                    if timeline.subtitles
+                    else None
+                )
+                join(
+                    film,
+                    timeline.format,
+                    parts,
+                    _track(sound, runs) if runs else audio,
+                    subtitles,
+                )
                 track.result()
             finally:
                 if runs is not None:

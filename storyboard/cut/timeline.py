@@ -33,10 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from storyboard.compile import Compiled
-from storyboard.cut.subtitles import Cue
 from storyboard.cut.text import CAPTION_SIZE, TITLE_SIZE, Look, Position
 from storyboard.diagnostics import DataPath, Diagnostic
 from storyboard.diagnostics import format_path as format_where
@@ -57,6 +56,9 @@ from storyboard.model import (
 )
 from storyboard.resolve import Take
 from storyboard.sources import MediaRef
+
+if TYPE_CHECKING:
+    from storyboard.cut.subtitles import Cue
 
 FPS = 24
 """The film's frame rate; every frame count in a timeline is at this rate."""
