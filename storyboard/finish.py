@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from storyboard.build import BuildResult
     from storyboard.cut.streams import VideoIndex
     from storyboard.exports.record import ClipPlacement
+    from storyboard.ir import CheckedStoryboard
     from storyboard.state.outputs import BackendOutputs
 
 CUT_KEY_VERSION = 3  # 2: the sound reuses the takes' AAC frames; 3: titles, captions, mix
@@ -151,8 +152,9 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 )
             )
         film_path = film
-        clips = _placements(timeline, workspace.output_dir)
-    record = record_from_build(result, clips, film=film_path)
+        clips = _placements(timeline, compiled.checked)
+    extras = _extras(timeline, compiled.checked) if timeline is not None else None
+    record = record_from_build(result, clips, film=film_path, extras=extras)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
@@ -318,25 +320,98 @@ def _read_state(stamp: bytes | None) -> dict[str, Any]:
     return data
 
 
-def _placements(timeline: Timeline, build_dir: Path) -> list[ClipPlacement]:
+def _placements(timeline: Timeline, checked: CheckedStoryboard) -> list[ClipPlacement]:
     from storyboard.exports.record import ClipPlacement
+    from storyboard.model import Clip, CreditsCard, Title
 
     fps = timeline.fps
+    cut = checked.storyboard.cut
+    written = list(cut.clips or []) if cut is not None else []
     out = []
     for clip in timeline.clips:
+        card: dict[str, Any] | None = None
+        caption: dict[str, Any] | None = None
+        if clip.card is not None:
+            style = _card_model(checked, clip.path)
+            back = clip.card.background
+            card = {
+                "kind": clip.card.kind,
+                "text": clip.card.text,
+                "background": str(back) if isinstance(back, Path) else _hex(back),
+                "color": _hex(clip.card.look.color),
+                "font": style.font if isinstance(style, Title | CreditsCard) else "lato",
+                "size": clip.card.look.size,
+            }
+        elif clip.path[:2] == ("cut", "clips") and isinstance(clip.path[2], int):
+            model = written[clip.path[2]]
+            if isinstance(model, Clip) and model.caption is not None:
+                shown = model.caption
+                end = shown.to if shown.to is not None else clip.frames / fps
+                caption = {"text": shown.text, "from": shown.from_, "to": end,
+                           "position": shown.position}  # fmt: skip
         out.append(
             ClipPlacement(
                 shot=clip.shot,
                 take=clip.take,
-                source=str(clip.source),
+                source=str(clip.source) if clip.card is None else "",
                 source_in=float(Fraction(clip.source_in, fps)),
                 source_out=float(Fraction(clip.source_out, fps)),
                 start=float(Fraction(clip.start, fps)),
                 transition=clip.transition,
                 transition_duration=float(Fraction(clip.transition_frames, fps)),
+                position=str(checked.position(clip.path)) if clip.card is not None else "",
+                volume=clip.volume,
+                card=card,
+                caption=caption,
             )
         )
     return out
+
+
+def _card_model(checked: CheckedStoryboard, path: tuple[str | int, ...]) -> Any:
+    """The title or credits model a card clip was laid out from."""
+    from storyboard.model import TitleClip
+
+    cut = checked.storyboard.cut
+    assert cut is not None
+    if path[:2] == ("cut", "credits"):
+        return getattr(cut.credits, str(path[2]))
+    found = (cut.clips or [])[int(path[2])]
+    return found.title if isinstance(found, TitleClip) else None
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _extras(timeline: Timeline, checked: CheckedStoryboard) -> dict[str, Any]:
+    """What the record holds of the cut besides its clips: fades, loudness, music cues and
+    subtitle cues."""
+    from storyboard.cut.timeline import SAMPLE_RATE
+    from storyboard.media.limits import audio_seconds
+
+    fps = timeline.fps
+    return {
+        "fade_in": timeline.fade_in / fps,
+        "fade_out": timeline.fade_out / fps,
+        "loudness": timeline.loudness,
+        "music": [
+            {
+                "file": str(m.file),
+                "file_seconds": audio_seconds(m.file),
+                "volume": m.volume,
+                "start": m.offset / SAMPLE_RATE,
+                "from": m.first / SAMPLE_RATE,
+                "to": m.last / SAMPLE_RATE,
+                "fade_in": m.fade_in / SAMPLE_RATE,
+                "fade_out": m.fade_out / SAMPLE_RATE,
+                "loop": m.loop,
+                "duck": m.duck,
+            }
+            for m in timeline.music
+        ],
+        "subtitles": [{"start": c.start, "end": c.end, "text": c.text} for c in timeline.subtitles],
+    }
 
 
 def _even(value: float) -> int:

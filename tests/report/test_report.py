@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio  # type: ignore[import-untyped]
 import pytest
 from PIL import Image
 
@@ -304,3 +305,14 @@ def test_report_command_writes_the_page_and_the_exports(
     assert "wrote build/film/preview/film.otio" in result.err
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'href="film.otio"' in html and 'href="film.contact.png"' in html
+    relative = otio.adapters.read_from_file(str(folder / "film.otio"))
+    urls = {c.media_reference.target_url for c in relative.find_clips()}
+    assert urls == {"takes/open.mp4", "takes/c.mp4", "takes/d.mp4", "takes/e.mp4"}
+    result = report_cli("report", "film.yaml", "--exports", "--absolute-paths", cwd=copy)
+    assert result.status == 0, result.err
+    absolute = otio.adapters.read_from_file(str(folder / "film.otio"))
+    urls = {c.media_reference.target_url for c in absolute.find_clips()}
+    names = ("open.mp4", "c.mp4", "d.mp4", "e.mp4")
+    assert urls == {(folder / "takes" / name).resolve().as_uri() for name in names}
+    result = report_cli("report", "film.yaml", "--absolute-paths", cwd=copy)
+    assert result.status == 2 and "--absolute-paths is for the exports: add --exports" in result.err
