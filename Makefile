@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check storyboard tests scripts bench
 	$(VENV)/bin/ruff format --check storyboard tests scripts bench
 	$(VENV)/bin/mypy storyboard
+	$(VENV)/bin/lint-imports
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import media
 from storyboard.api import compile_storyboard
-from storyboard.compile import Compiled
+from storyboard.compiler.compile import Compiled
 from storyboard.cut import (
     AssemblyReport,
     Timeline,

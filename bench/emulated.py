@@ -22,8 +22,8 @@ import httpx
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
-from storyboard.build import BuildResult, build
-from storyboard.events import Event
+from storyboard.build.pipeline import BuildResult, build
+from storyboard.core.events import Event
 
 API_KEY = "bench-key"
 FAST_POLL = PollPolicy(first_delay=0.1, multiplier=1.2, max_interval=0.3, deadline=600)

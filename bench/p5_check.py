@@ -24,9 +24,9 @@ from bench import media
 from bench.harness import Check, Result, paired, ratios, spread
 from bench.storyboards import error_line, long_storyboard
 from storyboard.api import check, compile_storyboard
-from storyboard.compile import dumps
-from storyboard.errors import InputError
-from storyboard.load import load_document
+from storyboard.compiler.compile import dumps
+from storyboard.core.errors import InputError
+from storyboard.language.load import load_document
 
 
 def check_command(path: Path) -> object:

@@ -26,9 +26,9 @@ from bench import emulated, media
 from bench.harness import Check, Result, paired, ratios, spread, timed
 from bench.storyboards import layered_storyboard
 from storyboard.api import compile_storyboard
-from storyboard.build import UNCHANGED, prepare
-from storyboard.state.cache import Cache
-from storyboard.state.outputs import backend_folder
+from storyboard.build.pipeline import UNCHANGED, prepare
+from storyboard.build.state.cache import Cache
+from storyboard.build.state.outputs import backend_folder
 
 EMULATOR_SCALE = 1 / 12
 

@@ -29,7 +29,7 @@ from typing import Any
 from bench import emulated, media
 from bench.harness import Check, Result, ratios, spread
 from bench.storyboards import layered_storyboard
-from storyboard.events import Event, TakeDone, TakeStarted
+from storyboard.core.events import Event, TakeDone, TakeStarted
 
 LATENCY = 10.0
 SHORT_LATENCY = 3.0

@@ -9,11 +9,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from storyboard.compile import Compiled
-from storyboard.ir import CheckedStoryboard
-from storyboard.load import load_document
-from storyboard.plan import Plan
-from storyboard.validate import validate_document
+from storyboard.compiler.compile import Compiled
+from storyboard.compiler.plan import Plan
+from storyboard.language.checked import CheckedStoryboard
+from storyboard.language.load import load_document
+from storyboard.language.validate import validate_document
 
 
 def check(path: str | os.PathLike[str], *, project_root: Path | None = None) -> CheckedStoryboard:
@@ -43,7 +43,7 @@ def compile_storyboard(
     Raises:
         InputError: every problem found, at its position; nothing is sent or written.
     """
-    from storyboard.compile import compile_storyboard as compile_checked
+    from storyboard.compiler.compile import compile_storyboard as compile_checked
 
     # 1-3. load, validate, render prompts.
     checked = check(path, project_root=project_root)
@@ -72,7 +72,7 @@ def plan(
         InputError: every problem found, at its position.
     """
     from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, pricing
-    from storyboard.build import prepare
+    from storyboard.build.pipeline import prepare
 
     scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
     whose = pricing(backend, preview_scale=scale)

@@ -114,7 +114,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def read_lock(path: Path) -> dict[str, dict[str, Any]]:
     """A lock file's entries as JSON, by take id (whatever the file's version)."""
-    from storyboard.state.lockfile import LockFile
+    from storyboard.build.state.lockfile import LockFile
 
     lock = LockFile.read(path, path.with_suffix(".yaml").name)
     return {take: entry.to_json() for take, entry in lock.takes.items()}

@@ -39,7 +39,7 @@ class Job:
         source_seconds: the length of the video an edit starts from, when known.
         cost_limit: the most, in USD, the provider may say the whole job cost before its
             answer is refused as not to be trusted (the plan's estimate times a margin, see
-            :data:`storyboard.execute.COST_MARGIN`); ``None``: no limit known.
+            :data:`storyboard.build.execute.COST_MARGIN`); ``None``: no limit known.
     """
 
     take: str
@@ -86,7 +86,7 @@ class Backend(Protocol):
     """Whose results these are: the cache, the lock file, the journal and the records keep
     each namespace apart, so that a preview never stands in for a paid result, a preview at
     another scale is made again, and an emulator's result never stands in for Runware's
-    (see :func:`storyboard.backends.factory.namespace`)."""
+    (see :func:`storyboard.backends.namespaces.namespace`)."""
     endpoint: str
     """Where requests go (``""`` for local backends); the journal is scoped by it."""
     paid: bool

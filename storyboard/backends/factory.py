@@ -6,34 +6,15 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 from storyboard.backends.base import Backend
-from storyboard.errors import InputError
-from storyboard.plan import Pricing
+from storyboard.backends.namespaces import RUNWARE_URL, namespace
+from storyboard.compiler.plan import Pricing
+from storyboard.core.errors import InputError
 
 NAMES = ("auto", "preview", "runware")
 #: The preview scale of ``storyboard build`` when ``--preview-scale`` is not given.
 DEFAULT_PREVIEW_SCALE = 0.25
-#: Where the Runware client sends requests when ``RUNWARE_BASE_URL`` is not set.
-RUNWARE_URL = "https://api.runware.ai/v1"
-
-
-def namespace(name: str, *, preview_scale: float = 1.0, base_url: str | None = None) -> str:
-    """The namespace of a concrete backend's results in the cache, lock and journal.
-
-    ``preview`` at full size, ``preview@0.25`` at a quarter of it; ``runware`` for the
-    service itself and ``runware@HOST:PORT`` for any other server (the emulator, a proxy),
-    whose results must never be taken for the service's.
-    """
-    if name == "preview":
-        return "preview" if preview_scale == 1 else f"preview@{preview_scale:g}"
-    url = (base_url or os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).rstrip("/")
-    if url == RUNWARE_URL:
-        return "runware"
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"runware@{parts.hostname or url}:{port}"
 
 
 def pricing(name: str, *, preview_scale: float = 1.0, base_url: str | None = None) -> Pricing:

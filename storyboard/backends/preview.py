@@ -37,7 +37,7 @@ class PreviewBackend:
     paid = False
 
     def __init__(self, *, scale: float = 1.0) -> None:
-        from storyboard.backends.factory import namespace
+        from storyboard.backends.namespaces import namespace
 
         self.scale = scale
         self.namespace = namespace("preview", preview_scale=scale)

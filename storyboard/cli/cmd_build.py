@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from storyboard.backends.factory import make_backend, resolve_name
-    from storyboard.build import build
+    from storyboard.build.pipeline import build
     from storyboard.cli.console import Console
-    from storyboard.compile import dumps
-    from storyboard.diagnostics import display_path, printable
-    from storyboard.errors import InputError
+    from storyboard.compiler.compile import dumps
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
 
     if args.jobs < 1:
         raise InputError.at(None, "--jobs must be at least 1")

@@ -1,6 +1,6 @@
 """``storyboard check FILE...``: report every mistake in storyboards, or say they are fine.
 
-Warnings (what a writer should know before paying: :mod:`storyboard.advice`) are printed on
+Warnings (what a writer should know before paying: :mod:`storyboard.compiler.advice`) are printed on
 standard error as ``FILE:LINE:COL: warning: ...`` and never change the exit status.
 """
 
@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from storyboard.diagnostics import Diagnostic, printable
-from storyboard.errors import InputError
+from storyboard.core.diagnostics import Diagnostic, printable
+from storyboard.core.errors import InputError
 
 
 def register(sub: Any) -> None:
@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.compile import dumps
+    from storyboard.compiler.compile import dumps
 
     problems: list[Diagnostic] = []
     results: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from storyboard.diagnostics import printable
+from storyboard.core.diagnostics import printable
 
 
 def register(sub: Any) -> None:
@@ -36,8 +36,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.clean import clean
-    from storyboard.diagnostics import display_path
+    from storyboard.build.clean import clean
+    from storyboard.core.diagnostics import display_path
 
     cleaned = clean(
         args.file,

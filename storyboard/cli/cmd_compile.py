@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.compile import dumps
+    from storyboard.compiler.compile import dumps
 
     compiled = api.compile_storyboard(args.file)
     if args.output:

@@ -32,8 +32,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.backends.factory import namespace, resolve_name
-    from storyboard.depfile import default_target, dependencies, render_depfile
+    from storyboard.backends.factory import resolve_name
+    from storyboard.backends.namespaces import namespace
+    from storyboard.build.depfile import default_target, dependencies, render_depfile
 
     # the whole check, compile included: a storyboard no build could make gets no rule
     checked = api.compile_storyboard(args.file).checked

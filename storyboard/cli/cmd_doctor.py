@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.doctor import examine
+    from storyboard.build.doctor import examine
 
     found = examine(
         args.file,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from storyboard.errors import InputError
+from storyboard.core.errors import InputError
 
 
 def register(sub: Any) -> None:

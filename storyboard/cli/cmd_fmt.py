@@ -11,7 +11,7 @@ import difflib
 import sys
 from typing import Any
 
-from storyboard.diagnostics import display_path, printable
+from storyboard.core.diagnostics import display_path, printable
 
 
 def register(sub: Any) -> None:
@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.fmt import format_files, write_atomic
+    from storyboard.language.fmt import format_files, write_atomic
 
     results = format_files(args.files)  # raises InputError (exit 2) before writing anything
     changed = [r for r in results if r.changed]

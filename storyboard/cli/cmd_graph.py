@@ -22,9 +22,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.compile import dumps
-    from storyboard.diagnostics import printable
-    from storyboard.draw import describe, to_dot, to_mermaid
+    from storyboard.compiler.compile import dumps
+    from storyboard.compiler.draw import describe, to_dot, to_mermaid
+    from storyboard.core.diagnostics import printable
 
     compiled = api.compile_storyboard(args.file)
     picture = describe(compiled)

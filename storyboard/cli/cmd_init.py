@@ -2,7 +2,7 @@
 
 It makes ``DIR/.storyboard/`` (which marks DIR as the project folder: every storyboard below it
 shares its cache, journal and records) and makes ``DIR/.gitignore`` ignore ``build/`` and
-``.storyboard/`` (:mod:`storyboard.state.gitignore`: lines added, none rewritten). The first
+``.storyboard/`` (:mod:`storyboard.build.state.gitignore`: lines added, none rewritten). The first
 build of a project does the same; ``init`` is for a project made by an older storyboard, or
 one to set up before its first build.
 """
@@ -30,11 +30,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.diagnostics import display_path, printable
-    from storyboard.errors import InputError
-    from storyboard.load import find_project_root
-    from storyboard.state.gitignore import ensure_ignored
-    from storyboard.state.safe import Tree, UnsafePath
+    from storyboard.build.state.gitignore import ensure_ignored
+    from storyboard.build.state.safe import Tree, UnsafePath
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
+    from storyboard.language.load import find_project_root
 
     folder = Path(args.dir).absolute()
     if not folder.is_dir():

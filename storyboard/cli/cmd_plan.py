@@ -1,6 +1,6 @@
 """``storyboard plan FILE [--json]``: every take, its cost and the critical path.
 
-The storyboard's warnings (:mod:`storyboard.advice`) go to standard error first, and into
+The storyboard's warnings (:mod:`storyboard.compiler.advice`) go to standard error first, and into
 ``--json`` as ``warnings``."""
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
-    from storyboard.compile import dumps
-    from storyboard.errors import InputError
-    from storyboard.plan import render_plan
+    from storyboard.compiler.compile import dumps
+    from storyboard.compiler.plan import render_plan
+    from storyboard.core.errors import InputError
 
     if args.preview_scale is not None and not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")

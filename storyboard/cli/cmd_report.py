@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from storyboard.state.outputs import BackendOutputs, BuildFolder
+    from storyboard.build.state.outputs import BackendOutputs, BuildFolder
 
 
 def register(sub: Any) -> None:
@@ -53,13 +53,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.build import refusing
-    from storyboard.diagnostics import display_path, printable
-    from storyboard.errors import InputError
+    from storyboard.build.pipeline import refusing
+    from storyboard.build.state.workspace import ProjectLock, Workspace
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
-    from storyboard.load import check_storyboard_name, find_project_root
+    from storyboard.language.load import check_storyboard_name, find_project_root
     from storyboard.report import write_report
-    from storyboard.state.workspace import ProjectLock, Workspace
 
     storyboard = Path(args.file).absolute()
     named = check_storyboard_name(storyboard)
@@ -127,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
 def _folder_named(root: BuildFolder, backend: str) -> BackendOutputs:
     """The backend folder ``--backend`` names: ``preview``, ``runware`` (as ``build
     --backend runware`` would build now: the server of ``RUNWARE_BASE_URL``), or a folder."""
-    from storyboard.backends.factory import namespace
-    from storyboard.errors import InputError
-    from storyboard.state.outputs import BackendOutputs, backend_folder
+    from storyboard.backends.namespaces import namespace
+    from storyboard.build.state.outputs import BackendOutputs, backend_folder
+    from storyboard.core.errors import InputError
 
     if backend in ("preview", "runware"):
         return root.backend(namespace(backend))

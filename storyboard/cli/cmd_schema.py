@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storyboard.schema import schema_text
+    from storyboard.language.schema import schema_text
 
     sys.stdout.write(schema_text(include_file=args.include_file))
     return 0

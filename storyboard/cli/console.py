@@ -1,7 +1,7 @@
 """Progress on stderr: a live view of running takes on a terminal, plain lines otherwise.
 
 Plain lines are used when stderr is not a terminal or when ``CI`` is set. The library only
-emits events (:mod:`storyboard.events`); this is the one place that draws them.
+emits events (:mod:`storyboard.core.events`); this is the one place that draws them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import threading
 import time
 from typing import TextIO
 
-from storyboard.diagnostics import printable
-from storyboard.events import (
+from storyboard.core.diagnostics import printable
+from storyboard.core.events import (
     Event,
     Note,
     TakeCached,

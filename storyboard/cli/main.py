@@ -16,8 +16,8 @@ import traceback
 from collections.abc import Sequence
 
 from storyboard import __version__
-from storyboard.diagnostics import printable
-from storyboard.errors import InputError, LateInputError, StoryboardError
+from storyboard.core.diagnostics import printable
+from storyboard.core.errors import InputError, LateInputError, StoryboardError
 
 # Order is the order of `storyboard --help`.
 COMMAND_MODULES = (

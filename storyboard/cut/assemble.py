@@ -33,7 +33,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from storyboard.cut import loudness
+import storyboard.cut.loudness as loudness
+from storyboard.core.errors import BuildError
 from storyboard.cut.audio import film_audio
 from storyboard.cut.cards import render_cards, render_overlays
 from storyboard.cut.decode import Samples
@@ -53,8 +54,7 @@ from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
 from storyboard.cut.subtitles import track as subtitle_track
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
-from storyboard.errors import BuildError
-from storyboard.model import Format
+from storyboard.language.model import Format
 
 EXTENSIONS: dict[str, str] = {"MP4": "mp4", "MOV": "mov", "WEBM": "webm"}
 

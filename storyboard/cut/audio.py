@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.decode import PREROLL, Reader, Samples, decode_audio, silence
 from storyboard.cut.mix import MusicMix
 from storyboard.cut.timeline import (
@@ -45,7 +46,6 @@ from storyboard.cut.timeline import (
     Timeline,
     TimelineClip,
 )
-from storyboard.errors import BuildError
 
 MICRO_FADE = SAMPLE_RATE * 5 // 1000  # 5 ms at each hard cut
 BLOCK = 24_000  # samples per block written to the encoder (0.5 s)

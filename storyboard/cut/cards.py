@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.ffmpeg import Drawn, Encoder, PipeEncoder, ffmpeg_exe, video_codec_args
 from storyboard.cut.plan import choose_reference, film_codec
 from storyboard.cut.streams import VideoIndex, index_video
 from storyboard.cut.text import CAPTION_BOX, CARD_BOX, box, card_frame, overlay_image
 from storyboard.cut.timeline import FPS, CardSpec, Timeline
-from storyboard.errors import BuildError
 
 
 def render_cards(

@@ -16,9 +16,9 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.streams import open_sound
 from storyboard.cut.timeline import SAMPLE_RATE
-from storyboard.errors import BuildError
 
 CHANNELS = 2
 PREROLL = Fraction(1, 10)  # seconds decoded before a seek target, to settle the decoder

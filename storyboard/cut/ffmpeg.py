@@ -14,7 +14,7 @@ time-based ramps, with timestamps chosen so that a fade out ends on a black fram
 in starts on one (see :mod:`storyboard.cut.timeline`); crossfades are ``xfade``.
 
 :func:`run_ffmpeg` captures stderr into a temporary file (never a pipe, which could fill up
-and stall ffmpeg) and turns a failure into a :class:`~storyboard.errors.BuildError` that
+and stall ffmpeg) and turns a failure into a :class:`~storyboard.core.errors.BuildError` that
 quotes ffmpeg's last lines.
 """
 
@@ -29,11 +29,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.decode import CHANNELS
 from storyboard.cut.plan import EncodePiece, Run, VideoPlan
 from storyboard.cut.streams import VideoIndex
 from storyboard.cut.timeline import FPS, SAMPLE_RATE, Timeline
-from storyboard.errors import BuildError
 
 AUDIO_BITRATE = {"aac": "192k", "libopus": "128k"}
 GOP = 2 * FPS  # keyframe interval of re-encoded video

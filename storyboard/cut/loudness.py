@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.decode import CHANNELS, Samples, silence
 from storyboard.cut.ffmpeg import ffmpeg_exe
 from storyboard.cut.timeline import SAMPLE_RATE
-from storyboard.errors import BuildError
 
 CEILING = -1.5
 """dBTP the normalised mix may reach (the film's own true peak stays at or under -1 dBTP)."""

@@ -32,9 +32,9 @@ from typing import Any
 
 import av
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.streams import VideoIndex, open_packets, parameter_sets
-from storyboard.errors import BuildError
-from storyboard.model import Format
+from storyboard.language.model import Format
 
 TIME_BASE = Fraction(1, 12288)
 FRAME = 512  # ticks of TIME_BASE per frame at 24 fps

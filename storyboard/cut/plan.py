@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.streams import VideoIndex
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
-from storyboard.errors import BuildError
 
 MAX_INPUTS = 8
 """At most this many runs (decoders) in one ffmpeg process."""

@@ -45,13 +45,13 @@ from typing import Any
 import av
 import numpy as np
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.audio import SAMPLES_PER_FRAME, _edge_samples, film_window
 from storyboard.cut.decode import CHANNELS
 from storyboard.cut.ffmpeg import AUDIO_BITRATE, SAMPLE_RATE
 from storyboard.cut.mux import CLOCK, read_packet
 from storyboard.cut.streams import AudioTrack, VideoIndex, open_packets, open_sound
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
-from storyboard.errors import BuildError
 
 FRAME = 1024
 """Samples per AAC frame."""

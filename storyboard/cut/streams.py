@@ -30,8 +30,16 @@ from typing import Any
 
 import av
 
-from storyboard.cut import tables
-from storyboard.errors import BuildError
+import storyboard.cut.tables as tables
+from storyboard.core.errors import BuildError
+from storyboard.media.containers import (
+    QUICK_OPEN,
+    aac_config,
+    aac_described,
+    byte_ranges,
+    open_packets,
+    open_sound,
+)
 
 COPYABLE_CODECS = frozenset({"h264", "vp9"})
 
@@ -144,44 +152,6 @@ class VideoIndex:
         return max(before) if before else None
 
 
-def open_packets(path: Path) -> Any:
-    """Open a media file to read its packets (or decode its audio) with PyAV.
-
-    Opening probes the streams, which by default decodes a frame of each (about 2 ms for a
-    1080p picture); nothing read through this handle needs what that finds out (the picture's
-    pixel format), so the probe's decoders are told to skip frames. Raises PyAV's errors.
-    """
-    return av.open(str(path), options={"skip_frame": "all"})
-
-
-def open_sound(path: Path) -> Any:
-    """Open a media file to decode its audio with PyAV: an MP4 or MOV file whose headers
-    describe its sound (AAC-LC with its AudioSpecificConfig) without probing its packets, as
-    :func:`index_video` does (the probe reads and decodes the first packets of every stream,
-    a few milliseconds a file); any other file as :func:`open_packets` does. Raises PyAV's
-    errors."""
-    container = av.open(str(path), options=_QUICK_OPEN)
-    if _byte_ranges(container) and _sound_described(container):
-        return container
-    container.close()
-    return open_packets(path)
-
-
-def _sound_described(container: Any) -> bool:
-    """No sound, or AAC whose rate and channels the header gives as well (decoding needs
-    them)."""
-    if not container.streams.audio:
-        return True
-    stream = container.streams.audio[0]
-    audio = stream.codec_context
-    layout = getattr(audio, "layout", None)
-    return (
-        _aac_described(stream)
-        and bool(audio.sample_rate)
-        and bool(getattr(layout, "nb_channels", 0))
-    )
-
-
 def index_video(path: Path) -> VideoIndex:
     """Demux ``path`` and index its first video stream (see :class:`VideoIndex`).
 
@@ -205,10 +175,6 @@ def index_video(path: Path) -> VideoIndex:
         container.close()
 
 
-_QUICK_OPEN = {"skip_frame": "all", "probesize": "32", "analyzeduration": "0"}
-"""Open options that read only the headers: an MP4 or MOV file's are the whole index."""
-
-
 def _open_for_index(path: Path) -> Any:
     """Open ``path`` for :func:`index_video`, probing no packets where the headers tell all.
 
@@ -219,7 +185,7 @@ def _open_for_index(path: Path) -> Any:
     its parameter sets decide: it is learnt by probing one file with the same ones
     (:func:`_pixel_format`). Any other file is probed as usual.
     """
-    container = av.open(str(path), options=_QUICK_OPEN)
+    container = av.open(str(path), options=QUICK_OPEN)
     if _described(container):
         return container
     container.close()
@@ -227,18 +193,12 @@ def _open_for_index(path: Path) -> Any:
 
 
 def _described(container: Any) -> bool:
-    if not _byte_ranges(container) or not container.streams.video:
+    if not byte_ranges(container) or not container.streams.video:
         return False
     video = container.streams.video[0].codec_context
     if not (video.width and video.height and video.extradata):
         return False
-    return not container.streams.audio or _aac_described(container.streams.audio[0])
-
-
-def _aac_described(stream: Any) -> bool:
-    """An AAC-LC stream whose AudioSpecificConfig the header holds."""
-    audio = stream.codec_context
-    return audio.name == "aac" and aac_config(bytes(audio.extradata or b"")) is not None
+    return not container.streams.audio or aac_described(container.streams.audio[0])
 
 
 _PIXEL_FORMATS: dict[tuple[str, bytes], str | None] = {}
@@ -260,20 +220,6 @@ def _pixel_format(path: Path, ctx: Any) -> str | None:
     return _PIXEL_FORMATS[key]
 
 
-def aac_config(extradata: bytes) -> tuple[str, int] | None:
-    """``(profile, samples per frame)`` of an AAC-LC AudioSpecificConfig, else None.
-
-    Its first bits: 5 of object type (2: LC), 4 of sampling rate index (15: an explicit
-    rate follows), 4 of channel configuration, then the frame length flag (960, else 1024).
-    """
-    if len(extradata) < 2:
-        return None
-    object_type, rate_index = extradata[0] >> 3, ((extradata[0] & 7) << 1) | (extradata[1] >> 7)
-    if object_type != 2 or rate_index == 15:
-        return None
-    return "LC", 960 if (extradata[1] >> 2) & 1 else 1024
-
-
 def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
     ctx = stream.codec_context
     codec = str(ctx.name)
@@ -283,14 +229,14 @@ def _index(path: Path, container: Any, stream: Any, sound: Any) -> VideoIndex:
     dts_missing = False
     key_packets: list[tuple[int, bool]] = []  # (decode index, usable as a cut) per keyframe
     delays: dict[int, Fraction] = {}
-    byte_ranges = _byte_ranges(container)
-    audio = _AudioScan(sound, byte_ranges)
-    places: list[tuple[int, int, int, int]] | None = [] if byte_ranges else None
+    ranges = byte_ranges(container)
+    audio = _AudioScan(sound, ranges)
+    places: list[tuple[int, int, int, int]] | None = [] if ranges else None
     packets: Iterable[Packet] | None = None
-    if byte_ranges:
+    if ranges:
         packets = _from_tables(path, container, stream, sound)
     if packets is None:
-        packets = _demuxed(container, stream, sound) if not byte_ranges else _demux_again(path)
+        packets = _demuxed(container, stream, sound) if not ranges else _demux_again(path)
     for kind, pos, size, pts, dts, duration, keyframe, data in packets:
         if kind == "audio":
             audio.add(pts, duration, pos, size)
@@ -410,12 +356,6 @@ def _read_range(path: Path, pos: int, size: int) -> bytes:
     an IDR)."""
     with open(path, "rb") as handle:
         return os.pread(handle.fileno(), size, pos)
-
-
-def _byte_ranges(container: Any) -> bool:
-    """Whether the container's packets are plain byte ranges of the file (MP4, MOV)."""
-    name = str(container.format.name)
-    return "mp4" in name.split(",") or "mov" in name.split(",")
 
 
 class _AudioScan:

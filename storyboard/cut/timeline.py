@@ -24,7 +24,7 @@ the last clip.
 The same layout checks the cut before anything is paid for: :func:`check_timeline` runs it on
 the takes' lengths alone (known from the storyboard, or from a local file's header), so
 ``check``, ``plan`` and ``build`` refuse exactly the cuts this module would refuse after the
-takes were made (see :mod:`storyboard.fit`).
+takes were made (see :mod:`storyboard.compiler.fit`).
 """
 
 from __future__ import annotations
@@ -33,16 +33,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from storyboard.compile import Compiled
+from storyboard.core.diagnostics import DataPath, Diagnostic
+from storyboard.core.diagnostics import format_path as format_where
+from storyboard.core.errors import BuildError, InputError
 from storyboard.cut.text import CAPTION_SIZE, TITLE_SIZE, Look, Position
-from storyboard.diagnostics import DataPath, Diagnostic
-from storyboard.diagnostics import format_path as format_where
-from storyboard.errors import BuildError, InputError
-from storyboard.ir import CheckedStoryboard, ShotInfo
-from storyboard.media.fonts import BUNDLED_FONTS, colour, font_file, is_colour
-from storyboard.model import (
+from storyboard.language.checked import CheckedStoryboard, ShotInfo
+from storyboard.language.model import (
     Card,
     Clip,
     CreditsCard,
@@ -54,17 +52,50 @@ from storyboard.model import (
     TitleClip,
     Transition,
 )
-from storyboard.resolve import Take
-from storyboard.sources import MediaRef
+from storyboard.language.sources import MediaRef
+from storyboard.language.timing import FPS, frames_at_fps, seconds_of, to_frames, trim_problem
+from storyboard.media.fonts import BUNDLED_FONTS, colour, font_file, is_colour
+
+
+class Take(Protocol):
+    """What the cut needs to know of a take: the compiler's resolved take
+    (:class:`storyboard.compiler.resolve.Take`) is one. The cut depends on the shape, not on the
+    compiler, which lays out the cut before paying (:mod:`storyboard.compiler.fit`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def edit(self) -> object | None: ...
+    @property
+    def duration(self) -> int | None: ...
+    def segment_start(self, shot_id: str) -> int: ...
+
+
+class Takes(Protocol):
+    """Which take holds each shot (:class:`storyboard.compiler.resolve.Resolved` is one)."""
+
+    @property
+    def take_of_shot(self) -> Mapping[str, str]: ...
+    def take(self, take_id: str) -> Take: ...
+
+
+class Compiled(Protocol):
+    """A storyboard checked and packed into takes
+    (:class:`storyboard.compiler.compile.Compiled`)."""
+
+    @property
+    def checked(self) -> CheckedStoryboard: ...
+    @property
+    def resolved(self) -> Takes: ...
+
 
 if TYPE_CHECKING:
     from storyboard.cut.subtitles import Cue
 
-FPS = 24
-"""The film's frame rate; every frame count in a timeline is at this rate."""
 SAMPLE_RATE = 48_000
 """The film's sound: 48 kHz, so a frame is a whole number of samples."""
 SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+
 
 EdgeKind = Literal["cut", "crossfade", "dip", "fade"]
 AudioMode = Literal["generated", "mute"]
@@ -266,50 +297,6 @@ class Timeline:
 Lengths = Mapping[str, int | None]
 """Take id -> the length of its video in frames at ``FPS``; ``None``: not known yet (an edit of
 a remote video, until it is made)."""
-
-
-def frames_at_fps(count: int, fps: int) -> int:
-    """A video's ``count`` frames at ``fps`` as a length in frames at ``FPS``."""
-    return count if fps == FPS else to_frames(count / fps)
-
-
-def to_frames(seconds: float) -> int:
-    """Seconds -> the nearest whole number of frames at ``FPS`` (halves round up)."""
-    exact = Fraction(seconds).limit_denominator(1_000_000) * FPS
-    return int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
-
-
-def trim_problem(
-    name: str, shot: str, in_: float | None, out: float | None, frames: int
-) -> tuple[str, str] | None:
-    """What is wrong with trimming a shot whose video has ``frames`` frames to ``in_`` ..
-    ``out`` seconds from its start, as ``(key, message)``; None if the trim fits.
-
-    ``name`` names the clip in the message (``cut.clips[2]``). Validate asks this of every
-    clip of a shot whose length is its duration, the cut of every clip once it knows the
-    video's length: one rule, one message.
-    """
-    first = to_frames(in_) if in_ is not None else 0
-    last = to_frames(out) if out is not None else frames
-    seconds = _seconds(frames)
-    if first >= frames:
-        return (
-            "in",
-            f"{name}.in: {in_ or 0:g} s is at or past the end of shot '{shot}' "
-            f"(its video is {seconds} s long)",
-        )
-    if last > frames:
-        return (
-            "out",
-            f"{name}.out: {out or 0:g} s is past the end of shot '{shot}' "
-            f"(its video is {seconds} s long)",
-        )
-    if last <= first:
-        return (
-            "out",
-            f"{name}: the clip is shorter than one frame (1/{FPS} s) once rounded to frames",
-        )
-    return None
 
 
 def build_timeline(
@@ -646,7 +633,7 @@ class _Layout:
         caption = w.clip.caption if w.clip is not None else None
         if caption is None:
             return
-        clip_seconds = _seconds(frames)
+        clip_seconds = seconds_of(frames)
         if to_frames(caption.from_) >= frames:
             self.error(
                 (*w.path, "caption", "from"),
@@ -746,7 +733,7 @@ class _Layout:
                 self.error(
                     (*base, "from"),
                     f"{format_where(base)}.from: {cue.from_:g} s is at or past the end of the "
-                    f"film (it is {_seconds(total)} s long)",
+                    f"film (it is {seconds_of(total)} s long)",
                 )
             elif cue.fade_in + cue.fade_out > 0 and cue.to is not None:
                 length = min(to_frames(cue.to), total) - to_frames(cue.from_)
@@ -755,7 +742,7 @@ class _Layout:
                         (*base, "fade_out" if cue.fade_out else "fade_in"),
                         f"{format_where(base)}: its fades ({cue.fade_in:g} s in, "
                         f"{cue.fade_out:g} s out) are longer than the cue "
-                        f"({_seconds(length)} s)",
+                        f"({seconds_of(length)} s)",
                     )
 
     def transition(self, w: _Wanted, i: int) -> tuple[Transition, int, DataPath]:
@@ -820,7 +807,7 @@ class _Layout:
             if head.frames + tail.frames <= frames:
                 continue
             # Blame the end that asks for more, and say what the clip holds.
-            need = f"{_seconds(frames)} s ({frames} frames)"
+            need = f"{seconds_of(frames)} s ({frames} frames)"
             if i == 0 and head.kind == "fade" and head.frames > frames - tail.frames:
                 self.error(
                     ("cut", "fade_in"),
@@ -843,7 +830,7 @@ class _Layout:
                     f"the clip is {need} long"
                     + (", and its transition out needs the rest" if tail.frames else "")
                     + (
-                        f"; the clip before it is {_seconds(before.frames)} s"
+                        f"; the clip before it is {seconds_of(before.frames)} s"
                         if kind == "crossfade" and (before := ranges[i - 1]) is not None
                         else ""
                     ),
@@ -893,11 +880,6 @@ def texts(checked: CheckedStoryboard) -> list[tuple[DataPath, str, TextStyle, st
             path = ("cut", "clips", i, "caption", "text")
             found.append((path, clip.caption.text, clip.caption, "caption"))
     return found
-
-
-def _seconds(frames: int) -> str:
-    """Frames as seconds for messages: ``2.5`` or ``2.041667``."""
-    return f"{frames / FPS:.6g}"
 
 
 def _even(value: int) -> int:

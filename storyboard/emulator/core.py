@@ -82,7 +82,6 @@ class Emulator:
             self._config.render_workers, thread_name_prefix="emulator-render"
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self._app: Any = None
         self._install_faults(self._config)
 
     # --- settings -------------------------------------------------------------------------
@@ -346,12 +345,3 @@ class Emulator:
         self.executor.shutdown(wait=True, cancel_futures=True)
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
-
-    @property
-    def app(self) -> Any:
-        """The ASGI application serving this emulator (created once)."""
-        if self._app is None:
-            from storyboard.emulator.app import create_app
-
-            self._app = create_app(self)
-        return self._app

@@ -24,7 +24,7 @@ from typing import Any
 
 import uvicorn
 
-from storyboard.emulator.app import ConnectionDropped
+from storyboard.emulator.app import ConnectionDropped, create_app
 from storyboard.emulator.config import EmulatorConfig, config_from_json
 from storyboard.emulator.core import Emulator
 from storyboard.emulator.faults import FaultRule
@@ -59,7 +59,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _uvicorn(emulator: Emulator, log_level: str) -> uvicorn.Server:
     _quiet_uvicorn()
     config = uvicorn.Config(
-        emulator.app,
+        create_app(emulator),
         http="h11",
         lifespan="on",
         log_level=log_level,

@@ -24,10 +24,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
+from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
 from storyboard.media.frames import frame_array
 from storyboard.media.probe import MediaError
-from storyboard.state.outputs import PLAIN_FILES, Writer
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right and bottom exclusive)
 

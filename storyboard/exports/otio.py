@@ -52,9 +52,9 @@ from typing import Any
 
 import opentimelineio as otio  # type: ignore[import-untyped]
 
-from storyboard.errors import BuildError
+from storyboard.core.errors import BuildError
+from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
-from storyboard.state.outputs import PLAIN_FILES, Writer
 
 ADAPTERS = {".otio": "otio_json", ".edl": "cmx_3600", ".fcpxml": "fcpx_xml"}
 PACKAGES = {"cmx_3600": "otio-cmx3600-adapter", "fcpx_xml": "otio-fcpx-xml-adapter"}

@@ -19,7 +19,7 @@ The JSON (``"version": 1``)::
                 "depends_on", "prompts", "video", "variations", "duration", "message",
                 "position"}, ...],                                          # dependency order
      "totals": {"spent", "estimate", "estimate_all_takes", "unknown"},
-     "graph": {... storyboard.draw.describe() ...}}
+     "graph": {... storyboard.compiler.draw.describe() ...}}
 
 Times are seconds (floats); a clip's frames at the film's rate are ``round(seconds * fps)``.
 """
@@ -34,11 +34,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from storyboard.errors import InputError
-from storyboard.state.outputs import PLAIN_FILES, Writer
+from storyboard.core.errors import InputError
+from storyboard.core.files import PLAIN_FILES, Writer
 
 if TYPE_CHECKING:
-    from storyboard.build import BuildResult
+    from storyboard.build.pipeline import BuildResult
 
 RECORD_VERSION = 1
 RECORD_NAME = "build.json"
@@ -402,7 +402,7 @@ def write_record(
 ) -> Path:
     """Write ``record`` as JSON (atomically) to ``path``, default ``ROOT/build.json``, with
     ``writer`` (the build folder's, for a build)."""
-    from storyboard.compile import dumps
+    from storyboard.compiler.compile import dumps
 
     target = path if path is not None else record_path(record.root)
     return writer.write_file(target, dumps(record.to_json()).encode("utf-8"))
@@ -447,7 +447,7 @@ def record_from_build(
     """The record of a finished build.
 
     Args:
-        result: what ``storyboard.build.build()`` returned.
+        result: what ``storyboard.build.pipeline.build()`` returned.
         clips: the cut's clips in film order; when ``None`` (no cut yet), every shot in
             story order, hard cuts, each its segment of its take's picked video. A clip's
             ``source`` may be absolute (it is made relative to the build folder) and a blank
@@ -457,7 +457,7 @@ def record_from_build(
         extras: what the cut adds to the record: ``fade_in``, ``fade_out``, ``loudness``,
             ``music`` (files absolute or relative to the build folder) and ``subtitles``.
     """
-    from storyboard.draw import describe
+    from storyboard.compiler.draw import describe
     from storyboard.media.probe import MediaError, probe
 
     prepared = result.prepared

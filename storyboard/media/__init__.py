@@ -3,7 +3,7 @@
 This package sits below every stage that touches real video: the preview backend and the
 Runware emulator render with :mod:`storyboard.media.animatic`; tests, the emulator and the cut
 measure with :mod:`storyboard.media.probe`. It depends only on Pillow, PyAV, the ffmpeg binary
-of ``imageio-ffmpeg`` and :mod:`storyboard.errors`.
+of ``imageio-ffmpeg`` and :mod:`storyboard.core.errors`.
 """
 
 from storyboard.media.animatic import AnimaticSpec, Segment, render, render_animatic

@@ -114,7 +114,7 @@ def audio_seconds(path: Path) -> float | None:
 def _audio_seconds(path: str, size: int, mtime_ns: int) -> float | None:
     import av
 
-    from storyboard.cut.streams import open_sound
+    from storyboard.media.containers import open_sound
 
     try:
         container = open_sound(Path(path))
@@ -180,10 +180,10 @@ def _video_header(path: str, size: int, mtime_ns: int) -> tuple[float, int, int,
 @functools.lru_cache(maxsize=64)
 def _audio_header(path: str, size: int, mtime_ns: int) -> str | None:
     """What is wrong with a music bed, or None. Opened as the cut opens it
-    (:func:`storyboard.cut.streams.open_sound`), and its first audio frame decoded."""
+    (:func:`storyboard.media.containers.open_sound`), and its first audio frame decoded."""
     import av
 
-    from storyboard.cut.streams import open_sound
+    from storyboard.media.containers import open_sound
 
     try:
         container = open_sound(Path(path))

@@ -25,7 +25,7 @@ from typing import Any
 
 import av
 
-from storyboard.errors import BuildError
+from storyboard.core.errors import BuildError
 
 MediaSource = str | Path | bytes
 

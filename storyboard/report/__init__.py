@@ -26,9 +26,9 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from PIL import Image
 
+from storyboard.core.files import PLAIN_FILES, Writer
 from storyboard.exports.record import ClipPlacement, FilmRecord
 from storyboard.report.graph_svg import graph_svg
-from storyboard.state.outputs import PLAIN_FILES, Writer
 
 REPORT_NAME = "report.html"
 ASSETS = "report_files"
@@ -70,7 +70,7 @@ def clock(seconds: float) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("storyboard", "templates"),
+        loader=PackageLoader("storyboard.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,7 +1,7 @@
 """The dependency graph of a build drawn as inline SVG, for the HTML report.
 
 Place in the pipeline: part of the report, the last stage. It takes the graph description
-of :func:`storyboard.draw.describe` (takes, elements, typed edges) as the film record keeps
+of :func:`storyboard.compiler.draw.describe` (takes, elements, typed edges) as the film record keeps
 it, and lays it out itself, so the report needs no layout engine, no network and no script:
 
 - columns: elements first (when there are any), then takes by depth (a take sits one column
@@ -104,7 +104,7 @@ def graph_svg(graph: Mapping[str, Any], statuses: Mapping[str, str] | None = Non
     """The graph description drawn as an ``<svg>`` element (see the module docstring).
 
     Args:
-        graph: what :func:`storyboard.draw.describe` returns.
+        graph: what :func:`storyboard.compiler.draw.describe` returns.
         statuses: each take's build status, by take id, for its colour.
     """
     nodes = _layout(graph, statuses or {})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from storyboard.backends.base import Job, Output, Ticket
 from storyboard.backends.preview import PreviewBackend
-from storyboard.errors import ProviderError
+from storyboard.core.errors import ProviderError
 
 
 class FakeProviderError(ProviderError):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build, prepare
-from storyboard.errors import BuildError
+from storyboard.build.pipeline import build, prepare
+from storyboard.build.state.workspace import ProjectLock, Workspace
+from storyboard.core.errors import BuildError
 from storyboard.media.frames import all_frames, frame_array
 from storyboard.media.probe import probe
-from storyboard.state.workspace import ProjectLock, Workspace
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult, read_lock, tiny_jpeg
 
@@ -184,7 +184,7 @@ def test_lock_lets_a_fresh_clone_download_instead_of_paying(film: Path) -> None:
 def test_a_locked_result_that_is_gone_is_priced_and_made_again_by_the_next_build(
     film: Path,
 ) -> None:
-    from storyboard.errors import ProviderError
+    from storyboard.core.errors import ProviderError
 
     backend = FakePaidBackend()
     build(film, backend=backend)
@@ -327,7 +327,7 @@ def test_a_second_build_of_the_project_is_refused(film: Path) -> None:
 def test_journal_resumes_a_pending_task_with_the_same_uuid(film: Path) -> None:
     prepared = prepare(film, backend_name="fake")
     workspace: Workspace = prepared.workspace
-    from storyboard.state.journal import Journal
+    from storyboard.build.state.journal import Journal
 
     journal = Journal(workspace.journal, backend="fake", endpoint="fake://")
     journal.submit("open", prepared.keys["open"], "11111111-2222-4333-8444-555555555555")

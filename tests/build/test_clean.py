@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
-from storyboard.errors import BuildError
+from storyboard.build.pipeline import build
+from storyboard.core.errors import BuildError
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult
 
@@ -214,8 +214,8 @@ def test_a_build_folder_killed_while_being_marked_is_storyboards_own(
     """A build killed between making its folder and renaming the marker into place leaves the
     folder with only the marker's temporary file: the next build takes it as its own (it was
     refused as 'not made by storyboard', which a kill trial found), and clean removes it."""
-    from storyboard.state.outputs import MARKER
-    from storyboard.state.safe import sibling_tmp
+    from storyboard.build.state.outputs import MARKER
+    from storyboard.build.state.safe import sibling_tmp
 
     root = project({"film.yaml": FILM})
     folder = root / "build" / "film"

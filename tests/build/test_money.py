@@ -15,10 +15,10 @@ import pytest
 
 from storyboard.backends.base import Job, Output, Ticket
 from storyboard.backends.runware.errors import RunwareConnectionError, RunwareTimeoutError
-from storyboard.build import RESUME_ACCEPTED, RESUME_SUBMITTED, UNSENT, build, prepare
-from storyboard.errors import BuildError
-from storyboard.plan import Pricing, render_plan
-from storyboard.state.journal import Journal, read_pending
+from storyboard.build.pipeline import RESUME_ACCEPTED, RESUME_SUBMITTED, UNSENT, build, prepare
+from storyboard.build.state.journal import Journal, read_pending
+from storyboard.compiler.plan import Pricing, render_plan
+from storyboard.core.errors import BuildError
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult
 

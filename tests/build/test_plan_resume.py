@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from storyboard import api
-from storyboard.build import RESUME_SUBMITTED, prepare
-from storyboard.errors import InputError
-from storyboard.plan import render_plan
-from storyboard.state.journal import Journal, read_pending
+from storyboard.build.pipeline import RESUME_SUBMITTED, prepare
+from storyboard.build.state.journal import Journal, read_pending
+from storyboard.compiler.plan import render_plan
+from storyboard.core.errors import InputError
 
 Project = Callable[[dict[str, str | bytes]], Path]
 

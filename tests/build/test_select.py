@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import build
-from storyboard.errors import InputError
+from storyboard.build.pipeline import build
+from storyboard.core.errors import InputError
 from tests.build.fakes import FakePaidBackend
 from tests.conftest import CliResult
 

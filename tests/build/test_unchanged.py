@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import UNCHANGED, BuildResult, build
-from storyboard.events import Event, TakeCached
-from storyboard.state.cache import Cache
+from storyboard.build.pipeline import UNCHANGED, BuildResult, build
+from storyboard.build.state.cache import Cache
+from storyboard.core.events import Event, TakeCached
 from tests.build.test_build import FILM
 from tests.conftest import tiny_jpeg
 

@@ -17,7 +17,7 @@ import pytest
 from numpy.typing import NDArray
 
 from storyboard.api import compile_storyboard
-from storyboard.compile import Compiled
+from storyboard.compiler.compile import Compiled
 from storyboard.cut.ffmpeg import ffmpeg_exe
 
 BURST_EVERY = 12  # a 10 ms 1 kHz burst at frames 3, 15, 27, ... of every source

@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
+from storyboard.core.errors import BuildError
 from storyboard.cut import AssemblyReport, Timeline, assemble, build_timeline, measure_videos
 from storyboard.cut.ffmpeg import ffmpeg_exe
-from storyboard.errors import BuildError
 from storyboard.media.probe import probe
 from tests.cut.conftest import (
     BURST_AT,

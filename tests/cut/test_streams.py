@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.ffmpeg import crf_for, ffmpeg_exe, run_ffmpeg
 from storyboard.cut.streams import index_video, nal_types, parameter_sets
-from storyboard.errors import BuildError
 from tests.cut.conftest import render_source
 
 

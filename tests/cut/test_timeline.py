@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from storyboard.core.errors import BuildError, InputError
 from storyboard.cut.timeline import CUT, Edge, Timeline, build_timeline, to_frames
-from storyboard.errors import BuildError, InputError
 from tests.conftest import tiny_audio
 from tests.cut.conftest import StoryboardFactory
 

@@ -11,7 +11,7 @@ import sys
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
-from storyboard.build import build
+from storyboard.build.pipeline import build
 
 
 def fast_backend() -> RunwareBackend:

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from storyboard.backends.factory import namespace
-from storyboard.build import build, prepare
+from storyboard.backends.namespaces import namespace
+from storyboard.build.pipeline import build, prepare
+from storyboard.build.state.journal import read_pending
 from storyboard.emulator.server import EmulatorServer
-from storyboard.state.journal import read_pending
 from tests.conftest import read_lock, tiny_jpeg
 from tests.e2e.runner import fast_backend
 

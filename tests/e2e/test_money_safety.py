@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from storyboard.build.state.journal import read_pending
 from storyboard.emulator.server import EmulatorServer
-from storyboard.state.journal import read_pending
 from tests.conftest import CliResult, tiny_jpeg
 
 Project = Callable[[dict[str, str | bytes]], Path]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from storyboard.backends.factory import namespace
-from storyboard.build import build, prepare
+from storyboard.backends.namespaces import namespace
+from storyboard.build.pipeline import build, prepare
 from storyboard.emulator.server import EmulatorServer
 from tests.conftest import read_lock
 from tests.e2e.runner import fast_backend

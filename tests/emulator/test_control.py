@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from storyboard.cli import cmd_emulator
+from storyboard.core.errors import InputError
 from storyboard.emulator.config import EmulatorConfig
 from storyboard.emulator.options import config_from_args
 from storyboard.emulator.server import EmulatorServer
-from storyboard.errors import InputError
 from tests.emulator.helpers import Api, video_task
 
 SEED_EDIT_SOURCE = (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import BuildResult, build
+from storyboard.build.pipeline import BuildResult, build
 from storyboard.exports.record import FilmRecord, record_from_build, write_record
 from tests.conftest import tiny_jpeg
 

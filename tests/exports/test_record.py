@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storyboard.draw import describe
-from storyboard.errors import InputError
+from storyboard.compiler.draw import describe
+from storyboard.core.errors import InputError
 from storyboard.exports.record import (
     RECORD_VERSION,
     ClipPlacement,
@@ -142,7 +142,7 @@ def test_write_record_is_atomic_and_stable(built: Built, tmp_path: Path) -> None
 
 def test_a_second_build_records_cached_takes(built: Built, tmp_path: Path) -> None:
     from storyboard.backends.preview import PreviewBackend
-    from storyboard.build import build
+    from storyboard.build.pipeline import build
 
     result = build(built.storyboard, backend=PreviewBackend(scale=1 / 12))
     record = record_from_build(result)

@@ -1,8 +1,8 @@
 """One build against a Runware server, in-process or as a process a test can kill.
 
 ``python -m tests.faults.runner STORYBOARD`` (with ``RUNWARE_API_KEY`` and
-``RUNWARE_BASE_URL`` set) runs :func:`storyboard.build.build` with the real Runware backend,
-polling and retrying quickly (the emulator's jobs take a fraction of a second), and prints
+``RUNWARE_BASE_URL`` set) runs :func:`storyboard.build.pipeline.build` with the real Runware
+backend, polling and retrying quickly (the emulator's jobs take a fraction of a second), and prints
 one line per build event on stdout, flushed at once, so that a test can kill the process
 right after a chosen event. Exit status: 0 every take finished, 1 otherwise.
 
@@ -18,8 +18,8 @@ import sys
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
-from storyboard.build import build
-from storyboard.events import Event
+from storyboard.build.pipeline import build
+from storyboard.core.events import Event
 
 FILM_SCALE = 1 / 12
 """The film is cut at the emulator's render scale (1920x1080 -> 160x90), to stay fast."""

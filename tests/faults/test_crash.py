@@ -31,10 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyboard.build.state.cache import Cache
+from storyboard.build.state.lockfile import LockFile
+from storyboard.core.errors import InputError
 from storyboard.emulator.server import EmulatorServer
-from storyboard.errors import InputError
-from storyboard.state.cache import Cache
-from storyboard.state.lockfile import LockFile
 from tests.faults.conftest import Figures, Size
 from tests.faults.films import double_charges, film_files, locked_hashes
 

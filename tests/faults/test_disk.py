@@ -197,7 +197,7 @@ def test_a_full_disk_fails_clearly_and_the_next_build_pays_nothing_again(
 
 def _estimate(film: Path) -> float:
     """What the plan says building every take costs (nothing is cached yet)."""
-    from storyboard.build import prepare
+    from storyboard.build.pipeline import prepare
 
     return prepare(film, backend_name="runware").plan.total
 

@@ -37,7 +37,7 @@ from ruamel.yaml import YAML
 from storyboard.cli.main import main
 from tests.faults.conftest import Figures, current_size
 from tests.faults.films import film, film_files
-from tests.unit.test_check_properties import FILES, SOURCES, VALID, dump, mutated
+from tests.language.test_check_properties import FILES, SOURCES, VALID, dump, mutated
 
 SEED = int(os.environ.get("STORYBOARD_FUZZ_SEED", "20261125"))
 BUDGET = settings(

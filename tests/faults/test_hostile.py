@@ -37,11 +37,11 @@ import httpx
 import pytest
 
 from storyboard.backends.runware import RunwareClient, RunwareError
-from storyboard.build import build
+from storyboard.build.pipeline import build
+from storyboard.build.state.lockfile import LockFile
 from storyboard.cli.main import main
+from storyboard.core.errors import InputError
 from storyboard.emulator.server import EmulatorServer
-from storyboard.errors import InputError
-from storyboard.state.lockfile import LockFile
 from tests.conftest import read_lock, tiny_jpeg
 from tests.faults.conftest import Figures
 from tests.faults.runner import FILM_SCALE, fast_backend
@@ -361,7 +361,7 @@ CAP = 64 * 1024
 
 def _serve(route: Callable[[httpx.Request], httpx.Response]) -> RunwareClient:
     from storyboard.backends.runware.client import RetryPolicy
-    from tests.client.fakes import StubResolver
+    from tests.backends.runware.fakes import StubResolver
 
     return RunwareClient(
         "a-test-key-for-downloads",

@@ -400,7 +400,7 @@ def _lose_sha(clone: Path) -> str:
 
 
 def _as_version_1(clone: Path) -> str:
-    from storyboard.state.lockfile import LockFile
+    from storyboard.build.state.lockfile import LockFile
 
     lock = LockFile.read(clone / "film.lock", "film.yaml")
     takes = {e.take: {k: v for k, v in e.to_json().items() if k != "take"} for e in lock.entries}
@@ -418,7 +418,7 @@ def _rename(clone: Path) -> str:
 def _killed_after_submit(clone: Path, cut: str) -> str:
     """The clone as a build killed after paying for ``close`` leaves it: the journal's submit
     line (cut short as ``cut`` says), no result in the cache, the take not in the lock."""
-    from storyboard.state.lockfile import LockFile
+    from storyboard.build.state.lockfile import LockFile
 
     lock = LockFile.read(clone / "film.lock", "film.yaml")
     close = lock.takes["close"]
@@ -512,8 +512,8 @@ def test_a_symlink_that_appears_after_a_take_was_paid_for_is_exit_1_never_2(
     project: Callable[[dict[str, str | bytes]], Path], tmp_path: Path, run_cli: Run
 ) -> None:
     from storyboard.backends.base import Output, Ticket
-    from storyboard.build import build
-    from storyboard.errors import BuildError, InputError
+    from storyboard.build.pipeline import build
+    from storyboard.core.errors import BuildError, InputError
     from tests.build.fakes import FakePaidBackend
 
     root = project({"film.yaml": FILM})

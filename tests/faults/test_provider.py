@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-import storyboard.execute
-from storyboard.build import BuildResult, build
+import storyboard.build.execute
+from storyboard.build.pipeline import BuildResult, build
 from storyboard.emulator.server import EmulatorServer
 from tests.faults.conftest import Figures, Size
 from tests.faults.films import billed_per_take, film_files, locked_hashes, take_of_task
@@ -104,7 +104,7 @@ def test_a_film_builds_with_every_provider_fault_on(
     film = root / "film.yaml"
     emulator.set_faults(ALL_FAULTS, seed=8)
     minting = _TargetingUUIDs(emulator)
-    monkeypatch.setattr(storyboard.execute, "uuid", SimpleNamespace(uuid4=minting.uuid4))
+    monkeypatch.setattr(storyboard.build.execute, "uuid", SimpleNamespace(uuid4=minting.uuid4))
 
     builds: list[BuildResult] = []
     final = _build_until_done(film, builds)

@@ -38,10 +38,10 @@ import pytest
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
-from storyboard.build import build
+from storyboard.build.pipeline import build
 from storyboard.cli.main import main
+from storyboard.core.events import Event
 from storyboard.emulator.server import EmulatorServer
-from storyboard.events import Event
 from tests.faults.conftest import Figures
 from tests.faults.films import billed_per_take, film_files
 from tests.faults.runner import FILM_SCALE

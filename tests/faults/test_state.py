@@ -29,11 +29,11 @@ from storyboard.backends.runware.errors import (
     RunwareSafetyError,
     RunwareTimeoutError,
 )
-from storyboard.build import build
-from storyboard.errors import BuildError
-from storyboard.state.files import atomic_write_text
-from storyboard.state.journal import Journal
-from storyboard.state.workspace import ProjectLock, Workspace
+from storyboard.build.pipeline import build
+from storyboard.build.state.journal import Journal
+from storyboard.build.state.workspace import ProjectLock, Workspace
+from storyboard.core.errors import BuildError
+from storyboard.core.files import atomic_write_text
 from tests.build.fakes import FakePaidBackend
 
 Project = Callable[[dict[str, str | bytes]], Path]
@@ -184,7 +184,7 @@ def test_nothing_is_sent_when_the_journal_cannot_be_written(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     backend = Scripted()
-    monkeypatch.setattr("storyboard.state.journal.write_all", full)
+    monkeypatch.setattr("storyboard.build.state.journal.write_all", full)
     result = build(film, backend=backend, select=["one"])
     monkeypatch.undo()
     assert result.outcomes["one"].status == "failed"
@@ -255,7 +255,7 @@ def test_a_write_on_a_full_disk_is_a_clear_build_error(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("storyboard.state.files.os.fsync", full)
+    monkeypatch.setattr("storyboard.core.files.os.fsync", full)
     with pytest.raises(BuildError, match=r"cannot write .*film.lock: No space left on device; "):
         atomic_write_text(tmp_path / "film.lock", "{}")
     assert list(tmp_path.iterdir()) == []  # no temporary file left

@@ -32,17 +32,17 @@ from typing import Any
 import httpx
 import pytest
 
-import storyboard.execute
-from storyboard.backends.factory import namespace
+import storyboard.build.execute
+from storyboard.backends.namespaces import namespace
 from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RetryPolicy, RunwareClient
 from storyboard.backends.runware.poll import PollPolicy
-from storyboard.build import BuildResult, build
+from storyboard.build.pipeline import BuildResult, build
+from storyboard.build.state.cache import Cache
+from storyboard.build.state.journal import read_pending
+from storyboard.core.events import Event, TakeDone, TakeFailed
 from storyboard.emulator.server import EmulatorServer
-from storyboard.events import Event, TakeDone, TakeFailed
-from storyboard.state.cache import Cache
-from storyboard.state.journal import read_pending
-from tests.client.fakes import StubResolver
+from tests.backends.runware.fakes import StubResolver
 from tests.faults.conftest import Figures
 from tests.faults.films import double_charges
 from tests.faults.runner import FILM_SCALE
@@ -450,7 +450,7 @@ def test_redirects_to_another_port_or_an_inner_address_are_refused_before_connec
             bench.emulator.add_fault("redirect", task=str(value), **targets.pop(0))
         return value
 
-    monkeypatch.setattr(storyboard.execute, "uuid", SimpleNamespace(uuid4=uuid4))
+    monkeypatch.setattr(storyboard.build.execute, "uuid", SimpleNamespace(uuid4=uuid4))
     first = bench.build()
     to_port, to_metadata = first.failed("one"), first.failed("two")
     assert f"loopback port {port}, not the emulator's ({bench.emulator.port})" in to_port

@@ -140,7 +140,7 @@ def _write_audio(path: Path) -> None:
 
 def _write_video(path: Path, seconds: float) -> None:
     """A video the model takes as an input (720 px on its shorter side, 24 fps)."""
-    from tests.compile.test_media_limits import video
+    from tests.media.test_limits import video
 
     path.parent.mkdir(parents=True, exist_ok=True)
     video(path, seconds, "1280x720")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from storyboard.errors import BuildError
+from storyboard.core.errors import BuildError
 from storyboard.media import MediaError, probe, render_animatic, sniff_image, sniff_video
 
 

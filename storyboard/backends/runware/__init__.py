@@ -10,7 +10,7 @@ Modules, from the wire up::
     download  stream a result to disk, capped, checked to be a video; where it may go
     client    RunwareClient: submit (idempotent retries), upload, wait, download
 
-Only :mod:`storyboard.errors` is imported from the rest of storyboard.
+Only :mod:`storyboard.core.errors` is imported from the rest of storyboard.
 """
 
 from storyboard.backends.runware.client import (

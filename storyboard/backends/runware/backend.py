@@ -35,7 +35,7 @@ class RunwareBackend:
     paid = True
 
     def __init__(self, client: RunwareClient) -> None:
-        from storyboard.backends.factory import namespace
+        from storyboard.backends.namespaces import namespace
 
         self.client = client
         self.endpoint = redact_url(client.base_url)  # journaled: nothing secret in it

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from storyboard.backends.runware import wire
+import storyboard.backends.runware.wire as wire
 from storyboard.backends.runware.download import (
     DEFAULT_MAX_BYTES,
     Destinations,

@@ -1,9 +1,9 @@
 """The Runware client's exception family, and how raw server codes map onto it.
 
 Every error the client raises on purpose is a :class:`RunwareError`, itself a
-:class:`storyboard.errors.ProviderError`, so the CLI maps all of them to exit status 1::
+:class:`storyboard.core.errors.ProviderError`, so the CLI maps all of them to exit status 1::
 
-    ProviderError (storyboard.errors)
+    ProviderError (storyboard.core.errors)
      +-- RunwareError                      base; task_uuid, parameter, code, status_code,
           |                                retryable, may_be_running, documentation
           +-- RunwareValidationError       the request is wrong (400, invalid*/missing*/...)
@@ -39,7 +39,7 @@ import re
 from typing import Any, ClassVar
 
 from storyboard.backends.runware.redact import scrub
-from storyboard.errors import ProviderError
+from storyboard.core.errors import ProviderError
 
 __all__ = [
     "RunwareAuthError",

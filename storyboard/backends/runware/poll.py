@@ -36,7 +36,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from storyboard.backends.runware import wire
+import storyboard.backends.runware.wire as wire
 from storyboard.backends.runware.errors import (
     RunwareError,
     RunwareNotFoundError,

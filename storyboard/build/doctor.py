@@ -1,0 +1,235 @@
+"""``storyboard doctor``: what is wrong with a storyboard's state, and the repairs that lose
+nothing paid for.
+
+Place in the pipeline: beside it. ``plan`` and ``build`` refuse state they cannot read (exit
+2, ``FILE:LINE:COL``, nothing sent) and point here. The doctor reads the same state the
+same way, the lock file ``NAME.lock``, the journal ``.storyboard/journal/NAME.jsonl``, the
+state folders and the build folder, and reports every problem at its place. With ``fix``,
+under the project lock, it repairs what can be repaired without losing a paid result:
+
+- a lock file with git merge conflicts: the entries of both sides are kept (each one a result
+  someone paid for; the next build keeps those its takes use), written as version 2;
+- a damaged lock entry whose result this machine's cache holds: restored from the cache;
+- a journal line that cannot be read: the records that can be read are kept (a ``submit``
+  cut short whose task UUID survived is written whole); a line that is no record, or whose
+  task UUID is lost, is dropped, and the doctor names its take: if that request reached the
+  provider it was paid for, and the next build will pay for the take again.
+
+Everything else is only reported, with what to do: a damaged lock entry the cache cannot
+restore (restore it from git, or delete its line and pay for the take again), a symlink in
+the state or the build folder, a build folder storyboard did not make. The storyboard itself
+need not be valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storyboard.build.state import journal as journal_file
+from storyboard.build.state import lockfile
+from storyboard.build.state.cache import Cache
+from storyboard.build.state.safe import UnsafePath
+from storyboard.build.state.workspace import ProjectLock, Workspace
+from storyboard.core.diagnostics import Diagnostic, Position, display_path
+from storyboard.core.errors import InputError
+from storyboard.language.load import check_storyboard_name, find_project_root
+
+
+@dataclass
+class Finding:
+    """One problem, where it is, and its repair (``None``: only by hand, as the message says)."""
+
+    diagnostic: Diagnostic
+    repair: str | None = None
+    repaired: bool = False
+
+
+@dataclass
+class Examination:
+    """What the doctor found (and, with ``fix``, repaired)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def unresolved(self) -> list[Finding]:
+        return [f for f in self.findings if not f.repaired]
+
+    def add(self, where: Position | None, message: str, repair: str | None = None) -> Finding:
+        finding = Finding(Diagnostic(where, message), repair)
+        self.findings.append(finding)
+        return finding
+
+
+def examine(
+    path: str | os.PathLike[str],
+    *,
+    build_dir: Path | None = None,
+    fix: bool = False,
+    wait: float = 0.0,
+) -> Examination:
+    """Examine (and with ``fix``, repair) the state of the storyboard at ``path``.
+
+    Raises:
+        InputError: there is no such storyboard file.
+        BuildError: with ``fix``, a build of the project is running (after ``wait`` seconds).
+    """
+    storyboard = Path(path).absolute()
+    found = Examination()
+    named = check_storyboard_name(storyboard)
+    if named is not None:
+        found.findings.append(Finding(named))
+        return found
+    if not storyboard.is_file():
+        raise InputError.at(None, f"{path}: no such storyboard file")
+    try:
+        workspace = Workspace.for_storyboard(storyboard, find_project_root(storyboard), build_dir)
+    except UnsafePath as exc:
+        found.add(None, str(exc))
+        return found
+    _check_places(workspace, found)
+    if fix and any(f.repair for f in found.findings):
+        try:
+            with ProjectLock(workspace, wait=wait):
+                found.findings.clear()  # what holds under the lock is what gets repaired
+                _check_places(workspace, found, fix=True)
+        except UnsafePath as exc:
+            found.add(None, f"{exc}; nothing was repaired")
+    return found
+
+
+def _check_places(workspace: Workspace, found: Examination, *, fix: bool = False) -> None:
+    tree = workspace.tree
+    for folder in (
+        workspace.state, workspace.cache, workspace.journal.parent, workspace.frames,
+        workspace.tmp, workspace.records("x").parent,
+    ):  # fmt: skip
+        with _reported(found):
+            tree.names(folder)
+    with _reported(found):
+        state = workspace.outputs.inspect()
+        if state == "legacy":
+            found.notes.append(
+                f"{display_path(workspace.build_dir)} was made by an older storyboard: the "
+                "next build marks it as its own"
+            )
+    _check_lock(workspace, found, fix=fix)
+    _check_journal(workspace, found, fix=fix)
+
+
+@contextmanager
+def _reported(found: Examination) -> Iterator[None]:
+    try:
+        yield
+    except UnsafePath as exc:
+        found.add(None, str(exc))
+
+
+def _read(workspace: Workspace, path: Path, found: Examination) -> str | None:
+    """The text of a state file, ``None`` when it is missing or refused (reported)."""
+    try:
+        return workspace.tree.read_text(path)
+    except UnsafePath as exc:
+        found.add(None, str(exc))
+        return None
+
+
+def _check_lock(workspace: Workspace, found: Examination, *, fix: bool) -> None:
+    path = workspace.lockfile
+    text = _read(workspace, path, found)
+    if text is None:
+        return
+    name = workspace.storyboard.name
+    _, problems = lockfile.parse(text, path, name)
+    if not problems:
+        return
+    cache = Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
+    repaired = lockfile.repair(text, path, name, restore=_restorer(cache))
+    # all or nothing: a lock with a problem no repair solves is left for a person to mend
+    whole = not repaired.unresolved
+    seen = {(p.line, p.message) for p in problems}
+    extra = [p for p in repaired.unresolved if (p.line, p.message) not in seen]
+    findings = []
+    for problem, diagnostic in zip(
+        [*problems, *extra], lockfile.diagnostics(path, [*problems, *extra]), strict=True
+    ):
+        if whole:
+            how = (
+                "keep the entries of both sides"
+                if problem.conflict
+                else "restore the entry from this machine's cache"
+            )
+            findings.append(Finding(diagnostic, how))
+        elif problem.conflict:
+            findings.append(Finding(diagnostic))
+        else:
+            advice = (
+                f"; restore it from git (git log -p {path.name}), or delete its line: the "
+                "next build pays for that take again"
+            )
+            findings.append(Finding(Diagnostic(diagnostic.position, diagnostic.message + advice)))
+    found.findings += findings
+    if fix and whole:
+        repaired.lock.tree = workspace.tree
+        workspace.tree.write_atomic(path, repaired.lock.text().encode("utf-8"))
+        for finding in findings:
+            finding.repaired = True
+        found.notes += [f"{display_path(path)}: {note}" for note in repaired.fixed]
+
+
+def _restorer(cache: Cache) -> Callable[[str, str, str], lockfile.LockedTake | None]:
+    def restore(key: str, backend: str, take: str) -> lockfile.LockedTake | None:
+        try:
+            entry = cache.get(backend, key)
+        except UnsafePath:
+            return None
+        if entry is None:
+            return None
+        model = (entry.meta or {}).get("model")
+        return lockfile.LockedTake(
+            key=key,
+            backend=backend,
+            model=str(model) if model else "unknown",
+            task_uuid=entry.task_uuid,
+            cost=entry.cost,
+            results=tuple(
+                lockfile.LockedResult(r.video_uuid, r.url, r.sha256, r.bytes) for r in entry.results
+            ),
+            take=take,
+        )
+
+    return restore
+
+
+def _check_journal(workspace: Workspace, found: Examination, *, fix: bool) -> None:
+    path = workspace.journal
+    text = _read(workspace, path, found)
+    if text is None:
+        return
+    records, problems = journal_file.parse(text)
+    if not problems:
+        return
+    shown = display_path(path)
+    findings = []
+    for problem in problems:
+        if problem.salvaged is not None:
+            how = "write the record whole"
+        elif not problem.fatal:
+            how = "drop the line (nothing hangs on it)"
+        else:
+            how = (
+                "drop the line: if that request reached the provider it was paid for, and "
+                "the next build pays for the take again (check the provider's usage)"
+            )
+        findings.append(Finding(Diagnostic(Position(shown, problem.line, 1), problem.message), how))
+    found.findings += findings
+    if fix:
+        body = "".join(json.dumps(event, sort_keys=True) + "\n" for _, event in records)
+        workspace.tree.write_atomic(path, body.encode("utf-8"), staging=workspace.tmp)
+        for finding in findings:
+            finding.repaired = True

@@ -1,0 +1,708 @@
+"""Stage 6, execute: run the compiled takes to finished videos, in dependency order.
+
+For each take, cheapest first: its result is in the cache -> done; the lock file names a
+paid result with this key -> download it, verify its hash, done; another take of this build
+makes the same request (the same key) -> wait for it and use its result (one generation
+serves both); otherwise make the inputs it needs (exact frames of upstream takes, their
+videos), write the task UUID to the journal, send the request, wait for the videos and store
+them in the cache atomically. Results are found by key, never by take id: a renamed shot is
+the same request.
+
+A generation the service failed for good is journaled as failed. When the service says a new
+attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
+again under a new task UUID, at most ``retries`` times; refusals and moderation are never
+retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
+A refusal of a value the writer wrote (a prompt moderation flagged, an image) fails the take
+with what to change and where (:class:`Refused`, :mod:`storyboard.compiler.origins`).
+
+The journal follows each request: ``submit`` before it is sent, ``accepted`` once the
+service said it holds it (so that the plan and ``--max-cost`` know resuming it is no new
+charge), ``unsent`` when no byte of it left this machine (a refused connection: the backend
+says so with ``not_sent``), so that the next plan says ``generate`` and the next build sends
+it as new, under the same UUID.
+
+Nothing a paid backend brings back is trusted as sent: before the cache takes a result it
+must be a video that plays (:func:`storyboard.media.probe.check_video`: a container, a video
+stream, a first frame that decodes) and last as long as the request asked, within
+:data:`DURATION_TOLERANCE`; so must a result downloaded from the lock file. A result that
+fails is not cached, not locked and not sent again as a new (paid) task: the take fails
+with the provider's task UUID, which stays pending in the journal. The backend is also told
+the most the provider may say the job cost (the plan's estimate times :data:`COST_MARGIN`).
+URLs are kept redacted wherever they are written (no query, no userinfo).
+
+Independent takes run at the same time, at most ``jobs`` at once. A failed take skips its
+dependents; without ``keep_going`` no new take starts after a failure, but takes already
+sent are waited for (they are paid for). Nothing here prints: progress goes out as events.
+
+A take whose length was not known before it was made (an edit of a remote video: see
+:mod:`storyboard.compiler.fit`) is measured as soon as its video is here, and the cut and the
+hand-offs are checked again with that length. What does not fit is reported at its place in
+the storyboard, and the takes that depend on that take are not sent (nor, without
+``keep_going``, any other new take): the build fails with status 1, having paid for nothing
+it cannot use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import subprocess
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from storyboard.backends.base import Backend, Job, Output, Segment
+from storyboard.backends.runware.redact import redact_url
+from storyboard.build.state.cache import Cache, CacheEntry
+from storyboard.build.state.journal import Journal
+from storyboard.build.state.lockfile import LockedResult, LockedTake, LockFile
+from storyboard.build.state.safe import Tree
+from storyboard.build.state.workspace import Workspace
+from storyboard.compiler.compile import Compiled, CompiledTake
+from storyboard.compiler.resolve import Handoff
+from storyboard.core.diagnostics import Diagnostic
+from storyboard.core.errors import BuildError, ProviderError
+from storyboard.core.events import (
+    EventSink,
+    Note,
+    TakeCached,
+    TakeDone,
+    TakeFailed,
+    TakeSkipped,
+    TakeStarted,
+    ignore,
+)
+from storyboard.core.files import disk_error
+from storyboard.language.sources import MediaRef
+from storyboard.media.frames import extract_frame
+
+Status = Literal["cached", "locked", "generated", "failed", "skipped", "unselected"]
+
+#: A paid result's length may differ from the requested one by this many seconds, or by
+#: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
+DURATION_TOLERANCE = (1.0, 0.1)
+#: How a take is skipped that depends on a length the storyboard does not fit.
+NOT_SENT = "not sent: "
+#: The most a provider may say a take cost, as a multiple of the plan's estimate for it; an
+#: answer above it is refused as not to be trusted (prices change, a thousandfold does not).
+COST_MARGIN = 3.0
+
+
+@dataclass
+class Outcome:
+    """What became of one take."""
+
+    take: str
+    status: Status
+    entry: CacheEntry | None = None
+    message: str = ""
+    cost: float = 0.0
+    diagnostic: Diagnostic | None = None
+    """For a take the service refused for a value of the storyboard: what to change, at its
+    ``FILE:LINE:COL`` (see :class:`Refused`)."""
+
+
+@dataclass
+class Execution:
+    """Everything the executor needs for one build."""
+
+    compiled: Compiled
+    keys: dict[str, str]
+    backend: Backend
+    workspace: Workspace
+    cache: Cache
+    journal: Journal
+    lock: LockFile
+    jobs: int = 4
+    keep_going: bool = False
+    retries: int = 1
+    """New attempts (new task UUIDs) for a generation that failed in a way that may pass."""
+    selected: Collection[str] | None = None
+    emit: EventSink = ignore
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    gone_from_lock: set[str] = field(default_factory=set)
+    """Keys whose locked result the provider no longer serves (the build drops their lock
+    entries, so that the next plan prices them and the next build makes them again)."""
+    making: dict[str, tuple[str, asyncio.Future[Outcome]]] = field(default_factory=dict)
+    """The take making each key in this build, and its outcome when it has one: a take of
+    the same request waits for it instead of sending the request again."""
+    lengths: dict[str, int | None] = field(default_factory=dict)
+    """Each take's length in frames at 24 fps as known so far: the compile's, and each
+    unknown one measured once its take is made."""
+    measured: set[str] = field(default_factory=set)
+    """Takes measured once made (their length was not known before)."""
+    reported: set[Diagnostic] = field(default_factory=set)
+    """What was found not to fit a measured length (each reported once)."""
+    misfits: dict[str, str] = field(default_factory=dict)
+    """Takes whose measured length the storyboard does not fit, and why: their dependents
+    are not sent."""
+    stopped_by: str = "an earlier take failed"
+    """Why no new take starts once ``stop`` is set (without ``keep_going``)."""
+
+
+async def execute(run: Execution) -> dict[str, Outcome]:
+    """Run every selected take; return the outcome of each take that was considered."""
+    limit = asyncio.Semaphore(max(1, run.jobs))
+    stop = asyncio.Event()
+    tasks: dict[str, asyncio.Task[Outcome]] = {}
+    selected = set(run.selected) if run.selected is not None else None
+    run.lengths = {**run.compiled.lengths, **run.lengths}
+
+    async def one(compiled: CompiledTake) -> Outcome:
+        outcome = await made(compiled)
+        # a take made now was measured in _run; one from the cache or a twin is, here
+        _fit_measured(run, compiled, outcome, stop)
+        return outcome
+
+    async def made(compiled: CompiledTake) -> Outcome:
+        take = compiled.take
+        upstream = [await tasks[dep] for dep in take.depends_on if dep in tasks]
+        bad = [o.take for o in upstream if o.status in ("failed", "skipped", "unselected")]
+        if bad and selected is not None and take.id not in selected:
+            return _unselected(run, take.id)
+        if bad:
+            return _skip(run, take.id, f"needs {', '.join(bad)}, which did not finish")
+        key = run.keys[take.id]
+        entry = run.cache.get(run.backend.namespace, key)
+        if entry is not None:
+            pending = run.journal.pending(key)
+            if pending is not None and pending.task_uuid == entry.task_uuid:
+                # a build killed between the cache and the journal: the result is in
+                run.journal.done(key, pending.task_uuid)
+            run.emit(TakeCached(take.id, "cache"))
+            return _record(run, Outcome(take.id, "cached", entry))
+        if selected is not None and take.id not in selected:
+            return _unselected(run, take.id)
+        twin = run.making.get(key)
+        if twin is not None:  # the same request as another take's: one generation serves both
+            return await _share(run, take.id, *twin)
+        misfit = [run.misfits[d] for d in take.depends_on if d in run.misfits]
+        if misfit:
+            return _skip(run, take.id, f"{NOT_SENT}{misfit[0]}")
+        if stop.is_set():
+            return _skip(run, take.id, f"not started: {run.stopped_by}")
+        made: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        run.making[key] = (take.id, made)
+        try:
+            return await _run(run, compiled, key, limit, stop)
+        finally:
+            made.set_result(run.outcomes.get(take.id) or Outcome(take.id, "skipped"))
+
+    for compiled in run.compiled.takes:  # dependency order: upstream tasks exist first
+        tasks[compiled.id] = asyncio.create_task(one(compiled))
+    await asyncio.gather(*tasks.values())
+    return run.outcomes
+
+
+async def _run(
+    run: Execution,
+    compiled: CompiledTake,
+    key: str,
+    limit: asyncio.Semaphore,
+    stop: asyncio.Event,
+) -> Outcome:
+    """Make one take (at most ``run.jobs`` at once); a failure stops new takes unless
+    ``keep_going``."""
+    take = compiled.take
+    async with limit:
+        if stop.is_set():
+            return _skip(run, take.id, f"not started: {run.stopped_by}")
+        try:
+            outcome = await _produce(run, compiled, key)
+        except Exception as exc:
+            if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
+                exc = disk_error(exc, f"write the files of take '{take.id}'")
+            message = str(exc) or type(exc).__name__
+            diagnostic = exc.diagnostic if isinstance(exc, Refused) else None
+            where = diagnostic.position if diagnostic is not None else None
+            run.emit(TakeFailed(take.id, message, where))
+            outcome = Outcome(take.id, "failed", message=message, diagnostic=diagnostic)
+        if outcome.status == "failed" and not run.keep_going:
+            stop.set()
+        # before the next take may start: what does not fit stops new takes like a failure
+        _fit_measured(run, compiled, outcome, stop)
+        return _record(run, outcome)
+
+
+async def _share(run: Execution, take_id: str, twin: str, made: asyncio.Future[Outcome]) -> Outcome:
+    """The outcome of a take whose request another take of this build is making."""
+    outcome = await made
+    if outcome.entry is None:
+        return _skip(run, take_id, f"the same request as '{twin}', which did not finish")
+    run.emit(TakeCached(take_id, f"take:{twin}"))
+    return _record(run, Outcome(take_id, "cached", outcome.entry, f"same request as '{twin}'"))
+
+
+def _fit_measured(
+    run: Execution, compiled: CompiledTake, outcome: Outcome, stop: asyncio.Event
+) -> None:
+    """Measure a take whose length was not known before it was made (once), and check the
+    cut and the hand-offs with it, before any take that depends on it is sent."""
+    from storyboard.compiler.fit import fit_problems, take_lengths
+    from storyboard.cut.assemble import measure_videos
+    from storyboard.language.timing import FPS, frames_at_fps
+
+    take, entry = compiled.take, outcome.entry
+    known = run.compiled.lengths
+    if entry is None or take.id not in known or known[take.id] is not None:
+        return  # not made, or its length was known before
+    if take.id in run.measured:
+        return
+    run.measured.add(take.id)
+    video = entry.path(min(take.pick, len(entry.results)) - 1)
+    try:
+        # Measured in the loop's own thread (reading an index takes milliseconds): a cached
+        # take is measured before any other take of this build gets to start.
+        measured = measure_videos({take.id: video})
+    except (BuildError, OSError):
+        return  # checked as a video when it came in; the cut says what is wrong, if anything
+    run.lengths[take.id] = frames_at_fps(*measured[take.id])
+    # an edit of this take lasts as long: known now too, before it is sent
+    derived = take_lengths(run.compiled.resolved, known=run.lengths)
+    run.lengths.update({t: n for t, n in derived.items() if run.lengths.get(t) is None})
+    found = fit_problems(run.compiled, run.lengths)
+    problems = sorted((d for d in found if d not in run.reported), key=Diagnostic.sort_key)
+    if not problems:
+        return
+    run.reported.update(problems)
+    for problem in problems:
+        run.emit(Note(take.id, problem.render()))
+    seconds = (run.lengths[take.id] or 0) / FPS
+    where = ", ".join(str(p.position) for p in problems if p.position is not None)
+    run.misfits[take.id] = (
+        f"the storyboard does not fit the video of '{take.id}', {seconds:g} s long, known "
+        f"only once it was made (at {where})"
+    )
+    if not run.keep_going:
+        run.stopped_by = run.misfits[take.id]
+        stop.set()
+
+
+def _record(run: Execution, outcome: Outcome) -> Outcome:
+    run.outcomes[outcome.take] = outcome
+    return outcome
+
+
+def _unselected(run: Execution, take_id: str) -> Outcome:
+    """A take ``--select`` left out, with no result in the cache: not built, not a failure."""
+    reason = "not selected, and not built yet"
+    run.emit(TakeSkipped(take_id, reason))
+    return _record(run, Outcome(take_id, "unselected", message=reason))
+
+
+def _skip(run: Execution, take_id: str, reason: str) -> Outcome:
+    run.emit(TakeSkipped(take_id, reason))
+    return _record(run, Outcome(take_id, "skipped", message=reason))
+
+
+async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
+    take = compiled.take
+    backend = run.backend
+    if backend.paid:
+        locked = run.lock.find(key, backend.namespace)
+        if locked is not None:
+            expected = _expected_seconds(compiled, None)
+            entry = await _from_lock(run, locked, expected)
+            run.emit(TakeCached(take.id, "lock"))
+            return Outcome(take.id, "locked", entry)
+    files, provider_ids, source_seconds = await _inputs(run, compiled)
+    started = time.monotonic()
+    tree = run.workspace.tree
+    staging = tree.make_temp_dir(run.cache.staging, "incoming-")
+    # A new attempt is a new paid request: only for a take of one result (a failure after
+    # some of several results arrived would pay for those again).
+    number = compiled.request.get("numberResults", 1)
+    retries = max(0, run.retries) if number in (None, 1) else 0
+    try:
+        for attempt in range(retries + 1):
+            pending = run.journal.pending(key)
+            # This build sends it first: a new request, or one no earlier build could send.
+            fresh = pending is None or pending.unsent
+            task_uuid = pending.task_uuid if pending else str(uuid.uuid4())
+            if fresh:  # durable before anything is sent (an unsent one: under its old UUID)
+                run.journal.submit(take.id, key, task_uuid)
+            job = Job(
+                take=take.id,
+                key=key,
+                task_uuid=task_uuid,
+                request=compiled.request,
+                files=files,
+                provider_ids=provider_ids,
+                resumed=pending is not None,
+                segments=tuple(Segment(s.id, s.prompt, s.duration or 0) for s in take.shots),
+                source_seconds=source_seconds,
+                cost_limit=_cost_limit(run, compiled) if backend.paid else None,
+            )
+            run.emit(TakeStarted(take.id, task_uuid, not fresh))
+            submitted = False
+            try:
+                ticket = await backend.submit(job)
+                submitted = True
+                run.journal.accepted(key, task_uuid)  # resuming it is no new charge
+                outputs = await backend.collect(ticket, staging)
+                break
+            except ProviderError as exc:
+                provider = _provider(run)
+                if getattr(exc, "not_sent", False):
+                    # No byte of it left this machine: nothing to resume, nothing paid. (One
+                    # an earlier build may have sent stays as it was, to be resumed.)
+                    if fresh:
+                        run.journal.unsent(key, task_uuid, str(exc))
+                        raise
+                    assert pending is not None
+                    sent = "holds" if pending.accepted else "may hold"
+                    raise ProviderError(
+                        f"{exc}. {provider} {sent} task {task_uuid} from an earlier build: "
+                        "the next build asks for it again by this task UUID, and never pays "
+                        "for it twice"
+                    ) from exc
+                # Anything ambiguous (the task may have been accepted, its result not brought
+                # back) stays pending under its UUID, to be resumed: never sent again anew.
+                if not _definitive(exc):
+                    raise
+                if pending is not None and pending.accepted and not submitted:
+                    # A task the service said it holds, refused when sent again (an upload
+                    # of its inputs expired, say): a new UUID could pay for it twice.
+                    raise ProviderError(
+                        f"{exc}. {provider} accepted task {task_uuid} in an earlier build: "
+                        "it stays pending, and the next build asks for it again by this task "
+                        "UUID (it is not paid for twice)"
+                    ) from exc
+                # The service refused the request or failed the generation, for good.
+                run.journal.failed(key, task_uuid, str(exc))
+                if attempt >= retries or not getattr(exc, "retryable", False):
+                    refused = _refusal(run, compiled, exc)
+                    if refused is not None:
+                        raise refused from exc
+                    raise
+                run.emit(Note(take.id, f"{take.id}: {exc}; sending it again as a new task"))
+        if backend.paid:  # paid for, so sent again by no one: refused, it stays pending
+            await _check_results(compiled, outputs, task_uuid, source_seconds)
+        entry = run.cache.put(
+            backend.namespace,
+            key,
+            [o.path for o in outputs],
+            results=[
+                {
+                    "video_uuid": o.video_uuid,
+                    "url": _redacted(o.url),
+                    "cost": o.cost,
+                    "seed": o.seed,
+                }
+                for o in outputs
+            ],
+            task_uuid=task_uuid,
+            meta={"take": take.id, "model": compiled.request.get("model")},
+        )
+    finally:
+        _remove_quietly(tree, staging)
+    run.journal.done(key, task_uuid)
+    cost = entry.cost or 0.0
+    run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
+    return Outcome(take.id, "generated", entry, cost=cost)
+
+
+class Refused(ProviderError):
+    """The service refused a value the writer wrote (a prompt its content policy flagged, an
+    image it would not take): sending it again unchanged is refused again, so the message
+    says what to change, and ``diagnostic`` where (``FILE:LINE:COL``)."""
+
+    def __init__(self, message: str, diagnostic: Diagnostic) -> None:
+        super().__init__(message)
+        self.diagnostic = diagnostic
+
+
+def _refusal(run: Execution, compiled: CompiledTake, exc: ProviderError) -> Refused | None:
+    """A definitive refusal as what to change in the storyboard, and where; ``None`` when it
+    is not about a value of the storyboard (a used task UUID, a failed generation)."""
+    from storyboard.compiler.origins import Origin, advice, origin
+
+    checked = run.compiled.checked
+    policy = hasattr(exc, "flagged")  # a content-policy (moderation) refusal
+    field = getattr(exc, "flagged", None) or getattr(exc, "parameter", None)
+    found = origin(compiled, checked, field) if isinstance(field, str) else None
+    if found is None and not policy:
+        return None
+    take = compiled.take
+    provider = _provider(run)
+    if found is None:  # moderation, without saying of what
+        found = Origin(
+            f"an input of take '{take.id}' ({provider} did not say which)",
+            take.shots[0].id, take.path, checked.position(take.path), "prompt",
+        )  # fmt: skip
+        todo = "change its prompt or its inputs"
+    else:
+        todo = advice(found)
+    by = f"{provider}'s content policy" if policy else provider
+    then = (
+        f"{todo}, then build again (sent unchanged, it would be refused again). "
+        f"{provider} said: {exc}"
+    )
+    message = f"{found.what} ({found.position}) was refused by {by}: {then}"
+    return Refused(
+        message,
+        Diagnostic(found.position, f"take '{take.id}': {found.what} was refused by {by}: {then}"),
+    )
+
+
+def _provider(run: Execution) -> str:
+    """The service, named for a writer."""
+    return "Runware" if run.backend.name == "runware" else "the provider"
+
+
+def _definitive(exc: ProviderError) -> bool:
+    """Whether the service answered for good: it refused the request or the generation
+    failed, so nothing of this task is running or billed beyond what it said."""
+    definitive = getattr(exc, "definitive", None)
+    if definitive is None:
+        definitive = not getattr(exc, "may_be_running", True)
+    return bool(definitive)
+
+
+def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> LockedTake:
+    """What the lock file records of a paid take's result (URLs redacted: the lock is
+    committed, and a result URL's query may be a token)."""
+    return LockedTake(
+        take=compiled.id,
+        key=entry.key,
+        backend=backend,
+        model=str(compiled.request.get("model")),
+        task_uuid=entry.task_uuid,
+        cost=entry.cost,
+        results=tuple(
+            LockedResult(r.video_uuid, _redacted(r.url), r.sha256, r.bytes) for r in entry.results
+        ),
+    )
+
+
+def _redacted(url: str | None) -> str | None:
+    return None if url is None else redact_url(url)
+
+
+def _cost_limit(run: Execution, compiled: CompiledTake) -> float:
+    """The most a provider may say this take cost: the plan's estimate times
+    :data:`COST_MARGIN`, or, when the estimate is unknown (an edit of a remote video),
+    the take's dearest rate for the model's longest output."""
+    from storyboard.compiler.plan import estimate, probe_duration
+
+    cost = estimate(compiled.take, run.compiled, probe_duration)
+    if cost.amount is not None:
+        return round(COST_MARGIN * cost.amount, 4) + 0.01
+    profile = compiled.take.profile
+    dearest = max(profile.price_silent, profile.price_sound, profile.price_video_input)
+    return round(COST_MARGIN * dearest * profile.max_duration * cost.results, 4)
+
+
+def _expected_seconds(compiled: CompiledTake, source_seconds: float | None) -> float | None:
+    """How long the request asked the result to be: its ``duration``, or for an edit the
+    length of its source, when known."""
+    duration = compiled.request.get("duration")
+    if isinstance(duration, int | float) and not isinstance(duration, bool):
+        return float(duration)
+    return source_seconds
+
+
+def _usable(path: Path, expected: float | None) -> str | None:
+    """Why a result is not a usable video of about ``expected`` seconds, or ``None``."""
+    from storyboard.media.probe import MediaError, check_video
+
+    try:
+        seconds = check_video(path)
+    except MediaError as exc:
+        return str(exc).replace(str(path), "the file")
+    if expected is not None:
+        slack = max(DURATION_TOLERANCE[0], DURATION_TOLERANCE[1] * expected)
+        if abs(seconds - expected) > slack:
+            return f"it lasts {seconds:.2f} s where {expected:g} s were asked (± {slack:g} s)"
+    return None
+
+
+async def _check_results(
+    compiled: CompiledTake, outputs: list[Output], task_uuid: str, source_seconds: float | None
+) -> None:
+    """Refuse a paid job's results unless each is a usable video of the asked length.
+
+    The task was paid for; its UUID stays pending in the journal (the caller has not said
+    ``done``), so the next build asks for the same result again instead of paying anew.
+    """
+    expected = _expected_seconds(compiled, source_seconds)
+    for index, output in enumerate(outputs):
+        why = await asyncio.to_thread(_usable, output.path, expected)
+        if why is None:
+            continue
+        variation = f" (variation {index + 1})" if len(outputs) > 1 else ""
+        spent = f" (${output.cost:.4f})" if output.cost is not None else ""
+        raise ProviderError(
+            f"the result of task {task_uuid}{variation} is not a usable video: {why}. "
+            f"The task was paid for{spent}; nothing of it was cached or locked, and it was not "
+            "sent again. It stays pending under its task UUID: the next build downloads the "
+            "same result again, at no charge. If it stays broken, report task "
+            f"{task_uuid} to Runware to ask for a refund"
+        )
+
+
+#: HTTP statuses of a result URL that has expired or been deleted: it will not come back.
+_GONE = (403, 404, 410)
+
+
+async def _from_lock(
+    run: Execution, locked: LockedTake, expected: float | None = None
+) -> CacheEntry:
+    """Download a locked result, verify it byte for byte and as a video of about
+    ``expected`` seconds, and cache it."""
+    tree = run.workspace.tree
+    staging = tree.make_temp_dir(run.cache.staging, "locked-")
+    try:
+        files = []
+        for index, result in enumerate(locked.results):
+            if not result.url:
+                raise ProviderError(f"the lock has no URL for variation {index + 1}")
+            path = staging / f"{index}.mp4"
+            try:
+                await run.backend.fetch(result.url, path)
+            except ProviderError as exc:
+                if getattr(exc, "status_code", None) not in _GONE:
+                    raise
+                run.gone_from_lock.add(locked.key)
+                raise ProviderError(
+                    f"the locked result is no longer served ({exc}); its entry leaves the "
+                    "lock file, so the next build generates this take again (see "
+                    "`storyboard plan` for its cost)"
+                ) from exc
+            from storyboard.compiler.compile import sha256_file
+
+            if sha256_file(path) != result.sha256:
+                raise ProviderError(
+                    f"the locked result at {_redacted(result.url)} does not match the lock's sha256"
+                )
+            why = await asyncio.to_thread(_usable, path, expected)
+            if why is not None:  # locked as good by an earlier version: it never will be
+                run.gone_from_lock.add(locked.key)
+                raise ProviderError(
+                    f"the locked result of task {locked.task_uuid} is not a usable video: "
+                    f"{why}. Its entry leaves the lock file, so the next build generates this "
+                    "take again and pays for it (see `storyboard plan` for its cost); report "
+                    f"task {locked.task_uuid} to Runware to ask for a refund"
+                )
+            files.append(path)
+        return run.cache.put(
+            run.backend.namespace,
+            locked.key,
+            files,
+            results=[
+                {
+                    "video_uuid": r.video_uuid,
+                    "url": _redacted(r.url),
+                    "cost": locked.cost if i == 0 else 0,
+                }
+                for i, r in enumerate(locked.results)
+            ],
+            task_uuid=locked.task_uuid,
+        )
+    finally:
+        _remove_quietly(tree, staging)
+
+
+async def _inputs(
+    run: Execution, compiled: CompiledTake
+) -> tuple[dict[str, Path], dict[str, str], float | None]:
+    """Make every input of a take: local files, exact frames, upstream videos."""
+    files: dict[str, Path] = {}
+    provider_ids: dict[str, str] = {}
+    source_seconds: float | None = None
+    for placeholder, value in compiled.inputs.items():
+        if isinstance(value, MediaRef):
+            if value.path is not None:
+                files[placeholder] = value.path
+            continue
+        upstream = run.outcomes.get(value.take)
+        if upstream is None or upstream.entry is None:
+            raise RuntimeError(f"take '{value.take}' has no result to hand off")
+        pick = run.compiled.resolved.take(value.take).pick
+        entry = upstream.entry
+        video = entry.path(min(pick, len(entry.results)) - 1)
+        result = entry.results[min(pick, len(entry.results)) - 1]
+        files[placeholder] = await asyncio.to_thread(_handoff_file, run, value, entry, video, pick)
+        if value.frame is None and value.span is None and result.video_uuid:
+            provider_ids[placeholder] = result.video_uuid
+        if value.frame is None:
+            from storyboard.media.probe import probe
+
+            source_seconds = (await asyncio.to_thread(probe, files[placeholder])).duration_s
+    return files, provider_ids, source_seconds
+
+
+def _handoff_file(
+    run: Execution, handoff: Handoff, entry: CacheEntry, video: Path, pick: int
+) -> Path:
+    if handoff.frame is None and handoff.span is None:
+        return video
+    # Named by the video's own bytes (and whether it is scaled for a paid request): a frame of
+    # a preview never stands in for a frame of a paid result of the same take key.
+    index = min(pick, len(entry.results)) - 1
+    scaled = "n" if run.backend.paid else "p"
+    where = handoff.placeholder().split("/", 1)[1].replace("/", "-")
+    name = f"{entry.results[index].sha256[:20]}-{scaled}-{where}"
+    tree, workspace = run.workspace.tree, run.workspace
+    out = workspace.frames / (f"{name}.png" if handoff.frame is not None else f"{name}.mp4")
+    if tree.lstat(out) is not None:
+        return out
+    # made whole in the state's tmp/ and renamed in: a crash never leaves half a frame
+    work = tree.make_temp_dir(workspace.tmp, "frame-")
+    try:
+        partial = work / out.name
+        if handoff.frame is not None:
+            extract_frame(video, handoff.frame, partial)
+            if run.backend.paid:
+                profile = run.compiled.resolved.take(handoff.take).profile
+                _to_accepted_size(partial, profile.min_image_side)
+        else:
+            assert handoff.span is not None
+            _cut_span(video, handoff.span, partial)
+        tree.replace(partial, out)
+    finally:
+        _remove_quietly(tree, work)
+    return out
+
+
+def _to_accepted_size(image: Path, min_side: int) -> None:
+    """Scale a hand-off frame up by a whole factor until both sides are ``min_side`` or more.
+
+    A real take is far larger than the model's least image, so this changes nothing; a take
+    from a scaled-down emulator would otherwise hand off a frame the model refuses as too
+    small. Each pixel is repeated (nearest neighbour): the frame's own pixels, only bigger,
+    and its aspect ratio (from which the model sizes its output) exactly kept.
+    """
+    from PIL import Image
+
+    with Image.open(image) as frame:
+        frame.load()
+    factor = math.ceil(min_side / max(1, min(frame.width, frame.height)))
+    if factor <= 1:
+        return
+    bigger = frame.resize((frame.width * factor, frame.height * factor), Image.Resampling.NEAREST)
+    bigger.save(image, "PNG", compress_level=1)
+
+
+def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:
+    """Frames ``span[0]..span[1]-1`` of ``video`` as a new file (re-encoded, frame-exact)."""
+    import imageio_ffmpeg
+
+    first, end = span
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(video),
+        "-vf", f"trim=start_frame={first}:end_frame={end},setpts=PTS-STARTPTS",
+        "-af", f"atrim=start={first / 24}:end={end / 24},asetpts=PTS-STARTPTS",
+        "-c:v", "libx264", "-g", "24", "-c:a", "aac", str(out),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def _remove_quietly(tree: Tree, folder: Path) -> None:
+    """Remove a staging folder (what is left of it is cleared by the next build anyway)."""
+    with contextlib.suppress(OSError):
+        tree.rmtree(folder)

@@ -1,0 +1,673 @@
+"""The build narrator: check, compile, plan, then execute and write the outputs.
+
+``build()`` reads top to bottom like the pipeline it runs. Everything it writes goes into
+the backend's folder of ``build/NAME/`` (``build/NAME/preview/``, ``build/NAME/runware/``...:
+requests, takes, the film), ``.storyboard/`` (cache, journal, records) and, for paid results,
+``NAME.lock``. Invalid input stops it before anything is sent or written.
+
+A build that found every take in the cache leaves a note, ``build/NAME/BACKEND/.build.json``:
+what it was asked (the takes' keys, the storyboard's content, the backend, the film's scale)
+and the size, time and inode of every file it read or left behind. The next build asked the same,
+finding every one of those files as it was, has nothing to do and does nothing: no take is
+looked up or hashed again, nothing is written (a build that did anything else, or that
+finds anything changed, runs in full and removes the note first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storyboard.backends.base import Backend
+from storyboard.backends.factory import pricing_of
+from storyboard.build.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
+from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
+from storyboard.build.state.journal import Journal, read_pending
+from storyboard.build.state.lockfile import LockFile
+from storyboard.build.state.safe import UnsafePath
+from storyboard.build.state.workspace import ProjectLock, Workspace
+from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
+from storyboard.compiler.keys import keys_and_materials, why_stale
+from storyboard.compiler.plan import PAYABLE, Plan, Pricing, Standing, make_plan
+from storyboard.compiler.select import select_takes
+from storyboard.core.diagnostics import Diagnostic, display_path
+from storyboard.core.errors import BuildError, InputError
+from storyboard.core.events import EventSink, Note, TakeCached, ignore
+from storyboard.language.load import load_document
+from storyboard.language.validate import validate_document
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A storyboard compiled and planned against one backend's cache.
+
+    ``planned`` is the plan, or what makes it when it is first asked for (:attr:`plan`): a
+    build with nothing to do does not need it.
+    """
+
+    compiled: Compiled
+    keys: dict[str, str]
+    materials: dict[str, dict[str, Any]]
+    workspace: Workspace
+    planned: Plan | Callable[[], Plan] = field(repr=False)
+    selected: set[str] | None
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        return self.planned if isinstance(self.planned, Plan) else self.planned()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did."""
+
+    prepared: Prepared
+    outcomes: dict[str, Outcome]
+    backend: str
+    film: Path | None = None
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.status == "failed"]
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return [o for o in self.outcomes.values() if o.status == "skipped"]
+
+    @property
+    def spent(self) -> float:
+        return round(sum(o.cost for o in self.outcomes.values()), 4)
+
+    @property
+    def unselected(self) -> list[Outcome]:
+        """Takes ``--select`` left out that are not built yet: not a failure."""
+        return [o for o in self.outcomes.values() if o.status == "unselected"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "storyboard": self.prepared.workspace.storyboard.name,
+            "backend": self.backend,
+            "ok": self.ok,
+            "spent": self.spent,
+            "build_dir": str(self.prepared.workspace.build_dir),
+            "output_dir": str(self.prepared.workspace.output_dir),
+            "film": str(self.film) if self.film else None,
+            "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
+            "takes": [
+                {
+                    "id": o.take,
+                    "status": o.status,
+                    "message": o.message,
+                    "position": str(o.diagnostic.position)
+                    if o.diagnostic is not None and o.diagnostic.position is not None
+                    else None,
+                    "cost": o.cost,
+                    "files": [str(o.entry.path(i)) for i in range(len(o.entry.results))]
+                    if o.entry
+                    else [],
+                }
+                for o in self.outcomes.values()
+            ],
+        }
+
+
+def prepare(
+    path: str | os.PathLike[str],
+    *,
+    backend_name: str,
+    pricing: Pricing | None = None,
+    select: Sequence[str] = (),
+    build_dir: Path | None = None,
+    project_root: Path | None = None,
+) -> Prepared:
+    """Check, compile, key and plan a storyboard; say for each take whether it is cached.
+
+    ``backend_name`` is the backend's namespace (:func:`storyboard.backends.namespaces.namespace`):
+    whose cache, lock entries and records to compare with. ``pricing`` says whose money
+    the plan counts (:func:`storyboard.backends.factory.pricing`); by default what the
+    namespace alone tells.
+
+    Raises:
+        InputError: the storyboard (or a selector) is invalid.
+    """
+    whose = pricing or Pricing.for_namespace(backend_name)
+    if whose.namespace != backend_name:
+        raise ValueError(f"pricing of {whose.namespace} for namespace {backend_name}")
+    keyed = _compile_and_key(
+        path, backend_name, select=select, build_dir=build_dir, project_root=project_root
+    )
+    return _plan(keyed, whose, select)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A storyboard checked, compiled and keyed: everything before the cache is asked."""
+
+    compiled: Compiled
+    keys: dict[str, str]
+    materials: dict[str, dict[str, Any]]
+    workspace: Workspace
+    selected: set[str] | None
+
+
+def _compile_and_key(
+    path: str | os.PathLike[str],
+    backend_name: str,
+    *,
+    select: Sequence[str],
+    build_dir: Path | None,
+    project_root: Path | None,
+) -> _Keyed:
+    hashes = FileHashes()
+    # 1-3. load, validate, render prompts.
+    checked = validate_document(load_document(path, project_root=project_root))
+    # 4-5. resolve takes and compile their requests.
+    compiled = compile_storyboard(checked, file_hash=hashes)
+    # 6. key every take (what the cache, the lock and the last build know: see _plan).
+    keys, materials = keys_and_materials(compiled, file_hash=hashes)
+    with refusing():
+        workspace = Workspace.for_storyboard(
+            checked.document.path, checked.document.project_root, build_dir, backend=backend_name
+        )
+    selected = select_takes(compiled.resolved, select)
+    return _Keyed(compiled, keys, materials, workspace, selected)
+
+
+def _plan(keyed: _Keyed, pricing: Pricing, select: Sequence[str]) -> Prepared:
+    backend_name = pricing.namespace
+    compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
+    workspace, selected = keyed.workspace, keyed.selected
+    with refusing():
+        cache, lock = _cache(workspace), _lock(workspace)
+        records = _read_records(workspace, backend_name)
+        sent = read_pending(
+            workspace.journal,
+            backend=backend_name,
+            tree=workspace.tree,
+            hint=_doctor_hint(workspace),
+        )
+    making: dict[str, str] = {}
+
+    def status(take: Any, key: str) -> Standing:
+        with refusing():
+            if cache.get(backend_name, key, verify=False) is not None:
+                return Standing("cached", "in the cache")
+        if lock.find(key, backend_name) is not None:
+            return Standing("locked", "download from the lock")
+        if selected is not None and take.id not in selected:
+            return Standing("skip", "not selected")
+        if key in making:
+            return Standing("shared", f"the same request as {making[key]}, made once")
+        making[key] = take.id
+        pending = sent.get(key)
+        if pending is not None and pending.accepted:
+            return Standing("resume", RESUME_ACCEPTED, accepted=True)
+        if pending is not None and pending.unsent:
+            return Standing("generate", UNSENT)
+        if pending is not None:
+            return Standing("resume", RESUME_SUBMITTED)
+        return Standing("generate", why_stale(records.get(take.id), materials[take.id]))
+
+    plan = make_plan(compiled, keys, status=status, pricing=pricing)
+    if selected is not None:
+        _check_selection(plan, selected, select)
+    return Prepared(compiled, keys, materials, workspace, plan, selected)
+
+
+RESUME_SUBMITTED = (
+    "a build stopped after journaling it, maybe before sending it; asked for again by its "
+    "task UUID, paid once"
+)
+RESUME_ACCEPTED = (
+    "the provider accepted it before a build stopped; asked for again by its task UUID, "
+    "not paid again"
+)
+UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
+
+
+def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
+    """A selected take must find what it needs: built already, or selected too.
+
+    Raises:
+        InputError: a selected take needs a take that is neither built nor selected.
+    """
+    ready = {i.take.id for i in plan.items if i.status in ("cached", "locked")}
+    problems = []
+    for item in plan.items:
+        take = item.take.take
+        if take.id not in selected or item.status not in PAYABLE:
+            continue
+        missing = [d for d in take.depends_on if d not in ready and d not in selected]
+        if missing:
+            needs = ", ".join(f"'{m}'" for m in missing)
+            problems.append(
+                Diagnostic(
+                    None,
+                    f"--select {' '.join(select)}: take '{take.id}' needs {needs}, which is "
+                    f"not built yet; select +{take.shots[0].id} to build what it needs too",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
+def build(
+    path: str | os.PathLike[str],
+    *,
+    backend: Backend,
+    jobs: int = 4,
+    keep_going: bool = False,
+    max_cost: float | None = None,
+    select: Sequence[str] = (),
+    build_dir: Path | None = None,
+    project_root: Path | None = None,
+    wait: float = 0.0,
+    film_scale: float | None = None,
+    emit: EventSink = ignore,
+) -> BuildResult:
+    """Build a storyboard's takes with ``backend`` and write them to the build folder.
+
+    The film is cut at the storyboard's output size times ``film_scale`` (default: the
+    backend's preview scale, else 1).
+
+    Raises:
+        InputError: the storyboard is invalid (nothing sent, nothing written).
+        BuildError: the estimate is over ``max_cost``, or another build holds the project.
+        LateInputError: the cut does not fit a take's video whose length was known only once
+            it was made (exit status 1: the build may have paid).
+    """
+    # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
+    keyed = _compile_and_key(
+        path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root
+    )
+    for warning in keyed.compiled.warnings:  # what a writer should know before paying
+        emit(Note("", warning.render()))
+    scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
+    # 6a. asked the same as the last build, which found everything done, and every file as
+    # that build left it: nothing to do.
+    done = None if select else _unchanged(keyed, backend, scale, emit)
+    if done is not None:
+        return done
+    # 6b. plan against this backend's cache.
+    prepared = _plan(keyed, pricing_of(backend), select)
+    plan, workspace = prepared.plan, prepared.workspace
+    # 7. refuse to start over budget: what may be charged anew (a task the provider already
+    # accepted was committed by the build that sent it).
+    if max_cost is not None and backend.paid:
+        _check_budget(plan, max_cost)
+    # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
+    with refusing():
+        fresh = workspace.tree.lstat(workspace.state) is None  # the project's first build
+        workspace.check_state()
+    with ProjectLock(workspace, wait=wait):
+        if fresh:
+            _ignore_in_git(workspace, emit)
+        with refusing():
+            cache, lock = _cache(workspace), _lock(workspace)
+            journal = Journal(
+                workspace.journal, backend=backend.namespace, endpoint=backend.endpoint,
+                tree=workspace.tree, staging=workspace.tmp, hint=_doctor_hint(workspace),
+            )  # fmt: skip
+            workspace.out.remove(UNCHANGED)  # this build may change things
+            older = workspace.outputs.older_layout()
+        if older:
+            _note_older_layout(workspace, older, emit)
+        run = Execution(
+            compiled=prepared.compiled, keys=prepared.keys, backend=backend,
+            workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
+            keep_going=keep_going, selected=prepared.selected, emit=emit,
+        )  # fmt: skip
+        # 8. run the takes.
+        outcomes = asyncio.run(_execute_and_close(run))
+        # 9. write the outputs, the lock and what the next plan needs.
+        _write_outputs(prepared, outcomes)
+        if backend.paid:
+            for gone in run.gone_from_lock:  # the provider no longer serves it
+                lock.drop(gone, backend.namespace)
+            # every paid result this build used, whether made now, cached or locked before
+            for take in prepared.compiled.takes:
+                outcome = outcomes.get(take.id)
+                if outcome is not None and outcome.entry is not None:
+                    lock.put(lock_entry(backend.namespace, take, outcome.entry))
+            lock.keep_takes(t.id for t in prepared.compiled.takes)
+            lock.write()
+        _write_records(prepared, outcomes, backend.namespace)
+        journal.compact()
+        result = BuildResult(prepared, outcomes, backend.name)
+        # 10. the cut, the build record, the exports and the contact sheet.
+        from storyboard.build.finish import finish
+
+        finished = finish(result, scale=scale, emit=emit)
+        result = BuildResult(prepared, outcomes, backend.name, finished.film)
+        # 11. everything was done already: a note that lets the same build skip all of this.
+        if not select and result.ok and all(o.status == "cached" for o in outcomes.values()):
+            _remember(keyed, result, backend, scale)
+    if result.failed or result.skipped:
+        for line in _resume_hint(result):  # one note a line: each shown escaped, whole
+            emit(Note("", line))
+    return result
+
+
+def _check_budget(plan: Plan, max_cost: float) -> None:
+    """Refuse a build whose new charges may be over ``max_cost``, or cannot be known.
+
+    Raises:
+        BuildError: over the budget, or a cost to check is unknown; nothing was sent.
+    """
+    whose = plan.pricing.namespace + (", real money" if plan.pricing.real_money else "")
+    if plan.chargeable > max_cost:
+        estimate = f"the estimate of what may be charged anew ({whose}) is ${plan.chargeable:.4f}"
+        if plan.accepted:
+            estimate += (
+                f" (${plan.total:.4f} in all, less {', '.join(plan.accepted)}, which the "
+                "provider already accepted)"
+            )
+        raise BuildError(f"{estimate}, over --max-cost ${max_cost:.4f}; nothing was sent")
+    if plan.unknown_chargeable:
+        raise BuildError(
+            f"--max-cost ${max_cost:.4f} cannot be checked: the cost of "
+            f"{', '.join(plan.unknown_chargeable)} is not known before it is made (an edit of "
+            "a remote video); nothing was sent"
+        )
+
+
+async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
+    try:
+        return await execute(run)
+    finally:
+        await run.backend.aclose()
+
+
+def _write_outputs(prepared: Prepared, outcomes: dict[str, Outcome]) -> None:
+    """``requests/TAKE.json`` and ``takes/TAKE.mp4`` (the pick) in the backend's folder."""
+    folder = prepared.workspace.out
+    requests: dict[str, bytes] = {}
+    videos: dict[str, Path] = {}
+    for take in prepared.compiled.takes:
+        requests[f"requests/{take.id}.json"] = dumps(take.to_json()).encode("utf-8")
+        outcome = outcomes.get(take.id)
+        if outcome is None or outcome.entry is None:
+            continue
+        entry = outcome.entry
+        for index in range(len(entry.results)):
+            suffix = "" if index == take.take.pick - 1 else f".v{index + 1}"
+            videos[f"takes/{take.id}{suffix}.mp4"] = entry.path(index)
+    folder.own([*requests, *videos])  # listed as storyboard's before any is written
+    for name, data in requests.items():
+        if folder.read_bytes(name) != data:
+            folder.write_bytes(name, data)
+    for name, source in videos.items():
+        folder.link(source, name)
+    # the picked variation is TAKE.mp4, the others TAKE.vN.mp4: a new pick leaves none over
+    for take in prepared.compiled.takes:
+        if (outcome := outcomes.get(take.id)) is None or outcome.entry is None:
+            continue
+        prefix = f"takes/{take.id}.v"
+        for name in folder.owned(prefix):
+            if name not in videos and name[len(prefix) :].removesuffix(".mp4").isdigit():
+                folder.remove(name)
+
+
+@contextmanager
+def refusing() -> Iterator[None]:
+    """Before anything is sent: a state or build path that is not safely storyboard's (a
+    symlink, outside the project, a folder storyboard did not make) is invalid input."""
+    try:
+        yield
+    except UnsafePath as exc:
+        raise InputError.at(None, str(exc)) from None
+
+
+def doctor(workspace: Workspace) -> str:
+    """The command that says how to repair ``workspace``'s damaged state, for messages."""
+    return f"storyboard doctor {display_path(workspace.storyboard)}"
+
+
+def _doctor_hint(workspace: Workspace) -> str:
+    return f"`{doctor(workspace)}` says how to repair it; nothing was sent"
+
+
+def _cache(workspace: Workspace) -> Cache:
+    return Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
+
+
+def _lock(workspace: Workspace) -> LockFile:
+    return LockFile.read(
+        workspace.lockfile, workspace.storyboard.name, tree=workspace.tree,
+        doctor=doctor(workspace),
+    )  # fmt: skip
+
+
+def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any]]:
+    """The last build's key material of each take (only for saying why a take is stale: one
+    that cannot be read is no record)."""
+    try:
+        data = json.loads(workspace.tree.read_text(workspace.records(backend)) or "{}")
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: str) -> None:
+    records = _read_records(prepared.workspace, backend)
+    for take_id, outcome in outcomes.items():
+        if outcome.entry is not None:
+            records[take_id] = prepared.materials[take_id]
+    workspace = prepared.workspace
+    text = json.dumps(records, sort_keys=True)
+    workspace.tree.write_atomic(workspace.records(backend), text.encode(), staging=workspace.tmp)
+
+
+UNCHANGED = ".build.json"
+"""The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
+UNCHANGED_VERSION = 1
+
+
+def _fingerprint(keyed: _Keyed, backend: Backend, scale: float) -> str:
+    """What a build is asked: the same answer, the same build."""
+    from storyboard import __version__
+
+    document = keyed.compiled.checked.document
+    body = [
+        UNCHANGED_VERSION, __version__, backend.name, backend.namespace, backend.endpoint,
+        backend.paid, scale, str(keyed.workspace.output_dir), keyed.keys,
+        [str(f) for f in document.files], document.data,
+    ]  # fmt: skip
+    text = json.dumps(body, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _watched(keyed: _Keyed, backend: Backend, entries: Sequence[CacheEntry]) -> list[Path]:
+    """The files a no-op build reads or leaves behind, but those of the build folder."""
+    workspace, checked = keyed.workspace, keyed.compiled.checked
+    paths = [workspace.journal, workspace.records(backend.namespace)]  # the storyboard: its
+    # content is in the fingerprint
+    if backend.paid:
+        paths.append(workspace.lockfile)
+    music = getattr(checked, "music", None)
+    if music is not None and getattr(music, "path", None) is not None:
+        paths.append(music.path)
+    for entry in entries:
+        paths.append(entry.folder / "entry.json")
+        paths += [entry.folder / r.file for r in entry.results]
+    return paths
+
+
+def _states(build_dir: Path, watched: Sequence[Path | str]) -> dict[str, list[int] | None]:
+    """Size, modification time and inode of every file of the build folder (but the note)
+    and of ``watched`` (``None``: missing)."""
+    states: dict[str, list[int] | None] = {}
+    folders = [str(build_dir)]
+    while folders:
+        try:
+            listing = os.scandir(folders.pop())
+        except OSError:
+            continue
+        with listing:
+            for item in listing:
+                if item.is_dir(follow_symlinks=False):
+                    folders.append(item.path)
+                elif item.name != UNCHANGED or os.path.dirname(item.path) != str(build_dir):
+                    states[item.path] = _state(item.path)
+    for path in watched:
+        states[str(path)] = _state(str(path))
+    return states
+
+
+def _state(path: str) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino]
+
+
+def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float) -> None:
+    """Leave the note of a build that found everything done (see the module docstring)."""
+    entries = {k: o.entry for k, o in result.outcomes.items() if o.entry is not None}
+    if set(entries) != {t.id for t in keyed.compiled.takes}:
+        return
+    build_dir = keyed.workspace.output_dir
+    keyed.workspace.out.own([UNCHANGED])  # before the folder's files are measured
+    note = {
+        "version": UNCHANGED_VERSION,
+        "fingerprint": _fingerprint(keyed, backend, scale),
+        "film": str(result.film) if result.film is not None else None,
+        "entries": {
+            take: {
+                "key": e.key, "backend": e.backend, "folder": str(e.folder),
+                "results": [asdict(r) for r in e.results], "task_uuid": e.task_uuid,
+                "meta": e.meta,
+            }
+            for take, e in entries.items()
+        },
+        "files": _states(build_dir, _watched(keyed, backend, list(entries.values()))),
+    }  # fmt: skip
+    keyed.workspace.out.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
+
+
+def _unchanged(
+    keyed: _Keyed, backend: Backend, scale: float, emit: EventSink
+) -> BuildResult | None:
+    """The result of a build with nothing to do, if the note says so and every file agrees.
+
+    Read without the project's lock: a build that changes anything removes the note first,
+    so what is found here is the state some build left complete.
+    """
+    try:
+        build_dir = keyed.workspace.output_dir
+        note = json.loads(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
+        if note.get("version") != UNCHANGED_VERSION:
+            return None
+        if note.get("fingerprint") != _fingerprint(keyed, backend, scale):
+            return None
+        entries = {
+            take: CacheEntry(
+                e["key"], e["backend"], Path(e["folder"]),
+                tuple(StoredResult(**r) for r in e["results"]), e["task_uuid"], e["meta"],
+            )
+            for take, e in note["entries"].items()
+        }  # fmt: skip
+        if set(entries) != {t.id for t in keyed.compiled.takes}:
+            return None
+        # the same request names the same files outside the build folder: the note's
+        inside = os.path.join(str(build_dir), "")
+        outside = [f for f in note["files"] if not f.startswith(inside)]
+        if _states(build_dir, outside) != note["files"]:
+            return None
+        film = Path(note["film"]) if note.get("film") else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
+        return None  # the full build says what is wrong, if anything is
+    outcomes: dict[str, Outcome] = {}
+    for take in keyed.compiled.takes:
+        emit(TakeCached(take.id, "cache"))
+        outcomes[take.id] = Outcome(take.id, "cached", entries[take.id])
+    compiled, keys = keyed.compiled, keyed.keys
+
+    def plan() -> Plan:
+        cached = Standing("cached", "in the cache")
+        return make_plan(compiled, keys, status=lambda t, k: cached, pricing=pricing_of(backend))
+
+    prepared = Prepared(compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected)
+    return BuildResult(prepared, outcomes, backend.name, film)
+
+
+def _ignore_in_git(workspace: Workspace, emit: EventSink) -> None:
+    """The first build of a project makes its ``.gitignore`` ignore the build folder and
+    ``.storyboard/`` (:mod:`storyboard.build.state.gitignore`), and says so. Nothing stops the
+    build for it: a file it cannot write is said and left."""
+    from storyboard.build.state.gitignore import ensure_ignored
+
+    try:
+        done = ensure_ignored(workspace.tree, workspace.build_dir)
+    except BuildError as exc:
+        emit(Note("", f"left .gitignore as it is: {exc}"))
+        return
+    where = display_path(done.path)
+    if done.problem is not None:
+        emit(Note("", f"left {where} as it is: it {done.problem}"))
+    elif done.added:
+        lines = " and ".join(done.added)
+        said = f"made {where} with {lines}" if done.created else f"added {lines} to {where}"
+        emit(Note("", f"{said}: git leaves the films and the cache out of the repository"))
+
+
+def _note_older_layout(workspace: Workspace, older: list[str], emit: EventSink) -> None:
+    """Say once per build where the outputs of an older storyboard are, which kept every
+    backend's in ``build/NAME/`` itself: they stay (a paid film among them, perhaps) until
+    ``storyboard clean`` removes them."""
+    films = [n for n in older if "/" not in n and n.rpartition(".")[2] in ("mp4", "webm", "mov")]
+    shown = display_path(workspace.build_dir / films[0]) if films else None
+    what = f"the film {shown} and " if shown else ""
+    emit(
+        Note(
+            "",
+            f"{what}{len(older) - len(films)} other files in {display_path(workspace.build_dir)} "
+            "were written by an older storyboard, which kept every backend's outputs in one "
+            f"folder; this build writes in {display_path(workspace.output_dir)} and leaves them "
+            f"as they are (`storyboard clean {display_path(workspace.storyboard)}` removes them)",
+        )
+    )
+
+
+def _resume_hint(result: BuildResult) -> list[str]:
+    """What failed, and what to do: a refused value (a prompt moderation flagged) as a
+    diagnostic at its ``FILE:LINE:COL``, to be changed first, since building again as it is
+    would send it again and be refused again; anything else, build again to resume."""
+    parts = []
+    refused = [o for o in result.failed if o.diagnostic is not None]
+    for outcome in result.failed:
+        if outcome.diagnostic is not None:
+            parts.append(outcome.diagnostic.render())
+        else:
+            parts.append(f"take '{outcome.take}' failed: {outcome.message}")
+    if result.skipped:
+        names = ", ".join(o.take for o in result.skipped)
+        parts.append(f"skipped: {names}")
+    command = f"`storyboard build {os.path.relpath(result.prepared.workspace.storyboard)}`"
+    misfit = any(o.message.startswith(NOT_SENT) for o in result.skipped)
+    fix = "fix the storyboard where the errors above say; " if misfit else ""
+    if refused:
+        names = ", ".join(o.take for o in refused)
+        parts.append(
+            f"{fix}change what was refused for {names} (above), then run {command} again: "
+            "finished takes are cached, and no take is paid for twice"
+        )
+    else:
+        parts.append(
+            f"{fix}finished takes are cached; run {command} again to resume "
+            "(no take is paid for twice)"
+        )
+    return parts

@@ -1,0 +1,201 @@
+"""The result cache: content-addressed by take key and backend, written atomically.
+
+``.storyboard/cache/<backend>/<key[:2]>/<key>/`` holds ``entry.json`` and one video per variation
+(``0.mp4``, ``1.mp4``, ...). An entry is put together in the cache's ``.tmp/`` folder and renamed
+into place, so a crash never leaves half an entry; every folder is reached without following a
+symlink (:mod:`storyboard.build.state.safe`). Reading verifies every file against the sha256
+recorded for it; a missing, truncated or corrupt entry is a miss, never an error. Results of
+different backends never stand in for each other: a free preview is not a paid take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from storyboard.build.state.safe import Tree
+from storyboard.core.files import disk_error
+
+ENTRY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """One variation of a finished take."""
+
+    file: str
+    sha256: str
+    bytes: int
+    video_uuid: str | None = None
+    url: str | None = None
+    cost: float | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A finished take in the cache."""
+
+    key: str
+    backend: str
+    folder: Path
+    results: tuple[StoredResult, ...]
+    task_uuid: str | None = None
+    meta: dict[str, Any] | None = None
+
+    def path(self, index: int) -> Path:
+        """The video of variation ``index`` (0-based)."""
+        return self.folder / self.results[index].file
+
+    @property
+    def cost(self) -> float | None:
+        costs = [r.cost for r in self.results]
+        return None if any(c is None for c in costs) else round(sum(c or 0 for c in costs), 4)
+
+
+class Cache:
+    """Finished takes by (backend, key), reached through the project's :class:`Tree`.
+
+    ``staging`` is where results are downloaded and entries put together before they are
+    renamed into place: ``.tmp/`` in the cache (on its file system), emptied by the next build.
+    """
+
+    def __init__(
+        self, root: Path, *, tree: Tree | None = None, staging: Path | None = None
+    ) -> None:
+        self.root = root
+        self.tree = tree or Tree.around(root)
+        self.staging = staging or root / ".tmp"
+
+    def folder(self, backend: str, key: str) -> Path:
+        return self.root / backend / key[:2] / key
+
+    def get(self, backend: str, key: str, *, verify: bool = True) -> CacheEntry | None:
+        """The entry, or ``None`` when it is missing or any part of it is damaged.
+
+        Raises:
+            UnsafePath: a symlink stands where a folder of the cache should be.
+        """
+        folder = self.folder(backend, key)
+        try:
+            with self.tree.folder(folder) as fd:
+                return self._read(fd, folder, backend, key, verify)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _read(fd: int, folder: Path, backend: str, key: str, verify: bool) -> CacheEntry | None:
+        handle = os.open("entry.json", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            os.close(handle)
+            return None
+        with os.fdopen(handle, "rb") as stream:
+            data = json.loads(stream.read())
+        if data.get("version") != ENTRY_VERSION or data.get("key") != key:
+            return None
+        results = tuple(StoredResult(**r) for r in data["results"])
+        if not results:
+            return None
+        for result in results:
+            if "/" in result.file or result.file in ("", ".", ".."):
+                return None  # only files of the entry's own folder
+            found = os.stat(result.file, dir_fd=fd, follow_symlinks=False)
+            if not stat.S_ISREG(found.st_mode) or found.st_size != result.bytes:
+                return None
+            if verify and _sha256_at(fd, result.file) != result.sha256:
+                return None
+        return CacheEntry(key, backend, folder, results, data.get("task_uuid"), data.get("meta"))
+
+    def put(
+        self,
+        backend: str,
+        key: str,
+        files: list[Path],
+        *,
+        results: list[dict[str, Any]],
+        task_uuid: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> CacheEntry:
+        """Move ``files`` (one per variation, made in the staging folder) into a new entry,
+        atomically.
+
+        ``results`` carries each variation's metadata (video_uuid, url, cost, seed).
+
+        Raises:
+            BuildError: the entry could not be written (full or read-only disk, a symlink in
+                the cache); the cache is as it was.
+        """
+        try:
+            return self._put(backend, key, files, results, task_uuid, meta)
+        except OSError as exc:
+            raise disk_error(exc, f"store a result in the cache {self.root}") from exc
+
+    def _put(
+        self,
+        backend: str,
+        key: str,
+        files: list[Path],
+        results: list[dict[str, Any]],
+        task_uuid: str | None,
+        meta: dict[str, Any] | None,
+    ) -> CacheEntry:
+        final = self.folder(backend, key)
+        staging = self.tree.make_temp_dir(self.staging, f"entry-{key[:12]}-")
+        try:
+            stored = []
+            for index, (source, extra) in enumerate(zip(files, results, strict=True)):
+                name = f"{index}{source.suffix or '.mp4'}"
+                target = staging / name
+                self.tree.replace(source, target)
+                # made private by its writer (mkstemp); the build folder's takes are links
+                # to it, and a link has its file's mode
+                self.tree.fit_mode(target)
+                with self.tree.folder(staging) as fd:
+                    digest = _sha256_at(fd, name, sync=True)
+                    size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
+                stored.append(
+                    StoredResult(
+                        file=name,
+                        sha256=digest,
+                        bytes=size,
+                        **{k: extra.get(k) for k in ("video_uuid", "url", "cost", "seed")},
+                    )
+                )
+            entry = {
+                "version": ENTRY_VERSION,
+                "key": key,
+                "backend": backend,
+                "task_uuid": task_uuid,
+                "results": [asdict(r) for r in stored],
+                "meta": meta or {},
+            }
+            text = json.dumps(entry, indent=2, sort_keys=True)
+            self.tree.write_atomic(staging / "entry.json", text.encode("utf-8"), staging=staging)
+            if self.tree.lstat(final) is not None:  # a damaged entry: replace it
+                self.tree.rmtree(final)
+            self.tree.replace(staging, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.tree.rmtree(staging)
+            raise
+        return CacheEntry(key, backend, final, tuple(stored), task_uuid, meta or {})
+
+
+def _sha256_at(fd: int, name: str, *, sync: bool = False) -> str:
+    """The sha256 of the file ``name`` in the folder ``fd`` (not followed if a link)."""
+    digest = hashlib.sha256()
+    handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    try:
+        if sync:
+            os.fsync(handle)
+        while chunk := os.read(handle, 1 << 20):
+            digest.update(chunk)
+    finally:
+        os.close(handle)
+    return digest.hexdigest()

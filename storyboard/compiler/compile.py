@@ -1,0 +1,435 @@
+"""Stage 5, compile: each take -> the exact ``videoInference`` request the model will get.
+
+Pure and deterministic: the same storyboard gives byte-identical requests. No task UUID is
+assigned here (the executor mints one and journals it before sending), and transport fields
+the client always sets (``deliveryMethod``, ``includeCost``) are left to it. Inputs that do
+not exist yet are explicit placeholders:
+
+- ``file:PATH``: a local file, PATH relative to the project folder (uploaded at build time);
+- ``take:ID/last``, ``take:ID/first``, ``take:ID/frame/N``: a frame of take ID's video
+  (N counted from 0 at the profile's fps);
+- ``take:ID/video`` (or ``take:ID/video/A-B``, frames A..B-1): take ID's video.
+
+Every rule of the model profile that the resolve stage did not already check is checked
+here and reported at the position of the value that breaks it, and so is everything the cut
+and the hand-offs need of the takes' lengths (:mod:`storyboard.compiler.fit`): a storyboard that
+compiles is one whose film can be cut once its takes are made. The warnings a writer needs
+before paying (:mod:`storyboard.compiler.advice`) come with the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from storyboard.compiler.resolve import (
+    Handoff,
+    Input,
+    Resolved,
+    Take,
+    request_elements,
+    resolve_takes,
+)
+from storyboard.core.diagnostics import DataPath, Diagnostic
+from storyboard.core.errors import InputError
+from storyboard.language.checked import CheckedStoryboard
+from storyboard.language.model import Element
+from storyboard.language.sources import MediaRef, Source
+from storyboard.media import limits
+
+ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
+FileHasher = Callable[[Path], str]
+
+
+@dataclass(frozen=True)
+class CompiledTake:
+    """A take and its request.
+
+    Attributes:
+        take: the take.
+        request: the request body, without ``taskUUID``.
+        inputs: every placeholder in the request and what it stands for.
+    """
+
+    take: Take
+    request: dict[str, Any]
+    inputs: dict[str, Input]
+
+    @property
+    def id(self) -> str:
+        return self.take.id
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.take.id,
+            "shots": [s.id for s in self.take.shots],
+            "depends_on": list(self.take.depends_on),
+            "request": self.request,
+        }
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """Every take of a storyboard compiled, in dependency order.
+
+    Attributes:
+        resolved: the takes and their graph.
+        takes: each take's request.
+        lengths: each take's length in frames at 24 fps, ``None`` where it is known only once
+            the take is made (an edit of a remote video: see :mod:`storyboard.compiler.fit`).
+        warnings: what a writer should know before paying (:mod:`storyboard.compiler.advice`).
+    """
+
+    resolved: Resolved
+    takes: tuple[CompiledTake, ...]
+    lengths: Mapping[str, int | None] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def checked(self) -> CheckedStoryboard:
+        return self.resolved.checked
+
+    def take(self, take_id: str) -> CompiledTake:
+        for compiled in self.takes:
+            if compiled.id == take_id:
+                return compiled
+        raise KeyError(take_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "storyboard": str(self.checked.document.path.name),
+            "takes": [t.to_json() for t in self.takes],
+        }
+
+
+#: Characters JSON may hold raw that a terminal would act on: C1 controls, line and paragraph
+#: separators, bidirectional embeddings, overrides and isolates (JSON escapes C0 itself).
+_RAW_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def dumps(value: Any) -> str:
+    """JSON as storyboard writes it: two-space indent, UTF-8 kept, a final newline.
+
+    Characters that reorder or control a terminal are written as ``\\uXXXX`` escapes: the
+    same JSON value, safe to print (``compile --json``, ``plan --json``, ``graph``).
+    """
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FileHashes:
+    """sha256 of local files, each read once per instance."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        key = path.resolve()
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = sha256_file(key)
+        return found
+
+
+def compile_storyboard(
+    checked: CheckedStoryboard, *, file_hash: FileHasher | None = None
+) -> Compiled:
+    """Resolve and compile every take.
+
+    Args:
+        checked: a storyboard that passed ``check``.
+        file_hash: sha256 of a local file (for derived element ids); reads the file if omitted.
+
+    Raises:
+        InputError: every rule broken, at the offending values; every clip, transition or
+            hand-off that would not fit the takes' videos.
+    """
+    from storyboard.compiler.advice import warnings_of
+    from storyboard.compiler.fit import fit_problems, take_lengths
+
+    resolved = resolve_takes(checked)
+    compiler = _Compiler(checked, file_hash or FileHashes())
+    takes = tuple(compiler.compile(take) for take in resolved.takes)
+    lengths = take_lengths(resolved)
+    compiled = Compiled(resolved, takes, lengths)
+    problems = compiler.diagnostics + fit_problems(compiled, lengths)
+    if problems:
+        raise InputError(problems)
+    return replace(compiled, warnings=tuple(warnings_of(compiled)))
+
+
+class _Compiler:
+    def __init__(self, checked: CheckedStoryboard, file_hash: FileHasher) -> None:
+        self.checked = checked
+        self.file_hash = file_hash
+        self.root = checked.document.project_root
+        self.diagnostics: list[Diagnostic] = []
+        self.inputs: dict[str, Input] = {}
+        self.media_checked: set[DataPath] = set()
+
+    def error(self, path: DataPath, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self.checked.position(path), message))
+
+    def ref(self, value: Input | Source) -> str:
+        """The request string for an input, recording its placeholder."""
+        if isinstance(value, Handoff):
+            text = value.placeholder()
+        elif isinstance(value, MediaRef):
+            if value.kind == "file" and value.path is not None:
+                text = "file:" + value.path.resolve().relative_to(self.root.resolve()).as_posix()
+            else:
+                text = value.value
+        else:  # pragma: no cover - resolve turns shot references into hand-offs
+            raise TypeError(f"unresolved source {value!r}")
+        if isinstance(value, Handoff) or (isinstance(value, MediaRef) and value.kind == "file"):
+            self.inputs[text] = value
+        return text
+
+    def compile(self, take: Take) -> CompiledTake:
+        self.inputs = {}
+        self._check(take)
+        profile, settings = take.profile, take.settings
+        names = request_elements(take.shots)
+        numbering = {name: i + 1 for i, name in enumerate(names)}
+
+        def renumber(text: str) -> str:
+            return ELEMENT_REF.sub(lambda m: f"<<<element_{numbering[m.group(1)]}>>>", text)
+
+        request: dict[str, Any] = {"taskType": "videoInference", "model": settings.model}
+        multishot = len(take.shots) > 1
+        if not multishot:
+            request["positivePrompt"] = renumber(take.shots[0].prompt)
+        frames: list[dict[str, Any]] = []
+        if take.start is not None:
+            frames.append({"image": self.ref(take.start), "frame": "first"})
+        if take.end is not None:
+            frames.append({"image": self.ref(take.end), "frame": "last"})
+        if not frames and take.edit is None:
+            output = self.checked.storyboard.output
+            request["width"], request["height"] = output.width, output.height
+        if take.edit is None:
+            request["duration"] = take.duration
+        if take.variations > 1:
+            request["numberResults"] = take.variations
+        if take.edit is None:
+            klingai: dict[str, Any] = {}
+            if settings.sound:
+                klingai["sound"] = True
+            if settings.keep_original_sound is not None:
+                klingai["keepOriginalSound"] = settings.keep_original_sound
+            if settings.character_orientation is not None:
+                klingai["characterOrientation"] = settings.character_orientation
+            if multishot:
+                klingai["multiPrompt"] = [
+                    {"prompt": renumber(s.prompt), "duration": s.duration} for s in take.shots
+                ]
+            klingai.update(dict(settings.provider))
+            if klingai:
+                request["providerSettings"] = {"klingai": klingai}
+        inputs: dict[str, Any] = {}
+        if frames:
+            inputs["frameImages"] = frames
+        if settings.references:
+            inputs["referenceImages"] = [self.ref(r) for r in settings.references]
+        if take.reference_videos:
+            inputs["referenceVideos"] = [self.ref(r) for r in take.reference_videos]
+        if take.edit is not None:
+            inputs["video"] = self.ref(take.edit)
+        if names and take.edit is None:
+            inputs["elements"] = [self.element(name) for name in names]
+        if inputs:
+            request["inputs"] = inputs
+        request.update(self.delivery())
+        del profile
+        return CompiledTake(take, request, dict(sorted(self.inputs.items())))
+
+    def delivery(self) -> dict[str, Any]:
+        delivery = self.checked.storyboard.delivery
+        out: dict[str, Any] = {}
+        if delivery.webhook_url:
+            out["webhookURL"] = delivery.webhook_url
+        if delivery.upload_endpoint:
+            out["uploadEndpoint"] = delivery.upload_endpoint
+        if delivery.ttl is not None:
+            out["ttl"] = delivery.ttl
+        if delivery.safety is not None:
+            safety: dict[str, Any] = {"checkContent": delivery.safety.check_content}
+            if delivery.safety.mode is not None:
+                safety["mode"] = delivery.safety.mode
+            out["safety"] = safety
+        return out
+
+    def element(self, name: str) -> dict[str, Any]:
+        element = self.checked.storyboard.elements[name]
+        sources = self.checked.element_sources.get(name, {})
+        body: dict[str, Any] = {"id": element.id or self.element_id(name, element)}
+        if element.description is not None:
+            body["description"] = element.description
+        if sources.get("frontal_image"):
+            body["frontalImage"] = self.ref(sources["frontal_image"][0])
+        for key, wire in (("images", "images"), ("videos", "videos"), ("voices", "voices")):
+            if sources.get(key):
+                body[wire] = [self.ref(s) for s in sources[key]]
+        if element.tags:
+            body["tags"] = list(element.tags)
+        return body
+
+    def element_id(self, name: str, element: Element) -> str:
+        """A stable id (≤20 characters) from the element's name and content.
+
+        The storyboard's file name is left out on purpose: renaming or moving the file must
+        not make new elements (and so new keys, and new payments for every take using them).
+        """
+        sources = self.checked.element_sources.get(name, {})
+        content: dict[str, Any] = {
+            "name": name,
+            "description": element.description,
+            "tags": element.tags,
+        }
+        for key, values in sorted(sources.items()):
+            content[key] = [self._content_of(v) for v in values]
+        digest = hashlib.sha256(
+            json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+        return f"{name[:7].rstrip('-_')}-{digest[:12]}"
+
+    def _content_of(self, source: Source) -> str:
+        if isinstance(source, MediaRef) and source.kind == "file" and source.path is not None:
+            return "sha256:" + self.file_hash(source.path)
+        if isinstance(source, MediaRef):
+            return source.value
+        return str(source)
+
+    # -- rules of the profile that span a whole request --------------------------------------
+
+    def _check_media(self, take: Take) -> None:
+        """Local files sent as input images or videos meet the model's limits (each place
+        in the storyboard is reported once, however many requests use it)."""
+        first, last = take.shots[0], take.shots[-1]
+        wanted: list[tuple[DataPath, Input | Source, str]] = []
+        if take.start is not None:
+            wanted.append(((*first.path, "start"), take.start, "image"))
+        if take.end is not None:
+            wanted.append(((*last.path, "end"), take.end, "image"))
+        refs: DataPath = (
+            (*first.path, "references")
+            if first.shot.references is not None
+            else ("defaults", "references")
+        )
+        wanted += [((*refs, i), s, "image") for i, s in enumerate(take.settings.references)]
+        if take.edit is not None:
+            wanted.append(((*first.path, "edit"), take.edit, "video"))
+        wanted += [
+            ((*first.path, "reference_videos", i), s, "video")
+            for i, s in enumerate(take.reference_videos)
+        ]
+        for name in request_elements(take.shots):
+            sources = self.checked.element_sources.get(name, {})
+            for s in sources.get("frontal_image", ()):
+                wanted.append((("elements", name, "frontal_image"), s, "image"))
+            for i, s in enumerate(sources.get("images", ())):
+                wanted.append((("elements", name, "images", i), s, "image"))
+        for path, source, kind in wanted:
+            if not isinstance(source, MediaRef) or source.kind != "file" or source.path is None:
+                continue
+            if path in self.media_checked:
+                continue
+            self.media_checked.add(path)
+            check = limits.image_problem if kind == "image" else limits.video_problem
+            problem = check(source.path, take.profile)
+            if problem is not None:
+                self.error(path, problem)
+
+    def _check(self, take: Take) -> None:
+        self._check_media(take)
+        profile, settings = take.profile, take.settings
+        first = take.shots[0]
+        video_input = take.edit is not None or bool(take.reference_videos)
+        refs = settings.references
+        limit = (
+            profile.max_reference_images_with_video if video_input else profile.max_reference_images
+        )
+        if len(refs) > limit:
+            where = "references" if first.shot.references is not None else None
+            path: DataPath = (
+                (*first.path, "references", limit) if where else ("defaults", "references", limit)
+            )
+            extra = " when a video is an input" if video_input else ""
+            self.error(
+                path, f"{len(refs)} reference images; the model takes at most {limit}{extra}"
+            )
+        if take.end is not None and take.start is None:
+            self.error(
+                (*take.shots[-1].path, "end"),
+                "the model cannot take a last frame without a first frame: add 'start'",
+            )
+        rv = first.sources.get("reference_videos", ())
+        if len(rv) > profile.max_reference_videos:
+            self.error(
+                (*first.path, "reference_videos", profile.max_reference_videos),
+                f"the model takes at most {profile.max_reference_videos} reference video",
+            )
+        if take.edit is not None:
+            if rv:
+                self.error(
+                    (*first.path, "reference_videos"),
+                    "'reference_videos' cannot be combined with 'edit'",
+                )
+            for key in ("sound", "keep_original_sound", "character_orientation", "provider"):
+                if getattr(first.shot, key) not in (None, False):
+                    self.error(
+                        (*first.path, key),
+                        f"'{key}' is not allowed with 'edit': an edit request takes no "
+                        "providerSettings",
+                    )
+            if request_elements(take.shots):
+                self.error(
+                    (*first.path, "prompt"),
+                    "an edit cannot use elements: remove the <<<name>>> references",
+                )
+            source = take.edit
+            if isinstance(source, Handoff):
+                upstream = self.checked.shot(source.shot)
+                seconds = upstream.duration
+                if seconds is not None and not (
+                    profile.min_edit_source <= seconds <= profile.max_edit_source
+                ):
+                    self.error(
+                        (*first.path, "edit"),
+                        f"shot '{source.shot}' is {seconds} s; the model edits videos of "
+                        f"{profile.min_edit_source}..{profile.max_edit_source} s",
+                    )
+        if take.reference_videos and take.edit is None and settings.sound and first.shot.sound:
+            self.error(
+                (*first.path, "sound"),
+                "'sound' cannot be on when a video is an input ('reference_videos')",
+            )
+        if settings.keep_original_sound and not take.reference_videos:
+            path = (*first.path, "keep_original_sound")
+            if first.shot.keep_original_sound is None:
+                path = ("defaults", "keep_original_sound")
+            if take.edit is None:
+                self.error(path, "'keep_original_sound' needs a video input ('reference_videos')")
+        if settings.character_orientation is not None and take.edit is None:
+            if not (refs or take.reference_videos):
+                path = (*first.path, "character_orientation")
+                if first.shot.character_orientation is None:
+                    path = ("defaults", "character_orientation")
+                self.error(
+                    path,
+                    "'character_orientation' needs 'references' or 'reference_videos' to "
+                    "take the orientation from",
+                )

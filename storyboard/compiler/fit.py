@@ -1,0 +1,127 @@
+"""Stage 5a, fit: whether the cut and the hand-offs fit the takes' videos, before any is paid.
+
+A take's length is known before it is made: it is the take's duration, or for an edit its
+source's length (the edited shot's, or a local file's, from the header ``check`` reads anyway:
+:func:`storyboard.media.limits.video_seconds`). Only an edit of a remote video (a URL, an
+uploaded media UUID) has a length nobody knows until it is made; :func:`take_lengths` says
+``None`` for it, and the executor measures it as soon as it is made and asks again, before any
+take that depends on it is sent (:mod:`storyboard.build.execute`).
+
+With those lengths, :func:`fit_problems` finds, each at its place in the storyboard:
+
+- everything the cut would refuse: the film laid out by the code that cuts it
+  (:func:`storyboard.cut.timeline.check_timeline`: trims, transitions, fades), so ``check``
+  refuses exactly what the cut would refuse after paying;
+- a frame hand-off ``SHOT@Ns`` past the end of an edit's video (validate checks the others:
+  their length is their duration);
+- a title, a caption or credits whose text does not fit the frame at its size, laid out by
+  the code that draws it (:mod:`storyboard.cut.text`), at the output's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from storyboard.compiler.resolve import Handoff, Resolved
+from storyboard.core.diagnostics import Diagnostic, format_path
+from storyboard.cut.text import CAPTION_BOX, CAPTION_SIZE, CARD_BOX, TITLE_SIZE, fit_problem
+from storyboard.cut.timeline import check_timeline, text_look, texts
+from storyboard.language.sources import FrameRef, MediaRef
+from storyboard.language.timing import FPS, frames_at_fps, to_frames
+from storyboard.media import limits
+
+if TYPE_CHECKING:  # the compiler calls this module: no import back at run time
+    from storyboard.compiler.compile import Compiled
+
+
+def take_lengths(
+    resolved: Resolved, *, known: Mapping[str, int | None] | None = None
+) -> dict[str, int | None]:
+    """Every take's length in frames at 24 fps, ``None`` where it is not known before the
+    take is made (an edit of a remote video, or of such an edit).
+
+    ``known``: lengths measured already (a made take's), which an edit of that take shares.
+    """
+    lengths: dict[str, int | None] = {}
+    for take in resolved.takes:  # dependency order: an edited take is measured first
+        source = take.edit
+        if known is not None and known.get(take.id) is not None:
+            lengths[take.id] = known[take.id]
+            continue
+        if source is None:
+            lengths[take.id] = to_frames(take.duration or 0)
+        elif isinstance(source, Handoff):
+            if source.span is not None:
+                fps = resolved.take(source.take).profile.fps
+                lengths[take.id] = frames_at_fps(source.span[1] - source.span[0], fps)
+            else:
+                lengths[take.id] = lengths.get(source.take)
+        elif source.kind == "file" and source.path is not None:
+            seconds = limits.video_seconds(source.path, take.profile)
+            lengths[take.id] = to_frames(seconds) if seconds is not None else None
+        else:
+            lengths[take.id] = None  # a remote video: known once the edit is made
+    return lengths
+
+
+def text_problems(compiled: Compiled) -> list[Diagnostic]:
+    """Every text of the cut too long for the frame, at the text (none needs a take)."""
+    checked = compiled.checked
+    output = checked.storyboard.output
+    frame = (output.width, output.height)
+    problems: list[Diagnostic] = []
+    for path, text, style, kind in texts(checked):
+        style_path = path[:-1]
+        try:
+            look = text_look(
+                checked, style, style_path, TITLE_SIZE if kind == "card" else CAPTION_SIZE, 1.0
+            )
+        except AssertionError:
+            continue  # a font that did not validate: reported there
+        problem = fit_problem(text, look, frame, CARD_BOX if kind == "card" else CAPTION_BOX)
+        if problem is not None:
+            problems.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
+    return problems
+
+
+def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[Diagnostic]:
+    """What does not fit the takes' videos of the given lengths, or the frame, at its position
+    (empty when everything fits). What depends on a length that is ``None`` is left for
+    later."""
+    problems = check_timeline(compiled, lengths) + text_problems(compiled)
+    checked, resolved = compiled.checked, compiled.resolved
+    for take in resolved.takes:
+        for key, handoff, info in (
+            ("start", take.start, take.shots[0]),
+            ("end", take.end, take.shots[-1]),
+        ):
+            if not isinstance(handoff, Handoff) or not isinstance(handoff.frame, int):
+                continue
+            upstream = resolved.take(handoff.take)
+            length = lengths.get(upstream.id)
+            if upstream.edit is None or length is None or handoff.frame < length:
+                continue  # not an edit: validate compared the time with the shot's duration
+            ref = info.sources.get(key, (None,))[0]
+            written = str(ref) if isinstance(ref, FrameRef) else handoff.placeholder()
+            source = upstream.edit
+            if isinstance(source, MediaRef):
+                what = (
+                    f"an edit of '{source.path.name}'"
+                    if source.path
+                    else "an edit of a remote video"
+                )
+            else:
+                what = f"an edit of shot '{source.shot}'"
+            problems.append(
+                Diagnostic(
+                    checked.position((*info.path, key)),
+                    f"{key}: {written} is past the end of shot '{handoff.shot}' ({what}: its "
+                    f"video is {length / FPS:.6g} s long; its last frame is at "
+                    f"{(length - 1) / FPS:.3f} s)",
+                )
+            )
+    return problems
+
+
+__all__ = ["fit_problems", "take_lengths", "text_problems"]

@@ -1,0 +1,1 @@
+"""Tests of the backends: the Runware client (against fakes and the emulator), namespaces."""

@@ -1,0 +1,1 @@
+"""Tests of what a project keeps between builds (lock file, journal)."""

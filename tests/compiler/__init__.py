@@ -1,0 +1,1 @@
+"""Tests of the compiler: resolve, compile, keys, origins, warnings."""

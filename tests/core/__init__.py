@@ -1,0 +1,1 @@
+"""Tests of the layer below everything: inputs, diagnostics."""

@@ -1,0 +1,1 @@
+"""Tests of the language: load, validate, prompts, fmt, schema."""
