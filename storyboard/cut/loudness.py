@@ -5,11 +5,13 @@ film_audio`, which can be run again and gives the same samples) and the encoder.
 
 The algorithm (documented in docs/cut.md):
 
-1. **Measure** the mix with ffmpeg's ``loudnorm`` filter in analysis mode (ITU-R BS.1770-4:
-   K-weighting, 400 ms blocks overlapping by 75 %, the absolute gate at -70 LUFS and the
-   relative gate 10 LU below; true peak on the signal oversampled to 192 kHz). Only its
-   measurement is used, never its own (dynamic) normalisation, which misses the target by
-   more than 1 LU on short or peaky sound.
+1. **Measure** the mix with ffmpeg's ``ebur128`` filter (ITU-R BS.1770-4: K-weighting,
+   400 ms blocks overlapping by 75 %, the absolute gate at -70 LUFS and the relative gate
+   10 LU below; true peak on the signal oversampled 4 times, to 192 kHz), streamed to it.
+   Not ``loudnorm``: its dynamic normalisation missed a -16 target by 1.6 LU on a 3 s peaky
+   signal, and even its analysis read 1.1 LU low (-25.9 LUFS) on 9 s of quiet noise with a
+   3 s tone in it, which ``ebur128`` and a reference implementation of BS.1770-4 both read
+   as -24.8 LUFS (tests/cut/test_mix.py holds that reference).
 2. **Gain**: ``target - measured`` dB, applied to every sample alike (a linear gain: the
    mix's dynamics are kept).
 3. **True peak**: if the gained mix would peak above :data:`CEILING` (-1.5 dBTP, leaving
@@ -26,8 +28,8 @@ few blocks. A silent film (below the absolute gate) is left as it is.
 from __future__ import annotations
 
 import itertools
-import json
 import math
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -65,10 +67,10 @@ class Measure:
 
 def measure(blocks: Iterable[Samples]) -> Measure:
     """The integrated loudness and true peak of 48 kHz stereo float blocks, by ffmpeg's
-    ``loudnorm`` analysis (BS.1770-4)."""
+    ``ebur128`` filter (BS.1770-4; it reports both to 0.1)."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin"]
     cmd += ["-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0"]
-    cmd += ["-af", "loudnorm=print_format=json", "-f", "null", "-"]
+    cmd += ["-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
     with tempfile.TemporaryFile() as errors:
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=errors, stderr=errors)
@@ -85,22 +87,24 @@ def measure(blocks: Iterable[Samples]) -> Measure:
             status = proc.wait()
         errors.seek(0)
         text = errors.read().decode("utf-8", "replace")
-    found = _json(text)
+    found = _summary(text)
     if status != 0 or found is None:
         tail = text[-2000:].strip() or "no message"
         raise BuildError(f"ffmpeg failed (status {status}) while measuring loudness: {tail}")
-    return Measure(_number(found.get("input_i")), _number(found.get("input_tp")))
+    return found
 
 
-def _json(text: str) -> dict[str, Any] | None:
-    start, end = text.rfind("{"), text.rfind("}")
-    if start < 0 or end < start:
+def _summary(text: str) -> Measure | None:
+    """The integrated loudness and true peak of ``ebur128``'s summary (silence: -70 LUFS,
+    ``-inf`` dBFS)."""
+    at = text.rfind("Summary:")
+    if at < 0:
         return None
-    try:
-        found = json.loads(text[start : end + 1])
-    except ValueError:
+    found = re.search(r"\bI:\s+(-?[\d.]+) LUFS", text[at:])
+    peak = re.search(r"\bPeak:\s+(-?[\d.]+|-inf) dBFS", text[at:])
+    if found is None or peak is None:
         return None
-    return found if isinstance(found, dict) else None
+    return Measure(_number(found.group(1)), _number(peak.group(1)))
 
 
 def _number(value: object) -> float:

@@ -1,8 +1,10 @@
 """The film's mix: clip volume and mute, music cues (placed, faded, looped, ducked), loudness.
 
 Levels are measured on the decoded film: the amplitude of a tone at its own frequency (so a
-clip's 1 kHz bursts and a 440 Hz music cue are told apart), and the loudness by ffmpeg's
-``ebur128`` filter, a meter independent of the one the normaliser uses (``loudnorm``'s).
+clip's 1 kHz bursts and a 440 Hz music cue are told apart), and the loudness twice: by
+ffmpeg's ``ebur128`` filter on the encoded film (the normaliser measured the mix before the
+encoder with it), and by :func:`bs1770`, a reference of ITU-R BS.1770-4 written here from the
+standard's coefficients, independent of ffmpeg.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import itertools
 import re
 import subprocess
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from numpy.typing import NDArray
@@ -132,6 +136,71 @@ def ebur128(path: Path) -> tuple[float, float]:
     return integrated, peak
 
 
+@cache
+def k_weighting(taps: int = 16384) -> NDArray[np.float64]:
+    """The impulse response of BS.1770-4's K-weighting at 48 kHz: its two biquads (a shelf,
+    then a 38 Hz high-pass; the standard's coefficients), run on an impulse. Its poles are
+    inside 0.9951, so after 16384 samples what is left is below 1e-30."""
+    stages = [
+        ((1.53512485958697, -2.69169618940638, 1.19839281085285),
+         (-1.69065929318241, 0.73248077421585)),
+        ((1.0, -2.0, 1.0), (-1.99004745483398, 0.99007225036621)),
+    ]  # fmt: skip
+    signal = [1.0] + [0.0] * (taps - 1)
+    for (b0, b1, b2), (a1, a2) in stages:
+        out, x1, x2, y1, y2 = [], 0.0, 0.0, 0.0, 0.0
+        for x in signal:
+            y = b0 * x + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2
+            x2, x1, y2, y1 = x1, x, y1, y
+            out.append(y)
+        signal = out
+    return np.array(signal)
+
+
+def bs1770(samples: NDArray[np.float32]) -> float:
+    """Integrated loudness (LUFS) of 48 kHz samples ``(n, channels)`` by ITU-R BS.1770-4:
+    K-weighted, mean squares of 400 ms blocks every 100 ms summed over the channels, gated
+    at -70 LUFS and then 10 LU under the loudness of the blocks the first gate kept."""
+    h = k_weighting()
+    size = 1 << (len(samples) + len(h)).bit_length()
+    spectrum = np.fft.rfft(h, size)
+    weighted = np.stack(
+        [np.fft.irfft(np.fft.rfft(samples[:, c].astype(np.float64), size) * spectrum, size)
+         [: len(samples)] for c in range(samples.shape[1])],
+        axis=1,
+    )  # fmt: skip
+    block, hop = int(0.4 * RATE), int(0.1 * RATE)
+    squares = np.cumsum(np.concatenate([np.zeros((1, weighted.shape[1])), weighted**2]), axis=0)
+    starts = np.arange(0, len(weighted) - block + 1, hop)
+    z = ((squares[starts + block] - squares[starts]) / block).sum(axis=1)
+    loud = -0.691 + 10 * np.log10(np.maximum(z, 1e-30))
+    kept = z[loud > -70]
+    relative = -0.691 + 10 * np.log10(kept.mean()) - 10
+    return float(-0.691 + 10 * np.log10(z[(loud > -70) & (loud > relative)].mean()))
+
+
+def decode_stereo(path: Path) -> NDArray[np.float32]:
+    """The first audio stream's samples, ``(n, 2)`` at 48 kHz."""
+    resampler = av.AudioResampler(format="flt", layout="stereo", rate=RATE)
+    blocks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            blocks += [f.to_ndarray().reshape(-1, 2) for f in resampler.resample(frame)]
+        blocks += [f.to_ndarray().reshape(-1, 2) for f in resampler.resample(None)]
+    return np.concatenate(blocks)
+
+
+def test_the_reference_meter_reads_what_the_standard_says() -> None:
+    t = np.arange(9 * RATE) / RATE
+    sine = np.repeat((0.1 * np.sin(2 * np.pi * 997 * t))[:, None], 2, axis=1)
+    # a 997 Hz sine at -20 dBFS in both channels: -20 LUFS (K-weighting is 0 dB there and
+    # the -0.691 offset makes up for the two channels' sum being a 1 kHz gain of +0.691 dB)
+    assert bs1770(sine.astype(np.float32)) == pytest.approx(-20.0, abs=0.05)
+    left = sine.copy()
+    left[:, 1] = 0  # one channel of a 0 dBFS-peak sine reads -3.01 LUFS, scaled by -20 dB
+    assert bs1770(left.astype(np.float32)) == pytest.approx(-23.01, abs=0.05)
+
+
 @pytest.mark.parametrize(
     ("take", "expect_limited"),
     [
@@ -160,8 +229,31 @@ def test_loudness_is_normalised_and_measured_by_an_independent_meter(
     integrated, peak = ebur128(out)
     assert integrated == pytest.approx(-16, abs=0.5)
     assert peak <= -1.0
+    assert bs1770(decode_stereo(out)) == pytest.approx(-16, abs=0.5)
     before, _ = ebur128(tmp_path / "take.mp4")
     assert abs(before - -16) > 3  # the takes were far from the target
+
+
+def test_loudness_of_sound_whose_level_moves_is_the_target_for_both_meters(
+    storyboard: StoryboardFactory, tmp_path: Path
+) -> None:
+    """Noise with a louder 3 s tone in it: loudnorm's own analysis read this 1.1 LU low
+    (-25.3 LUFS for the -24.2 of ebur128 and of the reference), so a film normalised on it
+    came out 1.1 LU over the target."""
+    noise = "0.03*(2*random(0)-1)+if(between(t\\,2\\,5)\\,0.15*sin(2*PI*440*t)\\,0)"
+    video = render_source(tmp_path / "take.mp4", 9, tone=noise)
+    lines = "storyboard: 1\ntitle: Loud\nshots:\n"
+    lines += "  - {id: a, duration: 9, sound: true, prompt: shot a}\n"
+    compiled = storyboard(lines + "cut:\n  loudness: -16\n")
+    videos = {"a": video}
+    timeline = build_timeline(compiled, videos, measure_videos(videos), size=(160, 90))
+    out = tmp_path / "film.mp4"
+    assemble(timeline, out)
+    integrated, peak = ebur128(out)
+    reference = bs1770(decode_stereo(out))
+    assert integrated == pytest.approx(-16, abs=0.5)
+    assert reference == pytest.approx(-16, abs=0.5)
+    assert peak <= -1.0
 
 
 def test_the_limiter_keeps_true_peaks_under_the_ceiling_and_the_length() -> None:
