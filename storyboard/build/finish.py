@@ -37,11 +37,14 @@ if TYPE_CHECKING:
     from storyboard.build.pipeline import BuildResult
     from storyboard.build.state.outputs import BackendOutputs
     from storyboard.cut.streams import VideoIndex
+    from storyboard.cut.subtitles import Subtitle, SubtitleMode
+    from storyboard.cut.timeline import Compiled
     from storyboard.exports.record import ClipPlacement
     from storyboard.language.checked import CheckedStoryboard
 
 CUT_KEY_VERSION = 3  # 2: the sound reuses the takes' AAC frames; 3: titles, captions, mix
 STATE_VERSION = 2
+EXPORTS_VERSION = 2  # 2: audio tracks, cards, captions, subtitles; media paths relative
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         LateInputError: the cut does not fit the takes' videos as made.
     """
     from storyboard.cut.assemble import assemble
+    from storyboard.cut.subtitles import shown, subtitle_mode, with_subtitles
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
@@ -91,6 +95,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     before = json.dumps(state, sort_keys=True)
     timeline: Timeline | None = None
     misfit: InputError | None = None
+    cues: list[Subtitle] = []
+    mode: SubtitleMode = "off"
     if not missing:
         size = (_even(output.width * scale), _even(output.height * scale))
         digests = {take: _source_sha(result, take) for take in videos}
@@ -101,6 +107,11 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             # Checked before anything was sent against the lengths known then: what does not
             # fit now depends on a length known only once its take was made.
             misfit = exc
+        if timeline is not None:
+            cues = shown(timeline, subtitle_cues(compiled, timeline))
+            cut = compiled.checked.storyboard.cut
+            mode = subtitle_mode(cut.subtitles if cut is not None else None, cues)
+            timeline = with_subtitles(timeline, cues, mode)
     if timeline is None:
         if misfit is not None:
             reason = "the film was not cut: the cut does not fit the takes' videos"
@@ -153,18 +164,20 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             )
         film_path = film
         clips = _placements(timeline, compiled.checked)
-    extras = _extras(timeline, compiled.checked) if timeline is not None else None
+    extras = _extras(timeline, cues, mode) if timeline is not None else None
     record = record_from_build(result, clips, film=film_path, extras=extras)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
         data = record.to_json()
-        exports = _exports(state, _digest(data), lambda: export_all(record, writer=folder))
-        sheet = workspace.output_dir / f"{workspace.name}.contact.png"
-        sheet_key = _digest(
-            [data["title"], data["clips"], record.duration]
-            + [_source_sha(result, c.take) for c in record.clips]
+        exports = _exports(
+            state, _digest([EXPORTS_VERSION, data]), lambda: export_all(record, writer=folder)
         )
+        sheet = workspace.output_dir / f"{workspace.name}.contact.png"
+        # a card's frames are the film's (the cut drew them): the film's key stands for them
+        sources = [_source_sha(result, c.take) if c.card is None else state.get("key")
+                 for c in record.clips]  # fmt: skip
+        sheet_key = _digest([data["title"], data["clips"], record.duration, *sources])
         if not folder.exists(sheet.name) or state.get("sheet") != sheet_key:
             state.pop("sheet", None)
             contact_sheet(record, sheet, writer=folder)
@@ -289,6 +302,24 @@ def _cut_key(timeline: Timeline, result: BuildResult) -> str:
                 sha256_file(back) if isinstance(back, Path) else list(back)]  # fmt: skip
 
     sources = {c.take: _source_sha(result, c.take) for c in timeline.clips if c.card is None}
+    if _plain(timeline):
+        # A film of the language before titles, captions and the mix: the key it had then
+        # (version 2), so that a build after the upgrade does not cut it again. The film's
+        # bytes are the same (tests/build/test_finish_words.py builds one both ways).
+        cue = timeline.music[0] if timeline.music else None
+        old = {
+            "version": 2,
+            "clips": [
+                [c.shot, c.take, sources[c.take], c.source_in, c.source_out, c.start,
+                 c.transition, c.transition_frames, repr(c.head), repr(c.tail)]
+                for c in timeline.clips
+            ],
+            "settings": [timeline.width, timeline.height, timeline.format, timeline.quality,
+                         timeline.audio, cue.volume if cue else 1.0, timeline.fade_in,
+                         timeline.fade_out, timeline.total_frames,
+                         sha256_file(cue.file) if cue else None],
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     body = {
         "version": CUT_KEY_VERSION,
         "clips": [
@@ -309,6 +340,42 @@ def _cut_key(timeline: Timeline, result: BuildResult) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def _plain(timeline: Timeline) -> bool:
+    """Whether the film uses nothing the language gained with titles, captions and the mix:
+    no card, no caption, no subtitle, no loudness, no clip's own gain, and at most one
+    music cue under the whole film from the file's start, unfaded, unlooped, not ducked."""
+    from storyboard.cut.timeline import SAMPLES_PER_FRAME
+
+    heard = 0.0 if timeline.audio == "mute" else 1.0
+    music = timeline.music
+    return (
+        all(c.card is None and c.volume == heard for c in timeline.clips)
+        and not timeline.overlays
+        and not timeline.subtitles
+        and not timeline.speech
+        and timeline.loudness is None
+        and (
+            not music
+            or (
+                len(music) == 1
+                and (music[0].offset, music[0].first, music[0].fade_in, music[0].fade_out)
+                == (0, 0, 0, 0)
+                and music[0].last == timeline.total_frames * SAMPLES_PER_FRAME
+                and not music[0].loop
+                and music[0].duck is None
+            )
+        )
+    )
+
+
+def subtitle_cues(compiled: Compiled, timeline: Timeline) -> list[tuple[float, float, str]]:
+    """The film's subtitle cues, ``(start, end, text)`` in film seconds: where the lines of
+    dialogue, timed in the film by the words part of the language (issue 16, part A: its
+    ``film_cues``), come into the cut. This branch's language has no dialogue yet: none."""
+    del compiled, timeline
+    return []
+
+
 def _read_state(stamp: bytes | None) -> dict[str, Any]:
     """What the last finish remembered (nothing, if unreadable or of another version)."""
     try:
@@ -321,6 +388,7 @@ def _read_state(stamp: bytes | None) -> dict[str, Any]:
 
 
 def _placements(timeline: Timeline, checked: CheckedStoryboard) -> list[ClipPlacement]:
+    from storyboard.cut.text import TITLE_SIZE
     from storyboard.exports.record import ClipPlacement
     from storyboard.language.model import Clip, CreditsCard, Title
 
@@ -333,14 +401,18 @@ def _placements(timeline: Timeline, checked: CheckedStoryboard) -> list[ClipPlac
         caption: dict[str, Any] | None = None
         if clip.card is not None:
             style = _card_model(checked, clip.path)
+            assert isinstance(style, Title | CreditsCard)
             back = clip.card.background
             card = {
                 "kind": clip.card.kind,
                 "text": clip.card.text,
                 "background": str(back) if isinstance(back, Path) else _hex(back),
                 "color": _hex(clip.card.look.color),
-                "font": style.font if isinstance(style, Title | CreditsCard) else "lato",
-                "size": clip.card.look.size,
+                "font": style.font,
+                # at the output's size (the cut drew it at the build's scale)
+                "size": style.size
+                if style.size is not None
+                else round(checked.storyboard.output.height * TITLE_SIZE),
             }
         elif clip.path[:2] == ("cut", "clips") and isinstance(clip.path[2], int):
             model = written[clip.path[2]]
@@ -384,9 +456,9 @@ def _hex(rgb: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def _extras(timeline: Timeline, checked: CheckedStoryboard) -> dict[str, Any]:
+def _extras(timeline: Timeline, cues: list[Subtitle], mode: SubtitleMode) -> dict[str, Any]:
     """What the record holds of the cut besides its clips: fades, loudness, music cues and
-    subtitle cues."""
+    the subtitle cues the film shows (muxed or burned: ``mode``; none when ``off``)."""
     from storyboard.cut.timeline import SAMPLE_RATE
     from storyboard.media.limits import audio_seconds
 
@@ -410,7 +482,10 @@ def _extras(timeline: Timeline, checked: CheckedStoryboard) -> dict[str, Any]:
             }
             for m in timeline.music
         ],
-        "subtitles": [{"start": c.start, "end": c.end, "text": c.text} for c in timeline.subtitles],
+        "subtitles": [
+            {"start": c.start, "end": c.end, "text": c.text}
+            for c in (cues if mode != "off" else [])
+        ],
     }
 
 

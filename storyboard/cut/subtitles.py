@@ -1,8 +1,9 @@
 """Subtitles in the film: a soft track muxed beside the picture, or text burned into it.
 
 Place in the pipeline: the cut. What the cues say and when comes from the storyboard's
-dialogue (the words part of the language); this module takes them as :class:`Cue` values in
-film time and puts them into the film, as ``cut.subtitles`` asks:
+dialogue (the words part of the language, which times them); this module takes them as plain
+``(start, end, text)`` triples in film seconds and puts them into the film, as
+``cut.subtitles`` asks:
 
 - ``soft`` (:func:`with_subtitles` keeps them on the timeline; :func:`track` writes them): a
   subtitle track beside the copied video, ``mov_text`` (3GPP timed text) in MP4 and MOV,
@@ -15,10 +16,10 @@ film time and puts them into the film, as ``cut.subtitles`` asks:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import av
 
@@ -44,9 +45,9 @@ _ASS_HEADER = (
 it names is what a player shows where the track carries no style of its own."""
 
 
-@dataclass(frozen=True)
-class Cue:
-    """A subtitle: ``text`` shown from ``start`` to ``end`` seconds of the film."""
+class Subtitle(NamedTuple):
+    """A subtitle on the timeline: ``text`` shown from ``start`` to ``end`` seconds of the
+    film (a plain ``(start, end, text)`` tuple is one)."""
 
     start: float
     end: float
@@ -54,12 +55,16 @@ class Cue:
 
 
 def with_subtitles(
-    timeline: Timeline, cues: Sequence[Cue], mode: SubtitleMode, *, look: Look | None = None
+    timeline: Timeline,
+    cues: Iterable[tuple[float, float, str]],
+    mode: SubtitleMode,
+    *,
+    look: Look | None = None,
 ) -> Timeline:
-    """``timeline`` with ``cues`` to mux (``soft``) or to draw (``burn``); cut at the film's
-    end, a cue past it left out. ``look``: how burned cues are drawn (default: white Lato, a
-    20th of the frame's height)."""
-    kept = [c for c in sorted(cues, key=lambda c: c.start) if _frames(c, timeline) is not None]
+    """``timeline`` with ``cues`` (``(start, end, text)`` in film seconds) to mux (``soft``)
+    or to draw (``burn``); cut at the film's end, a cue past it (or without text) left out.
+    ``look``: how burned cues are drawn (default: white Lato, a 20th of the frame's height)."""
+    kept = shown(timeline, cues)
     if mode == "off" or not kept:
         return timeline
     if mode == "soft":
@@ -73,14 +78,23 @@ def with_subtitles(
     return replace(timeline, overlays=timeline.overlays + tuple(overlays))
 
 
-def _frames(cue: Cue, timeline: Timeline) -> tuple[int, int] | None:
+def shown(timeline: Timeline, cues: Iterable[tuple[float, float, str]]) -> list[Subtitle]:
+    """The cues the film shows, in order of their start: those with text that start before
+    its end."""
+    given = sorted(
+        (Subtitle(float(a), float(b), str(t)) for a, b, t in cues), key=lambda c: c.start
+    )
+    return [c for c in given if _frames(c, timeline) is not None]
+
+
+def _frames(cue: Subtitle, timeline: Timeline) -> tuple[int, int] | None:
     """The film frames ``[first, last)`` a cue covers, or None if none."""
     first = max(0, to_frames(cue.start))
     last = min(timeline.total_frames, to_frames(cue.end))
     return (first, last) if first < last and cue.text.strip() else None
 
 
-def track(cues: Sequence[Cue], fmt: str) -> Any:
+def track(cues: Sequence[Subtitle], fmt: str) -> Any:
     """A function adding the film's subtitle stream to an output container and yielding its
     packets with their times in :data:`storyboard.cut.mux.CLOCK` ticks (as :func:`storyboard.
     cut.mux.join` takes the audio)."""
@@ -119,4 +133,22 @@ def _payload(text: str, fmt: str) -> bytes:
     return data
 
 
-__all__ = ["CODECS", "Cue", "SubtitleMode", "track", "with_subtitles"]
+def subtitle_mode(
+    chosen: SubtitleMode | None, cues: Sequence[tuple[float, float, str]]
+) -> SubtitleMode:
+    """``cut.subtitles`` as written, or its default: ``soft`` when the film has cues (a shot
+    with dialogue), else ``off``."""
+    if chosen is not None:
+        return chosen
+    return "soft" if cues else "off"
+
+
+__all__ = [
+    "CODECS",
+    "Subtitle",
+    "SubtitleMode",
+    "shown",
+    "subtitle_mode",
+    "track",
+    "with_subtitles",
+]

@@ -90,7 +90,7 @@ class Compiled(Protocol):
 
 
 if TYPE_CHECKING:
-    from storyboard.cut.subtitles import Cue
+    from storyboard.cut.subtitles import Subtitle
 
 SAMPLE_RATE = 48_000
 """The film's sound: 48 kHz, so a frame is a whole number of samples."""
@@ -282,7 +282,7 @@ class Timeline:
     overlays: tuple[Overlay, ...] = ()
     loudness: float | None = None
     speech: tuple[tuple[int, int], ...] = ()
-    subtitles: tuple[Cue, ...] = ()
+    subtitles: tuple[Subtitle, ...] = ()
 
     @property
     def duration(self) -> Fraction:

@@ -340,7 +340,17 @@ CutClip = Annotated[
 ]
 
 
-class Cut(_Model):
+class Subtitles(_Model):
+    """The film's subtitles, made from the lines of dialogue."""
+
+    subtitles: Literal["soft", "burn", "off"] | None = Field(
+        None,
+        description="soft: a subtitle track in the film; burn: drawn into the picture; off: "
+        "only the .srt and .vtt files (default soft when a shot has dialogue).",
+    )
+
+
+class Cut(Subtitles):
     """How the final cut is assembled."""
 
     transition: Transition = "cut"

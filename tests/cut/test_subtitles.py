@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from storyboard.cut import assemble, build_timeline, measure_videos
-from storyboard.cut.subtitles import Cue, with_subtitles
+from storyboard.cut.subtitles import subtitle_mode, with_subtitles
 from tests.cut.conftest import StoryboardFactory, decode_frames, diff, video_packets
 from tests.cut.test_assemble import storyboard_text
 
-CUES = [Cue(0.5, 1.5, "Hold the light!"), Cue(2.0, 2.75, "Aye, skipper."), Cue(9, 10, "gone")]
+CUES = [(0.5, 1.5, "Hold the light!"), (2.0, 2.75, "Aye, skipper."), (9.0, 10.0, "gone")]
 
 
 def subtitle_packets(path: Path) -> list[tuple[float, float, bytes]]:
@@ -65,7 +65,7 @@ def test_burned_subtitles_are_drawn_on_their_frames_only(
     timeline = build_timeline(compiled, shots, measure_videos(shots), size=(160, 90))
     plain = tmp_path / "plain.mp4"
     assemble(timeline, plain)
-    burned = with_subtitles(timeline, [Cue(1.25, 1.75, "Hold the light!")], "burn")
+    burned = with_subtitles(timeline, [(1.25, 1.75, "Hold the light!")], "burn")
     assert [(o.kind, o.first, o.last, o.position) for o in burned.overlays] == [
         ("subtitle", 30, 42, "bottom")
     ]
@@ -93,4 +93,11 @@ def test_off_or_no_cues_leave_the_timeline_as_it_is(
     shots = {"one": sources["a"]}
     timeline = build_timeline(storyboard(storyboard_text(shots)), shots, size=(160, 90))
     assert with_subtitles(timeline, CUES, "off") == timeline
-    assert with_subtitles(timeline, [Cue(5, 6, "late")], "soft") == timeline
+    assert with_subtitles(timeline, [(5.0, 6.0, "late")], "soft") == timeline
+
+
+def test_the_mode_is_as_written_or_soft_when_there_are_cues() -> None:
+    assert subtitle_mode(None, CUES) == "soft"
+    assert subtitle_mode(None, []) == "off"
+    assert subtitle_mode("burn", CUES) == "burn"
+    assert subtitle_mode("off", CUES) == "off"
