@@ -88,20 +88,28 @@ def test_music_cues_are_placed_faded_and_looped(
     storyboard: StoryboardFactory, sources: dict[str, Path], tmp_path: Path
 ) -> None:
     silent = sources["silent"]
-    files = {"score.wav": tone(tmp_path / "score.wav", 1.0, 440, 0.2)}
+    files = {
+        "score.wav": tone(tmp_path / "score.wav", 1.0, 440, 0.2),
+        "bell.wav": tone(tmp_path / "bell.wav", 3.0, 660, 0.2),
+    }
     cut = (
         "cut:\n  music:\n"
         "    - {file: score.wav, from: 1, to: 5, start: 0.5, loop: true, fade_in: 0.5,"
         " volume: 0.5}\n"
+        "    - {file: bell.wav, from: 4, fade_out: 1}\n"  # to the film's end, fading out
     )
     sound = film(storyboard, tmp_path / "film.mp4", [("a", silent, False), ("b", silent, False)],
                  cut, files)  # fmt: skip
-    assert np.abs(sound[: int(0.99 * RATE)]).max() < 0.002  # before the cue
-    assert np.abs(sound[int(5.01 * RATE) :]).max() < 0.002  # after it
+    assert np.abs(sound[: int(0.99 * RATE)]).max() < 0.002  # before the cues
+    assert amplitude(sound, 5.1, 6.0, 440) < 0.002  # after the first
     assert amplitude(sound, 1.0, 1.5, 440) == pytest.approx(0.05, rel=0.1)  # fading in: half
     # the 0.5 s left of the file after 'start', looped: no gap from 1.5 s to 5 s
     for k in range(15, 50):
         assert amplitude(sound, k / 10, (k + 1) / 10, 440) == pytest.approx(0.1, rel=0.05), k
+    # the second cue, from 4 s to the film's end (6 s), under and after the first
+    assert amplitude(sound, 1.0, 3.9, 660) < 0.002
+    assert amplitude(sound, 4.0, 5.0, 660) == pytest.approx(0.2, rel=0.05)
+    assert amplitude(sound, 5.0, 6.0, 660) == pytest.approx(0.1, rel=0.1)  # fading out: half
 
 
 def test_music_ducks_under_the_clips_own_sound_with_smooth_ramps(

@@ -14,6 +14,7 @@ import numpy as np
 from storyboard.cut.streams import index_video
 from storyboard.cut.text import CARD_BOX, Look, box, fit_problem, layout
 from storyboard.media.fonts import colour, font_file
+from tests.conftest import tiny_jpeg
 from tests.cut.conftest import StoryboardFactory, decode_frames, diff, video_packets
 from tests.cut.test_assemble import cut_film
 
@@ -93,6 +94,22 @@ def test_credits_open_and_close_the_film(
     assert [p.kind for p in report.pieces] == ["copy"] * 3
     film = decode_frames(out)
     assert film[0][:5, :5].max() < 30 and film[-1][:5, :5].min() > 225
+
+
+def test_a_title_card_can_stand_on_an_image(
+    storyboard: StoryboardFactory, sources: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "film.mp4"
+    cut = (
+        "cut:\n  clips:\n    - {shot: one}\n"
+        "    - title: {text: Skerry Point, duration: 1, background: sea.jpg, size: 200}\n"
+    )
+    sea = tiny_jpeg(640, 360, color=(30, 160, 90))
+    cut_film(storyboard, out, {"one": sources["a"]}, cut, files={"sea.jpg": sea})
+    card = decode_frames(out)[80]
+    # the image fills the frame behind the text: its colour at the corners
+    for corner in (card[:6, :6], card[-6:, -6:]):
+        assert np.abs(corner.reshape(-1, 3).mean(axis=0) - (30, 160, 90)).max() < 14
 
 
 def test_a_caption_is_drawn_over_its_frames_and_only_their_gops_are_re_encoded(
