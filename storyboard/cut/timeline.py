@@ -400,9 +400,13 @@ class _Layout:
         self.size = size
         self.lengths = lengths  # given: only check, from these lengths (no video needed)
         self.diagnostics: list[Diagnostic] = []
+        self.caption_problems: list[Diagnostic] = []
+        """A caption outside its clip: reported with the rest, but the film's length (which
+        the music is checked against) does not depend on it."""
 
-    def error(self, path: DataPath, message: str) -> None:
-        self.diagnostics.append(Diagnostic(self.checked.position(path), message))
+    def error(self, path: DataPath, message: str, *, into: list[Diagnostic] | None = None) -> None:
+        found = Diagnostic(self.checked.position(path), message)
+        (self.diagnostics if into is None else into).append(found)
 
     def fail_if_errors(self) -> None:
         if self.diagnostics:
@@ -426,6 +430,7 @@ class _Layout:
         if not self.diagnostics and all(r is not None for r in ranges):
             total = sum(r.frames for r in ranges if r is not None) - sum(h.overlap for h in heads)
             self.check_music(total)
+        self.diagnostics += self.caption_problems
         return wanted, ranges, transitions, heads, tails
 
     def run(self) -> Timeline:
@@ -639,18 +644,21 @@ class _Layout:
                 (*w.path, "caption", "from"),
                 f"{format_where(w.path)}.caption.from: {caption.from_:g} s is at or past the end "
                 f"of the clip (it is {clip_seconds} s long)",
+                into=self.caption_problems,
             )
         elif caption.to is not None and to_frames(caption.to) > frames:
             self.error(
                 (*w.path, "caption", "to"),
                 f"{format_where(w.path)}.caption.to: {caption.to:g} s is past the end of the "
                 f"clip (it is {clip_seconds} s long)",
+                into=self.caption_problems,
             )
         elif caption.to is not None and to_frames(caption.to) <= to_frames(caption.from_):
             self.error(
                 (*w.path, "caption", "to"),
                 f"{format_where(w.path)}.caption: shorter than one frame (1/{FPS} s) once "
                 "rounded to frames",
+                into=self.caption_problems,
             )
 
     def look(self, style: TextStyle, path: DataPath, default: float, scale: float) -> Look:
