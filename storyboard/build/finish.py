@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import CutProgress, EventSink, Note
-from storyboard.cut.timeline import Timeline
+from storyboard.cut.text import Look
+from storyboard.cut.timeline import Timeline, TimelineClip
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,10 +41,13 @@ if TYPE_CHECKING:
     from storyboard.build.state.outputs import BackendOutputs
     from storyboard.cut.cues import Cue, Region
     from storyboard.cut.streams import VideoIndex
+    from storyboard.cut.subtitles import SubtitleMode
     from storyboard.exports.record import ClipPlacement
+    from storyboard.language.checked import CheckedStoryboard
 
-CUT_KEY_VERSION = 2  # 2: the sound reuses the takes' AAC frames
+CUT_KEY_VERSION = 3  # 2: the sound reuses the takes' AAC frames; 3: titles, captions, mix
 STATE_VERSION = 2
+EXPORTS_VERSION = 2  # 2: audio tracks, cards, captions, subtitles; media paths relative
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     """
     from storyboard.cut.assemble import assemble
     from storyboard.cut.cues import film_cues
+    from storyboard.cut.subtitles import Subtitle, shown, subtitle_mode, with_subtitles
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
@@ -95,6 +100,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     timeline: Timeline | None = None
     misfit: InputError | None = None
     cues: tuple[Cue, ...] = ()
+    mode: SubtitleMode = "off"
     if not missing:
         size = (_even(output.width * scale), _even(output.height * scale))
         digests = {take: _source_sha(result, take) for take in videos}
@@ -107,6 +113,11 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             misfit = exc
         if timeline is not None and compiled.checked.has_dialogue:
             cues = film_cues(compiled, timeline, _speech(result, timeline, digests, state, emit))
+        if timeline is not None:
+            shows = shown(timeline, [Subtitle(c.start, c.end, c.text) for c in cues])
+            cut = compiled.checked.storyboard.cut
+            mode = subtitle_mode(cut.subtitles if cut is not None else None, shows)
+            timeline = with_subtitles(timeline, shows, mode)
     if timeline is None:
         if misfit is not None:
             reason = "the film was not cut: the cut does not fit the takes' videos"
@@ -140,6 +151,21 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             state["key"] = key
             recut = True
             copied = sum(p.frames for p in report.pieces if p.kind == "copy")
+            levels = report.sound.get("loudness")
+            reached = levels.get("reached_lufs") if isinstance(levels, dict) else None
+            if isinstance(levels, dict) and (
+                reached is None or abs(reached - levels["target_lufs"]) > 0.5
+            ):
+                emit(
+                    Note(
+                        "",
+                        f"cut {film.name}: the sound could not be brought to "
+                        f"{levels['target_lufs']:g} LUFS (it is "
+                        + ("silent" if reached is None else f"at {reached:g} LUFS")
+                        + "): its loudness is in its peaks, which the limiter keeps under "
+                        "-1 dBTP",
+                    )
+                )
             emit(
                 Note(
                     "",
@@ -148,19 +174,22 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
                 )
             )
         film_path = film
-        clips = _placements(timeline, workspace.output_dir)
+        clips = _placements(timeline, compiled.checked)
         _subtitles(folder, workspace.name, cues if compiled.checked.has_dialogue else None, emit)
-    record = record_from_build(result, clips, film=film_path, subtitles=cues)
+    extras = _extras(timeline) if timeline is not None else None
+    record = record_from_build(result, clips, film=film_path, subtitles=cues, extras=extras)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}
     if clips is not None:
         data = record.to_json()
-        exports = _exports(state, _digest(data), lambda: export_all(record, writer=folder))
-        sheet = workspace.output_dir / f"{workspace.name}.contact.png"
-        sheet_key = _digest(
-            [data["title"], data["clips"], record.duration]
-            + [_source_sha(result, c.take) for c in record.clips]
+        exports = _exports(
+            state, _digest([EXPORTS_VERSION, data]), lambda: export_all(record, writer=folder)
         )
+        sheet = workspace.output_dir / f"{workspace.name}.contact.png"
+        # a card's frames are the film's (the cut drew them): the film's key stands for them
+        sources = [_source_sha(result, c.take) if c.card is None else state.get("key")
+                 for c in record.clips]  # fmt: skip
+        sheet_key = _digest([data["title"], data["clips"], record.duration, *sources])
         if not folder.exists(sheet.name) or state.get("sheet") != sheet_key:
             state.pop("sheet", None)
             contact_sheet(record, sheet, writer=folder)
@@ -339,32 +368,98 @@ def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str
 
 
 def _takes_in_cut(result: BuildResult) -> set[str]:
+    from storyboard.language.model import Clip
+
     compiled = result.prepared.compiled
     cut = compiled.checked.storyboard.cut
     shots = (
-        [c.shot for c in cut.clips] if cut and cut.clips else [s.id for s in compiled.checked.shots]
+        [c.shot for c in cut.clips if isinstance(c, Clip)]
+        if cut and cut.clips
+        else [s.id for s in compiled.checked.shots]
     )
     return {compiled.resolved.take_of_shot[s] for s in shots if s in compiled.resolved.take_of_shot}
 
 
 def _cut_key(timeline: Timeline, result: BuildResult) -> str:
-    """What decides the film's bytes: the layout, the settings and the sources' content."""
+    """What decides the film's bytes: the layout, the settings and the sources' content (the
+    takes', the music's, the fonts' and the cards' images)."""
     from storyboard.compiler.compile import sha256_file
 
-    sources = {clip.take: _source_sha(result, clip.take) for clip in timeline.clips}
-    music = sha256_file(timeline.music) if timeline.music is not None else None
+    def look(found: Look) -> list[Any]:
+        return [list(found.color), sha256_file(found.font), found.size]
+
+    def card(clip: TimelineClip) -> list[Any] | None:
+        if clip.card is None:
+            return None
+        back = clip.card.background
+        return [clip.card.kind, clip.card.text, look(clip.card.look),
+                sha256_file(back) if isinstance(back, Path) else list(back)]  # fmt: skip
+
+    sources = {c.take: _source_sha(result, c.take) for c in timeline.clips if c.card is None}
+    if _plain(timeline):
+        # A film of the language before titles, captions and the mix: the key it had then
+        # (version 2), so that a build after the upgrade does not cut it again. The film's
+        # bytes are the same (tests/build/test_finish_words.py builds one both ways).
+        cue = timeline.music[0] if timeline.music else None
+        old = {
+            "version": 2,
+            "clips": [
+                [c.shot, c.take, sources[c.take], c.source_in, c.source_out, c.start,
+                 c.transition, c.transition_frames, repr(c.head), repr(c.tail)]
+                for c in timeline.clips
+            ],
+            "settings": [timeline.width, timeline.height, timeline.format, timeline.quality,
+                         timeline.audio, cue.volume if cue else 1.0, timeline.fade_in,
+                         timeline.fade_out, timeline.total_frames,
+                         sha256_file(cue.file) if cue else None],
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()
     body = {
         "version": CUT_KEY_VERSION,
         "clips": [
-            [c.shot, c.take, sources[c.take], c.source_in, c.source_out, c.start,
-             c.transition, c.transition_frames, repr(c.head), repr(c.tail)]
+            [c.shot, c.take, sources.get(c.take), c.source_in, c.source_out, c.start,
+             c.transition, c.transition_frames, repr(c.head), repr(c.tail), card(c), c.volume,
+             c.sounding]
             for c in timeline.clips
         ],
         "settings": [timeline.width, timeline.height, timeline.format, timeline.quality,
-                     timeline.audio, timeline.music_volume, timeline.fade_in, timeline.fade_out,
-                     timeline.total_frames, music],
+                     timeline.audio, timeline.fade_in, timeline.fade_out,
+                     timeline.total_frames, timeline.loudness, list(timeline.speech)],
+        "music": [[sha256_file(m.file), m.volume, m.offset, m.first, m.last, m.fade_in,
+                   m.fade_out, m.loop, m.duck] for m in timeline.music],
+        "overlays": [[o.kind, o.first, o.last, o.text, look(o.look), o.position]
+                     for o in timeline.overlays],
+        "subtitles": [[c.start, c.end, c.text] for c in timeline.subtitles],
     }  # fmt: skip
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _plain(timeline: Timeline) -> bool:
+    """Whether the film uses nothing the language gained with titles, captions and the mix:
+    no card, no caption, no subtitle, no loudness, no clip's own gain, and at most one
+    music cue under the whole film from the file's start, unfaded, unlooped, not ducked."""
+    from storyboard.cut.timeline import SAMPLES_PER_FRAME
+
+    heard = 0.0 if timeline.audio == "mute" else 1.0
+    music = timeline.music
+    return (
+        all(c.card is None and c.volume == heard for c in timeline.clips)
+        and not timeline.overlays
+        and not timeline.subtitles
+        and not timeline.speech
+        and timeline.loudness is None
+        and (
+            not music
+            or (
+                len(music) == 1
+                and (music[0].offset, music[0].first, music[0].fade_in, music[0].fade_out)
+                == (0, 0, 0, 0)
+                and music[0].last == timeline.total_frames * SAMPLES_PER_FRAME
+                and not music[0].loop
+                and music[0].duck is None
+            )
+        )
+    )
 
 
 def _read_state(stamp: bytes | None) -> dict[str, Any]:
@@ -378,25 +473,101 @@ def _read_state(stamp: bytes | None) -> dict[str, Any]:
     return data
 
 
-def _placements(timeline: Timeline, build_dir: Path) -> list[ClipPlacement]:
+def _placements(timeline: Timeline, checked: CheckedStoryboard) -> list[ClipPlacement]:
+    from storyboard.cut.text import TITLE_SIZE
     from storyboard.exports.record import ClipPlacement
+    from storyboard.language.model import Clip, CreditsCard, Title
 
     fps = timeline.fps
+    cut = checked.storyboard.cut
+    written = list(cut.clips or []) if cut is not None else []
     out = []
     for clip in timeline.clips:
+        card: dict[str, Any] | None = None
+        caption: dict[str, Any] | None = None
+        if clip.card is not None:
+            style = _card_model(checked, clip.path)
+            assert isinstance(style, Title | CreditsCard)
+            back = clip.card.background
+            card = {
+                "kind": clip.card.kind,
+                "text": clip.card.text,
+                "background": str(back) if isinstance(back, Path) else _hex(back),
+                "color": _hex(clip.card.look.color),
+                "font": style.font,
+                # at the output's size (the cut drew it at the build's scale)
+                "size": style.size
+                if style.size is not None
+                else round(checked.storyboard.output.height * TITLE_SIZE),
+            }
+        elif clip.path[:2] == ("cut", "clips") and isinstance(clip.path[2], int):
+            model = written[clip.path[2]]
+            if isinstance(model, Clip) and model.caption is not None:
+                shown = model.caption
+                end = shown.to if shown.to is not None else clip.frames / fps
+                caption = {"text": shown.text, "from": shown.from_, "to": end,
+                           "position": shown.position}  # fmt: skip
         out.append(
             ClipPlacement(
                 shot=clip.shot,
                 take=clip.take,
-                source=str(clip.source),
+                source=str(clip.source) if clip.card is None else "",
                 source_in=float(Fraction(clip.source_in, fps)),
                 source_out=float(Fraction(clip.source_out, fps)),
                 start=float(Fraction(clip.start, fps)),
                 transition=clip.transition,
                 transition_duration=float(Fraction(clip.transition_frames, fps)),
+                position=str(checked.position(clip.path)) if clip.card is not None else "",
+                volume=clip.volume,
+                card=card,
+                caption=caption,
             )
         )
     return out
+
+
+def _card_model(checked: CheckedStoryboard, path: tuple[str | int, ...]) -> Any:
+    """The title or credits model a card clip was laid out from."""
+    from storyboard.language.model import TitleClip
+
+    cut = checked.storyboard.cut
+    assert cut is not None
+    if path[:2] == ("cut", "credits"):
+        return getattr(cut.credits, str(path[2]))
+    found = (cut.clips or [])[int(path[2])]
+    return found.title if isinstance(found, TitleClip) else None
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _extras(timeline: Timeline) -> dict[str, Any]:
+    """What the record holds of the cut besides its clips and cues: fades, loudness, music."""
+    from storyboard.cut.timeline import SAMPLE_RATE
+    from storyboard.media.limits import audio_seconds
+
+    fps = timeline.fps
+    return {
+        "fade_in": timeline.fade_in / fps,
+        "fade_out": timeline.fade_out / fps,
+        "loudness": timeline.loudness,
+        "music": [
+            {
+                "file": str(m.file),
+                "file_seconds": audio_seconds(m.file),
+                "volume": m.volume,
+                "start": m.offset / SAMPLE_RATE,
+                "from": m.first / SAMPLE_RATE,
+                "to": m.last / SAMPLE_RATE,
+                "fade_in": m.fade_in / SAMPLE_RATE,
+                "fade_out": m.fade_out / SAMPLE_RATE,
+                "loop": m.loop,
+                "duck": m.duck,
+            }
+            for m in timeline.music
+        ],
+    }
 
 
 def _even(value: float) -> int:

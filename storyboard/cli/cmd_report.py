@@ -1,11 +1,14 @@
-"""``storyboard report FILE [--backend B] [--open] [--exports]``: the HTML report of a build.
+"""``storyboard report FILE [--backend B] [--open] [--exports [--absolute-paths]]``: the HTML
+report of a build.
 
 Each backend builds into a folder of its own (``build/NAME/preview/``, ``build/NAME/runware/``);
 the report is of the latest of them (the one whose ``build.json`` was written last), or of the
 one ``--backend`` names. It reads that folder's ``build.json`` (the film record the build wrote)
 and writes ``report.html`` with its thumbnails beside it; ``--exports`` also writes the timeline
-exports and the contact sheet there. The storyboard itself is not read again: the report shows
-what was built, even if the file has changed since.
+exports and the contact sheet there (media paths in them relative to that folder, so it can
+be moved or shared whole; ``--absolute-paths`` writes absolute ``file://`` URLs). The
+storyboard itself is not read again: the report shows what was built, even if the file has
+changed since.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def register(sub: Any) -> None:
         help="also write NAME.otio, NAME.edl, NAME.fcpxml (where the OTIO adapters are "
         "installed) and NAME.contact.png",
     )  # fmt: skip
+    parser.add_argument(
+        "--absolute-paths", action="store_true",
+        help="with --exports: point at the media with absolute file:// URLs (default: paths "
+        "relative to the build folder, so that it can be moved or shared)",
+    )  # fmt: skip
     parser.add_argument("--open", action="store_true", help="open the page in a web browser")
     parser.set_defaults(func=run)
 
@@ -49,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.build.pipeline import refusing
     from storyboard.build.state.workspace import ProjectLock
     from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
     from storyboard.report import write_report
 
@@ -61,13 +70,16 @@ def run(args: argparse.Namespace) -> int:
             "(--backend B reports another)",
             file=sys.stderr,
         )
+    if args.absolute_paths and not args.exports:
+        raise InputError.at(None, "--absolute-paths is for the exports: add --exports")
     with ProjectLock(workspace), refusing():
         record = read_record(record_path(folder))
         if args.exports:
             from storyboard.exports.contact_sheet import contact_sheet
             from storyboard.exports.otio import export_all
 
-            for suffix, done in export_all(record, writer=outputs).items():
+            written = export_all(record, writer=outputs, absolute_paths=args.absolute_paths)
+            for suffix, done in written.items():
                 if isinstance(done, Path):
                     print(f"storyboard: wrote {display_path(done)}", file=sys.stderr)
                 else:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Input, request_elements
 from storyboard.core.diagnostics import DataPath, Diagnostic
+from storyboard.language.model import Clip
 from storyboard.language.sources import MediaRef, Source
 from storyboard.media import limits
 
@@ -50,7 +51,7 @@ def _unshown(compiled: Compiled) -> Iterator[Diagnostic]:
     cut = compiled.checked.storyboard.cut
     if cut is None or cut.clips is None:
         return  # the default cut shows every shot
-    shown = {clip.shot for clip in cut.clips}
+    shown = {clip.shot for clip in cut.clips if isinstance(clip, Clip)}
     used: set[str] = set()
     for take in compiled.resolved.takes:
         inputs: list[Input | None] = [take.start, take.end, take.edit, *take.reference_videos]

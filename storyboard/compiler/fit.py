@@ -13,7 +13,9 @@ With those lengths, :func:`fit_problems` finds, each at its place in the storybo
   (:func:`storyboard.cut.timeline.check_timeline`: trims, transitions, fades), so ``check``
   refuses exactly what the cut would refuse after paying;
 - a frame hand-off ``SHOT@Ns`` past the end of an edit's video (validate checks the others:
-  their length is their duration).
+  their length is their duration);
+- a title, a caption or credits whose text does not fit the frame at its size, laid out by
+  the code that draws it (:mod:`storyboard.cut.text`), at the output's size.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Resolved
-from storyboard.core.diagnostics import Diagnostic
-from storyboard.cut.timeline import check_timeline
+from storyboard.core.diagnostics import Diagnostic, format_path
+from storyboard.cut.text import CAPTION_BOX, CAPTION_SIZE, CARD_BOX, TITLE_SIZE, fit_problem
+from storyboard.cut.timeline import check_timeline, text_look, texts
 from storyboard.language.sources import FrameRef, MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, to_frames
 from storyboard.media import limits
@@ -62,10 +65,31 @@ def take_lengths(
     return lengths
 
 
+def text_problems(compiled: Compiled) -> list[Diagnostic]:
+    """Every text of the cut too long for the frame, at the text (none needs a take)."""
+    checked = compiled.checked
+    output = checked.storyboard.output
+    frame = (output.width, output.height)
+    problems: list[Diagnostic] = []
+    for path, text, style, kind in texts(checked):
+        style_path = path[:-1]
+        try:
+            look = text_look(
+                checked, style, style_path, TITLE_SIZE if kind == "card" else CAPTION_SIZE, 1.0
+            )
+        except AssertionError:
+            continue  # a font that did not validate: reported there
+        problem = fit_problem(text, look, frame, CARD_BOX if kind == "card" else CAPTION_BOX)
+        if problem is not None:
+            problems.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
+    return problems
+
+
 def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[Diagnostic]:
-    """What does not fit the takes' videos of the given lengths, at its position (empty when
-    everything fits). What depends on a length that is ``None`` is left for later."""
-    problems = check_timeline(compiled, lengths)
+    """What does not fit the takes' videos of the given lengths, or the frame, at its position
+    (empty when everything fits). What depends on a length that is ``None`` is left for
+    later."""
+    problems = check_timeline(compiled, lengths) + text_problems(compiled)
     checked, resolved = compiled.checked, compiled.resolved
     for take in resolved.takes:
         for key, handoff, info in (
@@ -100,4 +124,4 @@ def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[
     return problems
 
 
-__all__ = ["fit_problems", "take_lengths"]
+__all__ = ["fit_problems", "take_lengths", "text_problems"]

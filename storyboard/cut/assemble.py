@@ -3,6 +3,8 @@
 :func:`assemble` narrates it::
 
     index the sources (packets, cut points)      streams.index_video
+      -> render the title cards at the film's codec parameters, cards.render_cards
+         and the text drawn over the picture                    cards.render_overlays
       -> plan: which frames are copied, which re-encoded        plan.plan_video
                which AAC frames are copied, silent, encoded     sound.plan_sound
       -> in parallel: re-encode each piece (ffmpeg),            ffmpeg.encode_command
@@ -31,9 +33,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+import storyboard.cut.loudness as loudness
 from storyboard.core.errors import BuildError
 from storyboard.cut.audio import film_audio
+from storyboard.cut.cards import render_cards, render_overlays
+from storyboard.cut.decode import Samples
 from storyboard.cut.ffmpeg import (
+    Drawn,
     Encoder,
     PipeEncoder,
     audio_command,
@@ -46,7 +52,8 @@ from storyboard.cut.sound import EncodedRuns, SoundPlan, encode_runs, plan_sound
 from storyboard.cut.sound import add_stream as add_sound_stream
 from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
-from storyboard.cut.timeline import FPS, Timeline
+from storyboard.cut.subtitles import track as subtitle_track
+from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 from storyboard.language.model import Format
 
 EXTENSIONS: dict[str, str] = {"MP4": "mp4", "MOV": "mov", "WEBM": "webm"}
@@ -199,14 +206,17 @@ def assemble(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".cut", dir=out.parent))
     try:
-        # 1. index every source: codec parameters, packets, cut points.
+        # 1. index every source: codec parameters, packets, cut points; render the cards
+        # (indexed too) and the text drawn over the picture.
         given = indexes or {}
         tell = progress or _quiet
-        sources = list(dict.fromkeys(c.source for c in timeline.clips))
+        sources = list(dict.fromkeys(c.source for c in timeline.clips if c.card is None))
         indexes = {}
         for done, path in enumerate(sources):
             tell("indexing", done, len(sources))
             indexes[path] = given[path] if path in given else index_video(path)
+        timeline = render_cards(timeline, indexes, work, encoder or Encoder())
+        drawn = render_overlays(timeline, work)
         # 2. plan: copy whole GOPs where possible, re-encode the rest; the same for the sound.
         plan = plan_video(timeline, indexes)
         if plan.total_frames != timeline.total_frames:
@@ -215,7 +225,7 @@ def assemble(
             )
         offsets = {path: index.start_pts * index.time_base for path, index in indexes.items()}
         sound: SoundPlan | None = None
-        if timeline.format in ("MP4", "MOV"):
+        if timeline.format in ("MP4", "MOV") and timeline.loudness is None:
             sound = plan_sound(timeline, indexes, offsets)
             if not sound.reuses:
                 sound = None  # nothing to keep: one encoder for the whole track
@@ -224,6 +234,7 @@ def assemble(
         # sound (the sound's encoded runs are joined as they come); 5. move the film into place.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cut-audio") as sound_thread:
             runs = None
+            track: Future[Any]
             audio = work / ("audio.webm" if timeline.format == "WEBM" else "audio.m4a")
             if sound is not None:
                 runs = EncodedRuns([r.first for r in sound.runs if r.kind == "encode"])
@@ -233,17 +244,31 @@ def assemble(
                 )
             else:
                 track = sound_thread.submit(_encode_audio, timeline, indexes, audio)
+            levels: dict[str, Any] | None = None
             try:
                 mark = time.perf_counter()
-                pieces = _encode(timeline, plan, indexes, work, encoder or Encoder(), workers, tell)
+                pieces = _encode(
+                    timeline, plan, indexes, work, encoder or Encoder(), workers, drawn, tell
+                )
                 if runs is None:
-                    track.result()
+                    levels = track.result()
                 timings["encode"] = time.perf_counter() - mark
                 mark = time.perf_counter()
                 film = work / f"film.{EXTENSIONS[timeline.format]}"
                 tell("joining", 0, 1)
                 parts = _parts(plan, indexes, pieces)
-                join(film, timeline.format, parts, _track(sound, runs) if runs else audio)
+                subtitles = (
+                    subtitle_track(timeline.subtitles, timeline.format)
+                    if timeline.subtitles
+                    else None
+                )
+                join(
+                    film,
+                    timeline.format,
+                    parts,
+                    _track(sound, runs) if runs else audio,
+                    subtitles,
+                )
                 track.result()
             finally:
                 if runs is not None:
@@ -261,7 +286,11 @@ def assemble(
         pieces=_report_pieces(timeline, plan),
         timings=timings,
         unjoinable={str(path): why for path, why in plan.unjoinable.items()},
-        sound=sound.to_json() if sound is not None else {"rebuilt": True},
+        sound=(
+            sound.to_json()
+            if sound is not None
+            else {"rebuilt": True, **({"loudness": levels} if levels else {})}
+        ),
     )
 
 
@@ -283,6 +312,7 @@ def _encode(
     work: Path,
     encoder: Encoder,
     workers: int | None,
+    drawn: Drawn,
     tell: Progress,
 ) -> dict[int, Path]:
     """Re-encode every piece of video that is not copied (several at once); their files."""
@@ -298,7 +328,7 @@ def _encode(
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-video") as pool:
         futures: list[Future[None]] = []
         for piece, path in jobs.values():
-            cmd = encode_command(piece, path, timeline, plan, indexes, encoder)
+            cmd = encode_command(piece, path, timeline, plan, indexes, encoder, drawn)
             what = f"re-encoding film frames {piece.film_start}..{piece.film_start + piece.frames}"
             futures.append(pool.submit(run_ffmpeg, cmd, what))
         tell("re-encoding", 0, len(futures))
@@ -328,11 +358,26 @@ def _quiet(phase: str, done: int, total: int) -> None:
     """A progress that is told nothing."""
 
 
-def _encode_audio(timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path) -> None:
+def _encode_audio(
+    timeline: Timeline, indexes: dict[Path, VideoIndex], out: Path
+) -> dict[str, Any] | None:
+    """Mix and encode the whole track; normalised to ``timeline.loudness`` if set (then what
+    the normalisation did is returned)."""
     starts = {path: index.start_pts * index.time_base for path, index in indexes.items()}
+
+    def mix() -> Iterator[Samples]:
+        return film_audio(timeline, starts)
+
+    levels = None
+    if timeline.loudness is not None:
+        decided = loudness.plan(mix, timeline.loudness)
+        blocks, levels = loudness.apply(mix, decided), decided.to_json()
+    else:
+        blocks = mix()
     with PipeEncoder(audio_command(timeline, out), "encoding the film's audio") as pipe:
-        for block in film_audio(timeline, starts):
+        for block in blocks:
             pipe.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+    return levels
 
 
 def _parts(plan: VideoPlan, indexes: dict[Path, VideoIndex], pieces: dict[int, Path]) -> list[Part]:
@@ -351,14 +396,19 @@ def _parts(plan: VideoPlan, indexes: dict[Path, VideoIndex], pieces: dict[int, P
     return parts
 
 
+def _label(clip: TimelineClip) -> str:
+    """A clip in the report: its shot id, or ``title``, ``opening credits``, ``end credits``."""
+    return clip.shot or (clip.card.kind if clip.card is not None else "")
+
+
 def _report_pieces(timeline: Timeline, plan: VideoPlan) -> tuple[PieceReport, ...]:
     reports: list[PieceReport] = []
     for piece in plan.pieces:
         if isinstance(piece, CopyPiece):
-            shot = timeline.clips[piece.clip].shot
+            shot = _label(timeline.clips[piece.clip])
             reports.append(PieceReport("copy", piece.film_start, piece.frames, (shot,)))
         else:
-            shots = tuple(dict.fromkeys(timeline.clips[r.clip].shot for r in piece.runs))
+            shots = tuple(dict.fromkeys(_label(timeline.clips[r.clip]) for r in piece.runs))
             reports.append(
                 PieceReport("encode", piece.film_start, piece.frames, shots, piece.reasons)
             )

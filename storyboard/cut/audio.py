@@ -16,11 +16,12 @@ Per clip (sample ``i`` of ``n``):
 - a dip to black, the film's fade in / out: linear ramps to and from silence over the same
   frames as the picture's (the music, if any, fades with the film's fades only).
 
-A mono clip is played at the same level on both channels (not 3 dB down, as a resampler's
-centre pan would). A clip with no audio stream (``sound: false``), or with a shorter one,
-contributes silence; ``audio: mute`` uses silence for every clip. The music bed is decoded
-alongside, scaled by its volume, cut at the film's end (silence after its own end) and mixed
-under.
+Each clip's sound is then multiplied by its ``volume`` (0 when muted). A mono clip is played
+at the same level on both channels (not 3 dB down, as a resampler's centre pan would). A clip
+with no audio stream (``sound: false``), or with a shorter one, contributes silence;
+``audio: mute`` uses silence for every clip. The music cues are decoded alongside and mixed
+under (:mod:`storyboard.cut.mix`: their placement, fades, loops and ducking), and the film's
+own fades apply to them too.
 
 Memory is a few blocks plus the held tail of a crossfade, whatever the film's length.
 """
@@ -32,124 +33,22 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
-from numpy.typing import NDArray
 
 from storyboard.core.errors import BuildError
-from storyboard.cut.ffmpeg import CHANNELS, SAMPLE_RATE
-from storyboard.cut.streams import open_sound
-from storyboard.cut.timeline import FPS, Edge, Timeline, TimelineClip
+from storyboard.cut.decode import PREROLL, Reader, Samples, decode_audio, silence
+from storyboard.cut.mix import MusicMix
+from storyboard.cut.timeline import (
+    FPS,
+    SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
+    Edge,
+    Timeline,
+    TimelineClip,
+)
 
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 2000: every frame is a whole number of samples
 MICRO_FADE = SAMPLE_RATE * 5 // 1000  # 5 ms at each hard cut
 BLOCK = 24_000  # samples per block written to the encoder (0.5 s)
-PREROLL = Fraction(1, 10)  # seconds decoded before a seek target, to settle the decoder
-
-Samples = NDArray[np.float32]  # shape (n, CHANNELS)
-
-
-def silence(n: int) -> Samples:
-    return np.zeros((n, CHANNELS), dtype=np.float32)
-
-
-class Reader:
-    """Exactly ``n`` samples at a time from a stream of blocks; silence once it runs out."""
-
-    def __init__(self, blocks: Iterator[Samples]) -> None:
-        self._blocks = blocks
-        self._buffer: Samples = silence(0)
-        self._done = False
-
-    def read(self, n: int) -> Samples:
-        parts = [self._buffer]
-        have = len(self._buffer)
-        while have < n and not self._done:
-            block = next(self._blocks, None)
-            if block is None:
-                self._done = True
-                break
-            parts.append(block)
-            have += len(block)
-        joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        if len(joined) < n:
-            joined = np.concatenate([joined, silence(n - len(joined))])
-        self._buffer = joined[n:]
-        return joined[:n]
-
-    def close(self) -> None:
-        close: Callable[[], None] | None = getattr(self._blocks, "close", None)
-        if close is not None:
-            close()
-
-
-def decode_audio(
-    path: Path, start: Fraction = Fraction(0), *, container: Any = None, fresh: bool = False
-) -> Iterator[Samples]:
-    """The first audio stream of ``path`` from ``start`` seconds on, as 48 kHz stereo blocks.
-
-    Samples before the stream's first one (or a file without audio) come out as silence, so
-    the first sample yielded is always the one at ``start``. ``container``: ``path`` already
-    open (it is seeked, and left open), for reading many parts of one file. A start within
-    ``PREROLL`` of the beginning must be decoded from a container nothing was read from yet
-    (``fresh``: only then does the decoder drop the encoder's priming samples); else the file
-    is opened again.
-    """
-    borrowed = container is not None and (start > PREROLL or fresh)
-    if not borrowed:
-        try:
-            container = open_sound(path)
-        except (av.error.FFmpegError, OSError) as exc:
-            raise BuildError(f"the cut cannot read the audio of '{path}': {exc}") from exc
-    try:
-        if not container.streams.audio:
-            return
-        stream = container.streams.audio[0]
-        time_base = stream.time_base or Fraction(1, SAMPLE_RATE)
-        if start > PREROLL:
-            target = int((start - PREROLL) / time_base)
-            container.seek(target, stream=stream, backward=True, any_frame=False)
-        # Mono stays mono here and is doubled below: libswresample would lower it by 3 dB.
-        mono = getattr(stream.codec_context.layout, "nb_channels", 2) == 1
-        layout = "mono" if mono else "stereo"
-        resampler = av.AudioResampler(format="flt", layout=layout, rate=SAMPLE_RATE)
-        want = round(start * SAMPLE_RATE)  # the sample index (at 48 kHz) to start from
-        position: int | None = None
-        try:
-            for frame in container.decode(stream):
-                if position is None:
-                    pts = Fraction(frame.pts or 0) * (frame.time_base or time_base)
-                    position = round(pts * SAMPLE_RATE)
-                    if position > want:
-                        yield silence(position - want)
-                        want = position
-                for out in resampler.resample(frame):
-                    block, position = _clip_block(out, position, want)
-                    if block is not None:
-                        want = position
-                        yield block
-            for out in resampler.resample(None):
-                block, position = _clip_block(out, position or 0, want)
-                if block is not None:
-                    want = position
-                    yield block
-        except av.error.FFmpegError as exc:
-            raise BuildError(f"the cut cannot decode the audio of '{path}': {exc}") from exc
-    finally:
-        if not borrowed:
-            container.close()
-
-
-def _clip_block(frame: Any, position: int, want: int) -> tuple[Samples | None, int]:
-    """A resampled frame as samples from ``want`` on: ``(block or None, next position)``."""
-    channels = frame.layout.nb_channels
-    data: Samples = frame.to_ndarray().reshape(-1, channels)
-    if channels == 1:
-        data = np.repeat(data, CHANNELS, axis=1)
-    end = position + len(data)
-    if end <= want:
-        return None, end
-    return data[max(want - position, 0) :], end
 
 
 def _ramp_gains(i0: int, n: int, total: int, head: int, tail: int) -> Samples:
@@ -175,7 +74,7 @@ def _edge_samples(edge: Edge, frames: int) -> int:
 
 def clip_audio(clip: TimelineClip, offset: Fraction, mute: bool) -> Reader:
     """A reader of the clip's own sound from its first frame (``offset``: see film_audio)."""
-    if mute:
+    if mute or clip.volume == 0:
         return Reader(iter(()))
     start = offset + Fraction(clip.source_in, FPS)
     return Reader(decode_audio(clip.source, start))
@@ -190,9 +89,7 @@ def film_audio(timeline: Timeline, offsets: dict[Path, Fraction]) -> Iterator[Sa
             under frame 0 is the sound at that time, on the file's own clock).
     """
     total = timeline.total_frames * SAMPLES_PER_FRAME
-    music = None
-    if timeline.music is not None:
-        music = Reader(decode_audio(timeline.music))
+    music = MusicMix(timeline) if timeline.music else None
     fade_in = timeline.fade_in * SAMPLES_PER_FRAME
     fade_out = timeline.fade_out * SAMPLES_PER_FRAME
     position = 0
@@ -202,7 +99,7 @@ def film_audio(timeline: Timeline, offsets: dict[Path, Fraction]) -> Iterator[Sa
         nonlocal position
         n = len(block)
         if music is not None:
-            block = block + music.read(n) * np.float32(timeline.music_volume)
+            block = block + music.read(position, n)
         if fade_in and position < fade_in:
             i = np.arange(position, position + n, dtype=np.float64)
             block = block * np.clip(i / fade_in, 0, 1).astype(np.float32)[:, None]
@@ -224,22 +121,26 @@ def film_audio(timeline: Timeline, offsets: dict[Path, Fraction]) -> Iterator[Sa
             reader = clip_audio(
                 clip, offsets.get(clip.source, Fraction(0)), timeline.audio == "mute"
             )
+            gain = np.float32(clip.volume)
             try:
                 i = 0
                 if overlap_in:
                     assert held is not None and len(held) == overlap_in
                     w = (np.arange(overlap_in, dtype=np.float64) / overlap_in).astype(np.float32)
                     own = reader.read(overlap_in) * _ramp_gains(0, overlap_in, n, head, tail)
+                    own *= gain
                     yield finish(held * (1 - w)[:, None] + own * w[:, None])
                     i = overlap_in
                 body_end = n - overlap_out
                 while i < body_end:
                     m = min(BLOCK, body_end - i)
-                    yield finish(reader.read(m) * _ramp_gains(i, m, n, head, tail))
+                    yield finish(reader.read(m) * (_ramp_gains(i, m, n, head, tail) * gain))
                     i += m
                 held = None
                 if overlap_out:
-                    held = reader.read(overlap_out) * _ramp_gains(i, overlap_out, n, head, tail)
+                    held = reader.read(overlap_out) * (
+                        _ramp_gains(i, overlap_out, n, head, tail) * gain
+                    )
             finally:
                 reader.close()
         if position != total:
@@ -278,7 +179,7 @@ def film_window(
         first = clip.start * SAMPLES_PER_FRAME
         n = clip.frames * SAMPLES_PER_FRAME
         low, high = max(start, first), min(stop, first + n)
-        if low >= high or timeline.audio == "mute":
+        if low >= high or timeline.audio == "mute" or clip.volume == 0:
             continue
         i0, m = low - first, high - low
         shift = (shifts or {}).get(clip.index, 0)
@@ -296,19 +197,14 @@ def film_window(
             reader.close()
         head = _edge_samples(clip.head, clip.frames) if clip.head.kind != "fade" else 0
         tail = _edge_samples(clip.tail, clip.frames) if clip.tail.kind != "fade" else 0
-        block = sound * _ramp_gains(i0, m, n, head, tail)
+        block = sound * (_ramp_gains(i0, m, n, head, tail) * np.float32(clip.volume))
         block = block * _crossfade_weights(i0, m, n, clip)
         out[low - start : high - start] += block
-    if timeline.music is not None:
+    if timeline.music:
         low, high = max(start, 0), min(stop, total)
         if low < high:
-            music = Reader(decode_audio(timeline.music, Fraction(low, SAMPLE_RATE)))
-            try:
-                out[low - start : high - start] += music.read(high - low) * np.float32(
-                    timeline.music_volume
-                )
-            finally:
-                music.close()
+            with MusicMix(timeline) as music:
+                out[low - start : high - start] += music.read(low, high - low)
     out[: max(0, -start)] = 0
     out[max(0, total - start) :] = 0
     i = np.arange(start, stop, dtype=np.float64)

@@ -23,19 +23,18 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
 from storyboard.core.errors import BuildError
+from storyboard.cut.decode import CHANNELS
 from storyboard.cut.plan import EncodePiece, Run, VideoPlan
 from storyboard.cut.streams import VideoIndex
-from storyboard.cut.timeline import FPS, Timeline
+from storyboard.cut.timeline import FPS, SAMPLE_RATE, Timeline
 
-SAMPLE_RATE = 48_000
-CHANNELS = 2
 AUDIO_BITRATE = {"aac": "192k", "libopus": "128k"}
 GOP = 2 * FPS  # keyframe interval of re-encoded video
 
@@ -96,6 +95,10 @@ def _t(frames: int | Fraction) -> str:
     return f"{float(Fraction(frames) / FPS):.9f}"
 
 
+Drawn = Mapping[int, tuple[Path, tuple[int, int]]]
+"""Per overlay of the timeline, its picture (an RGBA PNG) and where its top-left corner goes."""
+
+
 def encode_command(
     piece: EncodePiece,
     out: Path,
@@ -103,8 +106,10 @@ def encode_command(
     plan: VideoPlan,
     indexes: dict[Path, VideoIndex],
     encoder: Encoder,
+    drawn: Drawn | None = None,
 ) -> list[str]:
-    """The command that renders ``piece`` into ``out`` (video only)."""
+    """The command that renders ``piece`` into ``out`` (video only), drawing its overlays
+    (``drawn``: their pictures) over the frames they cover, after its transitions."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     for run in piece.runs:
         index = indexes[run.source]
@@ -113,6 +118,9 @@ def encode_command(
             cmd += ["-ss", f"{float(seek):.9f}"]
         # One decoder thread: inputs are read one after another, threads would only hold frames.
         cmd += ["-threads", "1", "-t", _t(run.frames + 2), "-i", str(run.source)]
+    for shown in piece.overlays:
+        assert drawn is not None and shown.overlay in drawn
+        cmd += ["-i", str(drawn[shown.overlay][0])]
     graph: list[str] = []
     for k, run in enumerate(piece.runs):
         graph.append(f"[{k}:v]{_run_filters(run, indexes[run.source], timeline)}[r{k}]")
@@ -128,10 +136,20 @@ def encode_command(
         else:
             graph.append(f"[{current}][r{k}]concat=n=2:v=1:a=0,settb=1/{FPS},setpts=N[{label}]")
         current, length = label, length + piece.runs[k].frames - overlap
+    for m, shown in enumerate(piece.overlays):
+        assert drawn is not None
+        x, y = drawn[shown.overlay][1]
+        # n counts the piece's frames (after setpts=N); a single picture stays on after its
+        # one frame (eof_action=repeat), so it is shown on exactly [first, last).
+        graph.append(
+            f"[{current}][{len(piece.runs) + m}:v]overlay=x={x}:y={y}:eof_action=repeat"
+            f":enable='between(n,{shown.first},{shown.last - 1})'[o{m}]"
+        )
+        current = f"o{m}"
     graph.append(f"[{current}]trim=end_frame={piece.frames},settb=1/{FPS},setpts=N[out]")
     cmd += ["-filter_complex", ";".join(graph), "-map", "[out]", "-an", "-sn", "-dn"]
     cmd += ["-fps_mode:v", "passthrough", "-enc_time_base:v", f"1/{FPS}"]
-    cmd += _video_codec_args(timeline, plan, encoder)
+    cmd += video_codec_args(timeline, plan.codec, plan.reference, encoder)
     cmd += ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
     cmd += ["-f", "webm" if plan.codec == "vp9" else "mp4", str(out)]
     return cmd
@@ -166,11 +184,15 @@ def _run_filters(run: Run, index: VideoIndex, timeline: Timeline) -> str:
     return ",".join(chain)
 
 
-def _video_codec_args(timeline: Timeline, plan: VideoPlan, encoder: Encoder) -> list[str]:
-    crf = str(crf_for(timeline.quality, plan.codec))
-    ref = plan.reference
+def video_codec_args(
+    timeline: Timeline, codec: str, ref: VideoIndex | None, encoder: Encoder
+) -> list[str]:
+    """The encoder's arguments for re-encoded (and rendered) video: the film's codec at its
+    quality, with ``ref``'s profile, level and colour tags, so its packets join the copied
+    ones."""
+    crf = str(crf_for(timeline.quality, codec))
     args: list[str]
-    if plan.codec == "vp9":
+    if codec == "vp9":
         speed = str(_VP9_SPEED.get(encoder.preset, 5))
         args = ["-c:v", "libvpx-vp9", "-crf", crf, "-b:v", "0", "-deadline", "good"]
         args += ["-cpu-used", speed, "-row-mt", "1", "-g", str(GOP), "-profile:v", "0"]
@@ -299,4 +321,5 @@ __all__ = [
     "encode_command",
     "ffmpeg_exe",
     "run_ffmpeg",
+    "video_codec_args",
 ]

@@ -63,11 +63,18 @@ AudioPackets = Callable[[Any], Iterator[tuple[int, Any]]]
 times in :data:`CLOCK` ticks."""
 
 
-def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path | AudioPackets) -> None:
+def join(
+    out: Path,
+    fmt: Format,
+    parts: Sequence[Part],
+    audio: Path | AudioPackets,
+    subtitles: AudioPackets | None = None,
+) -> None:
     """Write ``parts`` (in film order, end to end) and the audio track to ``out``.
 
     ``audio`` is a file whose first audio stream is copied, or a function that adds the
     film's audio stream and yields its packets (see :mod:`storyboard.cut.sound`).
+    ``subtitles``: likewise for a subtitle track (:func:`storyboard.cut.subtitles.track`).
 
     Raises:
         BuildError: a file cannot be read or written, or timestamps cannot be made to work.
@@ -91,6 +98,7 @@ def join(out: Path, fmt: Format, parts: Sequence[Part], audio: Path | AudioPacke
             packets = heapq.merge(
                 _video_packets(parts, video, bytes(parts[0].index.extradata)),
                 sound_packets,
+                subtitles(output) if subtitles is not None else iter(()),
                 key=lambda item: item[0],
             )
             for _, packet in packets:

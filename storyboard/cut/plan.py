@@ -9,6 +9,12 @@ film's *reference* video) is split into
 - a middle of whole GOPs, **copied** packet for packet;
 - a tail, re-encoded: from the last cut point before what its transition out needs.
 
+Text drawn over the picture (a caption, a burned subtitle: ``Timeline.overlays``) is
+drawn on re-encoded frames only, so the frames under it are re-encoded too: from the last cut
+point before its first frame to the first cut point after its last, the GOPs on either side
+still copied. A title card is rendered by the cut at the film's codec parameters (see
+:mod:`storyboard.cut.cards`) and is then copied like a take.
+
 A clip that cannot be joined as it is (another codec or size, another frame rate) is
 re-encoded whole. Consecutive re-encoded runs become one :class:`EncodePiece` (one ffmpeg
 process: a seam's tail, crossfade and head are rendered together), split at hard cuts when
@@ -19,9 +25,10 @@ is a hard cut on a cut point, every piece is a :class:`CopyPiece`: the whole vid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from storyboard.core.errors import BuildError
 from storyboard.cut.streams import VideoIndex
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 
@@ -65,6 +72,16 @@ class CopyPiece:
 
 
 @dataclass(frozen=True)
+class PieceOverlay:
+    """Overlay ``overlay`` of the timeline drawn on frames ``[first, last)`` of a piece
+    (counted from the piece's first frame)."""
+
+    overlay: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
 class EncodePiece:
     """Runs rendered by one ffmpeg process into one file, shown from ``film_start``.
 
@@ -75,6 +92,7 @@ class EncodePiece:
     runs: tuple[Run, ...]
     joins: tuple[int, ...]
     film_start: int
+    overlays: tuple[PieceOverlay, ...] = ()
 
     @property
     def frames(self) -> int:
@@ -188,7 +206,8 @@ def plan_video(
     # Flat list of (segment, overlap with the previous segment).
     segments: list[tuple[Run | CopyPiece, int]] = []
     for clip in timeline.clips:
-        parts = _split_clip(clip, indexes[clip.source], unjoinable.get(clip.source))
+        covered = _covered(clip, timeline)
+        parts = _split_clip(clip, indexes[clip.source], unjoinable.get(clip.source), covered)
         for k, part in enumerate(parts):
             segments.append((part, clip.head.overlap if k == 0 else 0))
     pieces: list[Piece] = []
@@ -237,7 +256,44 @@ def plan_video(
             joins.append(overlap)
         runs.append(segment)
     flush()
-    return VideoPlan(tuple(pieces), film_codec(timeline), reference, unjoinable)
+    return VideoPlan(
+        tuple(_with_overlays(pieces, timeline)), film_codec(timeline), reference, unjoinable
+    )
+
+
+def _covered(clip: TimelineClip, timeline: Timeline) -> list[tuple[int, int, str]]:
+    """The clip's source frames ``[first, last)`` under overlays, and why (in film order)."""
+    found: list[tuple[int, int, str]] = []
+    for overlay in timeline.overlays:
+        low, high = max(overlay.first, clip.start), min(overlay.last, clip.end)
+        if low < high:
+            why = f"a caption over {clip.name}" if overlay.kind == "caption" else "subtitles"
+            found.append(
+                (clip.source_in + low - clip.start, clip.source_in + high - clip.start, why)
+            )
+    return found
+
+
+def _with_overlays(pieces: list[Piece], timeline: Timeline) -> list[Piece]:
+    """Each re-encoded piece with the overlays drawn on it; every frame under an overlay is
+    in one (the planner re-encodes them)."""
+    out: list[Piece] = []
+    for piece in pieces:
+        low, high = piece.film_start, piece.film_start + piece.frames
+        drawn = tuple(
+            PieceOverlay(k, max(o.first, low) - low, min(o.last, high) - low)
+            for k, o in enumerate(timeline.overlays)
+            if max(o.first, low) < min(o.last, high)
+        )
+        if isinstance(piece, CopyPiece):
+            if drawn:
+                raise BuildError(
+                    f"the cut would copy film frames {low}..{high} that text is drawn over"
+                )
+            out.append(piece)
+        else:
+            out.append(replace(piece, overlays=drawn))
+    return out
 
 
 def _split_run(run: Run, overlap_in: int, overlap_out: int) -> tuple[Run, Run] | None:
@@ -264,9 +320,15 @@ def _continues(before: Run, after: Run) -> bool:
 
 
 def _split_clip(
-    clip: TimelineClip, index: VideoIndex, unjoinable: str | None
+    clip: TimelineClip,
+    index: VideoIndex,
+    unjoinable: str | None,
+    covered: list[tuple[int, int, str]] = [],  # noqa: B006 (read only)
 ) -> list[Run | CopyPiece]:
-    """A clip as re-encoded head, copied middle and re-encoded tail (empty parts left out)."""
+    """A clip as re-encoded runs and copied GOPs between them (empty parts left out): a head
+    (what its transition in needs), a tail (what its transition out needs) and whatever text
+    is drawn over (``covered``: source frames ``[first, last)`` and why), each widened to cut
+    points."""
     first, last = clip.source_in, clip.source_out
     ramp_in, ramp_out = clip.head.ramp, clip.tail.ramp
     if unjoinable is not None:
@@ -274,19 +336,50 @@ def _split_clip(
     copy_from = index.first_cut_at_or_after(first + clip.head.frames)
     copy_to = index.last_cut_at_or_before(last - clip.tail.frames)
     if copy_from is None or copy_to is None or copy_from >= copy_to:
-        why = f"'{clip.shot}' holds no whole GOP to copy between its transitions"
+        why = f"{clip.name} holds no whole GOP to copy between its transitions"
         return [Run(clip.index, clip.source, first, last, ramp_in, ramp_out, why)]
-    parts: list[Run | CopyPiece] = []
+    # the spans to re-encode, in source frames, widened to cut points
+    spans: list[tuple[int, int, str]] = []
     if first < copy_from:
-        parts.append(Run(clip.index, clip.source, first, copy_from, ramp_in, 0, _head_why(clip)))
-    parts.append(CopyPiece(clip.index, clip.source, copy_from, copy_to, 0))
+        spans.append((first, copy_from, _head_why(clip)))
+    for low, high, why in covered:
+        start = index.last_cut_at_or_before(low)
+        end = index.first_cut_at_or_after(high)
+        spans.append((max(first, start or first), min(last, last if end is None else end), why))
     if copy_to < last:
-        parts.append(Run(clip.index, clip.source, copy_to, last, 0, ramp_out, _tail_why(clip)))
+        spans.append((copy_to, last, _tail_why(clip)))
+    merged: list[tuple[int, int, str]] = []
+    for low, high, why in sorted(spans):
+        if merged and low <= merged[-1][1]:
+            before = merged[-1]
+            reasons = before[2] if why in before[2].split("; ") else f"{before[2]}; {why}"
+            merged[-1] = (before[0], max(before[1], high), reasons)
+        else:
+            merged.append((low, high, why))
+    parts: list[Run | CopyPiece] = []
+    at = first
+    for low, high, why in merged:
+        if at < low:
+            parts.append(CopyPiece(clip.index, clip.source, at, low, 0))
+        parts.append(
+            Run(
+                clip.index,
+                clip.source,
+                low,
+                high,
+                ramp_in if low == first else 0,
+                ramp_out if high == last else 0,
+                why,
+            )
+        )
+        at = high
+    if at < last:
+        parts.append(CopyPiece(clip.index, clip.source, at, last, 0))
     return parts
 
 
 def _head_why(clip: TimelineClip) -> str:
-    shot = f"'{clip.shot}'"
+    shot = clip.name
     match clip.head.kind:
         case "crossfade":
             return f"crossfade into {shot}"
@@ -298,7 +391,7 @@ def _head_why(clip: TimelineClip) -> str:
 
 
 def _tail_why(clip: TimelineClip) -> str:
-    shot = f"'{clip.shot}'"
+    shot = clip.name
     match clip.tail.kind:
         case "crossfade":
             return f"crossfade out of {shot}"
@@ -314,6 +407,7 @@ __all__ = [
     "CopyPiece",
     "EncodePiece",
     "Piece",
+    "PieceOverlay",
     "Run",
     "VideoPlan",
     "choose_reference",

@@ -6,8 +6,8 @@ picture. Most of a film's sound is a take's sound played as it is, so :func:`pla
 the track into runs of AAC frames (1024 samples each, on one grid from the film's start):
 
 - **copy**: the take's own packets, where the film plays one clip at full level (no ramp,
-  crossfade, dip, film fade or music) over the span the frame's transform covers and one
-  frame more on either side;
+  crossfade, dip, film fade, music, clip volume or loudness normalisation) over the span the
+  frame's transform covers and one frame more on either side;
 - **silence**: one pre-encoded silent frame, repeated, where no clip has sound;
 - **encode**: everything else (the 5 ms ramps of every hard cut, crossfades, dips, fades, the
   film's first and last frames), mixed exactly as the rebuilt track and encoded run by run.
@@ -47,7 +47,8 @@ import numpy as np
 
 from storyboard.core.errors import BuildError
 from storyboard.cut.audio import SAMPLES_PER_FRAME, _edge_samples, film_window
-from storyboard.cut.ffmpeg import AUDIO_BITRATE, CHANNELS, SAMPLE_RATE
+from storyboard.cut.decode import CHANNELS
+from storyboard.cut.ffmpeg import AUDIO_BITRATE, SAMPLE_RATE
 from storyboard.cut.mux import CLOCK, read_packet
 from storyboard.cut.streams import AudioTrack, VideoIndex, open_packets, open_sound
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
@@ -151,20 +152,28 @@ def plan_sound(
     copies: dict[int, tuple[int, int]] = {}  # film frame -> (clip, source packet pts)
     shifts: dict[int, int] = {}
     mute = timeline.audio == "mute"
-    sounding = [] if mute else [c for c in timeline.clips if indexes[c.source].audio is not None]
+    sounding = (
+        []
+        if mute
+        else [c for c in timeline.clips if indexes[c.source].audio is not None and c.volume > 0]
+    )
     # silence: no clip with sound under the frame's transform (t .. t + 2048)
-    if timeline.music is None:
+    if not timeline.music:
         heard = np.zeros(count, dtype=bool)
         for clip in sounding:
             low, high = clip.start * SAMPLES_PER_FRAME, clip.end * SAMPLES_PER_FRAME
             heard[max(-(-(low - 2 * FRAME + 1) // FRAME) + 1, 0) : (high - 1) // FRAME + 2] = True
         kinds = ["encode" if h else "silence" for h in heard]
     copyable = (
-        timeline.format in ("MP4", "MOV") and timeline.music is None and not mute and sounding
+        timeline.format in ("MP4", "MOV")
+        and not timeline.music
+        and timeline.loudness is None
+        and not mute
+        and sounding
     )
     for clip in sounding if copyable else []:
         index = indexes[clip.source]
-        if not reusable(index):
+        if clip.volume != 1 or not reusable(index):
             continue
         placed = _copy_frames(clip, index, offsets, timeline, total, count, max_shift)
         if placed is None:

@@ -33,14 +33,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from storyboard.core.diagnostics import DataPath, Diagnostic
+from storyboard.core.diagnostics import format_path as format_where
 from storyboard.core.errors import BuildError, InputError
+from storyboard.cut.text import CAPTION_SIZE, TITLE_SIZE, Look, Position
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
-from storyboard.language.model import Clip, Cut, Format, Transition
+from storyboard.language.model import (
+    Card,
+    Clip,
+    CreditsCard,
+    Cut,
+    Format,
+    Music,
+    TextStyle,
+    Title,
+    TitleClip,
+    Transition,
+)
 from storyboard.language.sources import MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, seconds_of, to_frames, trim_problem
+from storyboard.media.fonts import BUNDLED_FONTS, colour, font_file, is_colour
 
 
 class Take(Protocol):
@@ -75,6 +89,14 @@ class Compiled(Protocol):
     def resolved(self) -> Takes: ...
 
 
+if TYPE_CHECKING:
+    from storyboard.cut.subtitles import Subtitle
+
+SAMPLE_RATE = 48_000
+"""The film's sound: 48 kHz, so a frame is a whole number of samples."""
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+
+
 EdgeKind = Literal["cut", "crossfade", "dip", "fade"]
 AudioMode = Literal["generated", "mute"]
 
@@ -106,6 +128,66 @@ CUT = Edge()
 
 
 @dataclass(frozen=True)
+class CardSpec:
+    """A full-frame card of the film: a title, or opening or end credits.
+
+    ``text`` is drawn with ``look`` (its size in pixels of the film's frame), centred on
+    ``background``, a colour or an image file.
+    """
+
+    kind: Literal["title", "opening credits", "end credits"]
+    text: str
+    look: Look
+    background: tuple[int, int, int] | Path
+
+    @property
+    def name(self) -> str:
+        if self.kind != "title":
+            return f"the {self.kind}"
+        first = self.text.splitlines()[0] if self.text else ""
+        return f"the title '{first if len(first) <= 30 else first[:27] + '...'}'"
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Text drawn over the picture on film frames ``[first, last)``: a clip's caption, or a
+    burned subtitle. ``path``: where it is in the storyboard (``()`` for a subtitle)."""
+
+    kind: Literal["caption", "subtitle"]
+    first: int
+    last: int
+    text: str
+    look: Look
+    position: Position
+    path: DataPath = ()
+
+
+@dataclass(frozen=True)
+class MusicCue:
+    """A music cue of the mix, in film samples at 48 kHz.
+
+    Attributes:
+        file: the audio file.
+        volume: its gain.
+        offset: samples into the file where the cue starts playing.
+        first, last: the film samples it plays over, ``[first, last)``.
+        fade_in, fade_out: samples it fades in over from ``first``, out over to ``last``.
+        loop: when the file ends, it plays again from ``offset``.
+        duck: its gain under the clips' own sound and dialogue (None: not ducked).
+    """
+
+    file: Path
+    volume: float
+    offset: int
+    first: int
+    last: int
+    fade_in: int = 0
+    fade_out: int = 0
+    loop: bool = False
+    duck: float | None = None
+
+
+@dataclass(frozen=True)
 class TimelineClip:
     """One clip of the film, resolved to frames of a video file.
 
@@ -123,6 +205,10 @@ class TimelineClip:
         head: how the clip begins (what the transition into it does to it).
         tail: how it ends (what the transition out of it does to it).
         path: where the clip is in the storyboard (for messages).
+        card: for a title card or credits (no shot, no take: ``shot`` and ``take`` are
+            empty), what it shows; ``source`` is then where the cut renders it.
+        volume: the gain of the clip's own sound (0 when muted).
+        sounding: whether the clip plays generated sound the music ducks under.
     """
 
     index: int
@@ -138,6 +224,16 @@ class TimelineClip:
     head: Edge
     tail: Edge
     path: DataPath
+    card: CardSpec | None = None
+    volume: float = 1.0
+    sounding: bool = False
+
+    @property
+    def name(self) -> str:
+        """How messages name the clip: ``'arrival'``, or what the card is."""
+        if self.card is not None:
+            return self.card.name
+        return f"'{self.shot}'"
 
     @property
     def frames(self) -> int:
@@ -160,11 +256,16 @@ class Timeline:
         format: the container (``MP4``, ``WEBM``, ``MOV``).
         quality: 20..99, mapped to the encoder's CRF for re-encoded frames.
         audio: ``generated`` (the takes' own sound) or ``mute`` (silence).
-        music: a music bed to mix under the film, if any.
-        music_volume: its gain (1.0 leaves it as it is).
+        music: the music cues mixed under the film, in order.
         fade_in, fade_out: the film's fade from/to black (and silence), in frames.
         total_frames: the film's exact length in frames.
         fps: always ``FPS``.
+        overlays: text drawn over the picture (captions, burned subtitles).
+        loudness: the integrated loudness the mix is normalised to, in LUFS (None: as mixed).
+        speech: film frames ``[first, last)`` where words are spoken (dialogue): the music
+            ducks under them as under the clips' own sound.
+        subtitles: cues muxed into the film as a subtitle track (see
+            :mod:`storyboard.cut.subtitles`); empty: none.
     """
 
     clips: tuple[TimelineClip, ...]
@@ -173,12 +274,15 @@ class Timeline:
     format: Format
     quality: int
     audio: AudioMode
-    music: Path | None
-    music_volume: float
+    music: tuple[MusicCue, ...]
     fade_in: int
     fade_out: int
     total_frames: int
     fps: int = FPS
+    overlays: tuple[Overlay, ...] = ()
+    loudness: float | None = None
+    speech: tuple[tuple[int, int], ...] = ()
+    subtitles: tuple[Subtitle, ...] = ()
 
     @property
     def duration(self) -> Fraction:
@@ -241,19 +345,31 @@ def check_timeline(compiled: Compiled, lengths: Lengths) -> list[Diagnostic]:
 
 @dataclass(frozen=True)
 class _Wanted:
-    """A clip as asked for, before layout."""
+    """A clip as asked for, before layout: a shot's clip, or a card (``info`` is None)."""
 
-    info: ShotInfo
-    clip: Clip
+    info: ShotInfo | None
+    clip: Clip | None
     path: DataPath
     explicit: bool  # written in cut.clips (paths and messages differ from the default cut)
+    card: Card | None = None
+    card_kind: Literal["title", "opening credits", "end credits"] = "title"
+    transition: Transition | None = None
+    transition_duration: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The clip in messages: ``'arrival'`` or ``the title`` / ``the end credits``."""
+        if self.info is not None:
+            return f"'{self.info.id}'"
+        return "the title" if self.card_kind == "title" else f"the {self.card_kind}"
 
 
 @dataclass(frozen=True)
 class _Range:
-    """Where a clip is in its take's video: frames ``first .. last`` of ``length``."""
+    """Where a clip is in its take's video: frames ``first .. last`` of ``length`` (a card's
+    own frames for a card, which has no take)."""
 
-    take: Take
+    take: Take | None
     first: int
     last: int
     length: int
@@ -284,9 +400,13 @@ class _Layout:
         self.size = size
         self.lengths = lengths  # given: only check, from these lengths (no video needed)
         self.diagnostics: list[Diagnostic] = []
+        self.caption_problems: list[Diagnostic] = []
+        """A caption outside its clip: reported with the rest, but the film's length (which
+        the music is checked against) does not depend on it."""
 
-    def error(self, path: DataPath, message: str) -> None:
-        self.diagnostics.append(Diagnostic(self.checked.position(path), message))
+    def error(self, path: DataPath, message: str, *, into: list[Diagnostic] | None = None) -> None:
+        found = Diagnostic(self.checked.position(path), message)
+        (self.diagnostics if into is None else into).append(found)
 
     def fail_if_errors(self) -> None:
         if self.diagnostics:
@@ -307,20 +427,55 @@ class _Layout:
         heads, tails = self.edges(transitions, len(wanted), fade_in, fade_out)
         if not self.diagnostics:  # the fit is measured on clips that are valid on their own
             self.check_fit(wanted, ranges, transitions, heads, tails)
+        if not self.diagnostics and all(r is not None for r in ranges):
+            total = sum(r.frames for r in ranges if r is not None) - sum(h.overlap for h in heads)
+            self.check_music(total)
+        self.diagnostics += self.caption_problems
         return wanted, ranges, transitions, heads, tails
 
     def run(self) -> Timeline:
         wanted, ranges, transitions, heads, tails = self.lay_out()
         self.fail_if_errors()
+        width, height = self.size or (
+            self.checked.storyboard.output.width,
+            self.checked.storyboard.output.height,
+        )
+        width, height = _even(width), _even(height)
+        scale = height / self.checked.storyboard.output.height  # text sizes are at the output's
         clips: list[TimelineClip] = []
         start = 0
         for i, w in enumerate(wanted):
             found = ranges[i]
             assert found is not None  # every length is known when building
-            take = found.take
-            source = self.videos[take.id]  # source_range refused a take without one
             kind, frames, _ = transitions[i]
             start -= heads[i].overlap
+            if w.info is None:
+                assert w.card is not None
+                clips.append(
+                    TimelineClip(
+                        index=i,
+                        shot="",
+                        take="",
+                        source=Path(f"card-{i}.mp4"),  # rendered by the cut (see assemble)
+                        source_in=0,
+                        source_out=found.last,
+                        source_frames=found.length,
+                        start=start,
+                        transition=kind,
+                        transition_frames=frames,
+                        head=heads[i],
+                        tail=tails[i],
+                        path=w.path,
+                        card=self.card_spec(w, scale),
+                        volume=0.0,
+                    )
+                )
+                start += found.frames
+                continue
+            take = found.take
+            assert take is not None and w.clip is not None
+            source = self.videos[take.id]  # source_range refused a take without one
+            volume = 0.0 if w.clip.mute or self.cut.audio == "mute" else w.clip.volume
             clips.append(
                 TimelineClip(
                     index=i,
@@ -336,49 +491,109 @@ class _Layout:
                     head=heads[i],
                     tail=tails[i],
                     path=w.path,
+                    volume=volume,
+                    sounding=volume > 0 and self.has_sound(w.info),
                 )
             )
             start += found.frames
-        width, height = self.size or (
-            self.checked.storyboard.output.width,
-            self.checked.storyboard.output.height,
-        )
         output = self.checked.storyboard.output
-        music = self.checked.music
-        music_path: Path | None = None
-        if self.cut.music is not None:
-            if not isinstance(music, MediaRef) or music.path is None:
-                raise InputError.at(
-                    self.checked.position(("cut", "music", "file")),
-                    "cut.music.file: the music bed must be a local audio file",
-                )
-            music_path = music.path
         return Timeline(
             clips=tuple(clips),
-            width=_even(width),
-            height=_even(height),
+            width=width,
+            height=height,
             format=output.format,
             quality=output.quality,
             audio=self.cut.audio,
-            music=music_path,
-            music_volume=self.cut.music.volume if self.cut.music else 1.0,
+            music=self.music(start),
             fade_in=to_frames(self.cut.fade_in),
             fade_out=to_frames(self.cut.fade_out),
             total_frames=start,
+            overlays=self.captions(wanted, clips, scale),
+            loudness=self.cut.loudness,
         )
 
+    def has_sound(self, info: ShotInfo) -> bool:
+        """Whether a shot's take carries sound the model generated (or an edit kept)."""
+        defaults = self.checked.storyboard.defaults
+        shot = info.shot
+        sound = shot.sound if shot.sound is not None else defaults.sound
+        keep = (
+            shot.keep_original_sound
+            if shot.keep_original_sound is not None
+            else defaults.keep_original_sound
+        )
+        return bool(sound) or (shot.edit is not None and bool(keep))
+
     def wanted(self) -> list[_Wanted]:
+        found: list[_Wanted] = []
+        credits = self.cut.credits
+        if credits is not None and credits.opening is not None:
+            found.append(self.credits_card(credits.opening, "opening"))
         if self.cut.clips is None:
-            return [
+            found += [
                 _Wanted(info, Clip(shot=info.id), info.path, False) for info in self.checked.shots
             ]
-        return [
-            _Wanted(self.checked.shot(clip.shot), clip, ("cut", "clips", i), True)
-            for i, clip in enumerate(self.cut.clips)
-        ]
+        for i, clip in enumerate(self.cut.clips or []):
+            path: DataPath = ("cut", "clips", i)
+            if isinstance(clip, TitleClip):
+                found.append(
+                    _Wanted(
+                        None,
+                        None,
+                        path,
+                        True,
+                        card=clip.title,
+                        transition=clip.transition,
+                        transition_duration=clip.transition_duration,
+                    )
+                )
+            else:
+                info = self.checked.shot(clip.shot)
+                found.append(
+                    _Wanted(
+                        info,
+                        clip,
+                        path,
+                        True,
+                        transition=clip.transition,
+                        transition_duration=clip.transition_duration,
+                    )
+                )
+        if credits is not None and credits.end is not None:
+            found.append(self.credits_card(credits.end, "end"))
+        return found
+
+    @staticmethod
+    def credits_card(card: CreditsCard, key: Literal["opening", "end"]) -> _Wanted:
+        kind: Literal["opening credits", "end credits"] = (
+            "opening credits" if key == "opening" else "end credits"
+        )
+        return _Wanted(
+            None,
+            None,
+            ("cut", "credits", key),
+            True,
+            card=card,
+            card_kind=kind,
+            transition=card.transition,
+            transition_duration=card.transition_duration,
+        )
 
     def source_range(self, w: _Wanted, i: int) -> _Range | None:
         """The frames of its take's video a clip shows (``None``: the length is unknown)."""
+        if w.info is None:
+            assert w.card is not None
+            frames = to_frames(w.card.duration)
+            if frames < 1:
+                self.error(
+                    (*w.path, "title", "duration")
+                    if w.card_kind == "title"
+                    else (*w.path, "duration"),
+                    f"a {w.card.duration:g} s card is shorter than one frame (1/{FPS} s)",
+                )
+                frames = 1
+            return _Range(None, 0, frames, frames)
+        assert w.clip is not None
         resolved = self.compiled.resolved
         take = resolved.take(resolved.take_of_shot[w.info.id])
         if self.lengths is None and take.id not in self.videos:
@@ -400,6 +615,7 @@ class _Layout:
             self.error((*w.path, problem[0]), problem[1])
         first = to_frames(w.clip.in_) if w.clip.in_ is not None else 0
         last = to_frames(w.clip.out) if w.clip.out is not None else seg_len
+        self.check_caption(w, last - first)
         return _Range(take, seg_start + first, seg_start + last, length)
 
     def video_frames(self, take: Take) -> int | None:
@@ -417,25 +633,145 @@ class _Layout:
             )
         return to_frames(take.duration)
 
+    def check_caption(self, w: _Wanted, frames: int) -> None:
+        """A caption must start and end inside its clip."""
+        caption = w.clip.caption if w.clip is not None else None
+        if caption is None:
+            return
+        clip_seconds = seconds_of(frames)
+        if to_frames(caption.from_) >= frames:
+            self.error(
+                (*w.path, "caption", "from"),
+                f"{format_where(w.path)}.caption.from: {caption.from_:g} s is at or past the end "
+                f"of the clip (it is {clip_seconds} s long)",
+                into=self.caption_problems,
+            )
+        elif caption.to is not None and to_frames(caption.to) > frames:
+            self.error(
+                (*w.path, "caption", "to"),
+                f"{format_where(w.path)}.caption.to: {caption.to:g} s is past the end of the "
+                f"clip (it is {clip_seconds} s long)",
+                into=self.caption_problems,
+            )
+        elif caption.to is not None and to_frames(caption.to) <= to_frames(caption.from_):
+            self.error(
+                (*w.path, "caption", "to"),
+                f"{format_where(w.path)}.caption: shorter than one frame (1/{FPS} s) once "
+                "rounded to frames",
+                into=self.caption_problems,
+            )
+
+    def look(self, style: TextStyle, path: DataPath, default: float, scale: float) -> Look:
+        return text_look(self.checked, style, path, default, scale)
+
+    def card_spec(self, w: _Wanted, scale: float) -> CardSpec:
+        card = w.card
+        assert card is not None
+        path = (*w.path, "title") if isinstance(card, Title) else w.path
+        text = (
+            card.text
+            if isinstance(card, Title)
+            else "\n".join(card.lines if isinstance(card, CreditsCard) else [])
+        )
+        background: tuple[int, int, int] | Path
+        if is_colour(card.background):
+            background = colour(card.background)
+        else:
+            source = self.checked.cut_sources.get((*path, "background"))
+            assert isinstance(source, MediaRef) and source.path is not None  # validated
+            background = source.path
+        return CardSpec(w.card_kind, text, self.look(card, path, TITLE_SIZE, scale), background)
+
+    def captions(
+        self, wanted: list[_Wanted], clips: list[TimelineClip], scale: float
+    ) -> tuple[Overlay, ...]:
+        found: list[Overlay] = []
+        for w, clip in zip(wanted, clips, strict=True):
+            caption = w.clip.caption if w.clip is not None else None
+            if caption is None:
+                continue
+            first = clip.start + to_frames(caption.from_)
+            last = clip.start + (to_frames(caption.to) if caption.to is not None else clip.frames)
+            path = (*w.path, "caption")
+            look = self.look(caption, path, CAPTION_SIZE, scale)
+            found.append(
+                Overlay("caption", first, last, caption.text, look, caption.position, path)
+            )
+        return tuple(found)
+
+    def music(self, total: int) -> tuple[MusicCue, ...]:
+        """The music cues in film samples (a cue past the film's end is refused by
+        :meth:`check_music`; one that runs past it is cut at the film's end)."""
+        cues: list[MusicCue] = []
+        single = isinstance(self.cut.music, Music)
+        end = total * SAMPLES_PER_FRAME
+        for k, cue in enumerate(self.cut.music_cues):
+            base: DataPath = ("cut", "music") if single else ("cut", "music", k)
+            source = self.checked.cut_sources.get((*base, "file"))
+            if not isinstance(source, MediaRef) or source.path is None:
+                raise InputError.at(
+                    self.checked.position((*base, "file")),
+                    f"{format_where(base)}.file: the music must be a local audio file",
+                )
+            first = min(to_frames(cue.from_) * SAMPLES_PER_FRAME, end)
+            last = end if cue.to is None else min(to_frames(cue.to) * SAMPLES_PER_FRAME, end)
+            cues.append(
+                MusicCue(
+                    file=source.path,
+                    volume=cue.volume,
+                    offset=round(cue.start * SAMPLE_RATE),
+                    first=first,
+                    last=max(first, last),
+                    fade_in=round(cue.fade_in * SAMPLE_RATE),
+                    fade_out=round(cue.fade_out * SAMPLE_RATE),
+                    loop=cue.loop,
+                    duck=cue.duck,
+                )
+            )
+        return tuple(cues)
+
+    def check_music(self, total: int | None) -> None:
+        """A cue that starts at or past the film's end would never be heard."""
+        if total is None:
+            return
+        single = isinstance(self.cut.music, Music)
+        for k, cue in enumerate(self.cut.music_cues):
+            base: DataPath = ("cut", "music") if single else ("cut", "music", k)
+            if to_frames(cue.from_) >= total:
+                self.error(
+                    (*base, "from"),
+                    f"{format_where(base)}.from: {cue.from_:g} s is at or past the end of the "
+                    f"film (it is {seconds_of(total)} s long)",
+                )
+            elif cue.fade_in + cue.fade_out > 0 and cue.to is not None:
+                length = min(to_frames(cue.to), total) - to_frames(cue.from_)
+                if to_frames(cue.fade_in + cue.fade_out) > length:
+                    self.error(
+                        (*base, "fade_out" if cue.fade_out else "fade_in"),
+                        f"{format_where(base)}: its fades ({cue.fade_in:g} s in, "
+                        f"{cue.fade_out:g} s out) are longer than the cue "
+                        f"({seconds_of(length)} s)",
+                    )
+
     def transition(self, w: _Wanted, i: int) -> tuple[Transition, int, DataPath]:
         """``(kind, frames, where to report a problem)`` of the transition into clip ``i``."""
-        clip = w.clip
+        at = (*w.path, "transition")
         if i == 0:
-            if clip.transition in ("crossfade", "fade"):
+            if w.transition in ("crossfade", "fade"):
                 self.error(
-                    (*w.path, "transition"),
-                    f"cut.clips[0].transition: the first clip has nothing to {clip.transition} "
-                    "from; use cut.fade_in to fade the film in",
+                    at,
+                    f"{format_where(w.path)}.transition: the first clip has nothing to "
+                    f"{w.transition} from; use cut.fade_in to fade the film in",
                 )
             return "cut", 0, w.path
-        kind: Transition = clip.transition or self.cut.transition
+        kind: Transition = w.transition or self.cut.transition
         if kind == "cut":
             return "cut", 0, w.path
-        if clip.transition_duration is not None:
-            seconds, where = clip.transition_duration, (*w.path, "transition_duration")
+        if w.transition_duration is not None:
+            seconds, where = w.transition_duration, (*w.path, "transition_duration")
         else:
             seconds = self.cut.transition_duration
-            where = (*w.path, "transition") if clip.transition else ("cut", "transition_duration")
+            where = at if w.transition else ("cut", "transition_duration")
         frames = to_frames(seconds)
         if frames < 1:
             self.error(where, f"a {seconds:g} s {kind} is shorter than one frame (1/{FPS} s)")
@@ -484,21 +820,21 @@ class _Layout:
                 self.error(
                     ("cut", "fade_in"),
                     f"cut.fade_in: {self.cut.fade_in:g} s does not fit in the first clip "
-                    f"'{wanted[0].info.id}', {need} long"
+                    f"{wanted[0].label}, {need} long"
                     + (" with its transition out" if tail.frames else ""),
                 )
             elif i == count - 1 and tail.kind == "fade":
                 self.error(
                     ("cut", "fade_out"),
                     f"cut.fade_out: {self.cut.fade_out:g} s does not fit in the last clip "
-                    f"'{wanted[-1].info.id}', {need} long"
+                    f"{wanted[-1].label}, {need} long"
                     + (" with its transition in" if head.frames else ""),
                 )
             elif head.frames and (not tail.frames or head.frames >= tail.frames):
                 kind, _, where = transitions[i]
                 self.error(
                     where,
-                    f"the {kind} into '{wanted[i].info.id}' is longer than the clip allows: "
+                    f"the {kind} into {wanted[i].label} is longer than the clip allows: "
                     f"the clip is {need} long"
                     + (", and its transition out needs the rest" if tail.frames else "")
                     + (
@@ -511,10 +847,47 @@ class _Layout:
                 kind, _, where = transitions[i + 1]
                 self.error(
                     where,
-                    f"the {kind} out of '{wanted[i].info.id}' is longer than the clip allows: "
+                    f"the {kind} out of {wanted[i].label} is longer than the clip allows: "
                     f"the clip is {need} long"
                     + (", and its transition in needs the rest" if head.frames else ""),
                 )
+
+
+def text_look(
+    checked: CheckedStoryboard, style: TextStyle, path: DataPath, default: float, scale: float
+) -> Look:
+    """A text's colour, font file and size in pixels of a frame ``scale`` times the output's
+    (``default``: its size as a fraction of the height, when ``size`` is not given)."""
+    output_height = checked.storyboard.output.height
+    size = style.size if style.size is not None else round(output_height * default)
+    if style.font in BUNDLED_FONTS:
+        font = font_file(style.font)
+    else:
+        source = checked.cut_sources.get((*path, "font"))
+        assert isinstance(source, MediaRef) and source.path is not None  # validated
+        font = source.path
+    return Look(colour(style.color), font, max(1, round(size * scale)))
+
+
+def texts(checked: CheckedStoryboard) -> list[tuple[DataPath, str, TextStyle, str]]:
+    """Every text the cut draws: ``(path of the text, text, its style, kind)``, kind being
+    ``card`` or ``caption``; credits' path is their ``lines``."""
+    cut = checked.storyboard.cut
+    if cut is None:
+        return []
+    found: list[tuple[DataPath, str, TextStyle, str]] = []
+    for key, card in (("opening", cut.credits and cut.credits.opening),
+                      ("end", cut.credits and cut.credits.end)):  # fmt: skip
+        if card:
+            found.append((("cut", "credits", key, "lines"), "\n".join(card.lines), card, "card"))
+    for i, clip in enumerate(cut.clips or []):
+        if isinstance(clip, TitleClip):
+            path: DataPath = ("cut", "clips", i, "title", "text")
+            found.append((path, clip.title.text, clip.title, "card"))
+        elif clip.caption is not None:
+            path = ("cut", "clips", i, "caption", "text")
+            found.append((path, clip.caption.text, clip.caption, "caption"))
+    return found
 
 
 def _even(value: int) -> int:
@@ -534,6 +907,8 @@ __all__ = [
     "build_timeline",
     "check_timeline",
     "frames_at_fps",
+    "text_look",
+    "texts",
     "to_frames",
     "trim_problem",
 ]

@@ -75,9 +75,20 @@ class SheetLayout:
 def clip_frames(
     record: FilmRecord, clip: ClipPlacement
 ) -> tuple[NDArray[np.uint8] | None, NDArray[np.uint8] | None]:
-    """The RGB pixels of a clip's first and last frame; ``None`` where there is no video."""
+    """The RGB pixels of a clip's first and last frame; ``None`` where there is no video.
+    A title card's or credits' are the film's own frames (the cut drew them)."""
+    if clip.card is not None:
+        film = record.path(record.film) if record.film else None
+        if film is None or not film.is_file():
+            return None, None
+        start = frame_count(clip.start, record.output.fps)
+        length = frame_count(clip.duration, record.output.fps)
+        try:
+            return frame_array(film, start), frame_array(film, start + max(0, length - 1))
+        except MediaError:
+            return None, None
     video = record.path(clip.source)
-    if not video.exists():
+    if not clip.source or not video.is_file():
         return None, None
     first, last = clip.frames(record.output.fps)
     total: int | None = None
@@ -184,11 +195,13 @@ def _draw_cell(
     for slot, pixels in zip((cell.first, cell.last), frames, strict=True):
         _paste(sheet, draw, slot, pixels)
     x, y = cell.label
-    draw.text((x, y), f"{cell.index}. {cell.clip.shot}", fill=TEXT, font=font)
+    draw.text((x, y), f"{cell.index}. {cell.clip.label}", fill=TEXT, font=font)
     length = f"{cell.clip.duration:.2f} s"
     right = cell.box[2] - int(draw.textlength(length, font=font))
     draw.text((right, y), length, fill=TEXT, font=font)
     detail = f"take {cell.clip.take}  ·  {cell.clip.source_in:g}-{cell.clip.source_out:g} s"
+    if cell.clip.card is not None:
+        detail = f"drawn by the cut at {cell.clip.start:g} s"
     if cell.clip.transition != "cut":
         detail += f"  ·  {cell.clip.transition} {cell.clip.transition_duration:g} s"
     draw.text((x, y + 18), detail, fill=DIM, font=small)

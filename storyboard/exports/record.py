@@ -12,7 +12,9 @@ The JSON (``"version": 1``)::
      "backend": "preview", "film": "film.mp4" | null,
      "output": {"width": 1920, "height": 1080, "fps": 24, "format": "MP4"},
      "clips": [{"shot", "take", "source", "source_in", "source_out", "start",
-                "transition", "transition_duration", "position"}, ...],   # cut order
+                "transition", "transition_duration", "position",
+                "volume"?, "card"?, "caption"?}, ...],                      # cut order
+     "fade_in"?, "fade_out"?, "loudness"?, "music"?: [{...}], "subtitles"?: [{...}],
      "takes": [{"id", "shots", "status", "cost", "generation_cost", "estimate", "key",
                 "depends_on", "prompts", "video", "variations", "duration", "message",
                 "position", "dialogue": {SHOT: [{"who", "says", "how", "at"}]}}, ...],
@@ -71,6 +73,12 @@ class ClipPlacement:
         transition: the transition into this clip: ``cut``, ``crossfade`` or ``fade``.
         transition_duration: its length in seconds (0 for a cut).
         position: ``FILE:LINE:COL`` of the shot in the storyboard.
+        volume: the gain of the clip's own sound (0: muted).
+        card: for a title card or credits (``shot``, ``take`` and ``source`` are empty: the
+            cut rendered it into the film), ``{"kind", "text", "background", "color",
+            "font", "size"}``.
+        caption: text over the clip, ``{"text", "from", "to", "position"}`` (seconds from
+            the clip's start).
     """
 
     shot: str
@@ -82,6 +90,17 @@ class ClipPlacement:
     transition: str = "cut"
     transition_duration: float = 0.0
     position: str = ""
+    volume: float = 1.0
+    card: Mapping[str, Any] | None = None
+    caption: Mapping[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        """How the clip is named to a person: its shot, or the card's kind and first line."""
+        if self.card is None:
+            return self.shot
+        first = str(self.card.get("text", "")).splitlines()[0:1]
+        return f"{self.card.get('kind', 'title')}: {first[0] if first else ''}"
 
     @property
     def duration(self) -> float:
@@ -189,6 +208,13 @@ class FilmRecord:
     graph: Mapping[str, Any]
     subtitles: tuple[Cue, ...] = ()
     root: Path = field(default=Path("."), compare=False)
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    loudness: float | None = None
+    music: tuple[Mapping[str, Any], ...] = ()
+    """The music cues: ``{"file"`` (relative to the build folder), ``"file_seconds"``,
+    ``"volume"``, ``"start"`` (seconds into the file), ``"from"``, ``"to"`` (film seconds),
+    ``"fade_in"``, ``"fade_out"``, ``"loop"``, ``"duck"}``."""
 
     def take(self, take_id: str) -> TakeRecord:
         """The take called ``take_id``."""
@@ -251,9 +277,16 @@ class FilmRecord:
                     "transition": c.transition,
                     "transition_duration": _seconds(c.transition_duration),
                     "position": c.position,
+                    **({"volume": c.volume} if c.volume != 1 else {}),
+                    **({"card": dict(c.card)} if c.card is not None else {}),
+                    **({"caption": dict(c.caption)} if c.caption is not None else {}),
                 }
                 for c in self.clips
             ],
+            **({"fade_in": _seconds(self.fade_in)} if self.fade_in else {}),
+            **({"fade_out": _seconds(self.fade_out)} if self.fade_out else {}),
+            **({"loudness": self.loudness} if self.loudness is not None else {}),
+            **({"music": [dict(m) for m in self.music]} if self.music else {}),
             "takes": [
                 {
                     "id": t.id,
@@ -339,9 +372,16 @@ class FilmRecord:
                     transition=str(c.get("transition", "cut")),
                     transition_duration=float(c.get("transition_duration", 0.0)),
                     position=str(c.get("position", "")),
+                    volume=float(c.get("volume", 1.0)),
+                    card=dict(c["card"]) if isinstance(c.get("card"), dict) else None,
+                    caption=dict(c["caption"]) if isinstance(c.get("caption"), dict) else None,
                 )
                 for c in data["clips"]
             ),
+            fade_in=float(data.get("fade_in", 0.0)),
+            fade_out=float(data.get("fade_out", 0.0)),
+            loudness=_float_or_none(data.get("loudness")),
+            music=tuple(dict(m) for m in data.get("music", ()) if isinstance(m, dict)),
             takes=tuple(
                 TakeRecord(
                     id=str(t["id"]),
@@ -469,6 +509,7 @@ def record_from_build(
     *,
     film: str | os.PathLike[str] | None = None,
     subtitles: Sequence[Cue] = (),
+    extras: Mapping[str, Any] | None = None,
 ) -> FilmRecord:
     """The record of a finished build.
 
@@ -481,6 +522,8 @@ def record_from_build(
         film: the film file, if the cut wrote one (default: ``output.file`` or
             ``NAME.mp4`` in the build folder, when that file exists).
         subtitles: the film's subtitle cues (:func:`storyboard.cut.cues.film_cues`).
+        extras: what the cut adds to the record: ``fade_in``, ``fade_out``, ``loudness``,
+            ``music`` (files absolute or relative to the build folder).
     """
     from storyboard.compiler.draw import describe
     from storyboard.media.probe import MediaError, probe
@@ -544,7 +587,7 @@ def record_from_build(
         placed = [
             replace(
                 clip,
-                source=_relative(clip.source, root),
+                source=_relative(clip.source, root) if clip.source else "",
                 position=clip.position or positions.get(clip.shot, ""),
             )
             for clip in clips
@@ -572,6 +615,12 @@ def record_from_build(
         graph=describe(compiled),
         subtitles=tuple(subtitles),
         root=root,
+        fade_in=float((extras or {}).get("fade_in", 0.0)),
+        fade_out=float((extras or {}).get("fade_out", 0.0)),
+        loudness=_float_or_none((extras or {}).get("loudness")),
+        music=tuple(
+            {**m, "file": _relative(m["file"], root)} for m in (extras or {}).get("music", ())
+        ),
     )
 
 

@@ -61,6 +61,9 @@ class CheckedStoryboard:
         music: the music bed, resolved, if any.
         templates: template files read by ``{% include %}``.
         assets: every local media file named, sorted.
+        cut_sources: the cut's media by data path: every music cue's ``file``
+            (``("cut", "music", "file")`` or ``("cut", "music", 2, "file")``), and the fonts and
+            background images of its titles, captions and credits.
     """
 
     document: Document
@@ -70,6 +73,7 @@ class CheckedStoryboard:
     music: Source | None
     templates: tuple[Path, ...]
     assets: tuple[Path, ...]
+    cut_sources: dict[DataPath, Source] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -282,27 +282,158 @@ class Element(_Model):
         return self
 
 
+# --- the cut's text and mix (title cards, captions, credits, music cues, loudness) ----------
+
+Gain = Annotated[float, Field(ge=0, le=4, allow_inf_nan=False)]
+Colour = Annotated[str, StringConstraints(pattern=r"^(#[0-9a-fA-F]{6}|[a-z]+)$", max_length=32)]
+"""A colour: a name (``white``, ``black``, ``gold``...) or ``#rrggbb``."""
+CaptionPosition = Literal[
+    "bottom-left", "bottom", "bottom-right", "top-left", "top", "top-right", "center"
+]
+
+
+class TextStyle(_Model):
+    """How a text is drawn: colour, font and size."""
+
+    color: Colour = Field("white", description="Text colour: a name or #rrggbb.")
+    font: Text = Field(
+        "lato",
+        description="A bundled font (lato, lato-bold, lato-italic, lato-light, lato-black) or "
+        "a .ttf/.otf file relative to the storyboard.",
+    )
+    size: int | None = Field(
+        None,
+        ge=4,
+        le=400,
+        description="Font size in pixels at the output's height (default: a 12th of the height "
+        "for a title, a 20th for a caption).",
+    )
+
+
+class Card(TextStyle):
+    """A full-frame card: its length and what is behind the text."""
+
+    duration: PositiveSeconds = Field(3.0, description="Seconds the card is shown.")
+    background: Source = Field(
+        "black", description="A colour (a name or #rrggbb) or an image file (behind the text)."
+    )
+
+
+class Title(Card):
+    """A title card's text and look."""
+
+    text: Text = Field(description="The text; a line break starts a new line.")
+
+
+class TitleClip(_Model):
+    """A clip of the cut that is a title card, not a shot."""
+
+    title: Title
+    transition: Transition | None = Field(None, description="The transition into this card.")
+    transition_duration: PositiveSeconds | None = None
+
+
+class Caption(TextStyle):
+    """Text drawn over a clip (a lower third)."""
+
+    text: Text
+    from_: Seconds = Field(0.0, alias="from", description="Seconds from the clip's start.")
+    to: PositiveSeconds | None = Field(
+        None, description="Seconds from the clip's start (default: the clip's end)."
+    )
+    position: CaptionPosition = "bottom-left"
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> Caption:
+        if self.to is not None and self.to <= self.from_:
+            raise _rule("to", f"{self.to:g} is not after 'from' ({self.from_:g})")
+        return self
+
+
+class CreditsCard(Card):
+    """Opening or end credits: lines on a card."""
+
+    lines: list[Text] = Field(min_length=1, description="The credits, one line each.")
+    transition: Transition | None = Field(None, description="The transition into this card.")
+    transition_duration: PositiveSeconds | None = None
+
+
+class Credits(_Model):
+    """The film's opening and end credits."""
+
+    opening: CreditsCard | None = Field(None, description="A card before the first clip.")
+    end: CreditsCard | None = Field(None, description="A card after the last clip.")
+
+
 class Music(_Model):
-    """A music bed under the whole cut."""
+    """A music cue: an audio file under part of the film (all of it by default)."""
 
     file: Source = Field(description="Audio file, relative to the storyboard.")
-    volume: float = Field(1.0, ge=0, le=4, allow_inf_nan=False)
+    volume: Gain = 1.0
+    start: Seconds = Field(0.0, description="Seconds into the file where the cue starts.")
+    from_: Seconds = Field(0.0, alias="from", description="Film time where the cue begins.")
+    to: PositiveSeconds | None = Field(
+        None, description="Film time where it ends (default: the film's end)."
+    )
+    fade_in: Seconds = Field(0.0, description="Seconds the cue fades in over.")
+    fade_out: Seconds = Field(0.0, description="Seconds the cue fades out over, to its end.")
+    loop: bool = Field(False, description="Play the file again from 'start' when it ends.")
+    duck: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="The cue's gain under the clips' own sound (and dialogue), 0..1.",
+    )
+
+    @model_validator(mode="after")
+    def _from_before_to(self) -> Music:
+        if self.to is not None and self.to <= self.from_:
+            raise _rule("to", f"{self.to:g} is not after 'from' ({self.from_:g})")
+        return self
 
 
 class Clip(_Model):
-    """One clip of the cut."""
+    """One clip of the cut: a shot."""
 
     shot: Id
     in_: Seconds | None = Field(None, alias="in", description="Trim: seconds from shot start.")
     out: PositiveSeconds | None = Field(None, description="Trim end: seconds from shot start.")
     transition: Transition | None = Field(None, description="The transition into this clip.")
     transition_duration: PositiveSeconds | None = None
+    caption: Caption | None = Field(None, description="Text drawn over the clip.")
+    volume: Gain = Field(1.0, description="Gain of the shot's own sound, 0..4.")
+    mute: bool = Field(False, description="Leave the shot's own sound out.")
 
     @model_validator(mode="after")
     def _in_before_out(self) -> Clip:
         if self.in_ is not None and self.out is not None and self.out <= self.in_:
             raise _rule("out", f"{self.out:g} is not after 'in' ({self.in_:g})")
         return self
+
+
+# Union tags hold a space so that no key of the data is ever taken for one (validate drops them
+# from error locations).
+def _one_or_many(value: Any) -> str:
+    return "music cues" if isinstance(value, list) else "music cue"
+
+
+MusicCues = Annotated[
+    Annotated[Music, Tag("music cue")] | Annotated[list[Music], Tag("music cues")],
+    Discriminator(_one_or_many),
+]
+
+
+def _shot_or_title(value: Any) -> str:
+    if isinstance(value, dict) and "title" in value:
+        return "title clip"
+    return "title clip" if isinstance(value, TitleClip) else "shot clip"
+
+
+CutClip = Annotated[
+    Annotated[Clip, Tag("shot clip")] | Annotated[TitleClip, Tag("title clip")],
+    Discriminator(_shot_or_title),
+]
 
 
 class Subtitles(_Model):
@@ -323,8 +454,26 @@ class Cut(Subtitles):
     fade_in: Seconds = 0.0
     fade_out: Seconds = 0.0
     audio: Literal["generated", "mute"] = "generated"
-    music: Music | None = None
-    clips: list[Clip] | None = Field(None, min_length=1)
+    music: MusicCues | None = Field(
+        None, description="A music cue, or several (each with its own from/to)."
+    )
+    loudness: float | None = Field(
+        None,
+        ge=-40,
+        le=-5,
+        allow_inf_nan=False,
+        description="Integrated loudness of the film's sound in LUFS (e.g. -16); true peak "
+        "at most -1 dBTP.",
+    )
+    credits: Credits | None = None
+    clips: list[CutClip] | None = Field(None, min_length=1)
+
+    @property
+    def music_cues(self) -> list[Music]:
+        """``music`` as a list (one cue, several, or none)."""
+        if self.music is None:
+            return []
+        return [self.music] if isinstance(self.music, Music) else list(self.music)
 
 
 class Storyboard(_Model):

@@ -33,12 +33,14 @@ DATA_URI = re.compile(
     r"^data:(?P<mime>[a-z]+/[a-z0-9.+-]+)?(?:;[a-z0-9=-]+)*;base64,[A-Za-z0-9+/=\s]+$"
 )
 
-MediaKind = Literal["image", "video", "audio"]
+MediaKind = Literal["image", "video", "audio", "font"]
 EXTENSIONS: dict[MediaKind, frozenset[str]] = {
     # Kling takes jpg/jpeg/png images and mp4/mov videos (reference §3.5, §6).
     "image": frozenset({".jpg", ".jpeg", ".png"}),
     "video": frozenset({".mp4", ".mov"}),
     "audio": frozenset({".mp3", ".wav", ".m4a", ".aac", ".ogg", ".flac"}),
+    # the cut's text: drawn on this machine, never sent
+    "font": frozenset({".ttf", ".otf"}),
 }
 
 

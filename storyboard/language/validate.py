@@ -44,7 +44,10 @@ from storyboard.language.load import MAX_FILE_BYTES, Document
 from storyboard.language.model import (
     DEFAULT_MODEL,
     ID_PATTERN,
+    Caption,
     Clip,
+    Credits,
+    CreditsCard,
     Cut,
     Defaults,
     Delivery,
@@ -56,6 +59,8 @@ from storyboard.language.model import (
     Sequence,
     Shot,
     Storyboard,
+    Title,
+    TitleClip,
     top_level_keys,
 )
 from storyboard.language.prompts import DIALOGUE, PromptRenderer, ShotContext, TemplateProblem
@@ -125,6 +130,7 @@ class _Checker:
         self.smap = doc.source_map
         self.diagnostics: list[Diagnostic] = []
         self.sources: dict[DataPath, tuple[Source, ...]] = {}
+        self.cut_sources: dict[DataPath, Source] = {}
         self.assets: set[Path] = set()
         self.shot_ids: dict[str, DataPath] = {}
         self.templates: frozenset[Path] = frozenset()
@@ -634,22 +640,25 @@ class _Checker:
         cut = self.data.get("cut")
         if not isinstance(cut, dict):
             return
-        if isinstance(cut.get("music"), dict):
-            music = self._source(("cut", "music", "file"), "audio")
-            if isinstance(music, MediaRef) and music.kind == "file":
-                self.sources[("cut", "music", "file")] = (music,)
-                problem = limits.audio_problem(music.path) if music.path else None
-                if problem is not None:  # the cut would fail on it, after the takes are paid
-                    self.error(self.at("cut", "music", "file"), f"cut.music.file: {problem}")
-            elif music is not None:  # the cut mixes it on this machine: nothing fetches it
-                self.error(
-                    self.at("cut", "music", "file"),
-                    "cut.music.file: the music bed must be a local audio file, named relative "
-                    "to the storyboard (not a URL, an uploaded media UUID or a data: URI)",
-                )
+        music = cut.get("music")
+        if isinstance(music, dict):
+            self._check_music(("cut", "music"), music)
+        for i, cue in enumerate(music if isinstance(music, list) else []):
+            if isinstance(cue, dict):
+                self._check_music(("cut", "music", i), cue)
+        credits = cut.get("credits")
+        for key in ("opening", "end"):
+            card = credits.get(key) if isinstance(credits, dict) else None
+            if isinstance(card, dict):
+                self._check_text_media(("cut", "credits", key), card, card=True)
         clips = cut.get("clips")
         by_id = {s.id: s for s in shots if s.id is not None}
         for i, clip in enumerate(clips if isinstance(clips, list) else []):
+            if isinstance(clip, dict) and isinstance(clip.get("title"), dict):
+                self._check_text_media(("cut", "clips", i, "title"), clip["title"], card=True)
+                continue
+            if isinstance(clip, dict) and isinstance(clip.get("caption"), dict):
+                self._check_text_media(("cut", "clips", i, "caption"), clip["caption"])
             if not isinstance(clip, dict) or not isinstance(clip.get("shot"), str):
                 continue
             shot_id = clip["shot"]
@@ -661,9 +670,104 @@ class _Checker:
                 )
                 continue
             self._check_trim(i, clip, target)
-        # Transitions and fades, and the trims of an edit (whose length is its source's), are
-        # checked once the takes are known, by the code that cuts the film
-        # (storyboard.compiler.fit).
+        # Transitions and fades, the trims of an edit (whose length is its source's), captions
+        # against their clip and texts against the frame are checked once the takes are known,
+        # by the code that cuts the film (storyboard.compiler.fit).
+
+    def _check_music(self, base: DataPath, cue: dict[str, Any]) -> None:
+        """A music cue's file: local, decodable, and longer than its ``start``."""
+        at = (*base, "file")
+        music = self._source(at, "audio")
+        name = format_path(base)
+        if isinstance(music, MediaRef) and music.kind == "file":
+            self.cut_sources[at] = music
+            problem = limits.audio_problem(music.path) if music.path else None
+            if problem is not None:  # the cut would fail on it, after the takes are paid
+                self.error(self.at(*at), f"{name}.file: {problem}")
+                return
+            start = cue.get("start")
+            seconds = limits.audio_seconds(music.path) if music.path else None
+            if (
+                isinstance(start, int | float)
+                and not isinstance(start, bool)
+                and seconds is not None
+                and start >= seconds
+            ):
+                self.error(
+                    self.at(*base, "start"),
+                    f"{name}.start: {start:g} s is at or past the end of "
+                    f"'{music.path.name if music.path else music.value}' (it is {seconds:.3g} s "
+                    "long)",
+                )
+        elif music is not None:  # the cut mixes it on this machine: nothing fetches it
+            self.error(
+                self.at(*at),
+                f"{name}.file: the music bed must be a local audio file, named relative "
+                "to the storyboard (not a URL, an uploaded media UUID or a data: URI)",
+            )
+
+    def _check_text_media(
+        self, base: DataPath, text: dict[str, Any], *, card: bool = False
+    ) -> None:
+        """A title's, a caption's or a credits card's font, colour and background: a bundled
+        font or a local font file; a colour name or ``#rrggbb``; a colour or a local image."""
+        from storyboard.media.fonts import (
+            BUNDLED_FONTS,
+            colour_names,
+            font_problem,
+            is_colour,
+            looks_like_file,
+        )
+
+        name = format_path(base)
+        font = text.get("font")
+        if isinstance(font, str) and font and font not in BUNDLED_FONTS:
+            if not looks_like_file(font):
+                self.error(
+                    self.at(*base, "font"),
+                    f"{name}.font: unknown font '{font}': use one of "
+                    f"{', '.join(BUNDLED_FONTS)}, or a .ttf or .otf file"
+                    f"{did_you_mean(font, BUNDLED_FONTS)}",
+                )
+            else:
+                found = self._source((*base, "font"), "font")
+                if isinstance(found, MediaRef) and found.kind == "file" and found.path:
+                    problem = font_problem(found.path)
+                    if problem is not None:
+                        self.error(self.at(*base, "font"), f"{name}.font: {problem}")
+                    else:
+                        self.cut_sources[(*base, "font")] = found
+                elif found is not None:
+                    self.error(
+                        self.at(*base, "font"),
+                        f"{name}.font: a font must be a local file, named relative to the "
+                        "storyboard",
+                    )
+        color = text.get("color")
+        if isinstance(color, str) and not is_colour(color) and not color.startswith("#"):
+            self.error(
+                self.at(*base, "color"),
+                f"{name}.color: unknown colour '{color}': use a name (white, black, gold...) "
+                f"or #rrggbb{did_you_mean(color, colour_names())}",
+            )
+        background = text.get("background")
+        if card and isinstance(background, str) and background and not is_colour(background):
+            if not looks_like_file(background):
+                self.error(
+                    self.at(*base, "background"),
+                    f"{name}.background: '{background}' is neither a colour (a name or "
+                    f"#rrggbb) nor an image file{did_you_mean(background, colour_names())}",
+                )
+                return
+            found = self._source((*base, "background"), "image")
+            if isinstance(found, MediaRef) and found.kind == "file":
+                self.cut_sources[(*base, "background")] = found
+            elif found is not None:
+                self.error(
+                    self.at(*base, "background"),
+                    f"{name}.background: the image must be a local file, named relative to "
+                    "the storyboard",
+                )
 
     def _check_trim(self, i: int, clip: dict[str, Any], shot: _RawShot) -> None:
         """``in`` and ``out`` against the shot's duration, by the cut's own rule."""
@@ -874,7 +978,7 @@ class _Checker:
             }
             for name in storyboard.elements
         }
-        music = self.sources.get(("cut", "music", "file"), (None,))[0]
+        music = next((v for k, v in self.cut_sources.items() if k[:2] == ("cut", "music")), None)
         return CheckedStoryboard(
             document=self.doc,
             storyboard=storyboard,
@@ -883,6 +987,7 @@ class _Checker:
             music=music,
             templates=tuple(sorted(self.templates)),
             assets=tuple(sorted(self.assets)),
+            cut_sources=dict(self.cut_sources),
         )
 
 
@@ -929,7 +1034,7 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> DataPath:
             if part in node:
                 path.append(part)
                 node = node[part]
-            elif last:
+            elif last and " " not in part:  # a union tag holds a space (see model)
                 path.append(part)  # a missing or an extra key
                 node = None
         # anything else is a union member or type name: skip it
@@ -967,10 +1072,19 @@ def _model_at(data: Any, path: DataPath) -> type[BaseModel] | None:
             return DialogueLine
         case ("cut",):
             return Cut
-        case ("cut", "music"):
+        case ("cut", "music") | ("cut", "music", int()):
             return Music
+        case ("cut", "credits"):
+            return Credits
+        case ("cut", "credits", str()):
+            return CreditsCard
         case ("cut", "clips", int()):
-            return Clip
+            item = _get(data, path)
+            return TitleClip if isinstance(item, dict) and "title" in item else Clip
+        case ("cut", "clips", int(), "title"):
+            return Title
+        case ("cut", "clips", int(), "caption"):
+            return Caption
     return None
 
 

@@ -100,6 +100,39 @@ def audio_problem(path: Path) -> str | None:
     return None if found is None else f"'{path.name}' {found}"
 
 
+def audio_seconds(path: Path) -> float | None:
+    """The length of a local audio file in seconds, as its header says (None if it does not
+    say, or the file cannot be read: :func:`audio_problem` tells why)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _audio_seconds(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _audio_seconds(path: str, size: int, mtime_ns: int) -> float | None:
+    import av
+
+    from storyboard.media.containers import open_sound
+
+    try:
+        container = open_sound(Path(path))
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    try:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return float(container.duration) / 1_000_000
+        return None
+    finally:
+        container.close()
+
+
 Header = TypeVar("Header", tuple[str, int, int], tuple[float, int, int, float])
 
 
@@ -175,4 +208,11 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size >> 20} MB"
 
 
-__all__ = ["audio_problem", "image_problem", "image_size", "video_problem", "video_seconds"]
+__all__ = [
+    "audio_problem",
+    "audio_seconds",
+    "image_problem",
+    "image_size",
+    "video_problem",
+    "video_seconds",
+]

@@ -121,9 +121,11 @@ def render_report(
     """
     template = template_environment().get_template("report.html.j2")
     statuses = {t.id: t.status for t in record.takes}
-    in_film = {c.shot for c in record.clips}
+    in_film = {c.shot for c in record.clips if c.card is None}
     left_out = [s for t in record.takes for s in t.shots if s not in in_film]
-    first_frame = {view.clip.take: view.first for view in reversed(shots) if view.first}
+    first_frame = {
+        view.clip.take: view.first for view in reversed(shots) if view.first and view.clip.take
+    }
     return template.render(
         record=record,
         shots=shots,
@@ -166,7 +168,7 @@ def write_report(
             image = Image.fromarray(pixels)
             image.thumbnail((THUMB_WIDTH, THUMB_WIDTH), Image.Resampling.LANCZOS)
             size = image.size
-            target = assets / f"{index:02d}-{clip.shot}-{which}.png"
+            target = assets / f"{index:02d}-{clip.shot or 'card'}-{which}.png"
             _save_png(image, target, writer)
             written.add(target)
             urls.append(_url(target, page.parent))
@@ -201,7 +203,7 @@ def write_report(
 def record_media(record: FilmRecord) -> set[str]:
     """Every video of the record: the clips' sources, each take's variations, the film (the
     files of the build folder a page of the build may show)."""
-    media = {c.source for c in record.clips}
+    media = {c.source for c in record.clips if c.source}
     for take in record.takes:
         media.update(take.variations)
         if take.video:

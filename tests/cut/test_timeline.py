@@ -72,7 +72,7 @@ def test_default_cut_is_every_shot_in_order_with_hard_cuts(storyboard: Storyboar
     ]
     assert film.total_frames == 262
     assert all(c.head == CUT and c.tail == CUT and c.transition == "cut" for c in film.clips)
-    assert (film.audio, film.music, film.fade_in, film.fade_out) == ("generated", None, 0, 0)
+    assert (film.audio, film.music, film.fade_in, film.fade_out) == ("generated", (), 0, 0)
     assert (film.width, film.height, film.format, film.quality, film.fps) == (
         1920,
         1080,
@@ -181,8 +181,9 @@ cut:
         SIZES,
     )
     assert (film.fade_in, film.fade_out, film.audio) == (12, 24, "mute")
-    assert film.music is not None and film.music.name == "score.mp3"
-    assert film.music_volume == 0.3
+    assert [(m.file.name, m.volume, m.first, m.last) for m in film.music] == [
+        ("score.mp3", 0.3, 0, film.total_frames * 2000)
+    ]
     assert film.clips[0].head == Edge("fade", 12) and film.clips[-1].tail == Edge("fade", 24)
 
 

@@ -12,15 +12,19 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio  # type: ignore[import-untyped]
 import pytest
 from PIL import Image
 
+from storyboard.exports.contact_sheet import contact_sheet
 from storyboard.exports.record import FilmRecord, TakeRecord
+from storyboard.media.frames import frame_array
 from storyboard.report import ASSETS, clock, usd, write_report
 from storyboard.report.graph_svg import graph_svg
 from tests.browser import CHROMIUM, artifacts, needs_chromium
 from tests.conftest import CliResult
 from tests.exports.film import SHOTS, Built
+from tests.exports.test_otio import rich
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)> & "quotes"'
 CHROMIUM_FLAGS = (
@@ -130,6 +134,25 @@ def test_a_build_without_a_film_says_so(built: Built, tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert "No film in this build folder yet" in html and 'id="film"' in html
     assert "film.mp4" not in html
+
+
+def test_title_cards_and_captions_are_shown_with_the_films_frames(
+    built: Built, tmp_path: Path
+) -> None:
+    record = rich(built.record)  # a title card at 4..6 s of the film, a caption over c
+    out = write_report(record, tmp_path / "report.html")
+    html = out.read_text(encoding="utf-8")
+    assert 'data-card="title"' in html and "3. title: The Keeper</span>" in html
+    assert "a title card, drawn by the cut" in html and "caption: Skerry Point, 1893" in html
+    assert 'href=""' not in html and '#take-"' not in html
+    # the card's thumbnails are the film's frames where it sits
+    first = tmp_path / ASSETS / "03-card-first.png"
+    film = frame_array(built.build_dir / "film.mp4", 96)
+    thumb = np.asarray(Image.open(first).convert("RGB"), dtype=np.int16)
+    small = Image.fromarray(film).resize((thumb.shape[1], thumb.shape[0]))
+    assert np.abs(thumb - np.asarray(small, dtype=np.int16)).mean() < 8
+    layout = contact_sheet(record, tmp_path / "sheet.png")
+    assert len(layout.cells) == 6 and (tmp_path / "sheet.png").is_file()
 
 
 def test_prompts_and_titles_are_escaped(built: Built, tmp_path: Path) -> None:
@@ -300,3 +323,14 @@ def test_report_command_writes_the_page_and_the_exports(
     assert "wrote build/film/preview/film.otio" in result.err
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert 'href="film.otio"' in html and 'href="film.contact.png"' in html
+    relative = otio.adapters.read_from_file(str(folder / "film.otio"))
+    urls = {c.media_reference.target_url for c in relative.find_clips()}
+    assert urls == {"takes/open.mp4", "takes/c.mp4", "takes/d.mp4", "takes/e.mp4"}
+    result = report_cli("report", "film.yaml", "--exports", "--absolute-paths", cwd=copy)
+    assert result.status == 0, result.err
+    absolute = otio.adapters.read_from_file(str(folder / "film.otio"))
+    urls = {c.media_reference.target_url for c in absolute.find_clips()}
+    names = ("open.mp4", "c.mp4", "d.mp4", "e.mp4")
+    assert urls == {(folder / "takes" / name).resolve().as_uri() for name in names}
+    result = report_cli("report", "film.yaml", "--absolute-paths", cwd=copy)
+    assert result.status == 2 and "--absolute-paths is for the exports: add --exports" in result.err
