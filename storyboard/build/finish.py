@@ -293,6 +293,8 @@ def _speech(
         known = state["speech"] = {}
     found: dict[str, list[Region] | None] = {}
     for clip in timeline.clips:
+        if clip.card is not None:
+            continue  # a title card or credits: no take, no sound of its own
         take = compiled.resolved.take(clip.take)
         if take.id in found or not take.settings.sound:
             continue

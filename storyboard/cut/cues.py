@@ -165,6 +165,8 @@ def film_cues(
     cues: list[Cue] = []
     fps = timeline.fps
     for clip in timeline.clips:
+        if clip.card is not None:
+            continue  # a title card or credits: no shot, nobody speaks
         info = compiled.checked.shot(clip.shot)
         if not info.dialogue:
             continue

@@ -26,14 +26,19 @@ from tests.cut.test_mix import ebur128, tone
 
 Project = Callable[[dict[str, str | bytes]], Path]
 FPS = 24
-CUES = [(0.5, 1.5, "The Keeper of Skerry Point"), (3.0, 4.0, "Hold the light!")]
+LINES = ["Skerry Point at last", "Hold the light!"]
 
 FILM = """\
 storyboard: 1
 title: Words and mix
 defaults: {sound: true}
 shots:
-  - {id: arrival, duration: 3, prompt: a boat comes into the harbour}
+  - id: arrival
+    duration: 3
+    prompt: a boat comes into the harbour
+    dialogue:
+      - {who: Skipper, says: "Skerry Point at last", at: 0.3}
+      - {who: Keeper, says: "Hold the light!", at: 1.6}
   - {id: keeper, duration: 3, prompt: the keeper waits on the pier, sound: false}
 cut:
   loudness: -16
@@ -58,9 +63,7 @@ def preview() -> PreviewBackend:
 
 @pytest.fixture
 def words(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The project, its lines of dialogue standing in as two cues (what part A's timing of
-    the dialogue hands the cut)."""
-    monkeypatch.setattr(finish, "subtitle_cues", lambda compiled, timeline: CUES)
+    """The project: two lines of dialogue on the arrival, timed by their ``at``."""
     score = tone(tmp_path / "score.wav", 2.0, 440, 0.2)
     root = project({"film.yaml": FILM.replace("SUBTITLES", ""), "score.wav": score})
     return root / "film.yaml"
@@ -86,8 +89,11 @@ def test_a_build_cuts_the_words_and_the_mix_and_exports_them(words: Path) -> Non
     folder = result.film.parent
     info = probe(result.film)
     assert info.frame_count == 9 * FPS  # title 2 s + 3 s + 3 s + credits 1 s
-    # the subtitles: a track of the film, the picture copied beside it
-    assert subtitle_texts(result.film) == [(0.5, 1.5, CUES[0][2]), (3.0, 4.0, CUES[1][2])]
+    # the subtitles: a track of the film with the dialogue's cues (the arrival starts at 2 s,
+    # after the title card), the picture copied beside it
+    cues = json.loads((folder / "build.json").read_text())["subtitles"]
+    assert [(c["start"], c["text"]) for c in cues] == [(2.3, LINES[0]), (3.6, LINES[1])]
+    assert subtitle_texts(result.film) == [(c["start"], c["end"], c["text"]) for c in cues]
     # the loudness, by a meter independent of the normaliser's
     integrated, peak = ebur128(result.film)
     assert integrated == pytest.approx(-16, abs=0.5)
@@ -113,7 +119,7 @@ def test_a_build_cuts_the_words_and_the_mix_and_exports_them(words: Path) -> Non
         if isinstance(c.media_reference, otio.schema.GeneratorReference)
     ]
     assert generators == ["title", "credits"]
-    assert [m.name for m in timeline.tracks.markers] == [c[2] for c in CUES]
+    assert [m.name for m in timeline.tracks.markers] == LINES
     edl = otio.adapters.read_from_file(str(folder / "film.edl"), rate=FPS)
     assert edl.tracks[0].duration() == otio.opentime.RationalTime(9 * FPS, FPS)
     fcpxml = folder / "film.fcpxml"
@@ -142,11 +148,11 @@ def test_burned_subtitles_are_no_track_but_still_markers(words: Path) -> None:
     folder = result.film.parent
     assert len(json.loads((folder / "build.json").read_text())["subtitles"]) == 2
     timeline = otio.adapters.read_from_file(str(folder / "film.otio"))
-    assert [m.name for m in timeline.tracks.markers] == [c[2] for c in CUES]
+    assert [m.name for m in timeline.tracks.markers] == LINES
     words.write_text(FILM.replace("SUBTITLES", "subtitles: off"), encoding="utf-8")
     result = build(words, backend=preview())
     assert result.film is not None and subtitle_texts(result.film) == []
-    assert "subtitles" not in json.loads((folder / "build.json").read_text())
+    assert (folder / "film.srt").is_file()  # off: only the files beside the film
 
 
 def key_before_the_words(timeline: Timeline, result: BuildResult) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import opentimelineio as otio  # type: ignore[import-untyped]
 import pytest
 
+from storyboard.cut.cues import Cue
 from storyboard.exports import otio as otio_export
 from storyboard.exports.otio import (
     ExportUnavailable,
@@ -70,8 +71,8 @@ def rich(record: FilmRecord) -> FilmRecord:
         "from": 1.0, "to": 14.0, "fade_in": 1.0, "fade_out": 2.0, "loop": True, "duck": 0.3,
     }  # fmt: skip
     subtitles = (
-        {"start": 0.5, "end": 1.5, "text": "Hold the light!"},
-        {"start": 6.25, "end": 7.0, "text": "Aye."},
+        Cue(0.5, 1.5, "Hold the light!", "keeper", "a", 0, 0, "at"),
+        Cue(6.25, 7.0, "Aye.", "skipper", "c", 0, 2, "at"),
     )
     return replace(
         record, clips=clips, fade_in=0.5, fade_out=1.0, music=(music,), subtitles=subtitles
