@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.metadata
 import sys
 import traceback
 from collections.abc import Sequence
@@ -37,6 +36,8 @@ _TRACKER_LABELS = ("issues", "bug tracker", "bugs", "issue tracker")
 def bug_report_address() -> str | None:
     """The issue tracker the installed package's metadata names (``[project.urls]``, labelled
     Issues or Bug Tracker), if any: never an address nobody wrote down."""
+    import importlib.metadata  # 25 ms to import; needed only to report a bug
+
     try:
         entries = importlib.metadata.metadata("storyboard").get_all("Project-URL") or []
     except importlib.metadata.PackageNotFoundError:

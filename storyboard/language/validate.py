@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -53,7 +53,6 @@ from storyboard.language.model import (
     Storyboard,
     top_level_keys,
 )
-from storyboard.language.prompts import PromptRenderer, ShotContext, TemplateProblem
 from storyboard.language.sources import (
     FrameRef,
     MediaKind,
@@ -65,6 +64,9 @@ from storyboard.language.sources import (
 )
 from storyboard.media import limits
 from storyboard.profiles import PROFILES, Size, get_profile
+
+if TYPE_CHECKING:
+    from storyboard.language.prompts import PromptRenderer, TemplateProblem
 
 ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 RESERVED_ELEMENT = re.compile(r"^element_\d+$")
@@ -552,12 +554,7 @@ class _Checker:
                     self.smap.key(("vars", reserved)),
                     f"'{reserved}' is a reserved template name; choose another variable name",
                 )
-        renderer = PromptRenderer(
-            self.doc.path.parent,
-            self.doc.project_root,
-            title if isinstance(title, str) else "",
-            variables,
-        )
+        renderer: PromptRenderer | None = None  # made for the first prompt with Jinja syntax
         elements = self.data.get("elements")
         element_names = set(elements) if isinstance(elements, dict) else set()
         rendered: dict[DataPath, str] = {}
@@ -566,6 +563,19 @@ class _Checker:
             if not isinstance(source, str) or not source:
                 continue  # reported by the models
             path = (*shot.path, "prompt")
+            if "{" not in source:  # no Jinja syntax: the text as it is, Jinja not even imported
+                rendered[path] = source.strip()
+                self._check_prompt(rendered[path], path, source, element_names)
+                continue
+            from storyboard.language.prompts import PromptRenderer, ShotContext, TemplateProblem
+
+            if renderer is None:
+                renderer = PromptRenderer(
+                    self.doc.path.parent,
+                    self.doc.project_root,
+                    title if isinstance(title, str) else "",
+                    variables,
+                )
             context = ShotContext(
                 id=shot.id or "",
                 duration=self._duration(shot),
@@ -581,7 +591,7 @@ class _Checker:
                 continue
             rendered[path] = text
             self._check_prompt(text, path, source, element_names)
-        self.templates = renderer.templates_read
+        self.templates = renderer.templates_read if renderer is not None else frozenset()
         return rendered
 
     def _template_error(
