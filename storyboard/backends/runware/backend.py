@@ -69,8 +69,11 @@ class RunwareBackend:
     async def collect(self, ticket: Ticket, folder: Path) -> list[Output]:
         job = ticket.job
         count = job.request.get("numberResults", 1)
+        seconds = job.request.get("duration")
         results = await self.client.wait(
-            job.task_uuid, number_results=count if isinstance(count, int) else 1
+            job.task_uuid,
+            number_results=count if isinstance(count, int) else 1,
+            duration=float(seconds) if isinstance(seconds, int | float) else None,
         )
         _check_cost(job, results)
         outputs = []

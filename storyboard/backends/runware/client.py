@@ -364,18 +364,26 @@ class RunwareClient:
         )
 
     async def wait(
-        self, task_uuid: str, *, number_results: int = 1, deadline: float | None = None
+        self,
+        task_uuid: str,
+        *,
+        number_results: int = 1,
+        deadline: float | None = None,
+        duration: float | None = None,
     ) -> list[VideoResult]:
         """Poll an accepted task until its videos are ready (see :class:`.Poller`).
 
         Concurrent waits share one poll loop: each round is one POST for all of them.
+        ``duration`` (seconds of video the task makes) helps schedule the polls.
 
         Raises:
             RunwareError: a generation failed (``may_be_running`` False), or polling failed
                 in a way it cannot outlive (``may_be_running`` True).
             RunwareTimeoutError: the deadline passed; the task may still run and be billed.
         """
-        return await self._poller.wait(task_uuid, number_results=number_results, deadline=deadline)
+        return await self._poller.wait(
+            task_uuid, number_results=number_results, deadline=deadline, duration=duration
+        )
 
     async def run(
         self,
