@@ -15,7 +15,6 @@ finds anything changed, runs in full and removes the note first).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -24,11 +23,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
-from storyboard.build.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, read_pending
 from storyboard.build.state.lockfile import LockFile
@@ -43,6 +41,9 @@ from storyboard.core.errors import BuildError, InputError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
+
+if TYPE_CHECKING:
+    from storyboard.build.execute import Execution, Outcome
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,15 @@ def build(
     done = None if select else _unchanged(keyed, backend, scale, emit)
     if done is not None:
         return done
+    # What only a build with something to do needs: the executor (asyncio, the media
+    # libraries) and the backend's client (a TLS context for Runware), made from here on.
+    import asyncio
+
+    from storyboard.build.execute import Execution, lock_entry
+
+    opening = getattr(backend, "open", None)
+    if opening is not None:
+        opening()  # a bad key or URL fails now, before anything is sent
     # 6b. plan against this backend's cache.
     prepared = _plan(keyed, pricing_of(backend), select)
     plan, workspace = prepared.plan, prepared.workspace
@@ -384,6 +394,8 @@ def _check_budget(plan: Plan, max_cost: float) -> None:
 
 
 async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
+    from storyboard.build.execute import execute
+
     try:
         return await execute(run)
     finally:
@@ -590,6 +602,8 @@ def _unchanged(
         film = Path(note["film"]) if note.get("film") else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
         return None  # the full build says what is wrong, if anything is
+    from storyboard.build.execute import Outcome
+
     outcomes: dict[str, Outcome] = {}
     for take in keyed.compiled.takes:
         emit(TakeCached(take.id, "cache"))
@@ -656,6 +670,8 @@ def _resume_hint(result: BuildResult) -> list[str]:
     if result.skipped:
         names = ", ".join(o.take for o in result.skipped)
         parts.append(f"skipped: {names}")
+    from storyboard.build.execute import NOT_SENT
+
     command = f"`storyboard build {os.path.relpath(result.prepared.workspace.storyboard)}`"
     misfit = any(o.message.startswith(NOT_SENT) for o in result.skipped)
     fix = "fix the storyboard where the errors above say; " if misfit else ""
