@@ -16,6 +16,7 @@ from storyboard.backends.runware.backend import RunwareBackend
 from storyboard.backends.runware.client import RunwareClient
 from storyboard.build.pipeline import UNCHANGED, build
 from storyboard.emulator.server import EmulatorServer
+from tests.conftest import CliResult
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
@@ -111,3 +112,26 @@ def test_a_no_op_build_through_the_command_line_imports_no_client_or_media(
     assert "2 of 2 takes ready" in done.stderr
     assert requests(emulator) == before
 
+
+def test_the_film_scale_of_the_command_line_cuts_an_emulators_takes_as_they_are(
+    project: Project,
+    emulator: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    run_cli: Callable[..., CliResult],
+) -> None:
+    """Against an emulator started with --scale 1/12, --film-scale 1/12 copies every frame of
+    its 160x90 takes (without it, each frame would be scaled up to 1920x1080 and encoded)."""
+    from storyboard.media.probe import probe
+
+    monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
+    monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
+    root = project({"film.yaml": FILM})
+    result = run_cli("build", "film.yaml", "--film-scale", str(1 / 12), cwd=root)
+    assert result.status == 0, result.err
+    assert "cut film.mp4: 144 frames, 144 of them copied without re-encoding" in result.err
+    films = list((root / "build" / "film").glob("runware@*/film.mp4"))
+    info = probe(films[0])
+    assert (info.width, info.height) == (160, 90)
+    for bad in ("0", "1.5", "-1"):
+        refused = run_cli("build", "film.yaml", "--film-scale", bad, cwd=root)
+        assert refused.status == 2 and "--film-scale must be in (0, 1]" in refused.err
