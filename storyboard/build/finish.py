@@ -149,7 +149,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         )
         if not folder.exists(sheet.name) or state.get("sheet") != sheet_key:
             state.pop("sheet", None)
-            contact_sheet(record, sheet, writer=folder)
+            layout = contact_sheet(record, sheet, writer=folder)
+            _remove_sheet_pages(folder, workspace.name, after=layout.pages)
             state["sheet"] = sheet_key
         exports[".contact.png"] = sheet
     if timeline is not None and json.dumps(state, sort_keys=True) != before:
@@ -239,7 +240,20 @@ def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str
     for file in [film.name, *(f.format(name=name) for f in CUT_FILES)]:
         if folder.remove(file) and file != ".cut.json":
             removed.append(file)
-    return removed
+    return removed + _remove_sheet_pages(folder, name, after=1)
+
+
+def _remove_sheet_pages(folder: BackendOutputs, name: str, *, after: int) -> list[str]:
+    """Remove the contact sheet's pages past page ``after`` (``NAME.contact-N.png``), left
+    by a longer cut; only those storyboard wrote."""
+    prefix = f"{name}.contact-"
+    removed = []
+    for file in folder.owned(prefix):
+        number = file[len(prefix) :].removesuffix(".png")
+        if file.endswith(".png") and number.isdigit() and int(number) > after:
+            if folder.remove(file):
+                removed.append(file)
+    return sorted(removed)
 
 
 def _takes_in_cut(result: BuildResult) -> set[str]:
