@@ -59,6 +59,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     Raises:
         LateInputError: the cut does not fit the takes' videos as made.
     """
+    from storyboard.core.memory import give_back_memory
     from storyboard.cut.assemble import assemble
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
@@ -136,6 +137,9 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             )
         film_path = film
         clips = _placements(timeline, workspace.output_dir)
+    if not missing:  # the takes' indexes (every packet of every take) are done with
+        del indexes
+        give_back_memory()
     record = record_from_build(result, clips, film=film_path)
     record_file = write_record(record, writer=folder)
     exports: dict[str, Path | str] = {}

@@ -47,6 +47,7 @@ import av
 import numpy as np
 
 from storyboard.core.errors import BuildError
+from storyboard.core.memory import give_back_memory
 from storyboard.cut.audio import SAMPLES_PER_FRAME, _edge_samples, film_window
 from storyboard.cut.ffmpeg import AUDIO_BITRATE, CHANNELS, SAMPLE_RATE
 from storyboard.cut.mux import CLOCK, read_packet
@@ -379,6 +380,8 @@ def _encode_in_order(
                 packets = _encode_run(run, plan, timeline, offsets, sources)
             if not out.put(run.first, packets):
                 return
+            if k % 64 == 63:  # opening sources leaves holes in the C heap
+                give_back_memory()
     except BaseException as exc:
         out.fail(exc)
         raise
