@@ -237,9 +237,13 @@ def _with_spread(values: Sequence[float], unit: str) -> str:
 
 def table(results: Sequence[Result]) -> str:
     """The results as a fixed-width text table, secondary checks indented under each."""
-    header = ("id", "measure", "ours: median (min..max)", "baseline", "ratio", "target", "met")
+    header = (
+        "id", "measure", "ours: median (min..max)", "baseline", "ratio", "target", "met", "load",
+    )  # fmt: skip
     rows: list[tuple[str, ...]] = [header]
     for r in results:
+        load = r.info.get("load")
+        shown_load = "->".join(f"{v:g}" for v in load) if isinstance(load, list) else ""
         rs = r.ratios
         ratio = f"{_fmt(r.ratio)}x"
         if len(rs) > 1:
@@ -253,13 +257,16 @@ def table(results: Sequence[Result]) -> str:
                 ratio,
                 f"{r.op} {_fmt(r.target)}",
                 "yes" if meets(r.ratio, r.op, r.target) else "NO",
+                shown_load,
             )
         )
         for c in r.checks:
             value = f"{_fmt(c.value)}{c.unit}"
             if c.spread is not None:
                 value += f" ({_fmt(c.spread[0])}..{_fmt(c.spread[1])})"
-            rows.append(("", f"  {c.name}", "", "", value, f"{c.op} {_fmt(c.target)}", _yes(c.met)))
+            rows.append(
+                ("", f"  {c.name}", "", "", value, f"{c.op} {_fmt(c.target)}", _yes(c.met), "")
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for k, row in enumerate(rows):

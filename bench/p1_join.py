@@ -87,7 +87,7 @@ def run(runs: int, quick: bool = False) -> Result:
         target=200,
         baseline_name="moviepy 2 concatenate_videoclips + write_videofile (defaults), 1 run",
         checks=[
-            Check("ours / ffmpeg -f concat -c copy", median, "<=", 1.5, "x", (low, high)),
+            Check("ours / ffmpeg -f concat -c copy", median, "<=", 1.3, "x", (low, high)),
         ],
         info={
             "ffmpeg_concat_copy_s": [round(v, 4) for v in copy_t],

@@ -8,9 +8,14 @@ is reported too. Baseline: ``YAML(typ="safe", pure=False).load(text)`` of the sa
 reads plain data with libyaml and keeps no positions at all.
 
 The storyboard (:func:`bench.storyboards.long_storyboard`): 2,000 shots, ~600-character
-prompts, one in four a Jinja template (each different), one in ten a hand-off. For where the
-time goes, the same figures are taken on the same storyboard with no templates, and for
-loading alone. Error positions are checked on copies with two planted errors.
+prompts, one in four a Jinja template (each different): half of them (one in eight prompts)
+using ``{% if %}`` or ``{% for %}`` in one of four ways around prose of their own, the other
+half only putting values in; one in ten a hand-off: the headline. Beside it: the same
+storyboard without the control-flow prompts (every template only puts values in, as this
+benchmark measured until issue 18),
+with every control-flow prompt of a structure of its own (no compiled template shared:
+the worst case), with no templates, and loading alone. Error positions are checked on copies
+with two planted errors.
 """
 
 from __future__ import annotations
@@ -116,7 +121,9 @@ def positions_kept(folder: Path, shots: int) -> dict[str, Any]:
 def run(runs: int, quick: bool = False) -> Result:
     shots = 200 if quick else 2000
     folder = media.scratch("p5")
-    path = long_storyboard(folder / "templated", shots)
+    path = long_storyboard(folder / "control", shots, control_every=8)
+    values = long_storyboard(folder / "templated", shots)
+    unique = long_storyboard(folder / "unique", shots, control_every=8, unique_control=True)
     plain = long_storyboard(folder / "plain", shots, templated_every=10**9)
     base = safe_loader(path)
 
@@ -124,6 +131,8 @@ def run(runs: int, quick: bool = False) -> Result:
     compiled, theirs_c = paired(runs, lambda: compile_command(path), base)
     api_check, theirs_a = paired(runs, lambda: check(path), base)
     load_only, theirs_l = paired(runs, lambda: load_document(path), base)
+    values_check, theirs_v = paired(runs, lambda: check_command(values), safe_loader(values))
+    unique_check, theirs_u = paired(runs, lambda: check_command(unique), safe_loader(unique))
     plain_check, theirs_p = paired(runs, lambda: check_command(plain), safe_loader(plain))
     round_trip, theirs_rt = paired(runs, round_trip_loader(path), base)
     positions = positions_kept(folder / "planted", shots)
@@ -132,7 +141,10 @@ def run(runs: int, quick: bool = False) -> Result:
     compile_fig = _figure(compiled, theirs_c)
     return Result(
         key="P5",
-        measure=f"storyboard check, {shots} shots ({path.stat().st_size / 1e6:.2f} MB)",
+        measure=(
+            f"storyboard check, {shots} shots ({path.stat().st_size / 1e6:.2f} MB), "
+            "1 prompt in 8 with if/for"
+        ),
         unit="s",
         ours=ours,
         baseline=theirs,
@@ -147,10 +159,13 @@ def run(runs: int, quick: bool = False) -> Result:
             "compile": compile_fig,
             "api_check_no_compile": _figure(api_check, theirs_a),
             "load_document_only": _figure(load_only, theirs_l),
+            "check_value_templates_only": _figure(values_check, theirs_v),
+            "check_each_control_prompt_its_own_structure": _figure(unique_check, theirs_u),
             "check_without_templates": _figure(plain_check, theirs_p),
             "ruamel_round_trip_load": _figure(round_trip, theirs_rt),
             "shots": shots,
             "templated_prompts": shots // 4,
+            "control_flow_prompts": shots // 8,
             "file_bytes": path.stat().st_size,
             "positions": positions,
         },

@@ -2,12 +2,14 @@
 
 Usage::
 
-    python -m bench.run                 # all of P1..P9, 3 runs each
+    python -m bench.run                 # all of them, 3 runs each (5 for those of MIN_RUNS)
     python -m bench.run P4 P5 --runs 5  # some of them; their entries in results.json are replaced
     python -m bench.run --quick         # small inputs, a smoke test; writes no results
 
-Each benchmark is a module ``bench.pN_*`` with ``run(runs, quick) -> Result``. Media are made
-with ffmpeg on first use and cached in ``bench/.cache/``.
+Each benchmark is a module of ``bench`` with ``run(runs, quick) -> Result``: P1..P7 time the
+library in-process; P5c, P6c, P7c, S1 and M1 run the ``storyboard`` command as a user does
+(:mod:`bench.cli`). Media are made with ffmpeg on first use and cached in ``bench/.cache/``.
+The machine's load (1-minute average) is recorded before and after each benchmark.
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ MODULES = {
     "P7": "bench.p7_schedule",
     "P8": "bench.p8_pull",
     "P9": "bench.p9_noop_remote",
+    "P5c": "bench.p5c_check_cli",
+    "P6c": "bench.p6c_noop_cli",
+    "P7c": "bench.p7c_schedule_cli",
+    "S1": "bench.s1_startup",
+    "M1": "bench.m1_memory",
 }
+MIN_RUNS = dict.fromkeys(("P1", "P5", "P6", "P5c", "P6c", "P7c", "S1", "M1"), 5)
+"""Runs at least, whatever --runs says: the figures of issue 18 are medians of 5 pairs."""
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -87,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small inputs; writes no results")
     parser.add_argument("--out", type=Path, help=f"results file (default {RESULTS.name})")
     args = parser.parse_args(argv)
-    wanted = [p.upper() for p in args.only] or list(MODULES)
+    by_name = {key.upper(): key for key in MODULES}
+    wanted = [by_name.get(p.upper(), p) for p in args.only] or list(MODULES)
     unknown = [p for p in wanted if p not in MODULES]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
@@ -98,20 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: dict[str, str] = {}
     started = time.monotonic()
     for key in wanted:
-        print(f"[{key}] running ...", file=sys.stderr, flush=True)
+        runs = args.runs if args.quick else max(args.runs, MIN_RUNS.get(key, 0))
+        before = round(os.getloadavg()[0], 2)
+        print(f"[{key}] running ({runs} runs, load {before}) ...", file=sys.stderr, flush=True)
         t0 = time.monotonic()
         try:
             module = importlib.import_module(MODULES[key])
-            result: Result = module.run(args.runs, args.quick)
+            result: Result = module.run(runs, args.quick)
         except Exception as exc:
             traceback.print_exc()
             failed[key] = f"{type(exc).__name__}: {exc}"
             print(f"[{key}] FAILED: {failed[key]}", file=sys.stderr, flush=True)
             continue
+        after = round(os.getloadavg()[0], 2)
+        result.info.setdefault("load", [before, after])
         results.append(result)
         print(
             f"[{key}] done in {time.monotonic() - t0:.0f} s: ratio {result.ratio:.3g}, "
-            f"{'met' if result.met else 'MISSED'}",
+            f"{'met' if result.met else 'MISSED'} (load {before} -> {after})",
             file=sys.stderr,
             flush=True,
         )

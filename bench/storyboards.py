@@ -1,8 +1,11 @@
 """Generated storyboards for the benchmarks (deterministic: the same arguments, the same bytes).
 
 - :func:`long_storyboard`: P5's 2,000 shots with ~600-character prompts, one in four a Jinja
-  template (each one different, as real prompts are), one in ten a hand-off from the shot
-  before it (``start: PREV.last``).
+  template that puts values in (each one different, as real prompts are), one in ten a
+  hand-off from the shot before it (``start: PREV.last``); with ``control_every=8``, one in
+  eight prompts (half of the templated ones) uses ``{% if %}`` or ``{% for %}`` in one of four
+  ways (:data:`CONTROL`), around prose of its own, or (``unique_control``) each in a way of
+  its own.
 - :func:`layered_storyboard`: P6's and P7's dependency graphs: levels of shots, each shot of
   a level after the first handing off from one shot of the level before.
 """
@@ -102,6 +105,7 @@ vars:
   look: Cinematic maritime realism, 35mm film grain, stable character identity, soft contrast
   sea: a black North Atlantic sea heaving under the storm
   weather: rain in long silver ropes, gusts tearing at every loose thing
+  cast: [the keeper, the boy, the skipper]
 
 output:
   width: 1920
@@ -140,6 +144,29 @@ def _prompt(rng: random.Random, index: int, templated: bool, length: int) -> str
     )
 
 
+CONTROL = (
+    "{body} {{% if shot.index is even %}}{{{{ weather }}}}{{% else %}}a lull between squalls"
+    "{{% endif %}}. {{{{ look | lower }}}}.",
+    "{body} Among them {{% for name in cast %}}{{{{ name }}}}{{% if not loop.last %}}, "
+    "{{% endif %}}{{% endfor %}}; {{{{ sea }}}}.",
+    "{{% if shot.duration > 5 %}}A slow shot. {{% endif %}}{body} {{{{ look }}}}.",
+    '{body} {{% for w in ["rain", "spray", "foam"] %}}{{{{ w }}}} {{% endfor %}}over '
+    "{{{{ sea }}}}.",
+)
+"""The four ways the control-flow prompts use Jinja: a writer's prompts share a few
+constructions (the same loops, the same conditions) around prose of their own."""
+
+
+def _control_prompt(rng: random.Random, index: int, length: int, unique: bool) -> str:
+    body = sentence(rng, length - 150)
+    if unique:  # a condition of its own: no two prompts share a compiled template
+        return (
+            f"{{% if shot.index > {index - 1} %}}Later. {{% endif %}}{body} "
+            f"{{% for w in cast %}}{{{{ w }}}} {{% endfor %}}{{{{ look }}}}."
+        )
+    return rng.choice(CONTROL).format(body=body)
+
+
 def _shot(shot_id: str, prompt: str, *, duration: int, start: str | None = None) -> str:
     """One shot; ``start`` is a frame reference (``ID.last``, ``ID@2s``)."""
     lines = [f"  - id: {shot_id}", f"    duration: {duration}"]
@@ -167,6 +194,8 @@ def long_storyboard(
     prompt_chars: int = 600,
     templated_every: int = 4,
     handoff_every: int = 10,
+    control_every: int = 0,
+    unique_control: bool = False,
     seed: int = 7,
 ) -> Path:
     """P5's storyboard; returns its path (``folder/long.yaml``)."""
@@ -175,7 +204,10 @@ def long_storyboard(
     for index in range(1, shots + 1):
         templated = index % templated_every == 1
         start = f"s{index - 1:04d}.last" if index % handoff_every == 0 else None
-        prompt = _prompt(rng, index, templated, prompt_chars)
+        if control_every and index % control_every == 5:
+            prompt = _control_prompt(rng, index, prompt_chars, unique_control)
+        else:
+            prompt = _prompt(rng, index, templated, prompt_chars)
         parts.append(_shot(f"s{index:04d}", prompt, duration=3 + index % 8, start=start))
     path = folder / "long.yaml"
     folder.mkdir(parents=True, exist_ok=True)

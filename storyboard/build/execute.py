@@ -52,7 +52,6 @@ it cannot use.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import math
 import subprocess
@@ -89,7 +88,9 @@ from storyboard.core.files import disk_error
 from storyboard.core.money import usd
 from storyboard.language.checked import ShotInfo
 from storyboard.language.sources import MediaRef
-from storyboard.media.frames import extract_frame
+
+if TYPE_CHECKING:
+    import asyncio  # imported where the executor runs: a no-op build needs only Outcome
 
 if TYPE_CHECKING:
     from storyboard.build.remote_session import RemoteSession
@@ -165,6 +166,8 @@ class Execution:
 
 async def execute(run: Execution) -> dict[str, Outcome]:
     """Run every selected take; return the outcome of each take that was considered."""
+    import asyncio
+
     limit = asyncio.Semaphore(max(1, run.jobs))
     stop = asyncio.Event()
     tasks: dict[str, asyncio.Task[Outcome]] = {}
@@ -634,6 +637,8 @@ async def _check_results(
     The task was paid for; its UUID stays pending in the journal (the caller has not said
     ``done``), so the next build asks for the same result again instead of paying anew.
     """
+    import asyncio
+
     expected = _expected_seconds(compiled, source_seconds)
     for index, output in enumerate(outputs):
         why = await asyncio.to_thread(_usable, output.path, expected)
@@ -659,6 +664,8 @@ async def _from_lock(
 ) -> CacheEntry:
     """Download a locked result, verify it byte for byte and as a video of about
     ``expected`` seconds, and cache it."""
+    import asyncio
+
     tree = run.workspace.tree
     staging = tree.make_temp_dir(run.cache.staging, "locked-")
     try:
@@ -716,6 +723,8 @@ async def _inputs(
     run: Execution, compiled: CompiledTake
 ) -> tuple[dict[str, Path], dict[str, str], float | None]:
     """Make every input of a take: local files, exact frames, upstream videos."""
+    import asyncio
+
     files: dict[str, Path] = {}
     provider_ids: dict[str, str] = {}
     source_seconds: float | None = None
@@ -761,6 +770,8 @@ def _handoff_file(
     try:
         partial = work / out.name
         if handoff.frame is not None:
+            from storyboard.media.frames import extract_frame  # PyAV and numpy: only here
+
             extract_frame(video, handoff.frame, partial)
             if run.backend.paid:
                 profile = run.compiled.resolved.take(handoff.take).profile

@@ -67,6 +67,7 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     Raises:
         LateInputError: the cut does not fit the takes' videos as made.
     """
+    from storyboard.core.memory import give_back_memory
     from storyboard.cut.assemble import assemble
     from storyboard.cut.cues import film_cues
     from storyboard.cut.subtitles import Subtitle, shown, subtitle_mode, with_subtitles
@@ -176,6 +177,9 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         film_path = film
         clips = _placements(timeline, compiled.checked)
         _subtitles(folder, workspace.name, cues if compiled.checked.has_dialogue else None, emit)
+    if not missing:  # the takes' indexes (every packet of every take) are done with
+        del indexes
+        give_back_memory()
     extras = _extras(timeline) if timeline is not None else None
     record = record_from_build(result, clips, film=film_path, subtitles=cues, extras=extras)
     record_file = write_record(record, writer=folder)
@@ -192,7 +196,8 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         sheet_key = _digest([data["title"], data["clips"], record.duration, *sources])
         if not folder.exists(sheet.name) or state.get("sheet") != sheet_key:
             state.pop("sheet", None)
-            contact_sheet(record, sheet, writer=folder)
+            layout = contact_sheet(record, sheet, writer=folder)
+            _remove_sheet_pages(folder, workspace.name, after=layout.pages)
             state["sheet"] = sheet_key
         exports[".contact.png"] = sheet
     if timeline is not None and json.dumps(state, sort_keys=True) != before:
@@ -366,7 +371,20 @@ def _remove_stale_cut(folder: BackendOutputs, film: Path, name: str) -> list[str
     for file in [film.name, *(f.format(name=name) for f in CUT_FILES)]:
         if folder.remove(file) and file != ".cut.json":
             removed.append(file)
-    return removed
+    return removed + _remove_sheet_pages(folder, name, after=1)
+
+
+def _remove_sheet_pages(folder: BackendOutputs, name: str, *, after: int) -> list[str]:
+    """Remove the contact sheet's pages past page ``after`` (``NAME.contact-N.png``), left
+    by a longer cut; only those storyboard wrote."""
+    prefix = f"{name}.contact-"
+    removed = []
+    for file in folder.owned(prefix):
+        number = file[len(prefix) :].removesuffix(".png")
+        if file.endswith(".png") and number.isdigit() and int(number) > after:
+            if folder.remove(file):
+                removed.append(file)
+    return sorted(removed)
 
 
 def _takes_in_cut(result: BuildResult) -> set[str]:

@@ -20,7 +20,6 @@ finds anything changed, runs in full and removes the note first).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -33,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
-from storyboard.build.execute import NOT_SENT, Execution, Outcome, execute, lock_entry
 from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, read_pending
@@ -52,6 +50,7 @@ from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
 
 if TYPE_CHECKING:
+    from storyboard.build.execute import Execution, Outcome
     from storyboard.build.remote_session import RemoteSession
     from storyboard.remote.config import RemoteConfig
 
@@ -365,6 +364,15 @@ def build(
     done = None if select else _unchanged(keyed, backend, scale, emit)
     if done is not None:
         return done
+    # What only a build with something to do needs: the executor (asyncio, the media
+    # libraries) and the backend's client (a TLS context for Runware), made from here on.
+    import asyncio
+
+    from storyboard.build.execute import Execution, lock_entry
+
+    opening = getattr(backend, "open", None)
+    if opening is not None:
+        opening()  # a bad key or URL fails now, before anything is sent
     # 6b. plan against this backend's cache (and the remote's).
     session = _remote_session(remote, keyed.workspace, pricing_of(backend), emit)
     prepared = _plan(keyed, pricing_of(backend), select, session)
@@ -447,6 +455,8 @@ def _held_remotely(remote: RemoteSession | None, namespace: str, keys: list[str]
     """Which of ``keys`` the remote holds (no keys, no request)."""
     if remote is None or not keys:
         return set()
+    import asyncio
+
     return asyncio.run(remote.lookup(namespace, keys))
 
 
@@ -490,6 +500,8 @@ def _check_budget(plan: Plan, max_cost: float) -> None:
 
 
 async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
+    from storyboard.build.execute import execute
+
     try:
         return await execute(run)
     finally:
@@ -701,6 +713,8 @@ def _unchanged(
         film = Path(note["film"]) if note.get("film") else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
         return None  # the full build says what is wrong, if anything is
+    from storyboard.build.execute import Outcome
+
     outcomes: dict[str, Outcome] = {}
     for take in keyed.compiled.takes:
         emit(TakeCached(take.id, "cache"))
@@ -769,6 +783,8 @@ def _resume_hint(result: BuildResult) -> list[str]:
     if result.skipped:
         names = ", ".join(o.take for o in result.skipped)
         parts.append(f"skipped: {names}")
+    from storyboard.build.execute import NOT_SENT
+
     command = f"`storyboard build {os.path.relpath(result.prepared.workspace.storyboard)}`"
     misfit = any(o.message.startswith(NOT_SENT) for o in result.skipped)
     fix = "fix the storyboard where the errors above say; " if misfit else ""

@@ -35,6 +35,12 @@ def register(sub: Any) -> None:
         "--preview-scale", type=float, default=0.25, metavar="F",
         help="render previews at this fraction of the size (default 0.25)",
     )  # fmt: skip
+    parser.add_argument(
+        "--film-scale", type=float, metavar="F",
+        help="cut the film at this fraction of the output size (default 1, or the preview "
+        "scale for previews): the scale of an emulator started with --scale F copies its "
+        "small takes instead of scaling every frame up",
+    )  # fmt: skip
     parser.add_argument("--build-dir", metavar="DIR", help="where outputs go (default build/NAME)")
     parser.add_argument(
         "--wait", type=float, default=0.0, metavar="S",
@@ -61,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.at(None, "--jobs must be at least 1")
     if not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    if args.film_scale is not None and not 0 < args.film_scale <= 1:
+        raise InputError.at(None, "--film-scale must be in (0, 1]")
     remote = remote_of(args, Path(args.file))  # a wrong setting: refused before anything
     name = resolve_name(args.backend)
     if args.backend == "auto" and name == "preview":
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
             select=args.select,
             build_dir=Path(args.build_dir) if args.build_dir else None,
             wait=args.wait,
+            film_scale=args.film_scale,
             emit=console,
             remote=remote,
         )

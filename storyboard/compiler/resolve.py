@@ -10,7 +10,7 @@ by its ``continuity``:
   chained by last-frame hand-off (:func:`pack`).
 
 Hand-offs (``start``/``end`` frame references, ``edit``, ``reference_videos``, chaining)
-become edges of a networkx graph (:class:`~storyboard.compiler.graph.TakeGraph`); a cycle is
+become edges of the take graph (:class:`~storyboard.compiler.graph.TakeGraph`); a cycle is
 an error that prints the whole cycle with the position of each reference.
 """
 
@@ -20,9 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
-from storyboard.compiler.graph import TakeGraph
+from storyboard.compiler.graph import Edges, TakeGraph
 from storyboard.core.diagnostics import DataPath, Diagnostic, Position
 from storyboard.core.errors import InputError
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
@@ -488,7 +486,7 @@ class _Builder:
 
     def finish(self) -> Resolved:
         takes: list[Take] = []
-        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph = Edges()
         ref_positions: dict[tuple[str, str], tuple[str, Position]] = {}
         previous: Take | None = None
         for take_id, members, path, sequence, variations, pick, chained in self.groups:
@@ -536,10 +534,7 @@ class _Builder:
                     del i
             previous = take
         by_id = {t.id: t for t in takes}
-        try:
-            cycle = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
-            cycle = None
+        cycle = graph.find_cycle()
         if cycle:
             steps = []
             for upstream, downstream in cycle:
@@ -549,9 +544,9 @@ class _Builder:
             raise InputError.at(first_pos, "dependency cycle: " + "; ".join(steps))
         final = []
         order = _story_order(takes)
-        for take_id in nx.lexicographical_topological_sort(graph, key=order):
+        for take_id in graph.topological_order(order):
             take = by_id[take_id]
-            deps = tuple(sorted(graph.predecessors(take_id), key=order))
+            deps = tuple(sorted(graph.pred[take_id], key=order))
             final.append(_replace(take, depends_on=deps))
         return Resolved(
             checked=self.checked,
@@ -562,7 +557,7 @@ class _Builder:
 
     def _edge(
         self,
-        graph: nx.DiGraph[str],
+        graph: Edges,
         handoff: Handoff,
         take_id: str,
         info: ShotInfo,

@@ -29,7 +29,7 @@ def select_takes(resolved: Resolved, selectors: Sequence[str]) -> set[str] | Non
         for part in selector.split(","):
             name = part.strip().strip("+")
             up, down = part.strip().startswith("+"), part.strip().endswith("+")
-            take = resolved.take_of_shot.get(name) or (name if name in graph.digraph else None)
+            take = resolved.take_of_shot.get(name) or (name if name in graph else None)
             if take is None:
                 problems.append(
                     Diagnostic(

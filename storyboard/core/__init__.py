@@ -6,7 +6,9 @@
 - :mod:`~storyboard.core.events`: typed progress events (the library never prints: the CLI
   renders them);
 - :mod:`~storyboard.core.inputs`: reading the text files a storyboard is made of (regular
-  files only, never more than a cap).
+  files only, never more than a cap);
+- :mod:`~storyboard.core.memory`: the C heap's free pages given back to the system, for the
+  stages that open many media files.
 
 It imports nothing else of storyboard.
 """

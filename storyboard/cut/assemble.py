@@ -35,6 +35,7 @@ import numpy as np
 
 import storyboard.cut.loudness as loudness
 from storyboard.core.errors import BuildError
+from storyboard.core.memory import give_back_memory
 from storyboard.cut.audio import film_audio
 from storyboard.cut.cards import render_cards, render_overlays
 from storyboard.cut.decode import Samples
@@ -169,9 +170,18 @@ def index_videos(paths: Iterable[Path]) -> dict[Path, VideoIndex]:
     unique = list(dict.fromkeys(paths))
     if len(unique) < 2:
         return {path: index_video(path) for path in unique}
+    found: dict[Path, VideoIndex] = {}
     # Opening and demuxing let go of the interpreter lock: a file per CPU at a time.
     with ThreadPoolExecutor(max_workers=min(len(unique), os.cpu_count() or 2)) as pool:
-        return dict(zip(unique, pool.map(index_video, unique), strict=True))
+        for at in range(0, len(unique), GIVE_BACK_EVERY):
+            chunk = unique[at : at + GIVE_BACK_EVERY]
+            found.update(zip(chunk, pool.map(index_video, chunk), strict=True))
+            give_back_memory()
+    return found
+
+
+GIVE_BACK_EVERY = 64
+"""Videos indexed between two :func:`~storyboard.core.memory.give_back_memory` calls."""
 
 
 def assemble(

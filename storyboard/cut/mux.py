@@ -60,7 +60,15 @@ class Part:
 
 AudioPackets = Callable[[Any], Iterator[tuple[int, Any]]]
 """Adds the film's audio stream to an output container; yields its packets with their decode
-times in :data:`CLOCK` ticks."""
+times in :data:`CLOCK` ticks. An item whose packet is a function is a promise, not a packet:
+the next packet, at that time, is still being encoded, and the function says whether it is
+ready; the join writes video packets meanwhile (see :data:`LOOKAHEAD`), then asks again."""
+
+LOOKAHEAD = 4 * CLOCK
+"""How far (4 s of film) the join writes video ahead of sound still being encoded. The
+muxer puts the packets back in decode-time order (it holds them until every stream has one,
+up to its 10 s ``max_interleave_delta``), so the film's bytes are the same; the join just does
+not sit idle while the seams' sound is encoded (P1)."""
 
 
 def join(
@@ -95,16 +103,31 @@ def join(
                 sound_packets = _audio_packets(audio_in, sound)
             else:
                 sound_packets = audio(output)
-            packets = heapq.merge(
-                _video_packets(parts, video, bytes(parts[0].index.extradata)),
-                sound_packets,
-                subtitles(output) if subtitles is not None else iter(()),
-                key=lambda item: item[0],
-            )
-            for _, packet in packets:
-                output.mux(packet)
+            pictures = _video_packets(parts, video, bytes(parts[0].index.extradata))
+            if subtitles is not None:  # ready packets, like the picture's: merged by time
+                pictures = heapq.merge(pictures, subtitles(output), key=lambda item: item[0])
+            _merge(output, pictures, sound_packets)
     except av.error.FFmpegError as exc:
         raise BuildError(f"the cut could not write '{out.name}': {exc}") from exc
+
+
+def _merge(output: Any, video: Iterator[tuple[int, Any]], sound: Iterator[tuple[int, Any]]) -> None:
+    """Mux both streams by decode time (video first at equal times), writing video ahead
+    while a promised sound packet is not ready (see :data:`AudioPackets`)."""
+    pending = next(video, None)
+    for time, packet in sound:
+        if callable(packet):
+            while pending is not None and pending[0] <= time + LOOKAHEAD and not packet():
+                output.mux(pending[1])
+                pending = next(video, None)
+            continue
+        while pending is not None and pending[0] <= time:
+            output.mux(pending[1])
+            pending = next(video, None)
+        output.mux(packet)
+    while pending is not None:
+        output.mux(pending[1])
+        pending = next(video, None)
 
 
 def _delay(part: Part) -> int:
@@ -259,6 +282,7 @@ __all__ = [
     "CLOCK",
     "CONTAINERS",
     "FRAME",
+    "LOOKAHEAD",
     "TIME_BASE",
     "AudioPackets",
     "Part",

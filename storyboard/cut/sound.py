@@ -33,6 +33,7 @@ encoder writes (AAC-LC, 48 kHz, stereo, the same AudioSpecificConfig), in MP4 or
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ import av
 import numpy as np
 
 from storyboard.core.errors import BuildError
+from storyboard.core.memory import give_back_memory
 from storyboard.cut.audio import SAMPLES_PER_FRAME, _edge_samples, film_window
 from storyboard.cut.decode import CHANNELS
 from storyboard.cut.ffmpeg import AUDIO_BITRATE, SAMPLE_RATE
@@ -300,6 +302,11 @@ class EncodedRuns:
             )
             return not self._closed
 
+    def ready(self, first: int) -> bool:
+        """Whether run ``first``'s packets (or the error that stops the encoding) are in."""
+        with self._lock:
+            return first in self._runs or self._error is not None
+
     def fail(self, error: BaseException) -> None:
         with self._lock:
             self._error = error
@@ -325,10 +332,6 @@ class EncodedRuns:
             self._lock.notify_all()
 
 
-BLOCK = 4
-"""Consecutive encoded runs one thread takes at a time (they share sources to open)."""
-
-
 def encode_runs(
     plan: SoundPlan,
     timeline: Timeline,
@@ -339,48 +342,63 @@ def encode_runs(
 ) -> None:
     """Mix and encode every ``encode`` run of ``plan``, handing each to ``out``.
 
-    ``workers`` threads share the runs, ``BLOCK`` consecutive runs at a time (the encoder and
-    the decoders let go of the interpreter lock while they work).
+    ``workers`` threads take the runs in film order, each the next one not taken (the encoder
+    and the decoders let go of the interpreter lock while they work): the writer needs them
+    in that order, so the first seams are ready first (a thread given four consecutive runs
+    at a time made the writer wait for each of them in turn, P1). Each run opens its own
+    sources: a source read before and seeked decodes its first samples differently from one
+    opened afresh, and which thread takes which run depends on timing, so sharing them would
+    make the film's bytes depend on it.
     """
     runs = [run for run in plan.runs if run.kind == "encode"]
-    blocks = [runs[k : k + BLOCK] for k in range(0, len(runs), BLOCK)]
-    count = max(1, min(workers, len(blocks)))
+    taken = itertools.count()
+    lock = threading.Lock()
+
+    def next_run() -> int | None:
+        with lock:
+            k = next(taken)
+        return k if k < len(runs) else None
+
+    count = max(1, min(workers, len(runs)))
     if count == 1:
-        _encode_blocks(blocks, plan, timeline, offsets, out)
+        _encode_in_order(runs, next_run, plan, timeline, offsets, out)
         return
     with ThreadPoolExecutor(max_workers=count, thread_name_prefix="cut-sound") as pool:
         futures = [
-            pool.submit(_encode_blocks, blocks[k::count], plan, timeline, offsets, out)
-            for k in range(count)
+            pool.submit(_encode_in_order, runs, next_run, plan, timeline, offsets, out)
+            for _ in range(count)
         ]
         for future in futures:
             future.result()
 
 
-def _encode_blocks(
-    blocks: list[list[Run]],
+def _encode_in_order(
+    runs: list[Run],
+    next_run: Callable[[], int | None],
     plan: SoundPlan,
     timeline: Timeline,
     offsets: dict[Path, Fraction],
     out: EncodedRuns,
 ) -> None:
     try:
-        for block in blocks:
-            if not out.wait_turn(block[0].first):
+        while (k := next_run()) is not None:
+            run = runs[k]
+            if not out.wait_turn(run.first):
                 return
             with _Sources() as sources:
-                for run in block:
-                    packets = _encode_run(run, plan, timeline, offsets, sources)
-                    if not out.put(run.first, packets):
-                        return
+                packets = _encode_run(run, plan, timeline, offsets, sources)
+            if not out.put(run.first, packets):
+                return
+            if k % 64 == 63:  # opening sources leaves holes in the C heap
+                give_back_memory()
     except BaseException as exc:
         out.fail(exc)
         raise
 
 
 class _Sources:
-    """The sources a block of runs reads, each opened once: used first from its start if
-    that is what is read first (a fresh container drops the priming), seeked after."""
+    """The sources a run reads, each opened once: used first from its start if that is what
+    is read first (a fresh container drops the priming), seeked after."""
 
     def __init__(self) -> None:
         self._stack = ExitStack()
@@ -470,6 +488,9 @@ def packets(plan: SoundPlan, encoded: EncodedRuns, stream: Any) -> Iterator[tupl
         elif run.kind == "silence":
             source = (av.Packet(silent) for _ in range(run.count))
         else:
+            if not encoded.ready(run.first):  # promised: the writer writes video meanwhile
+                time = (run.first - 1) * FRAME * (CLOCK // SAMPLE_RATE)
+                yield time, functools.partial(encoded.ready, run.first)
             source = (av.Packet(data) for data, _ in encoded.take(run.first))
         try:
             for n, packet in zip(range(run.first, run.first + run.count), source, strict=False):

@@ -1,15 +1,17 @@
 """The options of ``storyboard emulator`` (and ``python -m storyboard.emulator``).
 
-Kept apart from the server so that building the command line stays cheap: this module needs
-only the settings and the fault-spec parser, not uvicorn, Starlette, Pillow or PyAV.
+Kept apart from the server so that building the command line stays cheap: every command's
+parser registers these options, so the settings and the fault-spec parser are imported only
+when the emulator is started, and uvicorn, Starlette, Pillow and PyAV never here.
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from storyboard.emulator.config import EmulatorConfig, parse_latency
-from storyboard.emulator.faults import parse_spec
+if TYPE_CHECKING:
+    from storyboard.emulator.config import EmulatorConfig
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -63,6 +65,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     Raises:
         ValueError: a bad latency, scale or fault spec.
     """
+    from storyboard.emulator.config import EmulatorConfig, parse_latency
+    from storyboard.emulator.faults import parse_spec
+
     parse_spec(args.faults)  # fail early on a bad spec
     return EmulatorConfig(
         api_keys=None if args.api_key is None else frozenset([args.api_key]),

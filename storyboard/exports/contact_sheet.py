@@ -9,11 +9,17 @@ The HTML report (:mod:`storyboard.report`) takes its thumbnails from :func:`clip
 The picture depends on nothing but the record and the videos: a fixed layout, Pillow's
 embedded font (``ImageFont.load_default(size=...)``), no timestamps in the PNG, so two runs
 write the same bytes.
+
+A long cut's sheet is drawn in pages of :data:`PAGE_CLIPS` clips, one file each
+(``NAME.contact.png``, then ``NAME.contact-2.png``...: :func:`page_paths`), one page at a time:
+drawn as one picture, a 1,000-shot sheet would be 1516x63854 pixels (Pillow holds 4 bytes a
+pixel: 387 MB). Between pages the C heap's free pages go back to the system.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
@@ -25,6 +31,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from storyboard.core.files import PLAIN_FILES, Writer
+from storyboard.core.memory import give_back_memory
 from storyboard.exports.record import ClipPlacement, FilmRecord, frame_count
 from storyboard.media.frames import frame_array
 from storyboard.media.probe import MediaError
@@ -40,6 +47,8 @@ MARGIN = 16
 GAP = 4
 LABEL = 40
 HEADER = 44
+PAGE_CLIPS = 60
+"""Clips on one page of the sheet (20 rows of 3: at most 1516x3880 pixels, 24 MB to draw)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +74,21 @@ class Cell:
 
 @dataclass(frozen=True)
 class SheetLayout:
-    """The sheet's size and its cells, in cut order."""
+    """A page's size and its cells, in cut order (the whole sheet, for a short cut)."""
 
     size: tuple[int, int]
     cells: tuple[Cell, ...]
     thumb: tuple[int, int]
+    page: int = 1
+    pages: int = 1
+
+
+def page_paths(out_png: Path, clips: int, per_page: int = PAGE_CLIPS) -> list[Path]:
+    """The files of a sheet of ``clips`` clips: ``out_png`` for the first page, then
+    ``STEM-2.png``, ``STEM-3.png``... (``film.contact-2.png``)."""
+    count = max(1, -(-clips // per_page))
+    stem = out_png.name.removesuffix(".png")
+    return [out_png] + [out_png.with_name(f"{stem}-{n}.png") for n in range(2, count + 1)]
 
 
 def clip_frames(
@@ -110,31 +129,43 @@ def clip_frames(
         return None, None
 
 
-def sheet_layout(record: FilmRecord, *, columns: int = 3, thumb_width: int = 240) -> SheetLayout:
+def sheet_layout(
+    record: FilmRecord,
+    *,
+    columns: int = 3,
+    thumb_width: int = 240,
+    clips: Sequence[ClipPlacement] | None = None,
+    first: int = 1,
+    page: tuple[int, int] = (1, 1),
+) -> SheetLayout:
     """The geometry of the sheet: a cell per clip, ``columns`` cells a row.
 
     A cell is the clip's first and last frame side by side, each ``thumb_width`` wide at the
-    film's aspect ratio, over a two-line caption.
+    film's aspect ratio, over a two-line caption. ``clips`` (default: all of them) are those
+    of one page, the first of them the ``first``-th of the cut; ``page`` is its number and
+    the number of pages.
     """
-    columns = max(1, min(columns, len(record.clips) or 1))
+    clips = record.clips if clips is None else clips
+    first_index = first
+    columns = max(1, min(columns, len(clips) or 1))
     thumb = (thumb_width, max(1, round(thumb_width * record.output.height / record.output.width)))
     cell_w = 2 * thumb[0] + GAP
     cell_h = thumb[1] + LABEL
-    rows = (len(record.clips) + columns - 1) // columns
+    rows = (len(clips) + columns - 1) // columns
     width = 2 * MARGIN + columns * cell_w + (columns - 1) * MARGIN
     height = HEADER + MARGIN + rows * cell_h + max(0, rows - 1) * MARGIN + MARGIN
     cells = []
-    for n, clip in enumerate(record.clips):
+    for n, clip in enumerate(clips):
         row, col = divmod(n, columns)
         left = MARGIN + col * (cell_w + MARGIN)
         top = HEADER + MARGIN + row * (cell_h + MARGIN)
-        first = (left, top, left + thumb[0], top + thumb[1])
-        last = (left + thumb[0] + GAP, top, left + cell_w, top + thumb[1])
+        first_box = (left, top, left + thumb[0], top + thumb[1])
+        last_box = (left + thumb[0] + GAP, top, left + cell_w, top + thumb[1])
         cells.append(
-            Cell(clip, n + 1, (left, top, left + cell_w, top + cell_h), first, last,
-                 (left, top + thumb[1] + 4))
+            Cell(clip, first_index + n, (left, top, left + cell_w, top + cell_h), first_box,
+                 last_box, (left, top + thumb[1] + 4))
         )  # fmt: skip
-    return SheetLayout((width, height), tuple(cells), thumb)
+    return SheetLayout((width, height), tuple(cells), thumb, *page)
 
 
 def contact_sheet(
@@ -144,28 +175,50 @@ def contact_sheet(
     columns: int = 3,
     thumb_width: int = 240,
     writer: Writer = PLAIN_FILES,
+    per_page: int | None = None,
 ) -> SheetLayout:
-    """Draw the contact sheet of ``record``'s cut and write it to ``out_png``.
+    """Draw the contact sheet of ``record``'s cut and write it to ``out_png`` (and, past
+    ``per_page`` clips, to the further pages of :func:`page_paths`).
 
     Args:
         record: the film record.
-        out_png: the PNG to write (atomically).
+        out_png: the PNG of its first page (each page is written atomically).
         columns: cells per row.
         thumb_width: width of one frame on the sheet, in pixels.
-        writer: how the file is written (the build folder's, for a build).
+        writer: how the files are written (the build folder's, for a build).
+        per_page: clips on one page (default :data:`PAGE_CLIPS`).
 
     Returns:
-        Its layout: where each clip's frames were drawn.
+        The first page's layout: where each of its clips' frames were drawn.
     """
-    layout = sheet_layout(record, columns=columns, thumb_width=thumb_width)
+    clips = record.clips
+    per_page = PAGE_CLIPS if per_page is None else max(1, per_page)
+    paths = page_paths(out_png, len(clips), per_page)
+    layouts = []
+    for number, path in enumerate(paths, start=1):
+        start = (number - 1) * per_page
+        layout = sheet_layout(
+            record, columns=columns, thumb_width=thumb_width,
+            clips=clips[start : start + per_page], first=start + 1, page=(number, len(paths)),
+        )  # fmt: skip
+        writer.write_file(path, _draw_page(record, layout))
+        layouts.append(layout)
+    return layouts[0]
+
+
+def _draw_page(record: FilmRecord, layout: SheetLayout) -> bytes:
+    """One page of the sheet, as PNG bytes."""
     sheet = Image.new("RGB", layout.size, BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     title_font = ImageFont.load_default(size=18)
     font = ImageFont.load_default(size=13)
     small = ImageFont.load_default(size=11)
     seconds = f"{record.duration:.2f} s"
-    draw.text((MARGIN, 14), f"{record.title}  ·  {len(record.clips)} shots, {seconds}",
-              fill=TEXT, font=title_font)  # fmt: skip
+    title = f"{record.title}  ·  {len(record.clips)} shots, {seconds}"
+    if layout.pages > 1:
+        shown = f"{layout.cells[0].index}-{layout.cells[-1].index}"
+        title += f"  ·  page {layout.page} of {layout.pages} (shots {shown})"
+    draw.text((MARGIN, 14), title, fill=TEXT, font=title_font)
     # Decoding lets go of the interpreter lock: a few clips' frames are found at once (and
     # only a few are held: a 1080p frame is 6 MB).
     workers = min(8, os.cpu_count() or 2)
@@ -175,12 +228,12 @@ def contact_sheet(
             found = pool.map(lambda cell: clip_frames(record, cell.clip), chunk)
             for cell, frames in zip(chunk, found, strict=True):
                 _draw_cell(sheet, draw, cell, frames, (font, small))
+            give_back_memory()  # each video opened and decoded leaves holes in the C heap
     buffer = BytesIO()
     # Lossless all the same: zlib's fastest level writes it about 3x faster than the default
     # (most of a re-cut's finish), for a somewhat larger file.
     sheet.save(buffer, format="PNG", compress_level=1)
-    writer.write_file(out_png, buffer.getvalue())
-    return layout
+    return buffer.getvalue()
 
 
 def _draw_cell(

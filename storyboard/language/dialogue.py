@@ -26,6 +26,9 @@ from storyboard.core.diagnostics import DataPath
 from storyboard.language.model import ID_PATTERN, LINE_KEYS
 from storyboard.profiles import DialogueForm
 
+DIALOGUE = "dialogue"
+"""The name templates see a shot's lines under (``{{ dialogue }}``)."""
+
 DEFAULT_SPEECH_RATE = 2.5
 """Words a second a line is taken to be spoken at, unless ``defaults.speech_rate`` says
 otherwise: 150 words a minute, a usual conversational pace in English."""

@@ -46,7 +46,11 @@ def _rule(field: str, message: str) -> PydanticCustomError:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    # defer_build: each model's validator is made when first used, not at import; a check
+    # validates one Storyboard (whose schema holds the others) and never pays for fourteen.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, populate_by_name=True, defer_build=True
+    )
 
 
 class Output(_Model):

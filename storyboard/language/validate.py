@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -39,7 +39,15 @@ from storyboard.core.diagnostics import (
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import read_capped
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
-from storyboard.language.dialogue import Line, RawLine, names_element, one_line, raw_lines, written
+from storyboard.language.dialogue import (
+    DIALOGUE,
+    Line,
+    RawLine,
+    names_element,
+    one_line,
+    raw_lines,
+    written,
+)
 from storyboard.language.load import MAX_FILE_BYTES, Document
 from storyboard.language.model import (
     DEFAULT_MODEL,
@@ -63,7 +71,6 @@ from storyboard.language.model import (
     TitleClip,
     top_level_keys,
 )
-from storyboard.language.prompts import DIALOGUE, PromptRenderer, ShotContext, TemplateProblem
 from storyboard.language.sources import (
     FrameRef,
     MediaKind,
@@ -75,6 +82,9 @@ from storyboard.language.sources import (
 )
 from storyboard.media import limits
 from storyboard.profiles import PROFILES, DialogueForm, Size, get_profile
+
+if TYPE_CHECKING:
+    from storyboard.language.prompts import PromptRenderer, TemplateProblem
 
 ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 RESERVED_ELEMENT = re.compile(r"^element_\d+$")
@@ -807,12 +817,7 @@ class _Checker:
                     self.smap.key(("vars", reserved)),
                     f"'{reserved}' is a reserved template name; choose another variable name",
                 )
-        renderer = PromptRenderer(
-            self.doc.path.parent,
-            self.doc.project_root,
-            title if isinstance(title, str) else "",
-            variables,
-        )
+        renderer: PromptRenderer | None = None  # made for the first prompt with Jinja syntax
         elements = self.data.get("elements")
         element_names = set(elements) if isinstance(elements, dict) else set()
         speaking = [s for s in shots if s.data.get("dialogue")]
@@ -828,13 +833,30 @@ class _Checker:
             if not isinstance(source, str) or not source:
                 continue  # reported by the models
             path = (*shot.path, "prompt")
+            lines = self.dialogue.get(shot.path, ())
+            if "{" not in source:  # no Jinja syntax: the text as it is, Jinja not even imported
+                text = source.strip()
+                if lines:
+                    form = self._dialogue_form(shot)
+                    text = form.attach(text, written(lines, form))
+                rendered[path] = text
+                self._check_prompt(text, path, source, element_names, with_lines=bool(lines))
+                continue
+            from storyboard.language.prompts import PromptRenderer, ShotContext, TemplateProblem
+
+            if renderer is None:
+                renderer = PromptRenderer(
+                    self.doc.path.parent,
+                    self.doc.project_root,
+                    title if isinstance(title, str) else "",
+                    variables,
+                )
             context = ShotContext(
                 id=shot.id or "",
                 duration=self._duration(shot),
                 index=shot.index,
                 sequence=shot.sequence,
             )
-            lines = self.dialogue.get(shot.path, ())
             form = self._dialogue_form(shot)
             spoken = written(lines, form)
             # A var of that name keeps its meaning in a storyboard without dialogue.
@@ -850,7 +872,7 @@ class _Checker:
                 text = form.attach(text, spoken)
             rendered[path] = text
             self._check_prompt(text, path, source, element_names, with_lines=bool(lines))
-        self.templates = renderer.templates_read
+        self.templates = renderer.templates_read if renderer is not None else frozenset()
         return rendered
 
     def _template_error(

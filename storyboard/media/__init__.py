@@ -6,17 +6,41 @@ measure with :mod:`storyboard.media.probe`; the cut finds the speech in a take's
 :mod:`storyboard.media.speech`. It depends only on Pillow, PyAV, the ffmpeg binary of
 ``imageio-ffmpeg``, WebRTC's voice activity detector (``webrtcvad-wheels``) and
 :mod:`storyboard.core.errors`.
+
+The names below load on first use (PEP 562): ``check`` imports :mod:`.limits` through this
+package, and must not pay for PyAV, Pillow and numpy when the storyboard has no local media.
 """
 
-from storyboard.media.animatic import AnimaticSpec, Segment, render, render_animatic
-from storyboard.media.probe import (
-    MediaError,
-    MediaInfo,
-    keyframe_indices,
-    probe,
-    sniff_image,
-    sniff_video,
-)
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storyboard.media.animatic import AnimaticSpec, Segment, render, render_animatic
+    from storyboard.media.probe import (
+        MediaError,
+        MediaInfo,
+        keyframe_indices,
+        probe,
+        sniff_image,
+        sniff_video,
+    )
+
+_EXPORTS = {
+    "AnimaticSpec": "animatic",
+    "Segment": "animatic",
+    "render": "animatic",
+    "render_animatic": "animatic",
+    "MediaError": "probe",
+    "MediaInfo": "probe",
+    "keyframe_indices": "probe",
+    "probe": "probe",
+    "sniff_image": "probe",
+    "sniff_video": "probe",
+}
 
 __all__ = [
     "AnimaticSpec",
@@ -30,3 +54,24 @@ __all__ = [
     "sniff_image",
     "sniff_video",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'storyboard.media' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"storyboard.media.{module}"), name)
+
+
+class _Package(types.ModuleType):
+    """The package, whose exported names stay what they are when a submodule of the same
+    name loads (``probe``, ``assemble``): the import system binds each submodule it loads
+    to its package's attribute, which would replace the function by its module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from PIL import Image, UnidentifiedImageError
-
-from storyboard.media.probe import MediaError, probe
 from storyboard.profiles.base import ModelProfile
+
+# Pillow and PyAV are imported where a file is read: ``check`` of a storyboard without local
+# media (most of them) must not pay for importing them.
 
 
 def image_problem(path: Path, profile: ModelProfile) -> str | None:
@@ -158,6 +158,8 @@ def _header(
 def _image_header(path: str, size: int, mtime_ns: int) -> tuple[str, int, int] | str:
     """``(format, width, height)``, or what is wrong (the file's size and time key the
     cache)."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as image:
             return str(image.format), int(image.width), int(image.height)
@@ -170,6 +172,8 @@ def _image_header(path: str, size: int, mtime_ns: int) -> tuple[str, int, int] |
 @functools.lru_cache(maxsize=256)
 def _video_header(path: str, size: int, mtime_ns: int) -> tuple[float, int, int, float] | str:
     """``(seconds, width, height, fps)``, or what is wrong."""
+    from storyboard.media.probe import MediaError, probe
+
     try:
         info = probe(Path(path))
     except MediaError:

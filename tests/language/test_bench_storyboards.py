@@ -54,3 +54,17 @@ def test_the_generated_storyboards_check(tmp_path: Path) -> None:
     graph = compile_storyboard(layered)
     assert [t.id for t in graph.takes][:2] == ["l0-000", "l0-001"]
     assert {dep for t in graph.takes for dep in t.take.depends_on} == {"l0-000", "l0-001", "l1-000"}
+
+
+def test_the_control_flow_storyboard_renders_its_loops_and_conditions(tmp_path: Path) -> None:
+    path = long_storyboard(tmp_path / "control", 40, control_every=8)
+    compiled = compile_storyboard(path)
+    prompts = {t.id: t.request.get("positivePrompt", "") for t in compiled.takes}
+    assert path.read_text().count("{% ") >= 5 * 2  # 5 prompts of 40, two tags at least each
+    rendered = [prompts[f"s{i:04d}"] for i in range(5, 41, 8)]
+    assert not any("{%" in p or "{{" in p for p in rendered)
+    assert any("the keeper, the boy, the skipper" in p or "rain spray foam" in p or
+               "lull between squalls" in p or "rain in long silver" in p or "A slow shot" in p
+               for p in rendered)  # fmt: skip
+    unique = long_storyboard(tmp_path / "unique", 40, control_every=8, unique_control=True)
+    assert "Later." in compile_storyboard(unique).takes[4].request["positivePrompt"]

@@ -178,7 +178,9 @@ def test_an_error_message_is_escaped_on_the_command_line(
         raise BuildError("cannot write 'film\x1b[2J.mp4'")
 
     parser_func = cli_main.build_parser
-    monkeypatch.setattr(cli_main, "build_parser", lambda: _with_func(parser_func(), "check", fail))
+    monkeypatch.setattr(
+        cli_main, "build_parser", lambda *a: _with_func(parser_func(*a), "check", fail)
+    )
     assert cli_main.main(["check", "x.yaml"]) == 1
     assert capsys.readouterr().err == "storyboard: error: cannot write 'film\\x1b[2J.mp4'\n"
 
@@ -199,7 +201,9 @@ def test_the_internal_error_message_names_only_a_known_address(
         raise RuntimeError("boom")
 
     parser_func = cli_main.build_parser
-    monkeypatch.setattr(cli_main, "build_parser", lambda: _with_func(parser_func(), "check", crash))
+    monkeypatch.setattr(
+        cli_main, "build_parser", lambda *a: _with_func(parser_func(*a), "check", crash)
+    )
     assert cli_main.main(["check", "x.yaml"]) == 3
     err = capsys.readouterr().err
     assert "github.com" not in err and "http" not in err

@@ -10,36 +10,76 @@ Modules, from the wire up::
     download  stream a result to disk, capped, checked to be a video; where it may go
     client    RunwareClient: submit (idempotent retries), upload, wait, download
 
-Only :mod:`storyboard.core.errors` is imported from the rest of storyboard.
+Only :mod:`storyboard.core.errors` is imported from the rest of storyboard. The names below
+load on first use (PEP 562): a build that sends nothing (a no-op rebuild) reads
+:mod:`.redact` and must not pay for httpx (about 50 ms to import, with ssl).
 """
 
-from storyboard.backends.runware.client import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    RetryPolicy,
-    RunwareClient,
-    Submission,
-)
-from storyboard.backends.runware.download import DEFAULT_MAX_BYTES, Destinations, Download
-from storyboard.backends.runware.errors import (
-    RunwareAuthError,
-    RunwareConnectionError,
-    RunwareDownloadError,
-    RunwareError,
-    RunwareNotFoundError,
-    RunwareProviderError,
-    RunwareQuotaError,
-    RunwareRateLimitError,
-    RunwareSafetyError,
-    RunwareServerError,
-    RunwareTimeoutError,
-    RunwareValidationError,
-)
-from storyboard.backends.runware.media import FileSpec, JsonPath
-from storyboard.backends.runware.poll import Poller, PollPolicy
-from storyboard.backends.runware.redact import SecretFilter, redact_url, scrub
-from storyboard.backends.runware.wire import VideoResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storyboard.backends.runware.client import (
+        API_KEY_ENV,
+        BASE_URL_ENV,
+        DEFAULT_BASE_URL,
+        RetryPolicy,
+        RunwareClient,
+        Submission,
+    )
+    from storyboard.backends.runware.download import DEFAULT_MAX_BYTES, Destinations, Download
+    from storyboard.backends.runware.errors import (
+        RunwareAuthError,
+        RunwareConnectionError,
+        RunwareDownloadError,
+        RunwareError,
+        RunwareNotFoundError,
+        RunwareProviderError,
+        RunwareQuotaError,
+        RunwareRateLimitError,
+        RunwareSafetyError,
+        RunwareServerError,
+        RunwareTimeoutError,
+        RunwareValidationError,
+    )
+    from storyboard.backends.runware.media import FileSpec, JsonPath
+    from storyboard.backends.runware.poll import Poller, PollPolicy
+    from storyboard.backends.runware.redact import SecretFilter, redact_url, scrub
+    from storyboard.backends.runware.wire import VideoResult
+
+_EXPORTS = {
+    "API_KEY_ENV": "client",
+    "BASE_URL_ENV": "client",
+    "DEFAULT_BASE_URL": "client",
+    "RetryPolicy": "client",
+    "RunwareClient": "client",
+    "Submission": "client",
+    "DEFAULT_MAX_BYTES": "download",
+    "Destinations": "download",
+    "Download": "download",
+    "RunwareAuthError": "errors",
+    "RunwareConnectionError": "errors",
+    "RunwareDownloadError": "errors",
+    "RunwareError": "errors",
+    "RunwareNotFoundError": "errors",
+    "RunwareProviderError": "errors",
+    "RunwareQuotaError": "errors",
+    "RunwareRateLimitError": "errors",
+    "RunwareSafetyError": "errors",
+    "RunwareServerError": "errors",
+    "RunwareTimeoutError": "errors",
+    "RunwareValidationError": "errors",
+    "FileSpec": "media",
+    "JsonPath": "media",
+    "Poller": "poll",
+    "PollPolicy": "poll",
+    "SecretFilter": "redact",
+    "redact_url": "redact",
+    "scrub": "redact",
+    "VideoResult": "wire",
+}
 
 __all__ = [
     "API_KEY_ENV",
@@ -72,3 +112,10 @@ __all__ = [
     "redact_url",
     "scrub",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'storyboard.backends.runware' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"storyboard.backends.runware.{module}"), name)

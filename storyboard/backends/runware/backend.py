@@ -16,38 +16,79 @@ redacted (their query may be a token): only the client, in memory, uses them who
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import os
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Job, Output, Ticket
-from storyboard.backends.runware.client import RunwareClient
 from storyboard.backends.runware.errors import RunwareError, RunwareProviderError
 from storyboard.backends.runware.media import JsonPath
 from storyboard.backends.runware.redact import redact_url, strip_redaction
 from storyboard.backends.runware.wire import VideoResult
 from storyboard.core.money import usd
 
+if TYPE_CHECKING:
+    from storyboard.backends.runware.client import RunwareClient
+
 
 class RunwareBackend:
-    """Generates takes on Runware with :class:`RunwareClient`."""
+    """Generates takes on Runware with :class:`RunwareClient`.
+
+    Made from the environment, it makes its client (httpx, a TLS context) only when a build
+    has something to send (:meth:`open`, or the first request): a build with nothing to do
+    makes none.
+    """
 
     name = "runware"
     paid = True
 
-    def __init__(self, client: RunwareClient) -> None:
+    def __init__(
+        self,
+        client: RunwareClient | None = None,
+        *,
+        make_client: Callable[[], RunwareClient] | None = None,
+        base_url: str | None = None,
+    ) -> None:
         from storyboard.backends.namespaces import namespace
 
-        self.client = client
-        self.endpoint = redact_url(client.base_url)  # journaled: nothing secret in it
-        self.namespace = namespace("runware", base_url=client.base_url)
+        if client is None and (make_client is None or base_url is None):
+            raise ValueError("a client, or make_client and the base_url it will use")
+        self._client = client
+        self._make_client = make_client
+        url = client.base_url if client is not None else str(base_url)
+        self.endpoint = redact_url(url)  # journaled: nothing secret in it
+        self.namespace = namespace("runware", base_url=url)
 
     @classmethod
     def from_environment(
         cls, *, upload_cache: MutableMapping[str, str] | None = None
     ) -> RunwareBackend:
-        """A backend whose key and URL come from ``RUNWARE_API_KEY`` / ``RUNWARE_BASE_URL``."""
-        return cls(RunwareClient(upload_cache=upload_cache))
+        """A backend whose key and URL come from ``RUNWARE_API_KEY`` / ``RUNWARE_BASE_URL``
+        (read by the client, when :meth:`open` makes it)."""
+        from storyboard.backends.namespaces import RUNWARE_URL
+
+        def make() -> RunwareClient:
+            from storyboard.backends.runware.client import RunwareClient
+
+            return RunwareClient(upload_cache=upload_cache)
+
+        # the URL the client will read (RunwareClient: RUNWARE_BASE_URL, else the service's)
+        base_url = (os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).strip()
+        return cls(make_client=make, base_url=base_url)
+
+    def open(self) -> None:
+        """Make the client, if not made yet: a missing or malformed key or URL fails here,
+        before the build sends anything."""
+        if self._client is None:
+            assert self._make_client is not None
+            self._client = self._make_client()
+
+    @property
+    def client(self) -> RunwareClient:
+        self.open()
+        assert self._client is not None
+        return self._client
 
     async def submit(self, job: Job) -> Ticket:
         request = _substitute(job.request, job.provider_ids)
@@ -74,10 +115,12 @@ class RunwareBackend:
     async def collect(self, ticket: Ticket, folder: Path) -> list[Output]:
         job = ticket.job
         count = job.request.get("numberResults", 1)
+        seconds = job.request.get("duration")
         results = await self.client.wait(
             job.task_uuid,
             number_results=count if isinstance(count, int) else 1,
             on_progress=job.progress,
+            duration=float(seconds) if isinstance(seconds, int | float) else None,
         )
         _check_cost(job, results)
         outputs = []
@@ -98,7 +141,8 @@ class RunwareBackend:
         await self.client.download(strip_redaction(url), dest)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 #: HTTP statuses of a result URL that has expired or been deleted.

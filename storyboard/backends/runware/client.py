@@ -370,11 +370,13 @@ class RunwareClient:
         number_results: int = 1,
         deadline: float | None = None,
         on_progress: Callable[[str, float | None], None] | None = None,
+        duration: float | None = None,
     ) -> list[VideoResult]:
         """Poll an accepted task until its videos are ready (see :class:`.Poller`);
         ``on_progress`` is told how far it is when an answer says.
 
         Concurrent waits share one poll loop: each round is one POST for all of them.
+        ``duration`` (seconds of video the task makes) helps schedule the polls.
 
         Raises:
             RunwareError: a generation failed (``may_be_running`` False), or polling failed
@@ -382,7 +384,11 @@ class RunwareClient:
             RunwareTimeoutError: the deadline passed; the task may still run and be billed.
         """
         return await self._poller.wait(
-            task_uuid, number_results=number_results, deadline=deadline, on_progress=on_progress
+            task_uuid,
+            number_results=number_results,
+            deadline=deadline,
+            on_progress=on_progress,
+            duration=duration,
         )
 
     async def run(

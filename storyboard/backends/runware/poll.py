@@ -6,14 +6,26 @@ the number of polling requests per second does not grow with the number of tasks
 
     wait(A) --+                       +--> A's results (or its error)
     wait(B) --+--> [ round: POST [getResponse A, getResponse B, ...] ] --+--> B's ...
-    wait(C) --+         every ~1 s at first, then x1.5, capped at 10 s  +--> C's ...
+    wait(C) --+     when some task is due (at least round_gap apart)     +--> C's ...
 
-Each task keeps its own schedule: first poll ``first_delay`` after it joined, then gaps
-growing by ``multiplier`` up to ``max_interval``. A round happens when some task is due,
-and it carries every task in flight; a task that was due within half its gap counts as
-polled (so staggered arrivals share rounds). Answers are cumulative and deduplicated by
-``videoUUID``; a wait ends when ``number_results`` generations succeeded, on the first
-failed generation, or at its deadline.
+Each task keeps its own schedule, from what is known of how long it takes:
+
+- the ``progress`` the service reports (a task at 20% after 2 s is done at about 10 s; from
+  two reports, the rate between them, which a wait in a queue does not skew);
+- else how long the tasks this client saw finish took, per second of video asked for
+  (``wait(..., duration=)``): the takes of one build take about as long as each other;
+- else nothing: first poll ``first_delay`` after it joined, then gaps growing by
+  ``multiplier`` up to ``max_interval``.
+
+A task with an expected end is polled after ``lead`` of the time left to it (never more than
+``max_interval`` later), so that each answer makes the next estimate closer, then just
+after its end; past it, at gaps growing from ``round_gap``. A round happens when some task
+is due, and it carries every task in flight; a task without an estimate that was due within
+half its gap counts as polled (so staggered arrivals share rounds). Rounds are at least
+``round_gap`` apart, so the requests per second stay flat however many tasks are in flight.
+Answers are cumulative and deduplicated by ``videoUUID``; a wait ends when
+``number_results`` generations succeeded, on the first failed generation, or at its
+deadline.
 
 Nothing in an answer is trusted as sent: a finished item whose fields are not of the
 protocol's types and shapes (:func:`.wire.video_result`), or more distinct results than the
@@ -33,6 +45,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +83,9 @@ class PollPolicy:
             jobs take minutes and may queue).
         max_batch: ``getResponse`` objects per POST; a round with more tasks sends several
             POSTs at once. ``1`` polls each task alone, as the official SDKs do.
+        round_gap: seconds between two rounds at least (or ``first_delay``, if less); also
+            the first gap after a task's expected end passed.
+        lead: the fraction of a task's expected time left after which it is polled again.
     """
 
     first_delay: float = 1.0
@@ -76,12 +93,21 @@ class PollPolicy:
     max_interval: float = 10.0
     deadline: float = 1800.0
     max_batch: int = 50
+    round_gap: float = 0.25
+    lead: float = 0.8
 
     def __post_init__(self) -> None:
         if self.first_delay <= 0 or self.max_interval <= 0 or self.deadline <= 0:
             raise ValueError("poll delays and deadline must be positive")
         if self.multiplier < 1 or self.max_batch < 1:
             raise ValueError("multiplier must be >= 1 and max_batch >= 1")
+        if self.round_gap <= 0 or not 0 < self.lead <= 1:
+            raise ValueError("round_gap must be positive and lead in (0, 1]")
+
+    @property
+    def least_gap(self) -> float:
+        """The least time between two rounds."""
+        return min(self.round_gap, self.first_delay, self.max_interval)
 
 
 @dataclass(eq=False)
@@ -95,12 +121,18 @@ class _Waiter:
     gap: float
     deadline_at: float
     deadline: float
+    joined: float = 0.0
+    weight: float = 1.0
     results: dict[str, VideoResult] = field(default_factory=dict)
     polls: int = 0
     last_answer: str = "no answer yet"
     last_code: str | None = None
     on_progress: ProgressSink | None = None
     """Told ``(status, fraction)`` when an answer says how far the generation is."""
+    progress: list[tuple[float, float]] = field(default_factory=list)
+    """``(seconds since joined, percent)`` of the last two progress reports."""
+    late_gap: float | None = None
+    """The gap between polls once the expected end has passed."""
 
     def finish(self, results: list[VideoResult]) -> None:
         if not self.future.done():
@@ -150,6 +182,9 @@ class Poller:
         self._sleep = sleep
         self._clock = clock
         self._waiters: list[_Waiter] = []
+        self._seconds_per_weight: list[float] = []
+        """How long each task that finished took, per second of video (the last 50)."""
+        self._last_round: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -166,6 +201,7 @@ class Poller:
         number_results: int = 1,
         deadline: float | None = None,
         on_progress: ProgressSink | None = None,
+        duration: float | None = None,
     ) -> list[VideoResult]:
         """Wait for the task ``task_uuid`` to yield ``number_results`` videos.
 
@@ -175,6 +211,8 @@ class Poller:
             deadline: seconds to wait at most (default: the policy's).
             on_progress: told ``(status, fraction)`` when an answer gives the task's
                 ``progress`` (0..100, as a fraction 0..1; ``None`` when it gives none).
+            duration: seconds of video it makes, if known: tasks that make more take
+                longer, and the schedule expects it (see the module docstring).
 
         Returns:
             The videos, in the order they were first seen.
@@ -198,7 +236,12 @@ class Poller:
             deadline_at=now + limit,
             deadline=limit,
             on_progress=on_progress,
+            joined=now,
+            weight=duration if duration is not None and duration > 0 else 1.0,
         )
+        expected = self._expected(waiter)
+        if expected is not None:  # earlier tasks say when to look first
+            waiter.due = now + self._wait_for(waiter, expected, now)
         self._waiters.append(waiter)
         self._ensure_running(loop)
         try:
@@ -241,7 +284,10 @@ class Poller:
         try:
             while self._prune():
                 now = self._clock()
-                wake_at = min(min(w.due, w.deadline_at) for w in self._waiters)
+                wake_at = min(w.due for w in self._waiters)
+                if self._last_round is not None:  # the rate stays flat: rounds are apart
+                    wake_at = max(wake_at, self._last_round + self.policy.least_gap)
+                wake_at = min(wake_at, min(w.deadline_at for w in self._waiters))
                 if wake_at > now:
                     await self._nap(wake_at - now)
                     continue
@@ -280,16 +326,48 @@ class Poller:
         batches = [uuids[i : i + size] for i in range(0, len(uuids), size)]
         answers = await asyncio.gather(*(self._poll(batch) for batch in batches))
         ended = self._clock()
+        self._last_round = ended
         for batch, answer in zip(batches, answers, strict=True):
             members = set(batch)
             for waiter in waiters:
                 if waiter.task_uuid in members:
                     waiter.polls += 1
-                    self._absorb(waiter, answer)
+                    self._absorb(waiter, answer, ended)
         for waiter in waiters:
-            if waiter.due - started <= waiter.gap / 2:
+            if waiter.future.done():
+                continue
+            expected = self._expected(waiter)
+            if expected is not None:
+                waiter.due = ended + self._wait_for(waiter, expected, ended)
+            elif waiter.due - started <= waiter.gap / 2:
                 waiter.gap = min(self.policy.max_interval, waiter.gap * self.policy.multiplier)
                 waiter.due = ended + waiter.gap
+
+    def _expected(self, waiter: _Waiter) -> float | None:
+        """When ``waiter``'s task should be done (clock time), or None if nothing says."""
+        reports = waiter.progress
+        if reports:
+            (e1, p1), (e2, p2) = reports[0], reports[-1]
+            if p2 > p1 and e2 > e1:  # the rate between two reports: a queue does not skew it
+                return waiter.joined + e2 + (100 - p2) * (e2 - e1) / (p2 - p1)
+            return waiter.joined + e2 * 100 / p2
+        if self._seconds_per_weight:
+            per = statistics.median(self._seconds_per_weight)
+            return waiter.joined + per * waiter.weight
+        return None
+
+    def _wait_for(self, waiter: _Waiter, expected: float, now: float) -> float:
+        """Seconds until ``waiter``'s next poll, its task expected done at ``expected``."""
+        policy = self.policy
+        left = expected - now
+        if left > 2 * policy.least_gap:  # look again when most of it has passed
+            waiter.late_gap = None
+            return min(policy.max_interval, max(policy.least_gap, policy.lead * left))
+        if left > 0:  # just after it should be done
+            return left + _JUST_AFTER
+        gap = policy.least_gap if waiter.late_gap is None else waiter.late_gap * policy.multiplier
+        waiter.late_gap = min(policy.max_interval, gap)  # later than expected: back off
+        return waiter.late_gap
 
     async def _poll(self, uuids: list[str]) -> Envelope | RunwareError:
         body = wire.encode(wire.get_response_task(uuid) for uuid in uuids)
@@ -301,7 +379,7 @@ class Poller:
                 logger.warning("poll of %d task(s) failed, will poll again: %s", len(uuids), exc)
             return exc
 
-    def _absorb(self, waiter: _Waiter, answer: Envelope | RunwareError) -> None:
+    def _absorb(self, waiter: _Waiter, answer: Envelope | RunwareError, now: float) -> None:
         """Update one wait with a round's answer; finish or fail it if it is over."""
         if isinstance(answer, RunwareError):
             self._round_failed(waiter, answer)
@@ -338,6 +416,7 @@ class Poller:
                     f", progress {progress}" if progress is not None else ""
                 )
                 _tell(waiter, item.get("status"), progress)
+                _note_progress(waiter, progress, now)
         if len(waiter.results) > waiter.number_results:
             waiter.fail(
                 _refused(
@@ -348,6 +427,8 @@ class Poller:
             )
         elif len(waiter.results) == waiter.number_results:
             waiter.finish(list(waiter.results.values()))
+            self._seconds_per_weight.append((now - waiter.joined) / waiter.weight)
+            del self._seconds_per_weight[:-50]
 
     def _round_failed(self, waiter: _Waiter, exc: RunwareError) -> None:
         """A poll that failed as a whole: transient ones keep the task waiting."""
@@ -380,6 +461,23 @@ class Poller:
                         may_be_running=True,
                     )
                 )
+
+
+_JUST_AFTER = 0.05
+"""Seconds after a task's expected end that it is polled (its answer is then ready)."""
+
+
+def _note_progress(waiter: _Waiter, progress: object, now: float) -> None:
+    """Keep the first and the latest of a task's progress reports (a percentage strictly
+    between 0 and 100, rising; anything else is not a report to plan by)."""
+    if isinstance(progress, bool) or not isinstance(progress, int | float):
+        return
+    if not 0 < progress < 100 or not math.isfinite(progress):
+        return
+    reports = waiter.progress
+    if reports and progress <= reports[-1][1]:
+        return
+    reports[1:] = [(now - waiter.joined, float(progress))]
 
 
 def _refused(waiter: _Waiter, why: str) -> RunwareProviderError:

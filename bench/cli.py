@@ -1,0 +1,107 @@
+"""What the command-line benchmarks share: running ``storyboard`` as a user does.
+
+Every command is a fresh process of the installed ``storyboard`` script, with the shipped
+defaults and the user's environment, except for two things a user's install has and this
+development tree may not:
+
+- compiled bytecode: ``pip install`` compiles every module, while the development
+  environment may set ``PYTHONDONTWRITEBYTECODE`` (then every command compiles storyboard's
+  sources anew, about 85 ms). Commands run with ``PYTHONPYCACHEPREFIX=bench/.cache/pycache``,
+  so the warm-up run writes the bytecode there and the timed runs read it;
+- the emulator, where a user would reach Runware: ``RUNWARE_BASE_URL`` and
+  ``RUNWARE_API_KEY`` point at it (:class:`bench.emulated.Emulator`).
+
+A pair times ours and the baseline one after the other, in an order flipped every pair
+(:func:`bench.harness.paired`); the machine's load is recorded beside every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.media import CACHE
+
+BIN = Path(sys.executable).parent
+STORYBOARD = str(BIN / "storyboard")
+PYTHON = sys.executable
+PYCACHE = CACHE / "pycache"
+
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment, with bytecode kept (see the module docstring), and no
+    Runware settings but those given."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("RUNWARE_")
+    }
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env.update(extra or {})
+    return env
+
+
+def run(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to the end, its output captured; raise if it fails and ``check``."""
+    done = subprocess.run(
+        list(argv), env=dict(env), cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-1500:]}"
+        )
+    return done
+
+
+def timed(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path | None = None) -> float:
+    """Wall seconds of one run of a command (started to exited)."""
+    start = time.perf_counter()
+    run(argv, env=env, cwd=cwd)
+    return time.perf_counter() - start
+
+
+def project(folder: Path) -> Path:
+    """Make ``folder`` a storyboard project of its own (its ``.storyboard/`` state): without
+    it, storyboard finds the repository's ``.git`` above it and keeps its state there, shared
+    by every benchmark run."""
+    (folder / ".storyboard").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def storyboard(*args: str) -> list[str]:
+    return [STORYBOARD, *args]
+
+
+def load() -> float:
+    """The machine's load (1-minute average)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def emulator_env(server: Any) -> dict[str, str]:
+    """The environment of a command that builds against ``server`` (an
+    :class:`bench.emulated.Emulator`)."""
+    return environment({"RUNWARE_BASE_URL": server.base_url, "RUNWARE_API_KEY": server.api_key})
+
+
+def emulator_stats(server: Any) -> dict[str, Any]:
+    """The emulator's counters (``GET /_emulator/stats``, on loopback)."""
+    url = server.base_url.removesuffix("/v1") + "/_emulator/stats"
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        data: dict[str, Any] = json.loads(answer.read())
+    return data
+
+
+def requests_seen(server: Any) -> int:
+    """Every request the emulator answered since it started or was reset: the POSTs to the
+    API (by the HTTP status answered) and the downloads of its files."""
+    stats = emulator_stats(server)
+    return sum(int(n) for group in ("statuses", "downloads") for n in stats[group].values())

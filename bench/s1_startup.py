@@ -1,0 +1,41 @@
+"""S1: start-up. ``storyboard check`` of a one-shot storyboard against ``python -c pass``.
+
+Ours: the command on ``examples/seed/orbital-greenhouse-ballet.yaml`` (one shot, a plain
+prompt, a remote start image), a fresh process. Baseline: the same interpreter doing nothing.
+What ours costs beyond it is almost all imports: pydantic and its models, ruamel.yaml, the
+compiler (see ``docs/performance.md``, S1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import cli
+from bench.harness import Result, paired
+
+ONE_SHOT = (
+    Path(__file__).resolve().parents[1] / "examples" / "seed" / "orbital-greenhouse-ballet.yaml"
+)
+
+
+def run(runs: int, quick: bool = False) -> Result:
+    env = cli.environment()
+    load_before = cli.load()
+    ours, theirs = paired(
+        runs,
+        lambda: cli.timed(cli.storyboard("check", "-q", str(ONE_SHOT)), env=env),
+        lambda: cli.timed([cli.PYTHON, "-c", "pass"], env=env),
+    )
+    return Result(
+        key="S1",
+        measure="storyboard check of a one-shot storyboard (start-up)",
+        unit="s",
+        ours=ours,
+        baseline=theirs,
+        kind="ratio",
+        op="<=",
+        target=6,
+        baseline_name="python -c pass (the same interpreter and site-packages)",
+        info={"load": [load_before, cli.load()], "file": ONE_SHOT.name},
+        notes=["fresh processes, bytecode compiled (bench/cli.py)"],
+    )

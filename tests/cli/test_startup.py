@@ -1,0 +1,54 @@
+"""What a command imports: `storyboard check` of a one-shot storyboard must not pay for the
+media libraries (PyAV, Pillow, numpy, moviepy) or networkx, which only building uses. Each
+case runs in a fresh interpreter, so that nothing the test session imported counts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "examples" / "seed"
+HEAVY = ("av", "PIL", "numpy", "networkx", "moviepy", "httpx", "ssl")
+
+PROBE = """
+import json, sys
+from storyboard.cli.main import main
+status = main(sys.argv[1:])
+print(json.dumps({"status": status, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+
+def imported(*argv: str, cwd: Path) -> tuple[int, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    return found["status"], set(found["modules"])
+
+
+@pytest.mark.parametrize(
+    "name", ["orbital-greenhouse-ballet.yaml", "subway-busker-time-shift.yaml"]
+)
+def test_check_of_a_one_shot_storyboard_imports_no_media_library(tmp_path: Path, name: str) -> None:
+    status, modules = imported("check", "-q", str(SEED / name), cwd=tmp_path)
+    assert status == 0
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_check_of_a_plain_storyboard_does_not_import_jinja(tmp_path: Path) -> None:
+    """A storyboard whose prompts hold no template syntax renders them without Jinja."""
+    status, modules = imported(
+        "check", "-q", str(SEED / "orbital-greenhouse-ballet.yaml"), cwd=tmp_path
+    )
+    assert status == 0
+    assert "jinja2" not in modules
