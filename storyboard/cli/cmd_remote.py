@@ -37,10 +37,12 @@ def remote_of(args: argparse.Namespace, near: Path) -> RemoteConfig | None:
     Raises:
         InputError: a wrong URL or ``storyboard.toml``.
     """
-    from storyboard.build.remote_sync import project_of
+    from storyboard.language.load import find_project_root
     from storyboard.remote.config import find_remote
 
-    return find_remote(project_of(near), flag=args.remote, disabled=args.no_remote)
+    # (not remote_sync's project_of: a build with nothing to do must not import asyncio)
+    project = find_project_root(near if near.suffix else near / "x")
+    return find_remote(project, flag=args.remote, disabled=args.no_remote)
 
 
 def register(sub: Any) -> None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Resolved
 from storyboard.core.diagnostics import Diagnostic, format_path
-from storyboard.cut.text import CAPTION_BOX, CAPTION_SIZE, CARD_BOX, TITLE_SIZE, fit_problem
 from storyboard.cut.timeline import check_timeline, text_look, texts
 from storyboard.language.sources import FrameRef, MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, to_frames
@@ -72,6 +71,10 @@ def text_problems(compiled: Compiled) -> list[Diagnostic]:
     frame = (output.width, output.height)
     problems: list[Diagnostic] = []
     for path, text, style, kind in texts(checked):
+        # laid out by the code that draws it (Pillow, numpy): imported only for a film with text
+        from storyboard.cut.look import CAPTION_BOX, CAPTION_SIZE, CARD_BOX, TITLE_SIZE
+        from storyboard.cut.text import fit_problem
+
         style_path = path[:-1]
         try:
             look = text_look(

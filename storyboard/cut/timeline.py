@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from storyboard.core.diagnostics import DataPath, Diagnostic
 from storyboard.core.diagnostics import format_path as format_where
 from storyboard.core.errors import BuildError, InputError
-from storyboard.cut.text import CAPTION_SIZE, TITLE_SIZE, Look, Position
+from storyboard.cut.look import CAPTION_SIZE, TITLE_SIZE, Look, Position
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
 from storyboard.language.model import (
     Card,

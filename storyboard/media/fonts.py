@@ -13,8 +13,11 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import ImageColor, ImageFont
+if TYPE_CHECKING:
+    from PIL import ImageFont
+
 
 BUNDLED_FONTS: dict[str, str] = {
     "lato": "Lato-Regular.ttf",
@@ -40,6 +43,8 @@ def looks_like_file(text: str) -> bool:
 
 def is_colour(text: str) -> bool:
     """Whether ``text`` names a colour (``white``, ``#1a2b3c``) rather than a file."""
+    from PIL import ImageColor  # Pillow only where a colour or a font is read
+
     if looks_like_file(text):
         return False
     try:
@@ -51,18 +56,24 @@ def is_colour(text: str) -> bool:
 
 def colour(text: str) -> RGB:
     """``white`` or ``#rrggbb`` as ``(r, g, b)``. Raises ValueError for an unknown name."""
+    from PIL import ImageColor  # Pillow only where a colour or a font is read
+
     found = ImageColor.getrgb(text)
     return (int(found[0]), int(found[1]), int(found[2]))
 
 
 def colour_names() -> list[str]:
     """Every colour name ``is_colour`` knows (for "did you mean" hints)."""
+    from PIL import ImageColor  # Pillow only where a colour or a font is read
+
     return sorted(ImageColor.colormap)
 
 
 @functools.lru_cache(maxsize=64)
 def truetype(path: Path, size: int) -> ImageFont.FreeTypeFont:
     """The font at ``path`` at ``size`` pixels (cached). Raises OSError if it is not one."""
+    from PIL import ImageFont  # Pillow only where a colour or a font is read
+
     return ImageFont.truetype(str(path), size)
 
 
