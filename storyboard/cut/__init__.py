@@ -12,10 +12,9 @@ not pay for PyAV and numpy, which only :func:`assemble` needs.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from storyboard.core.lazy import lazy_package
 
 if TYPE_CHECKING:
     from storyboard.cut.assemble import (
@@ -64,22 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'storyboard.cut' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"storyboard.cut.{module}"), name)
-
-
-class _Package(types.ModuleType):
-    """The package, whose exported names stay what they are when a submodule of the same
-    name loads (``probe``, ``assemble``): the import system binds each submodule it loads
-    to its package's attribute, which would replace the function by its module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+lazy_package(__name__, _EXPORTS)

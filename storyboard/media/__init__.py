@@ -13,10 +13,9 @@ package, and must not pay for PyAV, Pillow and numpy when the storyboard has no 
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from storyboard.core.lazy import lazy_package
 
 if TYPE_CHECKING:
     from storyboard.media.animatic import AnimaticSpec, Segment, render, render_animatic
@@ -56,22 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'storyboard.media' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"storyboard.media.{module}"), name)
-
-
-class _Package(types.ModuleType):
-    """The package, whose exported names stay what they are when a submodule of the same
-    name loads (``probe``, ``assemble``): the import system binds each submodule it loads
-    to its package's attribute, which would replace the function by its module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+lazy_package(__name__, _EXPORTS)
