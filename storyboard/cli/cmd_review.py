@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
+    from storyboard.language.load import check_inside_project
     from storyboard.live.review import Review, make_app
     from storyboard.live.server import LocalServer, new_token
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise InputError.at(None, "--port must be from 0 to 65535")
     storyboard = Path(args.file).absolute()
+    check_inside_project(storyboard)  # its clicks are written there
     folder = find_build(args.file, args.backend, args.build_dir)[1].path
     record = read_record(record_path(folder))
     review = Review(storyboard, folder, backend=record.backend, preview_scale=scale)

@@ -67,7 +67,12 @@ from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import NotAFile, TooLarge, read_capped
 from storyboard.language import model
-from storyboard.language.load import MAX_FILE_BYTES, find_project_root, is_inside
+from storyboard.language.load import (
+    MAX_FILE_BYTES,
+    check_inside_project,
+    find_project_root,
+    is_inside,
+)
 
 WIDTH = 100
 """Line width the emitter wraps plain and quoted scalars at (their values never change)."""
@@ -898,6 +903,7 @@ def read_formatted(path: str | os.PathLike[str]) -> Formatted:
     """
     file = Path(path)
     name = display_path(file)
+    check_inside_project(file)
     try:
         raw = read_capped(file, MAX_FILE_BYTES)
     except TooLarge as exc:
@@ -940,8 +946,12 @@ def _includes(file: Path, data: CommentedMap) -> tuple[Path, ...]:
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path``'s content with ``text`` in one step (temporary file + ``os.replace``).
 
-    A symbolic link stays one: the file it points to is replaced.
+    A symbolic link stays one: the file it points to is replaced, if it is in the project.
+
+    Raises:
+        InputError: ``path`` is a symlink out of its project (nothing written).
     """
+    check_inside_project(path)
     path = Path(os.path.realpath(path))
     mode = path.stat().st_mode & 0o7777 if path.exists() else None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

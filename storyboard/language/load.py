@@ -96,9 +96,11 @@ class Document:
 def find_project_root(storyboard: Path) -> Path:
     """The nearest folder at or above the storyboard's that holds ``.git`` or ``.storyboard``.
 
-    Falls back to the storyboard's own folder.
+    Falls back to the storyboard's own folder. The project is where the file is *named*: a
+    storyboard that is a symlink belongs to the folder of the link, not of its target (which
+    :func:`link_out_of_project` then refuses if it lies outside).
     """
-    folder = storyboard.resolve().parent
+    folder = Path(os.path.realpath(storyboard.absolute().parent))
     for candidate in (folder, *folder.parents):
         if (candidate / ".git").exists() or (candidate / ".storyboard").exists():
             return candidate
@@ -132,6 +134,33 @@ def check_storyboard_name(path: Path) -> Diagnostic | None:
     )
 
 
+def link_out_of_project(path: Path, root: Path) -> Diagnostic | None:
+    """Why storyboard will not read or write ``path``, which lies outside the project at
+    ``root`` (a symlink to a file outside, mostly), or ``None``."""
+    if is_inside(path, root):
+        return None
+    target = Path(os.path.realpath(path))
+    if target == path.absolute():
+        problem = f"this file is outside the project {root}"
+    else:
+        problem = (
+            f"this file is a symlink to {target}, outside the project {root}: storyboard does not "
+            f"follow a symlink out of the project (name the file itself, or copy it in)"
+        )
+    return Diagnostic(Position(display_path(path), 1, 1), problem)
+
+
+def check_inside_project(path: Path) -> None:
+    """Refuse a file to read or write that lies outside its project (:func:`link_out_of_project`).
+
+    Raises:
+        InputError: it does.
+    """
+    problem = link_out_of_project(path, find_project_root(path))
+    if problem is not None:
+        raise InputError([problem])
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (symlinks resolved) lies inside ``root``."""
     try:
@@ -159,6 +188,9 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
     if named is not None:
         raise InputError([named])
     root = project_root.resolve() if project_root else find_project_root(main)
+    outside = link_out_of_project(main, root)
+    if outside is not None:
+        raise InputError([outside])
     loader = _Loader(root)
     loaded = loader.load_file(main, None)
     if loaded is None:

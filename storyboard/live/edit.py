@@ -278,8 +278,14 @@ def write_if_unchanged(path: Path, version: str, text: str) -> None:
 
     Raises:
         FileChanged: the file changed since ``version`` was read (nothing written).
+        EditRefused: ``path`` is a symlink out of its project (nothing written).
         OSError: the file cannot be written.
     """
+    from storyboard.language.load import find_project_root, link_out_of_project
+
+    outside = link_out_of_project(path, find_project_root(path))
+    if outside is not None:
+        raise EditRefused(outside.render())
     real = Path(os.path.realpath(path))  # a storyboard that is a symlink stays one
     if digest(read_capped(real, MAX_BYTES)) != version:
         raise FileChanged(CHANGED)

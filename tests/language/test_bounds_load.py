@@ -221,8 +221,25 @@ def test_fmt_refuses_a_fifo(project: Project) -> None:
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 def test_an_endless_device_is_refused_unread(project: Project) -> None:
     root = project({})
-    (root / "film.yaml").symlink_to("/dev/zero")
+    (root / "zero").symlink_to("/dev/zero")
+    (root / "film.yaml").symlink_to("zero")  # the device, and a way out of the project
     with pytest.raises(InputError) as exc:
         _in_thread(lambda: load_document(root / "film.yaml"))
     (message,) = messages(exc)
-    assert message.endswith("film.yaml' is a character device, not a file")
+    assert message == (
+        f"{root / 'film.yaml'}:1:1: error: this file is a symlink to /dev/zero, outside the "
+        f"project {root}: storyboard does not follow a symlink out of the project (name the "
+        "file itself, or copy it in)"
+    )
+    with pytest.raises(InputError) as exc:  # named as itself, it is read as no file
+        _in_thread(lambda: load_document(Path("/dev/zero"), project_root=Path("/dev")))
+    (message,) = messages(exc)
+    assert message.endswith("zero' is a character device, not a file")
+
+
+def test_a_storyboard_linked_inside_the_project_is_read(project: Project) -> None:
+    root = project({"drafts/film.yaml": "storyboard: 1\ntitle: T\nshots: []\n"})
+    (root / "film.yaml").symlink_to("drafts/film.yaml")
+    document = load_document(root / "film.yaml")
+    assert document.project_root == root.resolve()
+    assert document.data["title"] == "T"

@@ -495,6 +495,27 @@ def test_rewrite_keeps_a_symbolic_link_and_the_file_mode(project: Project) -> No
     assert (root / "real.yaml").stat().st_mode & 0o777 == 0o640
 
 
+def test_a_symbolic_link_out_of_the_project_is_refused_and_nothing_is_written(
+    project: Project, fmt_cli: RunCli, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere" / "film.yaml"
+    outside.parent.mkdir()
+    outside.write_text(UNFORMATTED)
+    root = project({"mine.yaml": UNFORMATTED})
+    (root / "link.yaml").symlink_to(outside)
+    result = fmt_cli("fmt", "mine.yaml", "link.yaml", cwd=root)
+    assert result.status == 2, result.err
+    assert f"link.yaml:1:1: error: this file is a symlink to {outside}, outside the project" in (
+        result.err
+    )
+    assert "Traceback" not in result.err
+    assert outside.read_text() == UNFORMATTED  # not followed
+    assert (root / "mine.yaml").read_text() == UNFORMATTED  # nothing written at all
+    with pytest.raises(InputError, match="outside the project"):
+        format_file(root / "link.yaml")
+    assert outside.read_text() == UNFORMATTED
+
+
 def test_cli_rewrites_storyboard_and_includes(project: Project, fmt_cli: RunCli) -> None:
     root = project(
         {

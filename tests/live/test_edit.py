@@ -105,3 +105,16 @@ def test_a_file_saved_meanwhile_is_never_written_over(tmp_path: Path) -> None:
     now = read_snapshot(path)
     write_if_unchanged(path, now.version, "replaced")
     assert path.read_text() == "replaced" and path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_storyboard_that_links_out_of_the_project_is_never_written(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text(TEXT)
+    root = tmp_path / "project"
+    (root / ".storyboard").mkdir(parents=True)
+    (root / "film.yaml").symlink_to(outside)
+    seen = read_snapshot(root / "film.yaml")
+    with pytest.raises(EditRefused, match=r"symlink to .*outside the project"):
+        write_if_unchanged(root / "film.yaml", seen.version, "replaced")
+    assert outside.read_text() == TEXT
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.yaml", "project"]

@@ -341,3 +341,18 @@ def test_review_of_a_storyboard_not_built_yet_says_so(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2 and done.stdout == ""
     assert "new.yaml has not been built yet" in done.stderr
+
+
+def test_review_refuses_a_storyboard_that_links_out_of_the_project(
+    film: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_bytes((film / "film.yaml").read_bytes())
+    (film / "linked.yaml").symlink_to(outside)
+    done = subprocess.run(
+        [sys.executable, "-m", "storyboard", "review", "linked.yaml"], cwd=film,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stdout == ""
+    assert "linked.yaml:1:1: error: this file is a symlink to" in done.stderr
+    assert outside.read_bytes() == (film / "film.yaml").read_bytes()
