@@ -125,6 +125,12 @@ def _named(name: str) -> Callable[[Path, Path, Run], None]:
     return setup
 
 
+def _storyboard_outside(root: Path, outside: Path, run: Run) -> None:
+    """The storyboard itself a link to a file in the home folder (laid out for fmt to change)."""
+    (outside / "home" / "film.yaml").write_text(FILM.replace("title: Owned", "title:    Owned"))
+    _link(root, "film.yaml", outside / "home" / "film.yaml")
+
+
 def _user_folder(rel: str) -> Callable[[Path, Path, Run], None]:
     def setup(root: Path, outside: Path, run: Run) -> None:
         for name in ("main.c", "deep/er/.build.tmp", "deep/er/down/.x.part", "a/.film.cut"):
@@ -294,6 +300,16 @@ CASES = [
         _linked(".storyboard/frames", "home", build_first=True),
         (((*CLEAN, "--previews"), 2, LINK),),
         protect=("project/.storyboard/frames",),
+    ),
+    Case(
+        "film.yaml -> ~/film.yaml (the storyboard itself)",
+        _storyboard_outside,
+        tuple(
+            (args, 2, "is a symlink to")
+            for args in (("fmt", "film.yaml"), ("check", "film.yaml"), BUILD,
+                         ("plan", "film.yaml"), ("review", "film.yaml"))
+        ),
+        protect=("project/film.yaml",),
     ),
     Case(
         "hidden .tmp/.part/.cut files of the writer's in the build folder",
