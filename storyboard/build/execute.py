@@ -475,6 +475,7 @@ async def _from_remote(run: Execution, compiled: CompiledTake, key: str) -> Cach
             key,
             run.cache,
             lambda path: _usable(path, expected, decode=False),  # its sha256 is verified
+            locked=run.lock.find(key, run.backend.namespace),
         )
     except RemoteError as exc:
         run.emit(Note(compiled.id, f"{compiled.id}: not fetched from the remote: {exc}"))

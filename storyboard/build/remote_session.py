@@ -31,6 +31,7 @@ from typing import Any
 from storyboard.backends.base import Upload
 from storyboard.build.remote_transfer import Check, Pushed, fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
+from storyboard.build.state.lockfile import LockedTake
 from storyboard.build.state.workspace import Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
@@ -174,8 +175,16 @@ class RemoteSession:
 
     # -- the executor ------------------------------------------------------------------------
 
-    async def fetch(self, namespace: str, key: str, cache: Cache, check: Check) -> CacheEntry:
-        """The remote's result of ``key``, now in the local cache and verified.
+    async def fetch(
+        self,
+        namespace: str,
+        key: str,
+        cache: Cache,
+        check: Check,
+        locked: LockedTake | None = None,
+    ) -> CacheEntry:
+        """The remote's result of ``key``, now in the local cache and verified (by the sha256s
+        of ``locked``, the lock's entry of it, if given: see :func:`fetch_take`).
 
         Raises:
             RemoteError: it could not be fetched, or is not what its record says.
@@ -184,7 +193,7 @@ class RemoteSession:
             raise self.down
         try:
             return await fetch_take(
-                self.store, namespace, key, cache, self.workspace.tree, check=check
+                self.store, namespace, key, cache, self.workspace.tree, check=check, locked=locked
             )
         except RemoteError as exc:
             if exc.kind in _DOWN:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -30,6 +31,7 @@ from typing import Any, Literal
 from storyboard.build.remote_session import Queue, is_preview
 from storyboard.build.remote_transfer import fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
+from storyboard.build.state.lockfile import LockedTake
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import BuildError
 from storyboard.remote.config import RemoteConfig
@@ -52,6 +54,9 @@ class Want:
     take: str
     model: str | None = None
     upload: str | None = None
+    locked: LockedTake | None = None
+    """The lock file's entry of this take, when it has one: a pull fetches its media by the
+    sha256s it records, without reading the remote's record first."""
 
 
 @dataclass
@@ -215,7 +220,14 @@ async def pull(
             return Moved(want.take, want.namespace, "present")
         try:
             entry: CacheEntry = await fetch_take(
-                store, want.namespace, want.key, cache, workspace.tree, check=check, gate=gate
+                store,
+                want.namespace,
+                want.key,
+                cache,
+                workspace.tree,
+                check=check,
+                gate=gate,
+                locked=want.locked,
             )
         except RemoteError as exc:
             if exc.kind == "missing":
@@ -291,17 +303,23 @@ async def status(store: Store, locked: list[tuple[str, str]], *, write: bool = T
     return found
 
 
-def lock_pairs(workspace: Workspace) -> list[tuple[str, str]]:
-    """``(namespace, key)`` of every entry of the storyboard's lock file."""
+def lock_entries(workspace: Workspace) -> dict[tuple[str, str], LockedTake]:
+    """Every entry of the storyboard's lock file, by ``(namespace, key)``."""
     from storyboard.build.state.lockfile import LockFile
 
     lock = LockFile.read(workspace.lockfile, workspace.storyboard.name, tree=workspace.tree)
-    return sorted({(e.backend, e.key) for e in lock.entries})
+    return {(e.backend, e.key): e for e in lock.entries}
 
 
-def locked_keys(workspace: Workspace) -> list[tuple[str, str]]:
-    """``(key, namespace)`` of the lock's entries, for :func:`wanted`."""
-    return [(key, ns) for ns, key in lock_pairs(workspace)]
+def lock_pairs(workspace: Workspace) -> list[tuple[str, str]]:
+    """``(namespace, key)`` of every entry of the storyboard's lock file."""
+    return sorted(lock_entries(workspace))
+
+
+def with_lock(wants: list[Want], entries: dict[tuple[str, str], LockedTake]) -> list[Want]:
+    """``wants``, each carrying its lock entry (``entries``, from :func:`lock_entries`) if the
+    lock has one."""
+    return [dataclasses.replace(w, locked=entries.get((w.namespace, w.key))) for w in wants]
 
 
 def namespaces(*, previews: bool, preview_scale: float) -> list[str]:

@@ -173,6 +173,7 @@ async def fetch_take(
     *,
     check: Check | None = None,
     gate: asyncio.Semaphore | None = None,
+    locked: LockedTake | None = None,
 ) -> CacheEntry:
     """Bring the remote's result of ``key`` into the local cache, every byte verified.
 
@@ -180,17 +181,43 @@ async def fetch_take(
     for nothing else: a caller moving many takes limits the transfers in flight with it, while
     the checks and the cache's writes of the takes already here go on beside them.
 
+    ``locked``, if given, is the lock file's entry of this take: it records what the remote's
+    record does (the same sha256s, sizes and provider UUIDs), so its media are fetched by
+    those sha256s without reading the record first, one request a take fewer. Should the
+    remote not hold them (it keeps another build's result of the same request), the record
+    is read and its media fetched, as without ``locked``.
+
     Raises:
         RemoteError: no record (``missing``), a record or medium that is not what it says
             (``corrupt``), a video that does not play, or the remote failed. Nothing of it
             is in the local cache then.
     """
+    if locked is not None and (locked.key, locked.backend) == (key, namespace) and locked.results:
+        try:
+            return await _fetch_media(store, locked, cache, tree, check, gate)
+        except RemoteError as exc:
+            if exc.kind != "missing":
+                raise
     record_at = result_path(namespace, key)
     async with gate or contextlib.nullcontext():
         data = await store.read(record_at)
     if data is None:
         raise RemoteError(f"{store.url}/{record_at} is missing", "missing")
-    locked = parse_record(data, namespace, key, f"{store.url}/{record_at}")
+    recorded = parse_record(data, namespace, key, f"{store.url}/{record_at}")
+    return await _fetch_media(store, recorded, cache, tree, check, gate)
+
+
+async def _fetch_media(
+    store: Store,
+    locked: LockedTake,
+    cache: Cache,
+    tree: Tree,
+    check: Check | None,
+    gate: asyncio.Semaphore | None,
+) -> CacheEntry:
+    """Every medium of ``locked`` from the remote's ``cas/``, hashed as it streams in and
+    checked, then the take into the cache under ``locked.key``."""
+    namespace, key = locked.backend, locked.key
     # each medium straight into a new file of the cache's staging folder (no folder of its
     # own to make and remove: two fewer walks of the project's tree per take); the folder is
     # made once (a walk from the project's root is a dozen system calls, each a wait for the

@@ -118,8 +118,11 @@ def wants_of(args: argparse.Namespace, direction: str) -> list[tuple[Workspace, 
             if {"build", ".storyboard", ".git"} & set(lock.relative_to(Path.cwd()).parts):
                 continue
             workspace = Workspace.for_storyboard(lock.with_suffix(".yaml").absolute(), root)
-            pairs = remote_sync.lock_pairs(workspace)
-            wants = [remote_sync.Want(ns, key, key[:12]) for ns, key in pairs]
+            entries = remote_sync.lock_entries(workspace)
+            wants = [
+                remote_sync.Want(ns, key, entry.take or key[:12], locked=entry)
+                for (ns, key), entry in sorted(entries.items())
+            ]
             group = groups.setdefault(workspace.project_root, (workspace, []))
             group[1].extend(wants)
         return [(w, remote_sync.keep_paid(ws, args.previews)) for w, ws in groups.values()]
@@ -130,7 +133,11 @@ def wants_of(args: argparse.Namespace, direction: str) -> list[tuple[Workspace, 
             (t.id, keys[t.id], str(t.request.get("model") or "") or None)
             for t in prepared.compiled.takes
         ]
-        wants = remote_sync.wanted(takes, remote_sync.locked_keys(workspace), spaces)
+        entries = remote_sync.lock_entries(workspace)
+        locked = [(key, ns) for ns, key in sorted(entries)]
+        wants = remote_sync.wanted(takes, locked, spaces)
+        if direction == "pull":
+            wants = remote_sync.with_lock(wants, entries)
         group = groups.setdefault(workspace.project_root, (workspace, []))
         group[1].extend(wants)
     return [(w, remote_sync.keep_paid(ws, args.previews)) for w, ws in groups.values()]

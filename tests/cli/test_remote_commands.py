@@ -91,6 +91,17 @@ def test_push_pull_and_remote_move_what_is_missing_and_plan_says_remote(
     rebuilt = run_cli("build", "film.yaml", cwd=clone)
     assert rebuilt.status == 0 and "harbour: cached" in rebuilt.err
     assert charges(paid) == billed
+    # the lock names each take's media by sha256: pull fetches them without the records,
+    # for FILEs and for every lock file below the current folder
+    shutil.rmtree(nas / "results")
+    for args in (["film.yaml"], []):
+        other = tmp_path / f"clone-{len(args)}"
+        shutil.copytree(clone, other, ignore=shutil.ignore_patterns("build", ".storyboard"))
+        (other / ".storyboard").mkdir()
+        again = run_cli("pull", *args, "--json", cwd=other)
+        assert again.status == 0, again.err
+        assert json.loads(again.out)["moved"] == 2, again.out
+        assert len(sorted((other / ".storyboard" / "cache").glob("*/*/*/entry.json"))) == 2
 
 
 def test_previews_are_pushed_only_when_asked(

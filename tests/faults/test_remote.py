@@ -199,7 +199,9 @@ def test_a_record_that_names_a_non_video_is_refused_though_its_sha256_matches(
     run_cli: Callable[..., CliResult], figures: Figures,
 ) -> None:  # fmt: skip
     """A writer that is not storyboard (or a broken one) replaced a take's record by one
-    whose medium agrees with it, and is not a video: the hash cannot tell, the headers do."""
+    whose medium agrees with it, and is not a video: the hash cannot tell, the headers do
+    (a clone without the lock file, which reads the record). A clone with the lock fetches
+    the media its lock names, and the replaced record does not matter."""
     remote = RemoteConfig(s3.url, "test")
     first, _ = run(film, remote)
     assert first.ok
@@ -217,6 +219,9 @@ def test_a_record_that_names_a_non_video_is_refused_though_its_sha256_matches(
     clone = tmp_path / "clone"
     shutil.copytree(film, clone, ignore=shutil.ignore_patterns("build", ".storyboard"))
     (clone / ".storyboard").mkdir()
+    locked = tmp_path / "locked"
+    shutil.copytree(clone, locked)
+    (clone / "film.lock").unlink()
     pulled = run_cli("pull", "film.yaml", "--remote", s3.url, "--json", cwd=clone)
     takes = {t["take"]: t for t in json.loads(pulled.out)["takes"]}
     assert takes["noon"]["status"] == "pulled" and takes["dawn"]["status"] == "failed"
@@ -229,6 +234,10 @@ def test_a_record_that_names_a_non_video_is_refused_though_its_sha256_matches(
                for n in notes), notes  # fmt: skip
     assert len(charges(emulator)) == paid_before and len(cache_entries(clone)) == 1
     figures.add("non-video records refused (pull and build)", 2)
+    by_lock = run_cli("pull", "film.yaml", "--remote", s3.url, "--json", cwd=locked)
+    assert json.loads(by_lock.out)["moved"] == 2, by_lock.out
+    fetched = [json.loads(e.read_text()) for e in cache_entries(locked)]
+    assert dawn.results[0].sha256 in {e["results"][0]["sha256"] for e in fetched}
 
 
 def test_two_builds_pushing_the_same_take_at_once_keep_one_result(
