@@ -336,13 +336,13 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     take = compiled.take
     backend = run.backend
     held = run.remote is not None and run.remote.holds(backend.namespace, key)
+    locked = run.lock.find(key, backend.namespace)
     if held:
-        entry = await _from_remote(run, compiled, key)
+        entry = await _from_remote(run, compiled, key, locked)
         if entry is not None:
             run.emit(TakeCached(take.id, "remote"))
             return Outcome(take.id, "remote", entry)
     if backend.paid:
-        locked = run.lock.find(key, backend.namespace)
         if locked is not None:
             expected = _expected_seconds(compiled, None)
             entry = await _from_lock(run, locked, expected)
@@ -462,9 +462,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     return Outcome(take.id, "generated", entry, cost=cost)
 
 
-async def _from_remote(run: Execution, compiled: CompiledTake, key: str) -> CacheEntry | None:
+async def _from_remote(
+    run: Execution, compiled: CompiledTake, key: str, locked: LockedTake | None
+) -> CacheEntry | None:
     """The remote's result of ``key`` in the local cache, or ``None`` (said in one line) when
-    it cannot be used: the caller goes on to the lock file."""
+    it cannot be used: the caller goes on to the lock file. ``locked``: the lock's entry of
+    ``key``, whose sha256s name the media to fetch."""
     from storyboard.remote.store import RemoteError
 
     assert run.remote is not None
@@ -475,7 +478,7 @@ async def _from_remote(run: Execution, compiled: CompiledTake, key: str) -> Cach
             key,
             run.cache,
             lambda path: _usable(path, expected, decode=False),  # its sha256 is verified
-            locked=run.lock.find(key, run.backend.namespace),
+            locked=locked,
         )
     except RemoteError as exc:
         run.emit(Note(compiled.id, f"{compiled.id}: not fetched from the remote: {exc}"))
