@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -174,8 +175,8 @@ def test_killed_builds_resume_whole_and_never_pay_twice(
         _write(folder, files)
         process = _runner(folder, env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert process.stdout is not None and process.stdout.readline() == "Ready\n"
-        if trial % 2 == 0:  # a random moment of the whole build
-            time.sleep(rng.uniform(0.0, 0.95 * whole))
+        if trial % 2 == 0:  # a random moment of the whole build, before its last event
+            _sleep_before_the_end(process, rng.uniform(0.0, 0.95 * whole), len(events) - 1)
         else:  # just after a random event, while the state is changing
             target = rng.randrange(len(events) - 1)  # not after the last: it is exiting
             for _ in range(target + 1):
@@ -224,3 +225,22 @@ def test_killed_builds_resume_whole_and_never_pay_twice(
     assert unresolved == 0
     assert kept == [], kept
     assert interrupted >= size.kill_trials * 0.8, "most kills must land while the build runs"
+
+
+def _sleep_before_the_end(process: subprocess.Popen[str], seconds: float, events: int) -> None:
+    """Sleep ``seconds``, or less: until the build has printed ``events`` lines (the event
+    before its last, after which it exits). The reference build's time is only an estimate of
+    a trial's: on a machine whose load changes, a trial can finish sooner, and a kill after it
+    exits tests nothing."""
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + seconds
+    seen = 0
+    while seen < events:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        seen += chunk.count(b"\n")
