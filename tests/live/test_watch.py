@@ -145,8 +145,11 @@ def test_every_save_is_built_within_seconds_and_a_broken_one_does_not_stop_it(
     assert any("vars.yaml changed: checking" in line for line in lines), lines
     assert "a: generating" in "\n".join(lines)
     assert (takes / "a.mp4").read_bytes() != made
-    # 3. a broken save: its errors, and the watcher goes on
-    (tmp_path / "film.yaml").write_text(STORYBOARD.replace("duration: 3\n", "duration: 1\n"))
+    # 3. a broken save: its errors, and the watcher goes on (saved whole, as an editor does:
+    # with write_text the watcher can read the file between its truncation and its write)
+    saved = tmp_path / ".film.yaml.saving"
+    saved.write_text(STORYBOARD.replace("duration: 3\n", "duration: 1\n"))
+    os.replace(saved, tmp_path / "film.yaml")
     _, lines = watcher.wait(r"^1 error: not built; watching for the next save", timeout=30)
     assert "film.yaml:6:15: error: shot 'a' is 1 s; a request must be 3..15 s" in lines
     assert watcher.process.poll() is None
