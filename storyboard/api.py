@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.compiler.compile import Compiled
-from storyboard.compiler.plan import Plan
-from storyboard.core.events import EventSink, ignore
 from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
 
 if TYPE_CHECKING:
+    # what only plan() needs, not imported for check() (the start-up of `storyboard check`)
+    from storyboard.compiler.plan import Plan
+    from storyboard.core.events import EventSink
     from storyboard.remote.config import RemoteConfig
 
 
@@ -64,7 +65,7 @@ def plan(
     project_root: Path | None = None,
     preview_scale: float | None = None,
     remote: RemoteConfig | None = None,
-    emit: EventSink = ignore,
+    emit: EventSink | None = None,
 ) -> Plan:
     """What building the storyboard would generate and cost; sends nothing.
 
@@ -74,20 +75,22 @@ def plan(
     generated, and why. The plan names that backend, its namespace and URL and whether it
     is real money (:attr:`Plan.pricing`), and what may be charged anew
     (:attr:`Plan.chargeable`). With a ``remote`` (:func:`storyboard.remote.configured`), a
-    take it holds is ``remote``, at no charge; a remote that fails is said through ``emit``.
+    take it holds is ``remote``, at no charge; a remote that fails is said through ``emit``
+    (by default, nowhere).
 
     Raises:
         InputError: every problem found, at its position.
     """
     from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE, pricing
     from storyboard.build.pipeline import prepare
+    from storyboard.core.events import ignore
 
     scale = DEFAULT_PREVIEW_SCALE if preview_scale is None else preview_scale
     whose = pricing(backend, preview_scale=scale)
     # 1-6. check, compile, key, and compare with the cache, the lock and the last build.
     return prepare(
         path, backend_name=whose.namespace, pricing=whose, select=select,
-        project_root=project_root, remote=remote, emit=emit,
+        project_root=project_root, remote=remote, emit=ignore if emit is None else emit,
     ).plan  # fmt: skip
 
 

@@ -5,6 +5,7 @@ case runs in a fresh interpreter, so that nothing the test session imported coun
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,32 @@ def test_check_of_a_plain_storyboard_does_not_import_jinja(tmp_path: Path) -> No
     )
     assert status == 0
     assert "jinja2" not in modules
+
+
+PLUGINS_PROBE = """
+import json, sys
+from storyboard.cli.main import main
+status = main(sys.argv[1:])
+from pydantic.plugin import _loader
+print(json.dumps({"status": status, "looked": _loader._plugins is not None}))
+"""
+
+
+@pytest.mark.parametrize(("setting", "looked"), [(None, False), ("", True)])
+def test_check_does_not_look_for_pydantic_plugins_unless_the_user_asks(
+    tmp_path: Path, setting: str | None, looked: bool
+) -> None:
+    """pydantic looks for plugins among every installed distribution's entry points the first
+    time it makes a validator; the command skips that (PYDANTIC_DISABLE_PLUGINS), unless the
+    variable is already set (here to "", which lets pydantic look)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGINS_PROBE, "check", "-q",
+         str(SEED / "orbital-greenhouse-ballet.yaml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {"status": 0, "looked": looked}
