@@ -156,7 +156,9 @@ class Cache:
             for index, (source, extra) in enumerate(zip(files, results, strict=True)):
                 name = f"{index}{source.suffix or '.mp4'}"
                 target = staging / name
-                self.tree.replace(source, target)
+                # the entry's folder is synced once, when entry.json is written into it
+                # (below), before the folder is renamed into the cache
+                self.tree.replace(source, target, sync=False)
                 # made private by its writer (mkstemp); the build folder's takes are links
                 # to it, and a link has its file's mode
                 self.tree.fit_mode(target)

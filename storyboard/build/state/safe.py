@@ -277,8 +277,12 @@ class Tree:
         except OSError as exc:
             raise disk_error(exc, f"write {display_path(target)}") from exc
 
-    def replace(self, source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-        """Rename ``source`` (a file or folder made in a staging folder) to ``target``.
+    def replace(
+        self, source: str | os.PathLike[str], target: str | os.PathLike[str], *, sync: bool = True
+    ) -> None:
+        """Rename ``source`` (a file or folder made in a staging folder) to ``target``, and
+        sync ``target``'s folder, unless ``sync`` is false: a writer that syncs that folder
+        itself later (before anything depends on the rename) need not pay for it twice.
 
         Raises:
             UnsafePath: a symlink stands at ``target``, or on either way.
@@ -292,7 +296,8 @@ class Tree:
             if found is not None and stat.S_ISLNK(found.st_mode):
                 raise UnsafePath(self.path(self.parts(target)), describe(dst_fd, dst_name))
             os.replace(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
-            _fsync(dst_fd)
+            if sync:
+                _fsync(dst_fd)
 
     def fit_mode(self, path: str | os.PathLike[str]) -> bool:
         """Give the regular file ``path`` the mode of a new file (:func:`fit_mode`); return
