@@ -81,6 +81,23 @@ def storyboard(*args: str) -> list[str]:
     return [STORYBOARD, *args]
 
 
+MODEL_FLOOR = (
+    "import sys\nfrom ruamel.yaml import YAML\n"
+    "from storyboard.language.model import Storyboard\n"
+    "Storyboard.model_validate("
+    "YAML(typ='safe', pure=False).load(open(sys.argv[1], encoding='utf-8').read()))"
+)
+"""What any ``check`` that validates with the language's models pays at least: a fresh
+``python`` that loads the file with libyaml (no positions) and validates it with the
+:class:`~storyboard.language.model.Storyboard` model (pydantic: imported, the validator made,
+run), and nothing else: no positions, no document rules, no prompts, no compile, no CLI."""
+
+
+def model_floor(path: Path) -> list[str]:
+    """The command of :data:`MODEL_FLOOR` on ``path``."""
+    return [PYTHON, "-c", MODEL_FLOOR, str(path)]
+
+
 def load() -> float:
     """The machine's load (1-minute average)."""
     return round(os.getloadavg()[0], 2)

@@ -10,7 +10,7 @@ pays its imports (pydantic, Jinja, ...), which P5 (in-process) does not see.
 from __future__ import annotations
 
 from bench import cli, media
-from bench.harness import Result, paired
+from bench.harness import Result, paired, ratios, spread
 from bench.storyboards import long_storyboard
 
 LOAD = (
@@ -30,6 +30,14 @@ def run(runs: int, quick: bool = False) -> Result:
         lambda: cli.timed(cli.storyboard("check", "-q", str(path)), env=env, cwd=folder),
         lambda: cli.timed([cli.PYTHON, "-c", LOAD, str(path)], env=env, cwd=folder),
     )
+    # the floor under any check that validates with the models, against the same baseline
+    floor, theirs2 = paired(
+        runs,
+        lambda: cli.timed(cli.model_floor(path), env=env, cwd=folder),
+        lambda: cli.timed([cli.PYTHON, "-c", LOAD, str(path)], env=env, cwd=folder),
+        warmup=False,
+    )
+    floor_ratio = spread(ratios(floor, theirs2, "ratio"))
     return Result(
         key="P5c",
         measure=f"storyboard check command, {shots} shots, 1 prompt in 8 with if/for",
@@ -40,6 +48,16 @@ def run(runs: int, quick: bool = False) -> Result:
         op="<=",
         target=2,
         baseline_name="python -c: import ruamel.yaml, YAML(typ='safe', pure=False).load(file)",
-        info={"load": [load_before, cli.load()], "file_bytes": path.stat().st_size},
-        notes=["fresh processes, bytecode compiled (bench/cli.py); the same file as P5"],
+        info={
+            "load": [load_before, cli.load()],
+            "file_bytes": path.stat().st_size,
+            "model_floor_s": [round(v, 4) for v in floor],
+            "model_floor_over_load": [round(v, 2) for v in floor_ratio],
+        },
+        notes=[
+            "fresh processes, bytecode compiled (bench/cli.py); the same file as P5",
+            f"the floor of a check that validates with the models (bench/cli.py MODEL_FLOOR: "
+            f"the baseline's load + Storyboard.model_validate, nothing else): "
+            f"{floor_ratio[0]:.2f}x the baseline ({floor_ratio[1]:.2f}..{floor_ratio[2]:.2f})",
+        ],
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import media
-from bench.harness import Check, Result, paired, ratios
+from bench.harness import Check, Result, paired, ratios, spread
 from bench.s3 import moto
 
 TAKES = 24
@@ -66,7 +66,7 @@ def run(runs: int, quick: bool = False) -> Result:
         cache = Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
         clips = _distinct(spec, folder, count)
         total = sum(p.stat().st_size for p in clips)
-        wants, paths = [], []
+        wants, paths, shas = [], [], []
         lock = LockFile(workspace.lockfile, "film", tree=workspace.tree)
         for index, clip in enumerate(clips):
             key = hashlib.sha256(f"take {index}".encode()).hexdigest()
@@ -76,6 +76,7 @@ def run(runs: int, quick: bool = False) -> Result:
             lock.put(parse_record(record_of(entry, f"t{index}", "m"), NAMESPACE, key, "bench"))
             wants.append(Want(NAMESPACE, key, f"t{index}"))
             paths.append(cas_path(entry.results[0].sha256))
+            shas.append(entry.results[0].sha256)
         lock.write()
         # as `storyboard pull film.yaml` asks: each take with its lock entry
         wants = with_lock(wants, lock_entries(workspace))
@@ -99,7 +100,13 @@ def run(runs: int, quick: bool = False) -> Result:
         def baseline() -> None:
             asyncio.run(_plain(store.store, paths, target))
 
+        def verified() -> None:
+            asyncio.run(_plain(store.store, paths, target, digests=shas))
+
         ours_t, base_t = paired(runs, ours, baseline, before=reset)
+        # the floor under a verified pull (every byte hashed, every file synced), timed
+        # against the same baseline: what of the ratio is the verification, not the pull
+        floor_t, base3_t = paired(runs, verified, baseline, warmup=False, before=reset)
         # where the time goes: the same pull without the video check
         unchecked_t, base2_t = paired(
             runs, lambda: ours(None), baseline, warmup=False, before=reset
@@ -124,6 +131,12 @@ def run(runs: int, quick: bool = False) -> Result:
                 "baseline_s": [round(v, 3) for v in base2_t],
                 "ratio": round(statistics.median(ratios(unchecked_t, base2_t, "ratio")), 2),
             },
+            "verified_floor": {
+                "loop_s": [round(v, 3) for v in floor_t],
+                "baseline_s": [round(v, 3) for v in base3_t],
+                "ratio": [round(v, 2) for v in spread(ratios(floor_t, base3_t, "ratio"))],
+                "ours_over_it": [round(v, 2) for v in spread(ratios(ours_t, floor_t, "ratio"))],
+            },
         },
         notes=[
             "moto runs in its own process on loopback; the clips are in the page cache",
@@ -131,6 +144,10 @@ def run(runs: int, quick: bool = False) -> Result:
             "cache (an fsync, a rename); it fetches by the lock's sha256s, so it reads no "
             "record (a take the lock does not name costs one request more)",
             "before every call, untimed: the last call's files removed, os.sync()",
+            f"the floor of a verified pull (the baseline's loop that also hashes every byte "
+            f"in a thread, compares the sha256 and syncs each file; no cache): "
+            f"{statistics.median(ratios(floor_t, base3_t, 'ratio')):.2f}x the baseline in the "
+            f"same run; ours is {statistics.median(ratios(ours_t, floor_t, 'ratio')):.2f}x it",
         ],
     )
 
@@ -146,16 +163,35 @@ def _into(workspace: object, clip: Path, index: int) -> Path:
     return copy
 
 
-async def _plain(store: object, paths: list[str], folder: Path) -> None:
+async def _plain(
+    store: object, paths: list[str], folder: Path, digests: list[str] | None = None
+) -> None:
+    """The baseline: each object streamed to a file, :data:`JOBS` at a time. With
+    ``digests``, the floor of a verified pull: each chunk also hashed (sha256, in a thread,
+    as the pull does), the digest compared with the object's, and the file synced to the
+    disk before it counts as fetched; no cache, no video check, no lock file."""
     import obstore
 
     gate = asyncio.Semaphore(JOBS)
+
+    def consume(out: Any, digest: Any, chunk: Any) -> None:
+        digest.update(chunk)
+        out.write(chunk)
 
     async def one(index: int, path: str) -> None:
         async with gate:
             result = await obstore.get_async(store, path)  # type: ignore[arg-type]
             with open(folder / f"{index}.mp4", "wb") as out:
+                if digests is None:
+                    async for chunk in result.stream(min_chunk_size=8 << 20):
+                        out.write(chunk)
+                    return
+                digest = hashlib.sha256()
                 async for chunk in result.stream(min_chunk_size=8 << 20):
-                    out.write(chunk)
+                    await asyncio.to_thread(consume, out, digest, chunk)
+                if digest.hexdigest() != digests[index]:
+                    raise RuntimeError(f"{path} does not match its sha256")
+                out.flush()
+                await asyncio.to_thread(os.fsync, out.fileno())
 
     await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
