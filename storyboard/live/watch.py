@@ -8,8 +8,10 @@ next save is checked again), then builds it (the offline preview unless the paid
 asked for by name) and writes the report. The folders of those files are watched with
 ``watchfiles`` (inotify on Linux, FSEvents on macOS), one level deep, so an editor that saves
 by renaming a new file over the old one is seen too; other files there (swap files, the build
-folder) are ignored. While the storyboard does not check, a new ``.yaml`` or template file
-beside it is looked at too (the include that was missing may just have been written).
+folder) are ignored. An editor that saves in place empties the file first: a check that read
+it in between is not reported when the file changes soon after (:meth:`Watch._mid_save`).
+While the storyboard does not check, a new ``.yaml`` or template file beside it is looked at
+too (the include that was missing may just have been written).
 
 The report is served on ``127.0.0.1`` (:class:`storyboard.live.server.LocalServer`), with a
 few lines of script that reload the page when a build finishes (server-sent events,
@@ -40,6 +42,11 @@ from storyboard.core.diagnostics import display_path, printable
 if TYPE_CHECKING:
     from storyboard.build.pipeline import BuildResult
     from storyboard.core.events import Event
+
+
+SETTLE = 0.5
+"""Seconds a round that found an empty input waits for the rest of the save before it says
+the storyboard is wrong (see :meth:`Watch._mid_save`)."""
 
 
 class Sink(Protocol):
@@ -126,6 +133,8 @@ class Watch:
         try:
             compiled = api.compile_storyboard(self.storyboard)
         except InputError as exc:
+            if self._mid_save():
+                return False  # what was read is gone: the loop checks the save again
             self.errors = [d.render() for d in exc.diagnostics]
             for line in self.errors:
                 self.say(line)
@@ -161,6 +170,19 @@ class Watch:
         self.say("not built; watching for the next save (Ctrl-C stops)")
         self._finished()
         return False
+
+    def _mid_save(self) -> bool:
+        """Whether the files a round found wrong were a save in progress: an input has changed
+        since the round read it, or one is empty and changes within :data:`SETTLE` seconds
+        (an editor that writes a file in place empties it first, then writes it; read in
+        between, it is an empty storyboard). A file left empty is reported after that wait."""
+        deadline = time.monotonic() + SETTLE
+        while not self.changed_since():
+            empty = any((_stat(p) or (1,))[0] == 0 for p in self.inputs)
+            if not empty or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def _finished(self) -> None:
         self.builds += 1
