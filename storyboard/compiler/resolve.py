@@ -380,7 +380,17 @@ class _Builder:
         self.checked = checked
         self.diagnostics: list[Diagnostic] = []
         self.groups: list[tuple[str, list[ShotInfo], DataPath, str | None, int, int, bool]] = []
+        self.members: dict[str, list[ShotInfo]] = {}
+        """Each take's shots, by the take's id (a hand-off looks its take up here)."""
         self.take_of_shot: dict[str, str] = {}
+        self._settings: dict[DataPath, Settings] = {}
+
+    def settings(self, info: ShotInfo) -> Settings:
+        """:func:`shot_settings` of ``info``, made once (each shot's are asked twice)."""
+        found = self._settings.get(info.path)
+        if found is None:
+            found = self._settings[info.path] = shot_settings(self.checked, info)
+        return found
 
     def error(self, path: DataPath, message: str) -> None:
         self.diagnostics.append(Diagnostic(self.checked.position(path), message))
@@ -396,7 +406,7 @@ class _Builder:
                 self._sequence(item, members, ("shots", index))
             else:
                 info = shots[("shots", index)]
-                settings = shot_settings(self.checked, info)
+                settings = self.settings(info)
                 profile = get_profile(settings.model)
                 for limit in group_limits([info], [settings], profile) if profile else []:
                     self.error(limit.path, limit.message)
@@ -413,11 +423,12 @@ class _Builder:
         chained: bool = False,
     ) -> None:
         self.groups.append((take_id, members, path, sequence, variations or 1, pick or 1, chained))
+        self.members[take_id] = members
         for info in members:
             self.take_of_shot[info.id] = take_id
 
     def _sequence(self, seq: SequenceModel, members: list[ShotInfo], path: DataPath) -> None:
-        settings = [shot_settings(self.checked, m) for m in members]
+        settings = [self.settings(m) for m in members]
         profile = get_profile(settings[0].model)
         if profile is None:
             return  # reported by validate
@@ -490,7 +501,7 @@ class _Builder:
         ref_positions: dict[tuple[str, str], tuple[str, Position]] = {}
         previous: Take | None = None
         for take_id, members, path, sequence, variations, pick, chained in self.groups:
-            settings = shot_settings(self.checked, members[0])
+            settings = self.settings(members[0])
             profile = get_profile(settings.model)
             assert profile is not None  # validate reported unknown models
             first, last = members[0], members[-1]
@@ -588,8 +599,7 @@ class _Builder:
         target_take = self.take_of_shot.get(source.shot)
         if target_take is None:
             return None
-        group = next(g for g in self.groups if g[0] == target_take)
-        members: list[ShotInfo] = group[1]
+        members = self.members[target_take]
         fps = profile.fps
         offset = 0
         for m in members:

@@ -10,6 +10,7 @@ by rounding to the nearest frame (halves round up). ``validate`` checks a clip's
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 FPS = 24
 """The film's frame rate; every frame count in a timeline is at this rate."""
@@ -22,6 +23,15 @@ def frames_at_fps(count: int, fps: int) -> int:
 
 def to_frames(seconds: float) -> int:
     """Seconds -> the nearest whole number of frames at ``FPS`` (halves round up)."""
+    if isinstance(seconds, int) or (isinstance(seconds, float) and seconds.is_integer()):
+        return int(seconds) * FPS  # whole seconds, most durations: the same, 20x sooner
+    return _to_frames(seconds)
+
+
+@lru_cache(maxsize=4096)
+def _to_frames(seconds: float) -> int:
+    """:func:`to_frames` by exact arithmetic (3 us a call: a long storyboard asks it thousands
+    of times, mostly of the same few values)."""
     exact = Fraction(seconds).limit_denominator(1_000_000) * FPS
     return int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storyboard.core.errors import BuildError, InputError
 from storyboard.cut.timeline import CUT, Edge, Timeline, build_timeline, to_frames
+from storyboard.language.timing import FPS
 from tests.conftest import tiny_audio
 from tests.cut.conftest import StoryboardFactory
 
@@ -58,6 +62,22 @@ def test_to_frames_rounds_to_the_nearest_frame_halves_up() -> None:
     assert to_frames(0.1) == 2  # 2.4 frames
     assert to_frames(1 / 48) == 1  # exactly half a frame
     assert to_frames(2.0) == 48
+
+
+@given(
+    st.one_of(
+        st.floats(-1e6, 1e6, allow_nan=False),
+        st.integers(-(10**6), 10**6).map(float),
+        st.integers(-(10**6), 10**6),
+        st.integers(-(10**6), 10**6).map(lambda n: n / 4),
+    )
+)
+def test_to_frames_is_the_exact_rounding_of_the_seconds_it_is_given(seconds: float) -> None:
+    """Whole seconds take a shortcut and others a cache: both give what the exact rule does."""
+    exact = Fraction(seconds).limit_denominator(1_000_000) * FPS
+    rounded = int(exact + Fraction(1, 2)) if exact >= 0 else -int(-exact + Fraction(1, 2))
+    assert to_frames(seconds) == rounded
+    assert to_frames(seconds) == rounded  # again, from the cache
 
 
 def test_default_cut_is_every_shot_in_order_with_hard_cuts(storyboard: StoryboardFactory) -> None:
