@@ -51,6 +51,7 @@ from storyboard.language.model import (
     Title,
     TitleClip,
     Transition,
+    made_of_defaults,
 )
 from storyboard.language.sources import MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, seconds_of, to_frames, trim_problem
@@ -394,7 +395,7 @@ class _Layout:
     ) -> None:
         self.compiled = compiled
         self.checked: CheckedStoryboard = compiled.checked
-        self.cut: Cut = self.checked.storyboard.cut or Cut()
+        self.cut: Cut = self.checked.storyboard.cut or made_of_defaults(Cut)
         self.videos = videos
         self.sizes = sizes
         self.size = size
@@ -531,7 +532,10 @@ class _Layout:
             found.append(self.credits_card(credits.opening, "opening"))
         if self.cut.clips is None:
             found += [
-                _Wanted(info, Clip(shot=info.id), info.path, False) for info in self.checked.shots
+                # the clip of each shot, as the language defines it: the shot, untrimmed (its
+                # id was checked as the shot's; Clip's validator has nothing else to check)
+                _Wanted(info, Clip.model_construct(shot=info.id), info.path, False)
+                for info in self.checked.shots
             ]
         for i, clip in enumerate(self.cut.clips or []):
             path: DataPath = ("cut", "clips", i)

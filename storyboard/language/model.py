@@ -9,7 +9,7 @@ duration). Rules that involve one item only live here as validators; rules that 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 DEFAULT_MODEL = "klingai:kling-video@o3-pro"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -492,9 +494,9 @@ class Storyboard(_Model):
         default_factory=list, description="Files whose elements and vars merge in."
     )
     vars: dict[str, Any] = Field(default_factory=dict, description="Values for prompt templates.")
-    output: Output = Field(default_factory=Output)
-    delivery: Delivery = Field(default_factory=Delivery)
-    defaults: Defaults = Field(default_factory=Defaults)
+    output: Output = Field(default_factory=lambda: made_of_defaults(Output))
+    delivery: Delivery = Field(default_factory=lambda: made_of_defaults(Delivery))
+    defaults: Defaults = Field(default_factory=lambda: made_of_defaults(Defaults))
     elements: dict[str, Element] = Field(default_factory=dict)
     shots: list[StoryItem] = Field(min_length=1)
     cut: Cut | None = None
@@ -508,6 +510,15 @@ class IncludeFile(_Model):
     include: list[Text] = Field(default_factory=list)
     vars: dict[str, Any] = Field(default_factory=dict)
     elements: dict[str, Element] = Field(default_factory=dict)
+
+
+def made_of_defaults(model: type[ModelT]) -> ModelT:
+    """``model`` with every field at its default, made without validating: the same as
+    ``model()``, without building ``model``'s own validator (its ``defer_build`` defers it to
+    the first use), about 2 ms a model, which every check of a storyboard without ``output``,
+    ``delivery``, ``defaults`` or ``cut`` paid. Only for a model whose every field has a
+    default and that has no model validator."""
+    return model.model_construct()
 
 
 def top_level_keys(model: type[BaseModel]) -> list[str]:
