@@ -93,9 +93,36 @@ MODEL_FLOOR = (
 run), and nothing else: no positions, no document rules, no prompts, no compile, no CLI."""
 
 
-def model_floor(path: Path) -> list[str]:
-    """The command of :data:`MODEL_FLOOR` on ``path``."""
-    return [PYTHON, "-c", MODEL_FLOOR, str(path)]
+def model_floor(
+    runs: int,
+    path: Path,
+    baseline: Sequence[str],
+    baseline_name: str,
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Time :data:`MODEL_FLOOR` on ``path`` against the command ``baseline``, ``runs`` pairs;
+    return the entries of a result's ``info`` and its note."""
+    from bench.harness import paired, ratios, spread
+
+    floor, theirs = paired(
+        runs,
+        lambda: timed([PYTHON, "-c", MODEL_FLOOR, str(path)], env=env, cwd=cwd),
+        lambda: timed(baseline, env=env, cwd=cwd),
+        warmup=False,
+    )
+    median, low, high = spread(ratios(floor, theirs, "ratio"))
+    info = {
+        "model_floor_s": [round(v, 4) for v in floor],
+        "model_floor_ratio": [round(median, 2), round(low, 2), round(high, 2)],
+    }
+    note = (
+        "the floor of a check that validates with the models (bench/cli.py MODEL_FLOOR: a "
+        f"libyaml load + Storyboard.model_validate, nothing else): {median:.2f}x "
+        f"{baseline_name} ({low:.2f}..{high:.2f})"
+    )
+    return info, note
 
 
 def load() -> float:

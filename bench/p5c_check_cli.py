@@ -10,7 +10,7 @@ pays its imports (pydantic, Jinja, ...), which P5 (in-process) does not see.
 from __future__ import annotations
 
 from bench import cli, media
-from bench.harness import Result, paired, ratios, spread
+from bench.harness import Result, paired
 from bench.storyboards import long_storyboard
 
 LOAD = (
@@ -31,13 +31,9 @@ def run(runs: int, quick: bool = False) -> Result:
         lambda: cli.timed([cli.PYTHON, "-c", LOAD, str(path)], env=env, cwd=folder),
     )
     # the floor under any check that validates with the models, against the same baseline
-    floor, theirs2 = paired(
-        runs,
-        lambda: cli.timed(cli.model_floor(path), env=env, cwd=folder),
-        lambda: cli.timed([cli.PYTHON, "-c", LOAD, str(path)], env=env, cwd=folder),
-        warmup=False,
+    floor, floor_note = cli.model_floor(
+        runs, path, [cli.PYTHON, "-c", LOAD, str(path)], "the baseline", env=env, cwd=folder
     )
-    floor_ratio = spread(ratios(floor, theirs2, "ratio"))
     return Result(
         key="P5c",
         measure=f"storyboard check command, {shots} shots, 1 prompt in 8 with if/for",
@@ -51,13 +47,10 @@ def run(runs: int, quick: bool = False) -> Result:
         info={
             "load": [load_before, cli.load()],
             "file_bytes": path.stat().st_size,
-            "model_floor_s": [round(v, 4) for v in floor],
-            "model_floor_over_load": [round(v, 2) for v in floor_ratio],
+            **floor,
         },
         notes=[
             "fresh processes, bytecode compiled (bench/cli.py); the same file as P5",
-            f"the floor of a check that validates with the models (bench/cli.py MODEL_FLOOR: "
-            f"the baseline's load + Storyboard.model_validate, nothing else): "
-            f"{floor_ratio[0]:.2f}x the baseline ({floor_ratio[1]:.2f}..{floor_ratio[2]:.2f})",
+            floor_note,
         ],
     )

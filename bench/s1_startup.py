@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import cli
-from bench.harness import Result, paired, ratios, spread
+from bench.harness import Result, paired
 
 ONE_SHOT = (
     Path(__file__).resolve().parents[1] / "examples" / "seed" / "orbital-greenhouse-ballet.yaml"
@@ -27,13 +27,9 @@ def run(runs: int, quick: bool = False) -> Result:
         lambda: cli.timed([cli.PYTHON, "-c", "pass"], env=env),
     )
     # the floor under any check that validates with the models, against the same baseline
-    floor, theirs2 = paired(
-        runs,
-        lambda: cli.timed(cli.model_floor(ONE_SHOT), env=env),
-        lambda: cli.timed([cli.PYTHON, "-c", "pass"], env=env),
-        warmup=False,
+    floor, floor_note = cli.model_floor(
+        runs, ONE_SHOT, [cli.PYTHON, "-c", "pass"], "python -c pass", env=env
     )
-    floor_ratio = spread(ratios(floor, theirs2, "ratio"))
     return Result(
         key="S1",
         measure="storyboard check of a one-shot storyboard (start-up)",
@@ -47,13 +43,7 @@ def run(runs: int, quick: bool = False) -> Result:
         info={
             "load": [load_before, cli.load()],
             "file": ONE_SHOT.name,
-            "model_floor_s": [round(v, 4) for v in floor],
-            "model_floor_over_python": [round(v, 2) for v in floor_ratio],
+            **floor,
         },
-        notes=[
-            "fresh processes, bytecode compiled (bench/cli.py)",
-            f"the floor of a check that validates with the models (bench/cli.py MODEL_FLOOR: "
-            f"libyaml load + Storyboard.model_validate, nothing else): {floor_ratio[0]:.2f}x "
-            f"python -c pass ({floor_ratio[1]:.2f}..{floor_ratio[2]:.2f})",
-        ],
+        notes=["fresh processes, bytecode compiled (bench/cli.py)", floor_note],
     )
