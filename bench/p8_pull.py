@@ -46,9 +46,9 @@ def _distinct(spec: media.ClipSpec, folder: Path, count: int) -> list[Path]:
 
 def run(runs: int, quick: bool = False) -> Result:
     from storyboard.build.remote_sync import Want, lock_entries, playable, pull, with_lock
-    from storyboard.build.remote_transfer import parse_record, push_take, record_of
+    from storyboard.build.remote_transfer import push_take
     from storyboard.build.state.cache import Cache
-    from storyboard.build.state.lockfile import LockFile
+    from storyboard.build.state.lockfile import LockFile, locked_take
     from storyboard.build.state.workspace import Workspace
     from storyboard.remote.config import RemoteConfig
     from storyboard.remote.store import Store, cas_path
@@ -73,7 +73,7 @@ def run(runs: int, quick: bool = False) -> Result:
             entry = cache.put(NAMESPACE, key, [_into(workspace, clip, index)], results=[{}])
             asyncio.run(push_take(store, entry, take=f"t{index}", model="m"))
             # the lock file the build that paid for the take wrote (what the record holds)
-            lock.put(parse_record(record_of(entry, f"t{index}", "m"), NAMESPACE, key, "bench"))
+            lock.put(locked_take(entry, f"t{index}", "m"))
             wants.append(Want(NAMESPACE, key, f"t{index}"))
             paths.append(cas_path(entry.results[0].sha256))
             shas.append(entry.results[0].sha256)

@@ -66,7 +66,7 @@ from storyboard.backends.base import Backend, Job, Output, Segment, Upload
 from storyboard.backends.runware.redact import redact_url
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
-from storyboard.build.state.lockfile import LockedResult, LockedTake, LockFile
+from storyboard.build.state.lockfile import LockedTake, LockFile
 from storyboard.build.state.safe import Tree
 from storyboard.build.state.workspace import Workspace
 from storyboard.compiler.compile import Compiled, CompiledTake
@@ -559,22 +559,6 @@ def _definitive(exc: ProviderError) -> bool:
     if definitive is None:
         definitive = not getattr(exc, "may_be_running", True)
     return bool(definitive)
-
-
-def lock_entry(backend: str, compiled: CompiledTake, entry: CacheEntry) -> LockedTake:
-    """What the lock file records of a paid take's result (URLs redacted: the lock is
-    committed, and a result URL's query may be a token)."""
-    return LockedTake(
-        take=compiled.id,
-        key=entry.key,
-        backend=backend,
-        model=str(compiled.request.get("model")),
-        task_uuid=entry.task_uuid,
-        cost=entry.cost,
-        results=tuple(
-            LockedResult(r.video_uuid, _redacted(r.url), r.sha256, r.bytes) for r in entry.results
-        ),
-    )
 
 
 def _redacted(url: str | None) -> str | None:

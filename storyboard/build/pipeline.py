@@ -35,7 +35,7 @@ from storyboard.backends.factory import pricing_of
 from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, read_pending
-from storyboard.build.state.lockfile import LockFile
+from storyboard.build.state.lockfile import LockFile, locked_take
 from storyboard.build.state.safe import UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
@@ -368,7 +368,7 @@ def build(
     # libraries) and the backend's client (a TLS context for Runware), made from here on.
     import asyncio
 
-    from storyboard.build.execute import Execution, lock_entry
+    from storyboard.build.execute import Execution
 
     opening = getattr(backend, "open", None)
     if opening is not None:
@@ -415,7 +415,8 @@ def build(
             for take in prepared.compiled.takes:
                 outcome = outcomes.get(take.id)
                 if outcome is not None and outcome.entry is not None:
-                    lock.put(lock_entry(backend.namespace, take, outcome.entry))
+                    model = str(take.request.get("model"))
+                    lock.put(locked_take(outcome.entry, take.id, model, backend.namespace))
             lock.keep_takes(t.id for t in prepared.compiled.takes)
             lock.write()
         _write_records(prepared, outcomes, backend.namespace)

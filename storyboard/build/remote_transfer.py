@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from storyboard.backends.runware.redact import redact_url
 from storyboard.build.state.cache import Cache, CacheEntry
-from storyboard.build.state.lockfile import LockedResult, LockedTake, read_entry
+from storyboard.build.state.lockfile import LockedTake, locked_take, read_entry
 from storyboard.build.state.safe import Tree
 from storyboard.core.errors import BuildError
 from storyboard.remote.store import RemoteError, Store, cas_path, result_path
@@ -57,18 +56,8 @@ class Pushed:
 def record_of(entry: CacheEntry, take: str = "", model: str | None = None) -> bytes:
     """The remote's record of a cached take: the lock's entry, URLs redacted."""
     meta = entry.meta or {}
-    locked = LockedTake(
-        take=take or str(meta.get("take") or ""),
-        key=entry.key,
-        backend=entry.backend,
-        model=str(model or meta.get("model") or ""),
-        task_uuid=entry.task_uuid,
-        cost=entry.cost,
-        results=tuple(
-            LockedResult(r.video_uuid, redact_url(r.url) if r.url else None, r.sha256, r.bytes)
-            for r in entry.results
-        ),
-    )
+    take, model = take or str(meta.get("take") or ""), str(model or meta.get("model") or "")
+    locked = locked_take(entry, take, model)
     data = {"version": RECORD_VERSION, **locked.to_json()}
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 

@@ -32,11 +32,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from storyboard.backends.runware.redact import redact_url
 from storyboard.build.state.safe import Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
+
+if TYPE_CHECKING:
+    from storyboard.build.state.cache import CacheEntry
 
 LOCK_VERSION = 2
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -84,6 +88,27 @@ class LockedTake:
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.take, self.backend, self.key)
+
+
+def locked_take(entry: CacheEntry, take: str, model: str, backend: str | None = None) -> LockedTake:
+    """What the lock file records of a cached take, which is also the remote's record of it:
+    its key, provider UUIDs and cost, and each medium's sha256 and size, every URL redacted
+    (the lock is committed and the remote shared, and a result URL's query may be a token).
+    ``backend``: the namespace it is locked under (by default the cache entry's)."""
+    return LockedTake(
+        take=take,
+        key=entry.key,
+        backend=entry.backend if backend is None else backend,
+        model=model,
+        task_uuid=entry.task_uuid,
+        cost=entry.cost,
+        results=tuple(
+            LockedResult(
+                r.video_uuid, None if r.url is None else redact_url(r.url), r.sha256, r.bytes
+            )
+            for r in entry.results
+        ),
+    )
 
 
 @dataclass(frozen=True)
