@@ -79,6 +79,14 @@ def project(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
 
 
 @pytest.fixture
+def nas(tmp_path: Path) -> Path:
+    """An empty folder for a ``file://`` remote (a NAS share)."""
+    folder = tmp_path / "nas" / "films"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run ``storyboard ARGS`` in-process from ``cwd``; return status and output."""
 

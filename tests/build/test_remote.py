@@ -183,13 +183,6 @@ shots:
 """
 
 
-@pytest.fixture
-def nas(tmp_path: Path) -> Path:
-    folder = tmp_path / "nas" / "films"
-    folder.mkdir(parents=True)
-    return folder
-
-
 def test_a_build_with_nothing_to_do_never_asks_the_remote(
     project: Project, paid: EmulatorServer, nas: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

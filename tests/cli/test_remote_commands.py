@@ -29,13 +29,6 @@ Cli = Callable[..., CliResult]
 
 
 @pytest.fixture
-def nas(tmp_path: Path) -> Path:
-    folder = tmp_path / "nas" / "films"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
 def paid(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
     monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
     monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)

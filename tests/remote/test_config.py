@@ -24,13 +24,6 @@ Project = Callable[[dict[str, str | bytes]], Path]
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture
-def nas(tmp_path: Path) -> Path:
-    folder = tmp_path / "nas" / "films"
-    folder.mkdir(parents=True)
-    return folder
-
-
 def test_the_remote_comes_from_the_flag_then_the_environment_then_storyboard_toml(
     tmp_path: Path, nas: Path
 ) -> None:
