@@ -50,11 +50,13 @@ def compile_storyboard(
         InputError: every problem found, at its position; nothing is sent or written.
     """
     from storyboard.compiler.compile import compile_storyboard as compile_checked
+    from storyboard.core.memory import fewer_collections
 
-    # 1-3. load, validate, render prompts.
-    checked = check(path, project_root=project_root)
-    # 4-5. resolve takes and hand-offs, compile each take against the model's profile.
-    return compile_checked(checked)
+    with fewer_collections():
+        # 1-3. load, validate, render prompts.
+        checked = check(path, project_root=project_root)
+        # 4-5. resolve takes and hand-offs, compile each take against the model's profile.
+        return compile_checked(checked)
 
 
 def plan(

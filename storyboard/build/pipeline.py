@@ -45,6 +45,7 @@ from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
+from storyboard.core.memory import fewer_collections
 from storyboard.core.money import usd
 from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
@@ -195,13 +196,14 @@ def _compile_and_key(
     paid: bool,
 ) -> _Keyed:
     hashes = FileHashes()
-    # 1-3. load, validate, render prompts.
-    checked = validate_document(load_document(path, project_root=project_root))
-    # 4-5. resolve takes and compile their requests.
-    compiled = compile_storyboard(checked, file_hash=hashes)
-    # 6. key every take (what the cache, the lock and the last build know: see _plan).
-    drawn = backend_name.partition("@")[0] == "preview"  # it draws the lines of dialogue
-    keys, materials = keys_and_materials(compiled, file_hash=hashes, draws_lines=drawn)
+    with fewer_collections():
+        # 1-3. load, validate, render prompts.
+        checked = validate_document(load_document(path, project_root=project_root))
+        # 4-5. resolve takes and compile their requests.
+        compiled = compile_storyboard(checked, file_hash=hashes)
+        # 6. key every take (what the cache, the lock and the last build know: see _plan).
+        drawn = backend_name.partition("@")[0] == "preview"  # it draws the lines of dialogue
+        keys, materials = keys_and_materials(compiled, file_hash=hashes, draws_lines=drawn)
     with refusing():
         workspace = Workspace.for_storyboard(
             checked.document.path, checked.document.project_root, build_dir, backend=backend_name

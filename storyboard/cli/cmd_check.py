@@ -7,10 +7,8 @@ standard error as ``FILE:LINE:COL: warning: ...`` and never change the exit stat
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from storyboard.core.diagnostics import Diagnostic, printable
@@ -35,25 +33,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with _fewer_collections():
-        return _check(args)
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Python's cyclic garbage collector, run every 100,000 new objects instead of 700 while
-    the check runs: a check makes many objects that live until it ends (the document, its
-    positions, the takes), and each collection of the oldest generation walks all of them
-    (about 8% of a check of 2,000 shots). The garbage it leaves is freed at exit."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(100_000, *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-def _check(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.compiler.compile import dumps
 

@@ -1,0 +1,91 @@
+"""``fewer_collections``: the garbage collector's thresholds raised inside the block and given
+back after it, however blocks nest or overlap across threads, and when the block raises."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storyboard import api
+from storyboard.core.memory import COLLECT_EVERY, fewer_collections
+
+
+@pytest.fixture(autouse=True)
+def thresholds() -> Iterator[tuple[int, int, int]]:
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    yield gc.get_threshold()
+    gc.set_threshold(*before)
+
+
+def test_the_thresholds_are_raised_inside_and_given_back_after_even_on_an_error(
+    thresholds: tuple[int, int, int],
+) -> None:
+    with pytest.raises(RuntimeError), fewer_collections():
+        assert gc.get_threshold() == (COLLECT_EVERY, 10, 10)
+        with fewer_collections():  # nested: the outer block still holds
+            pass
+        assert gc.get_threshold() == (COLLECT_EVERY, 10, 10)
+        raise RuntimeError("the block fails")
+    assert gc.get_threshold() == thresholds
+
+
+def test_blocks_that_overlap_in_two_threads_give_back_the_thresholds_of_before(
+    thresholds: tuple[int, int, int],
+) -> None:
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with fewer_collections():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    with fewer_collections():
+        thread.start()
+        assert entered.wait(10)
+    # this thread's block ended first: the other's still holds
+    assert gc.get_threshold() == (COLLECT_EVERY, 10, 10)
+    leave.set()
+    thread.join(10)
+    assert gc.get_threshold() == thresholds
+
+
+FILM = "storyboard: 1\ntitle: T\nshots:\n  - {id: a, duration: 3, prompt: a quay}\n"
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[int, int, int]]:
+    """The thresholds in force each time ``owner.name`` is called."""
+    seen: list[tuple[int, int, int]] = []
+    real = getattr(owner, name)
+
+    def spying(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spying)
+    return seen
+
+
+@pytest.mark.parametrize("front", ["check", "build"])
+def test_the_front_of_the_pipeline_runs_with_fewer_collections_and_gives_them_back(
+    thresholds: tuple[int, int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, front: str
+) -> None:
+    from storyboard.build import pipeline
+
+    (tmp_path / ".storyboard").mkdir()
+    film = tmp_path / "film.yaml"
+    film.write_text(FILM)
+    if front == "check":
+        seen = _spy(monkeypatch, api, "check")
+        api.compile_storyboard(film)
+    else:
+        seen = _spy(monkeypatch, pipeline, "validate_document")
+        pipeline.prepare(film, backend_name="preview@0.25")
+    assert seen == [(COLLECT_EVERY, 10, 10)]
+    assert gc.get_threshold() == thresholds
