@@ -531,10 +531,13 @@ class _Layout:
         if credits is not None and credits.opening is not None:
             found.append(self.credits_card(credits.opening, "opening"))
         if self.cut.clips is None:
+            # the clip of each shot, as the language defines it: the shot, untrimmed. Made
+            # without Clip's own validator (the id was checked as the shot's, and there is
+            # nothing else to check), as copies of one: 1.4 us a shot, where model_construct
+            # takes 3.2 us and validation 1.0 us after 2 ms or more to build the validator
+            whole = Clip.model_construct(shot="")
             found += [
-                # the clip of each shot, as the language defines it: the shot, untrimmed (its
-                # id was checked as the shot's; Clip's validator has nothing else to check)
-                _Wanted(info, Clip.model_construct(shot=info.id), info.path, False)
+                _Wanted(info, whole.model_copy(update={"shot": info.id}), info.path, False)
                 for info in self.checked.shots
             ]
         for i, clip in enumerate(self.cut.clips or []):
