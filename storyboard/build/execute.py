@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from storyboard.backends.base import Backend, Job, Output, Segment, Upload
-from storyboard.backends.runware.redact import redact_url
+from storyboard.backends.runware.redact import redacted
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
 from storyboard.build.state.lockfile import LockedTake, LockFile
@@ -444,7 +444,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             results=[
                 {
                     "video_uuid": o.video_uuid,
-                    "url": _redacted(o.url),
+                    "url": redacted(o.url),
                     "cost": o.cost,
                     "seed": o.seed,
                 }
@@ -561,10 +561,6 @@ def _definitive(exc: ProviderError) -> bool:
     return bool(definitive)
 
 
-def _redacted(url: str | None) -> str | None:
-    return None if url is None else redact_url(url)
-
-
 def _segment(info: ShotInfo) -> Segment:
     """A shot for the backend: its prompt, length and lines (timed as the subtitles would be
     without detected speech)."""
@@ -677,7 +673,7 @@ async def _from_lock(
 
             if sha256_file(path) != result.sha256:
                 raise ProviderError(
-                    f"the locked result at {_redacted(result.url)} does not match the lock's sha256"
+                    f"the locked result at {redacted(result.url)} does not match the lock's sha256"
                 )
             why = await asyncio.to_thread(_usable, path, expected)
             if why is not None:  # locked as good by an earlier version: it never will be
@@ -696,7 +692,7 @@ async def _from_lock(
             results=[
                 {
                     "video_uuid": r.video_uuid,
-                    "url": _redacted(r.url),
+                    "url": redacted(r.url),
                     "cost": locked.cost if i == 0 else 0,
                 }
                 for i, r in enumerate(locked.results)

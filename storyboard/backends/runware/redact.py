@@ -30,6 +30,7 @@ __all__ = [
     "SecretFilter",
     "install_log_filter",
     "redact_url",
+    "redacted",
     "register_secret",
     "register_url_secrets",
     "scrub",
@@ -100,6 +101,11 @@ def redact_url(url: str) -> str:
         netloc = f"{REDACTED}@{netloc}"
     query = REDACTED if parts.query else ""
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def redacted(url: str | None) -> str | None:
+    """:func:`redact_url` of ``url``, or ``None`` when there is no URL."""
+    return None if url is None else redact_url(url)
 
 
 def strip_redaction(url: str) -> str:

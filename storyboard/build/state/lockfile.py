@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storyboard.backends.runware.redact import redact_url
+from storyboard.backends.runware.redact import redacted
 from storyboard.build.state.safe import Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
@@ -103,10 +103,7 @@ def locked_take(entry: CacheEntry, take: str, model: str, backend: str | None = 
         task_uuid=entry.task_uuid,
         cost=entry.cost,
         results=tuple(
-            LockedResult(
-                r.video_uuid, None if r.url is None else redact_url(r.url), r.sha256, r.bytes
-            )
-            for r in entry.results
+            LockedResult(r.video_uuid, redacted(r.url), r.sha256, r.bytes) for r in entry.results
         ),
     )
 
