@@ -65,6 +65,10 @@ STORYBOARD_KEYS = frozenset(top_level_keys(Storyboard))
 _INCLUDE_KEYS = "'include', 'vars' and 'elements'"
 
 _TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + k for k in ("str", "int", "float", "bool", "null"))
+_SEQ, _MAP, _MERGE, _TIMESTAMP, _BINARY = (
+    _TAG + k for k in ("seq", "map", "merge", "timestamp", "binary")
+)
 
 
 @dataclass(frozen=True)
@@ -496,6 +500,18 @@ class _LibyamlResolver(VersionedResolver):
         return self._rules
 
 
+def _tag(node: Node) -> str | None:
+    """``node.tag``, for less: a tag the resolver gave (no handle, and nothing ``%``-escaped
+    in it) is its suffix as it is; ruamel's ``tag`` makes the text again on every read."""
+    ctag = node.ctag
+    if ctag is None:
+        return None
+    suffix = ctag.suffix
+    if ctag.handle is None and isinstance(suffix, str) and "%" not in suffix:
+        return suffix
+    return node.tag
+
+
 class _Builder:
     """Builds plain values from a composed node graph, recording positions."""
 
@@ -524,7 +540,7 @@ class _Builder:
         if depth >= MAX_DEPTH:
             self.loader.error(self.pos(node), f"nesting deeper than {MAX_DEPTH} levels")
             return None
-        if node.tag not in (_TAG + "seq", _TAG + "map"):
+        if _tag(node) not in (_SEQ, _MAP):
             self.loader.error(self.pos(node), f"unsupported YAML tag '{_shown(node.tag)}'")
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
@@ -537,7 +553,7 @@ class _Builder:
         # YAML merge keys (`<<: *defaults`) first, so the explicit keys below override
         # both their values and their recorded positions.
         for key_node, value_node in node.value:
-            if key_node.tag != _TAG + "merge":
+            if _tag(key_node) != _MERGE:
                 continue
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             for source in sources:
@@ -551,7 +567,7 @@ class _Builder:
                 self.merges.pop()
         explicit: dict[str, Position] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if _tag(key_node) == _MERGE:
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.loader.error(self.pos(key_node), "a key must be plain text")
@@ -604,22 +620,24 @@ class _Builder:
             return value
 
     def scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag
+        tag = _tag(node)
         value: str = node.value
         try:
-            if tag == _TAG + "str":
+            if tag == _STR:
                 if self.escapes and node.style == '"':
                     return self.surrogates(node, value)
                 return value
-            if tag == _TAG + "int":
+            if tag == _INT:
+                if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+                    return int(value)  # what ruamel reads it as, in either YAML version
                 return self.loader._scalars.construct_yaml_int(node)
-            if tag == _TAG + "float":
+            if tag == _FLOAT:
                 return self.loader._scalars.construct_yaml_float(node)
-            if tag == _TAG + "bool":
+            if tag == _BOOL:
                 return self.loader._scalars.construct_yaml_bool(node)
-            if tag == _TAG + "null":
+            if tag == _NULL:
                 return None
-            if tag in (_TAG + "timestamp", _TAG + "binary"):
+            if tag in (_TIMESTAMP, _BINARY):
                 return value  # dates and the like are text to a storyboard
         except (ValueError, YAMLError):
             kind = str(tag).rsplit(":", 1)[-1]

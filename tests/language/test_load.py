@@ -172,3 +172,22 @@ def test_scalars_resolve_as_plain_libyaml_resolves_them(directive: str) -> None:
         ours = [v.tag for _, v in cached.compose(text).value]
         theirs = [v.tag for _, v in YAML(typ="safe", pure=False).compose(text).value]
         assert ours == theirs
+
+
+NUMBERS = ["0", "7", "-3", "+5", "0123", "1_000", "0o14", "0x1F", "0b101", "3.5", "1e3"]
+NUMBERS += ["12345678901234567890", "٣", "!!str 5", "!!int '7'", "!<tag:yaml.org,2002:str> 5"]
+NUMBERS += ["!<tag:yaml.org,2002:st%72> 5", "!!float 2", "'12'", "!!int ٣", "!!null ''"]
+
+
+@pytest.mark.parametrize("directive", ["", "%YAML 1.1\n---\n"])
+def test_values_are_what_ruamel_loads(project: Project, directive: str) -> None:
+    """The values built from the composed nodes (tags read without ruamel's ``tag``, plain
+    decimal integers without its constructor) are what ruamel's own safe load makes."""
+    from ruamel.yaml import YAML
+
+    text = "storyboard: 1\nvars:\n" + "".join(f"  k{i}: {v}\n" for i, v in enumerate(NUMBERS))
+    root = project({"film.yaml": directive + text})
+    ours = load_document(root / "film.yaml").data["vars"]
+    theirs = YAML(typ="safe", pure=False).load(directive + text)["vars"]
+    assert ours == theirs
+    assert [type(v) for v in ours.values()] == [type(v) for v in theirs.values()]
