@@ -669,8 +669,8 @@ class PromptRenderer:
         """
         self._dialogue = dialogue
         self._env.dialogue_used = False
-        if "{" not in source:  # no Jinja syntax at all: nothing to do
-            return source.strip()
+        if "{" not in source and "\r" not in source:  # no Jinja syntax: nothing to do
+            return source.strip()  # (Jinja would make a "\r" line break "\n")
         quick = self._substitute(source, shot)  # bounded by the prompt and the values it names
         if quick is not None:
             return quick.strip()
@@ -847,16 +847,20 @@ class _Texts:
             SecurityError: it is too long to compile.
         """
         env.check_length(source)
+        # The lexer's raw tokens (whitespace inside tags included): turning them into the
+        # parser's tokens costs as much again, and two prompts with the same raw tokens have
+        # the same parser's tokens. Literal text is the same in both: line breaks are made
+        # "\n" as the environment writes them (its newline_sequence), whitespace control
+        # is applied, and empty text is left out.
         try:
             key: list[Any] = []
             data: list[str] = []
-            for token in env.lexer.tokenize(source):
-                if token.type == "data":
-                    key.append((token.lineno, _TEXT if token.value else ""))
-                    if token.value:
-                        data.append(token.value)
+            for lineno, kind, value in env.lexer.tokeniter(source, None):
+                if kind == "data":
+                    key.append((lineno, _TEXT))
+                    data.append(value)
                 else:
-                    key.append((token.lineno, token.type, token.value))
+                    key.append((lineno, kind, value))
         except TemplateSyntaxError:
             return None
         return cls(tuple(key), tuple(data))

@@ -104,9 +104,10 @@ PIECES = st.sampled_from(
         "{% if n %}", "{% if not n %}", "{% else %}", "{% endif %}", "{% for c in cast %}",
         "{% endfor %}", "{{ c }}", "{{ look }}", "{%- if n -%}", "{% raw %}{{ x }}{% endraw %}",
         "{# note #}", "{{ loop.index }}", "{% set t = look %}", "{{ t }}", "\n", " ",
+        "{{- look -}}", "{{look}}", "{%- endif %}", "{{ 'a\\nb' }}",
     ]
 )  # fmt: skip
-TEXT = st.text(alphabet="ab \n<>", max_size=6)
+TEXT = st.text(alphabet="ab \n\r<>", max_size=6)
 
 
 @settings(
