@@ -29,3 +29,19 @@ def namespace(name: str, *, preview_scale: float = 1.0, base_url: str | None = N
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"runware@{parts.hostname or url}:{port}"
+
+
+def endpoint_form(url: str) -> str:
+    """What two endpoints of a journal are compared by: the URL with its scheme and host in
+    lower case, the default port written out and no trailing ``/``. ``http://Host/v1/`` and
+    ``http://host:80/v1`` are one endpoint (a task sent to one is resumed at the other);
+    ``/v1`` and ``/v2`` are two. A text that is no URL is compared as it is."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return url
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        return url
+    return f"{scheme}://{parts.hostname or ''}:{port}{parts.path.rstrip('/')}"

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
+from storyboard.backends.namespaces import endpoint_form
 from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
-from storyboard.build.state.journal import Journal, read_pending
+from storyboard.build.state.journal import Journal, Pending, read_pending
 from storyboard.build.state.lockfile import LockFile, locked_take
 from storyboard.build.state.safe import UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
@@ -261,6 +262,9 @@ def _plan(
             return Standing("shared", f"the same request as {making[key]}, made once")
         making[key] = take.id
         pending = sent.get(key)
+        if pending is not None and not pending.unsent and _elsewhere(pending, pricing):
+            reason = ELSEWHERE.format(endpoint=pending.endpoint)
+            return Standing("resume", reason, accepted=pending.accepted)
         if pending is not None and pending.accepted:
             return Standing("resume", RESUME_ACCEPTED, accepted=True)
         if pending is not None and pending.unsent:
@@ -298,6 +302,17 @@ RESUME_ACCEPTED = (
 )
 UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
 NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"
+ELSEWHERE = (
+    "a build stopped after sending it to {endpoint}: only a build at that endpoint resumes it "
+    "(this one refuses to send it again)"
+)
+
+
+def _elsewhere(pending: Pending, pricing: Pricing) -> bool:
+    """Whether ``pending`` was sent to another endpoint than the plan's backend's (a plan
+    made for a namespace alone knows no endpoint: then no)."""
+    at = endpoint_form(pending.endpoint)
+    return bool(pricing.endpoint) and at != endpoint_form(pricing.endpoint)
 
 
 def _check_selection(plan: Plan, selected: set[str], select: Sequence[str]) -> None:
@@ -396,6 +411,8 @@ def build(
                 workspace.journal, backend=backend.namespace, endpoint=backend.endpoint,
                 tree=workspace.tree, staging=workspace.tmp, hint=_doctor_hint(workspace),
             )  # fmt: skip
+            # a request pending at another endpoint of this server: not sent anew here
+            journal.refuse_elsewhere([i.key for i in plan.items if i.status in PAYABLE])
             workspace.out.remove(UNCHANGED)  # this build may change things
             older = workspace.outputs.older_layout()
         if older:

@@ -37,9 +37,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from storyboard.backends.namespaces import endpoint_form
 from storyboard.build.state.safe import Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
-from storyboard.core.errors import InputError
+from storyboard.core.errors import BuildError, InputError
 from storyboard.core.files import disk_error, write_all
 
 EVENTS = ("submit", "accepted", "unsent", "done", "failed")
@@ -57,6 +58,8 @@ class Pending:
     task_uuid: str
     take: str
     state: State = "submitted"
+    endpoint: str = ""
+    """The URL it was sent to (redacted), as the journal names it."""
 
     @property
     def accepted(self) -> bool:
@@ -171,17 +174,21 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 def pending_of(
     records: list[tuple[int, dict[str, Any]]], *, backend: str, endpoint: str | None = None
 ) -> dict[str, Pending]:
-    """The requests of ``backend`` (at ``endpoint``, if given) with no outcome, by key."""
+    """The requests of ``backend`` (at ``endpoint``, if given: the same endpoint by
+    :func:`~storyboard.backends.namespaces.endpoint_form`) with no outcome, by key."""
+    wanted = endpoint_form(endpoint) if endpoint is not None else None
     pending: dict[str, Pending] = {}
     for _, event in records:
         if event.get("backend") != backend:
             continue
-        if endpoint is not None and event.get("endpoint") != endpoint:
+        at = str(event.get("endpoint", ""))
+        if wanted is not None and endpoint_form(at) != wanted:
             continue
         key = str(event["key"])
         kind = event["event"]
         if kind == "submit":
-            pending[key] = Pending(key, str(event["task_uuid"]), str(event.get("take", "?")))
+            take = str(event.get("take", "?"))
+            pending[key] = Pending(key, str(event["task_uuid"]), take, endpoint=at)
             continue
         found = pending.get(key)
         if found is None or found.task_uuid != event.get("task_uuid"):
@@ -257,6 +264,34 @@ class Journal:
         self.staging = staging
         records = read_records(path, tree=self.tree, hint=hint)
         self._pending = pending_of(records, backend=backend, endpoint=endpoint)
+        self.elsewhere = {
+            key: found
+            for key, found in pending_of(records, backend=backend).items()
+            if key not in self._pending and not found.unsent
+        }
+        """The requests of this backend's namespace pending at another endpoint (another
+        path on the same server), by key: this build cannot resume them there, and must not
+        send them anew (see :meth:`refuse_elsewhere`). An unsent one was never sent: it may
+        be sent again here."""
+
+    def refuse_elsewhere(self, keys: list[str]) -> None:
+        """Refuse to go on if a request for one of ``keys`` is pending at another endpoint.
+
+        Raises:
+            BuildError: naming the takes and the endpoint: sending them here could pay for a
+                result the other endpoint already made.
+        """
+        stranded = [self.elsewhere[k] for k in dict.fromkeys(keys) if k in self.elsewhere]
+        if not stranded:
+            return
+        takes = ", ".join(f"'{p.take}'" for p in stranded)
+        where = sorted({p.endpoint or "an unnamed endpoint" for p in stranded})
+        raise BuildError(
+            f"take {takes}: a request is pending at {' and '.join(where)}, which this build "
+            f"(at {self.endpoint}) cannot resume; build with RUNWARE_BASE_URL set to it to "
+            "resume without paying again, or `storyboard doctor` to see the journal; "
+            "nothing was sent"
+        )
 
     def pending(self, key: str) -> Pending | None:
         """The request already sent for ``key`` with no outcome yet, if any."""
@@ -308,7 +343,12 @@ class Journal:
             return
         keep: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
         for _, event in records:
-            scope = (event.get("backend"), event.get("endpoint"), event.get("key"))
+            at = event.get("endpoint")
+            scope = (
+                event.get("backend"),
+                endpoint_form(at) if isinstance(at, str) else at,
+                event.get("key"),
+            )
             if event["event"] == "submit":
                 keep[scope] = [event]
             elif scope in keep and keep[scope][0].get("task_uuid") == event.get("task_uuid"):
