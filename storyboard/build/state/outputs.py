@@ -12,8 +12,12 @@ written, so a killed build leaves nothing of its own unlisted). Storyboard write
 folder that is missing (it makes it), empty, or marked as this storyboard's, or one an older
 storyboard made (its ``build.json`` names this storyboard: it is adopted and marked). Any other
 folder, a folder marked for another storyboard, and a file there that storyboard did not write
-are refused with a message saying what to do. Temporary files go in one subfolder,
-``.storyboard-tmp/``, which the next build empties.
+are refused with a message saying what to do. Adopting an older storyboard's folder lists every
+regular file and real subfolder already in it as storyboard's (what the older storyboard left
+is taken as its own; a symlink or other special file is not listed): from then on the folder is
+checked as any other, and a file put there later is refused, never overwritten. A marker that
+says ``"adopted": "legacy"`` records only that history; it exempts nothing. Temporary files go
+in one subfolder, ``.storyboard-tmp/``, which the next build empties.
 
 Where a build folder may be: strictly inside the project, never the project folder itself,
 never in ``.git`` or ``.storyboard``, never a folder that holds the storyboard.
@@ -272,9 +276,38 @@ class BuildFolder:
             adopted=None if state == "missing" else state,
             folders={STAGING},
         )
+        if state == "legacy":
+            self._adopt(manifest)
         self._manifest = manifest
         self._save()
         return manifest
+
+    def _adopt(self, manifest: Manifest) -> None:
+        """List what an older storyboard left in the folder as storyboard's: every regular
+        file (recursively, links never followed) in ``files``, every real subfolder in
+        ``folders``; the marker, its temporary file and the staging folder are storyboard's
+        bookkeeping, and a symlink or other special file stays unlisted (a build refuses to
+        write there, ``clean`` leaves it)."""
+        bookkeeping = {MARKER, sibling_tmp(MARKER), STAGING}
+        pending = [""]
+        while pending:
+            prefix = pending.pop()
+            for entry, is_dir in self.tree.names(self.path / prefix if prefix else self.path):
+                if not prefix and entry in bookkeeping:
+                    continue
+                name = f"{prefix}/{entry}" if prefix else entry
+                try:
+                    name.encode("utf-8")  # a name the marker can hold as it is
+                    _checked(name, folder=is_dir)
+                except (ValueError, UnicodeEncodeError):
+                    continue
+                if is_dir:
+                    manifest.folders.add(name)
+                    pending.append(name)
+                    continue
+                found = self.tree.lstat(self.path / name)
+                if found is not None and stat.S_ISREG(found.st_mode):
+                    manifest.files.add(name)
 
     def own(self, names: Iterable[str]) -> None:
         """List ``names`` (paths inside the folder, ``/``-separated) as storyboard's, before
@@ -294,7 +327,8 @@ class BuildFolder:
                 sub = "/".join(parts[:depth])
                 if sub not in manifest.folders and self.tree.lstat(self.path / sub) is None:
                     manifest.folders.add(sub)
-            if manifest.adopted != "legacy" and self.tree.lstat(self.path / name) is not None:
+            # in every folder, adopted ones too: what was there at adoption is listed already
+            if self.tree.lstat(self.path / name) is not None:
                 raise UnsafePath(
                     self.path / name,
                     "is in the build folder but was not written by storyboard, which does not "
