@@ -22,14 +22,22 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
+    from storyboard.cli.cmd_deps import output_tree
     from storyboard.compiler.compile import dumps
 
     compiled = api.compile_storyboard(args.file)
     if args.output:
         folder = Path(args.output)
-        folder.mkdir(parents=True, exist_ok=True)
-        for take in compiled.takes:
-            (folder / f"{take.id}.json").write_text(dumps(take.to_json()), encoding="utf-8")
+        tree = output_tree(folder)
+        files = [(folder / f"{take.id}.json", take) for take in compiled.takes]
+        # a symlink (or a folder) at DIR, on the way or at a file: refused (UnsafePath,
+        # exit 1) before anything is written; each file is then written whole, never followed
+        tree.check(folder, folder=True)
+        for path, _ in files:
+            tree.check(path, folder=False)
+        tree.makedirs(folder)
+        for path, take in files:
+            tree.write_atomic(path, dumps(take.to_json()).encode("utf-8"))
         print(f"wrote {len(compiled.takes)} request(s) to {folder}", file=sys.stderr)
     if args.json or not args.output:
         if args.json:

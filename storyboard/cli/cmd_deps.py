@@ -6,7 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storyboard.build.state.safe import Tree
 
 
 def register(sub: Any) -> None:
@@ -30,6 +33,18 @@ def register(sub: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def output_tree(path: str | os.PathLike[str]) -> Tree:
+    """The tree an output the user named (``-o``) is written in: the current folder when
+    ``path`` lies inside it, so that no folder on the way there may be a symlink (a committed
+    ``build -> ~``); else the nearest existing folder above ``path``, for an output chosen
+    outside (``-o /tmp/film.d``). Either way the output itself, its temporary and any folder
+    below that root are never followed (:meth:`Tree.write_atomic`)."""
+    from storyboard.build.state.safe import Tree
+
+    here = Tree.at(Path.cwd())
+    return here if here.contains(path) and here.parts(path) else Tree.around(path)
+
+
 def run(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.backends.factory import resolve_name
@@ -43,10 +58,8 @@ def run(args: argparse.Namespace) -> int:
     target = args.target or os.path.relpath(film.absolute(), base)
     text = render_depfile(target, dependencies(checked), base)
     if args.output:
-        out = Path(args.output)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        # whole, and never through a symlink: raises UnsafePath (exit 1), writes nothing then
+        output_tree(args.output).write_atomic(args.output, text.encode("utf-8"))
     else:
         sys.stdout.write(text)
     return 0
