@@ -14,6 +14,11 @@ provider:
 - :meth:`settle`: waits for the pushes before the build reports; a push that failed leaves
   its take queued, for ``storyboard push``, and is a warning: it never fails a film.
 
+A file of the queue or of the refused list that cannot be read (cut short, not JSON) is never
+taken as none and never deleted (:class:`Unreadable`): ``storyboard push`` names it and exits 1
+unless the remote holds the take its file name says; the plan does not count on the remote's
+copy of that take, and says so once.
+
 A remote that cannot be reached, refuses the credentials or has no bucket is said once, in
 one line, and not asked again in this build: the build goes on as the plan says.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,12 +76,63 @@ class Queued:
         return f"{result_path(self.namespace, self.key).split('/')[1]}.{self.key}.json"
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A file of a queue that cannot be read as a :class:`Queued` (cut short, not JSON, naming
+    another take than its name says). Never taken as nothing to do, never deleted: whoever
+    reads the queue says so, and leaves it in place with its bytes."""
+
+    path: Path
+    why: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def folder(self) -> str | None:
+        """The remote's folder of its take's namespace, as its file name says (``Queued.name``:
+        ``FOLDER.KEY.json``), or ``None`` when the name is not one storyboard writes."""
+        return self._parts()[0]
+
+    @property
+    def key(self) -> str | None:
+        """The take key its file name says, or ``None``."""
+        return self._parts()[1]
+
+    @property
+    def record(self) -> str | None:
+        """Where the remote keeps the record of the take its file name says, or ``None``."""
+        folder, key = self._parts()
+        return None if folder is None or key is None else f"results/{folder}/{key}.json"
+
+    def where(self, root: Path) -> str:
+        """Its path, from the project folder ``root`` when it is inside."""
+        try:
+            return str(self.path.relative_to(root))
+        except ValueError:
+            return str(self.path)
+
+    def _parts(self) -> tuple[str | None, str | None]:
+        folder, _, key = self.name.removesuffix(".json").rpartition(".")
+        if re.fullmatch(r"(?!\.+$)[A-Za-z0-9._-]+", folder) and re.fullmatch(r"[0-9a-f]{64}", key):
+            return folder, key
+        return None, None
+
+
+def folder_of(namespace: str) -> str:
+    """The remote's (and the queue's file names') folder of ``namespace``."""
+    return result_path(namespace, "0" * 64).split("/")[1]
+
+
 class Queue:
     """The takes a build stored that the remote may not hold yet, one file each."""
 
     def __init__(self, workspace: Workspace, folder: str = "queue") -> None:
         self.workspace = workspace
         self.folder = workspace.state / "remote" / folder
+        self.unreadable: list[Unreadable] = []
+        """The files :meth:`items` could not read, at its last call (see :meth:`read`)."""
 
     def add(self, item: Queued) -> None:
         data = json.dumps(item.__dict__, sort_keys=True).encode()
@@ -85,20 +142,64 @@ class Queue:
         self.workspace.tree.unlink(self.folder / item.name)
 
     def items(self) -> list[Queued]:
-        found = []
+        """The entries that can be read; those that cannot are in :attr:`unreadable` after
+        (a caller that acts on the queue says them: see :meth:`read`)."""
+        found, self.unreadable = self.read()
+        return found
+
+    def read(self) -> tuple[list[Queued], list[Unreadable]]:
+        """Every ``*.json`` file of the folder: as an entry, or as one that cannot be read.
+
+        A file that cannot be read is not an empty queue: it names (by its file name, at
+        best) a take that may not be on the remote. It is returned, never skipped or removed.
+
+        Raises:
+            OSError, BuildError: the folder itself cannot be listed.
+        """
+        found: list[Queued] = []
+        unreadable: list[Unreadable] = []
         tree = self.workspace.tree
         for name, is_dir in tree.names(self.folder):
             if is_dir or not name.endswith(".json"):
                 continue
+            path = self.folder / name
             try:
-                raw = json.loads(tree.read_bytes(self.folder / name) or b"")
-                item = Queued(**{k: raw.get(k) for k in ("namespace", "key", "take", "model",
-                                                         "upload")})  # fmt: skip
-                if item.name == name:
-                    found.append(item)
-            except (OSError, ValueError, TypeError, AttributeError, BuildError):
-                continue  # not one of ours: left alone
-        return found
+                data = tree.read_bytes(path)
+            except (OSError, BuildError) as exc:
+                unreadable.append(Unreadable(path, f"cannot be opened: {exc}"))
+                continue
+            if data is None:
+                continue  # removed since the listing: nothing is left to push
+            item = _entry(data, name)
+            if isinstance(item, str):
+                unreadable.append(Unreadable(path, item))
+            else:
+                found.append(item)
+        return found, unreadable
+
+
+def _entry(data: bytes, name: str) -> Queued | str:
+    """The entry the file ``name`` holds, or why it holds none."""
+    try:
+        raw = json.loads(data)
+    except ValueError as exc:
+        return f"not JSON, cut short or altered: {exc}"
+    if not isinstance(raw, dict):
+        return f"not a queue entry: a JSON {type(raw).__name__}"
+    namespace, key, take, model, upload = (
+        raw.get(k) for k in ("namespace", "key", "take", "model", "upload")
+    )
+    if not (isinstance(namespace, str) and isinstance(key, str)) or not all(
+        v is None or isinstance(v, str) for v in (take, model, upload)
+    ):
+        return "not a queue entry: a field is missing or not a string"
+    item = Queued(namespace, key, take or "", model, upload)
+    try:
+        if item.name != name:
+            return f"its content names another take ({item.name})"
+    except BuildError as exc:
+        return f"not a queue entry: {exc}"
+    return item
 
 
 @dataclass
@@ -117,6 +218,8 @@ class RemoteSession:
     pushed: list[str] = field(default_factory=list)
     queued: list[str] = field(default_factory=list)
     _pushes: list[asyncio.Task[None]] = field(default_factory=list)
+    _told: set[Path] = field(default_factory=set)
+    """The unreadable files of the refused list already said."""
 
     @classmethod
     def open(
@@ -149,6 +252,12 @@ class RemoteSession:
         if not keys or self.down is not None:
             return set()
         try:
+            refused = self._refused(namespace)
+        except (OSError, BuildError) as exc:
+            where = self.refused.folder.relative_to(self.workspace.project_root)
+            self.emit(Note("", f"remote: {where} cannot be read ({exc}): planned without it"))
+            return set()
+        try:
             await self.store.probe()
         except RemoteError as exc:
             self._fail(exc)
@@ -166,9 +275,36 @@ class RemoteSession:
             if self.down is None:
                 self.emit(Note("", f"remote: {error}; {len(failed)} look-ups failed"))
         held = {k for k, a in zip(keys, answers, strict=True) if a is True}
-        held -= {q.key for q in self.refused.items() if q.namespace == namespace}
+        held -= refused
         self.held |= {(namespace, k) for k in held}
         return held
+
+    def _refused(self, namespace: str) -> set[str]:
+        """The keys of ``namespace`` whose remote copy was refused: a file of the list that
+        cannot be read refuses the take its name says (said once, left in place).
+
+        Raises:
+            OSError, BuildError: the list's folder cannot be listed.
+        """
+        entries, unreadable = self.refused.read()
+        keys = {q.key for q in entries if q.namespace == namespace}
+        folder = folder_of(namespace)
+        for bad in unreadable:
+            if bad.key is not None and bad.folder == folder:
+                keys.add(bad.key)
+            if bad.path in self._told:
+                continue
+            self._told.add(bad.path)
+            then = (
+                f"the remote's copy of take {bad.key[:12]}... is not counted on"
+                if bad.key is not None
+                else "its name names no take"
+            )
+            where = bad.where(self.workspace.project_root)
+            self.emit(
+                Note("", f"remote: {where} cannot be read ({bad.why}): {then}; left in place")
+            )
+        return keys
 
     def holds(self, namespace: str, key: str) -> bool:
         return (namespace, key) in self.held
