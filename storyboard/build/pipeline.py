@@ -43,7 +43,7 @@ from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard
 from storyboard.compiler.keys import keys_and_materials, why_stale
 from storyboard.compiler.plan import PAYABLE, Plan, Pricing, Standing, make_plan
 from storyboard.compiler.select import select_takes
-from storyboard.core.diagnostics import Diagnostic, display_path
+from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
 from storyboard.core.memory import fewer_collections
@@ -589,17 +589,47 @@ def _lock(workspace: Workspace) -> LockFile:
 
 
 def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any]]:
-    """The last build's key material of each take (only for saying why a take is stale: one
-    that cannot be read is no record)."""
+    """The last build's key material of each take, by take id: what says why a take is
+    stale, and, on a backend without a lock file (the preview), what a kept take keeps.
+
+    A file that cannot be read is an error, never no records: a kept take would be made
+    again from its current request, and the next build would write over what it kept.
+
+    Raises:
+        InputError: at the damaged place, with the repair ``storyboard doctor`` offers;
+            nothing was sent.
+    """
+    path = workspace.records(backend)
+    shown = display_path(path)
+    hint = _doctor_hint(workspace)
     try:
-        data = json.loads(workspace.tree.read_text(workspace.records(backend)) or "{}")
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        text = workspace.tree.read_text(path)
+    except UnicodeDecodeError as exc:
+        raise InputError.at(Position(shown), f"{shown} is not UTF-8 text ({exc}); {hint}") from None
+    except OSError as exc:
+        raise InputError.at(Position(shown), f"cannot read {shown}: {exc}; {hint}") from None
+    if text is None:
         return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError.at(
+            Position(shown, exc.lineno, exc.colno),
+            f"{shown} is not the records storyboard wrote: {exc.msg}; {hint}",
+        ) from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError.at(
+            Position(shown),
+            f"{shown} is not the records storyboard wrote (not an object of objects); {hint}",
+        )
+    return data
 
 
 def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: str) -> None:
-    records = _read_records(prepared.workspace, backend)
+    try:
+        records = _read_records(prepared.workspace, backend)
+    except InputError:  # damaged during this build, which may have paid: what the plan read
+        records = dict(prepared.records)
     for take_id, outcome in outcomes.items():
         if outcome.entry is None:
             continue
