@@ -15,6 +15,7 @@ from storyboard.backends.preview import PreviewBackend
 from storyboard.build.pipeline import UNCHANGED, BuildResult, build
 from storyboard.build.state.cache import Cache
 from storyboard.core.events import Event, TakeCached
+from storyboard.media.probe import probe
 from tests.build.test_build import FILM
 from tests.conftest import tiny_jpeg
 
@@ -84,8 +85,19 @@ def test_the_same_build_again_does_nothing(film: Path, monkeypatch: pytest.Monke
     "change",
     ["storyboard", "film removed", "take replaced", "cache damaged", "other scale", "stray file"],
 )
-def test_anything_changed_runs_the_build(film: Path, change: str) -> None:
-    done(film)
+def test_anything_changed_runs_the_build(
+    film: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = done(film)
+    noted = note.stat().st_mtime_ns
+    lookups: list[str] = []
+    get = Cache.get
+
+    def counted(self: Cache, namespace: str, key: str, **kwargs: Any) -> Any:
+        lookups.append(key)
+        return get(self, namespace, key, **kwargs)
+
+    monkeypatch.setattr(Cache, "get", counted)
     scale = 1 / 12
     folder = build_dir(film)
     if change == "storyboard":
@@ -110,12 +122,17 @@ def test_anything_changed_runs_the_build(film: Path, change: str) -> None:
     result = build(film, backend=preview(), film_scale=scale)
     assert result.ok
     assert (folder / "film.mp4").is_file()
+    # it ran in full: every take looked up in the cache (a build that skips does none)
+    assert set(lookups) >= set(result.prepared.keys.values())
+    if change == "other scale":  # and the film was cut again at the new scale
+        assert probe(folder / "film.mp4").width == 1920 // 6
     if change == "cache damaged":  # the damaged take is found and made again: no note
         assert "generated" in {o.status for o in result.outcomes.values()}
         assert not (folder / UNCHANGED).exists()
         return
     assert {o.status for o in result.outcomes.values()} == {"cached"}
     assert (folder / UNCHANGED).is_file()  # all done again: a new note
+    assert (folder / UNCHANGED).stat().st_mtime_ns != noted
     entry = result.outcomes["c"].entry
     assert entry is not None and os.path.samefile(folder / "takes" / "c.mp4", entry.path(0))
 

@@ -130,14 +130,15 @@ def _write(folder: Path, files: dict[str, str | bytes]) -> None:
 
 
 def _pending(root: Path) -> int:
-    """Requests the journal still holds as sent without an outcome."""
+    """Requests the journal still holds as sent without an outcome: a ``submit`` closed only
+    by a ``done`` or ``failed`` of its task (``accepted`` and ``unsent`` leave it pending)."""
     open_: dict[str, str] = {}
     journal = root / ".storyboard" / "journal" / "film.jsonl"
     for line in journal.read_text(encoding="utf-8").splitlines() if journal.exists() else []:
         event = json.loads(line)
         if event["event"] == "submit":
             open_[event["key"]] = event["task_uuid"]
-        elif open_.get(event["key"]) == event["task_uuid"]:
+        elif event["event"] in ("done", "failed") and open_.get(event["key"]) == event["task_uuid"]:
             del open_[event["key"]]
     return len(open_)
 
