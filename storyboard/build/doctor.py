@@ -16,8 +16,10 @@ under the project lock, it repairs what can be repaired without losing a paid re
   provider it was paid for, and the next build will pay for the take again.
 
 Everything else is only reported, with what to do: a damaged lock entry the cache cannot
-restore (restore it from git, or delete its line and pay for the take again), a symlink in
-the state or the build folder, a build folder storyboard did not make. The storyboard itself
+restore (restore it from git, or delete its line and pay for the take again), a lock file or
+a journal that is not UTF-8 text (left as it is, to be mended by hand: the line with the byte
+that cannot be read may hold a paid result or a paid request's task UUID), a symlink in the
+state or the build folder, a build folder storyboard did not make. The storyboard itself
 need not be valid.
 """
 
@@ -33,7 +35,7 @@ from pathlib import Path
 from storyboard.build.state import journal as journal_file
 from storyboard.build.state import lockfile
 from storyboard.build.state.cache import Cache
-from storyboard.build.state.safe import UnsafePath
+from storyboard.build.state.safe import NotText, UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
@@ -130,18 +132,36 @@ def _reported(found: Examination) -> Iterator[None]:
         found.add(None, str(exc))
 
 
-def _read(workspace: Workspace, path: Path, found: Examination) -> str | None:
-    """The text of a state file, ``None`` when it is missing or refused (reported)."""
+def _read(
+    workspace: Workspace, path: Path, found: Examination, kind: str = "", by_hand: str = ""
+) -> str | None:
+    """The text of a state file, ``None`` when it is missing, refused or not UTF-8 text
+    (reported). One that is not text is never repaired (a line storyboard cannot read may
+    hold a paid task's UUID): the finding names ``kind`` (``the journal``) and its first byte
+    that cannot be read, and says ``by_hand`` (``{line}``: that line's number)."""
     try:
         return workspace.tree.read_text(path)
     except UnsafePath as exc:
         found.add(None, str(exc))
         return None
+    except NotText as exc:
+        more = exc.bad_lines - 1
+        also = f"; {more} more line{'s have' if more > 1 else ' has'} such bytes" if more else ""
+        mend = by_hand.replace("{line}", str(exc.line)) or f"mend line {exc.line} by hand"
+        found.add(
+            Position(display_path(path), exc.line, exc.col),
+            f"{kind or 'the file'} is {exc.what}{also}; --fix leaves it as it is: {mend}",
+        )
+        return None
 
 
 def _check_lock(workspace: Workspace, found: Examination, *, fix: bool) -> None:
     path = workspace.lockfile
-    text = _read(workspace, path, found)
+    text = _read(
+        workspace, path, found, "the lock file",
+        "mend line {line} by hand (it may hold a paid result), or restore the file from git "
+        f"(git log -p {path.name})",
+    )  # fmt: skip
     if text is None:
         return
     name = workspace.storyboard.name
@@ -208,7 +228,11 @@ def _restorer(cache: Cache) -> Callable[[str, str, str], lockfile.LockedTake | N
 
 def _check_journal(workspace: Workspace, found: Examination, *, fix: bool) -> None:
     path = workspace.journal
-    text = _read(workspace, path, found)
+    text = _read(
+        workspace, path, found, "the journal",
+        "mend line {line} by hand, keeping its task_uuid (it may record a request that was "
+        "paid for, which only that UUID resumes without paying again)",
+    )  # fmt: skip
     if text is None:
         return
     records, problems = journal_file.parse(text)

@@ -24,7 +24,9 @@ crash mid-write, or a file truncated) is recovered when its task UUID survived, 
 when it was a ``done`` or ``failed`` (the request stays pending: asking again under its UUID
 never pays twice). Anything else, a ``submit`` whose UUID is lost, a record without its
 ``task_uuid``, a line that is no record, stops ``plan`` and ``build`` with its
-``FILE:LINE:COL`` before anything is sent; ``storyboard doctor --fix`` repairs it.
+``FILE:LINE:COL`` before anything is sent; ``storyboard doctor --fix`` repairs it. A journal
+that is not UTF-8 text stops them too, at its first byte that cannot be read; the doctor
+leaves that one for a person to mend (the line may hold a paid request's task UUID).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from storyboard.backends.namespaces import endpoint_form
-from storyboard.build.state.safe import Tree
+from storyboard.build.state.safe import NotText, Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.files import disk_error, write_all
@@ -209,17 +211,25 @@ def read_records(
     """Every usable record of the journal at ``path`` (none when it is missing).
 
     Raises:
-        InputError: a line cannot be read and a paid request may hang on it, with its
-            ``FILE:LINE:COL`` and ``hint`` (how to repair it); nothing may be sent.
+        InputError: a line cannot be read and a paid request may hang on it (or the journal
+            is not UTF-8 text), with its ``FILE:LINE:COL`` and ``hint`` (how to repair it);
+            nothing may be sent.
         UnsafePath: the journal, or a folder on its way, is a symlink.
     """
-    text = (tree or Tree.around(path)).read_text(path)
+    name = display_path(path)
+    try:
+        text = (tree or Tree.around(path)).read_text(path)
+    except NotText as exc:
+        message = (
+            f"the journal is {exc.what}: that line may record a request that was sent and paid for"
+        )
+        where = Position(name, exc.line, exc.col)
+        raise InputError([Diagnostic(where, message + (f"; {hint}" if hint else ""))]) from None
     if text is None:
         return []
     records, problems = parse(text)
     fatal = [p for p in problems if p.fatal]
     if fatal:
-        name = display_path(path)
         raise InputError(
             Diagnostic(Position(name, p.line, 1), p.message + (f"; {hint}" if hint else ""))
             for p in fatal
@@ -335,7 +345,10 @@ class Journal:
         A journal with a line that cannot be read is left as it is: compacting never drops
         what it does not understand.
         """
-        text = self.tree.read_text(self.path)
+        try:
+            text = self.tree.read_text(self.path)
+        except NotText:
+            return
         if text is None:
             return
         records, problems = parse(text)

@@ -20,9 +20,9 @@ for people): a renamed shot, a renamed sequence, or two takes of one request fin
 the lock has for that request.
 
 A lock that cannot be read is an error, never an empty lock: git conflict markers, a line
-that is not an entry, an entry without its sha256... each one a ``FILE:LINE:COL`` diagnostic,
-before anything is sent. ``storyboard doctor`` repairs what can be repaired without losing a
-paid result (:func:`repair`).
+that is not an entry, an entry without its sha256, a byte that is not UTF-8... each one a
+``FILE:LINE:COL`` diagnostic, before anything is sent. ``storyboard doctor`` repairs what
+can be repaired without losing a paid result (:func:`repair`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.runware.redact import redacted
-from storyboard.build.state.safe import Tree
+from storyboard.build.state.safe import NotText, Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
 
@@ -139,13 +139,18 @@ class LockFile:
         """The lock at ``path``; empty when there is none.
 
         Raises:
-            InputError: it cannot be read (a merge conflict, a damaged entry...), with the
-                position of every problem, and how ``doctor`` (the command, e.g.
-                ``storyboard doctor film.yaml``) repairs it; nothing may be sent.
+            InputError: it cannot be read (a merge conflict, a damaged entry, a byte that
+                is not UTF-8...), with the position of every problem, and how ``doctor``
+                (the command, e.g. ``storyboard doctor film.yaml``) repairs it; nothing may
+                be sent.
             UnsafePath: it is a symlink, or a symlink is on the way.
         """
         tree = tree or Tree.around(path)
-        text = tree.read_text(path)
+        try:
+            text = tree.read_text(path)
+        except NotText as exc:
+            problem = LockProblem(exc.line, exc.col, f"the lock file is {exc.what}")
+            raise InputError(diagnostics(path, [problem], doctor, before_sending=True)) from None
         if text is None:
             return cls(path, storyboard, tree=tree)
         lock, problems = parse(text, path, storyboard)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from storyboard.build.state.safe import Tree, UnsafePath, describe, sibling_tmp
+from storyboard.build.state.safe import NotText, Tree, UnsafePath, describe, sibling_tmp
 from storyboard.core.diagnostics import display_path
 
 MARKER = ".storyboard-build.json"
@@ -200,10 +200,10 @@ class BuildFolder:
         )
 
     def _read_marker(self) -> Manifest | None:
-        text = self.tree.read_text(self.path / MARKER)
-        if text is None:
-            return None
         try:
+            text = self.tree.read_text(self.path / MARKER)
+            if text is None:
+                return None
             data = json.loads(text)
             if data.get("storyboard-build") != MARKER_VERSION:
                 raise ValueError("of another version")
@@ -217,6 +217,13 @@ class BuildFolder:
                 files=files,
                 folders=folders,
             )
+        except NotText as exc:
+            raise UnsafePath(
+                self.path / MARKER,
+                f"is {exc.what} at line {exc.line}, column {exc.col}: storyboard cannot tell "
+                f"which files of {display_path(self.path)} it wrote; mend it, or remove the "
+                "folder yourself",
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UnsafePath(
                 self.path / MARKER,

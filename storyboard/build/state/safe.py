@@ -65,6 +65,45 @@ class UnsafePath(BuildError):
         super().__init__(f"{display_path(path)} {problem}")
 
 
+class NotText(UnicodeDecodeError):
+    """A state file that is not UTF-8 text, and where its first byte that cannot be read is.
+
+    A :class:`UnicodeDecodeError` still (a caller that takes such a file for no record, as
+    it takes one that is not JSON, goes on doing so); a caller that must not take it for
+    empty reports :attr:`line` and :attr:`col` (1-based, the column in characters, as a JSON
+    error's) and :attr:`what`.
+    """
+
+    def __init__(self, path: Path, cause: UnicodeDecodeError) -> None:
+        super().__init__(cause.encoding, cause.object, cause.start, cause.end, cause.reason)
+        data = bytes(cause.object)
+        self.path = path
+        self.byte = data[cause.start]
+        self.line, self.col = text_position(data, cause.start)
+        self.bad_lines = sum(1 for line in data.split(b"\n") if not _decodes(line))
+
+    @property
+    def what(self) -> str:
+        """What is wrong, for a message: ``not UTF-8 text (the byte 0xff cannot be read)``."""
+        return f"not UTF-8 text (the byte 0x{self.byte:02x} cannot be read)"
+
+
+def text_position(data: bytes, offset: int) -> tuple[int, int]:
+    """``(line, column)`` of the byte at ``offset`` of ``data``, both from 1; the column
+    counts the characters before it on its line (bytes that cannot be read count one each)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    before = data[start:offset].decode("utf-8", errors="replace")
+    return data.count(b"\n", 0, offset) + 1, len(before) + 1
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def sibling_tmp(name: str) -> str:
     """The exact temporary name a file ``name`` is written under beside itself."""
     return f".{name}{SIBLING_TMP}"
@@ -243,8 +282,19 @@ class Tree:
             return handle.read()
 
     def read_text(self, path: str | os.PathLike[str]) -> str | None:
+        """The UTF-8 text of the file ``path``, ``None`` when it is missing.
+
+        Raises:
+            NotText: it is not UTF-8 text (where its first byte that cannot be read is).
+            UnsafePath: as :meth:`open`.
+        """
         data = self.read_bytes(path)
-        return None if data is None else data.decode("utf-8")
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotText(Path(path), exc) from None
 
     def write_atomic(
         self, path: str | os.PathLike[str], data: bytes, *, staging: Path | None = None
