@@ -42,6 +42,14 @@ presigned PUT URL of the remote as its upload endpoint where the store can sign 
 the plan found on the remote whose copy cannot be used (unreachable, truncated, not its
 sha256) goes on to the lock file, and is never paid for: the plan said it was free.
 
+No take the plan counted free (``cached``, ``remote``, ``locked``, ``kept``: see
+:attr:`Execution.free`) is paid for: the plan, for speed, does not hash the cache, so an
+entry whose video no longer matches its sha256 is planned as cached and found damaged only
+here. Such an entry leaves the cache (it can serve no build; the next plan prices the take);
+the take is then downloaded from the lock, free, if the lock holds it, and otherwise fails
+on a paid backend, unsent, with what was wrong, and its dependents are skipped. The free
+preview makes it again.
+
 A take whose length was not known before it was made (an edit of a remote video: see
 :mod:`storyboard.compiler.fit`) is measured as soon as its video is here, and the cut and the
 hand-offs are checked again with that length. What does not fit is reported at its place in
@@ -57,7 +65,7 @@ import math
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -67,7 +75,7 @@ from storyboard.backends.runware.redact import redacted
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
 from storyboard.build.state.lockfile import LockedTake, LockFile
-from storyboard.build.state.safe import Tree
+from storyboard.build.state.safe import Tree, UnsafePath
 from storyboard.build.state.workspace import Workspace
 from storyboard.compiler.compile import Compiled, CompiledTake
 from storyboard.compiler.resolve import Handoff
@@ -162,6 +170,14 @@ class Execution:
     kept: Collection[str] = ()
     """Takes whose result the storyboard keeps (``keep: true``): their key is the kept
     result's, found in the cache or the lock, and they are never sent."""
+    free: Mapping[str, str] = field(default_factory=dict)
+    """The takes the plan counted free, each with its status in the plan (``cached``,
+    ``remote``, ``locked``, ``kept``): a paid backend never makes one of them in this build.
+    If what the plan counted on cannot be used, the take fails, unpaid, and the next plan
+    prices it."""
+    damaged: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """Keys whose cache entry this build found damaged: what was wrong, and whether the entry
+    left the cache."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -197,6 +213,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
                 run.journal.done(key, pending.task_uuid)
             run.emit(TakeCached(take.id, "kept" if take.id in run.kept else "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
+        _drop_damaged(run, take.id, key)  # planned as cached, maybe: the plan does not hash
         if selected is not None and take.id not in selected:
             return _unselected(run, take.id)
         twin = run.making.get(key)
@@ -350,9 +367,10 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             _stored(run, compiled, entry, None)
             return Outcome(take.id, "locked", entry)
     if take.id in run.kept:  # its key is a result's that is gone: never sent under it
+        damaged = f"{run.damaged[key][0]}; " if key in run.damaged else ""
         raise BuildError(
-            f"the result that take '{take.id}' keeps (keep: true) is no longer in the cache "
-            "or the lock file; nothing was sent. Remove 'keep' to make it again from the "
+            f"{damaged}the result that take '{take.id}' keeps (keep: true) is no longer in the "
+            "cache or the lock file; nothing was sent. Remove 'keep' to make it again from the "
             "current request"
         )
     if held:  # planned as free: never paid for here (the next plan prices it)
@@ -361,6 +379,8 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             "none: nothing was paid for it (the plan counted it free); `storyboard plan` says "
             "what building it again costs"
         )
+    if backend.paid and take.id in run.free:  # planned as free: never paid for here either
+        raise BuildError(_not_as_planned(run, take.id, key))
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()
     tree = run.workspace.tree
@@ -460,6 +480,58 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
+
+
+def _drop_damaged(run: Execution, take_id: str, key: str) -> None:
+    """Take out of the cache an entry of ``key`` whose files no longer match their sha256s
+    (the plan, which checks only their sizes, counts it as cached); say so.
+
+    It is storyboard's own entry, and it can serve no build: the next plan prices the take (a
+    paid result's lock entry, if any, is untouched). An entry whose files cannot be read now
+    is left as it is: a passing fault of the disk loses nothing.
+    """
+    from storyboard.compiler.compile import sha256_file
+
+    entry = run.cache.get(run.backend.namespace, key, verify=False)
+    if entry is None:
+        return  # not in the cache at all (or missing a file): the plan did not count it
+    try:
+        bad = [i for i, r in enumerate(entry.results) if sha256_file(entry.path(i)) != r.sha256]
+    except OSError:
+        return
+    if not bad:
+        return  # whole after all: changed while it was read
+    which = (
+        "its video was"
+        if len(entry.results) == 1
+        else f"variation {', '.join(str(i + 1) for i in bad)} {'was' if len(bad) == 1 else 'were'}"
+    )
+    why = (
+        f"the cached result of take '{take_id}' does not match its sha256 ({which} changed "
+        "after it was stored)"
+    )
+    try:
+        run.cache.tree.rmtree(entry.folder)
+    except (OSError, UnsafePath) as exc:
+        run.damaged[key] = (f"{why}; its entry {entry.folder} could not be removed ({exc})", False)
+    else:
+        run.damaged[key] = (f"{why}; its entry left the cache", True)
+    run.emit(Note(take_id, f"{take_id}: {run.damaged[key][0]}"))
+
+
+def _not_as_planned(run: Execution, take_id: str, key: str) -> str:
+    """Why a take the plan counted free fails instead of being paid for in this build."""
+    status = run.free[take_id]
+    why, removed = run.damaged.get(key, ("", True))
+    if not why:
+        where = "lock file" if status == "locked" else "cache" if status == "cached" else status
+        why = f"the result of take '{take_id}' the plan found in the {where} is no longer there"
+    then = "The next build" if removed else "Once that entry is removed, the next build"
+    return (
+        f"{why}, and the lock file holds no copy of it. It was not sent, and nothing was paid "
+        f"for it: the plan counted it free ({status}). {then} generates this take again (see "
+        "`storyboard plan` for its cost)"
+    )
 
 
 async def _from_remote(

@@ -422,6 +422,12 @@ def build(
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
             keep_going=keep_going, selected=prepared.selected, emit=emit, remote=session,
             kept=frozenset(prepared.kept),
+            # what the plan counted free: a paid backend never pays for it in this build
+            free={
+                i.take.id: i.status
+                for i in plan.items
+                if i.status in ("cached", "remote", "locked", "kept")
+            },
         )  # fmt: skip
         # 8. run the takes.
         outcomes = asyncio.run(_execute_and_close(run))
