@@ -4,8 +4,9 @@ nothing paid for.
 Place in the pipeline: beside it. ``plan`` and ``build`` refuse state they cannot read (exit
 2, ``FILE:LINE:COL``, nothing sent) and point here. The doctor reads the same state the
 same way, the lock file ``NAME.lock``, the journal ``.storyboard/journal/NAME.jsonl``, the
-state folders and the build folder, and reports every problem at its place. With ``fix``,
-under the project lock, it repairs what can be repaired without losing a paid result:
+records of the last builds, the state folders and the build folder, and reports every
+problem at its place. With ``fix``, under the project lock, it repairs what can be repaired
+without losing a paid result:
 
 - a lock file with git merge conflicts: the entries of both sides are kept (each one a result
   someone paid for; the next build keeps those its takes use), written as version 2;
@@ -13,7 +14,10 @@ under the project lock, it repairs what can be repaired without losing a paid re
 - a journal line that cannot be read: the records that can be read are kept (a ``submit``
   cut short whose task UUID survived is written whole); a line that is no record, or whose
   task UUID is lost, is dropped, and the doctor names its take: if that request reached the
-  provider it was paid for, and the next build will pay for the take again.
+  provider it was paid for, and the next build will pay for the take again;
+- the records of a last build (``.storyboard/records/NAME.BACKEND.json``) that cannot be
+  read: moved aside as ``...json.damaged``, kept (they hold no paid result: a paid backend's
+  kept takes are in the lock file; on the preview a kept take is made again, for free).
 
 Everything else is only reported, with what to do: a damaged lock entry the cache cannot
 restore (restore it from git, or delete its line and pay for the take again), a lock file or
@@ -34,6 +38,7 @@ from pathlib import Path
 
 from storyboard.build.state import journal as journal_file
 from storyboard.build.state import lockfile
+from storyboard.build.state import records as take_records
 from storyboard.build.state.cache import Cache
 from storyboard.build.state.safe import NotText, UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
@@ -122,6 +127,7 @@ def _check_places(workspace: Workspace, found: Examination, *, fix: bool = False
             )
     _check_lock(workspace, found, fix=fix)
     _check_journal(workspace, found, fix=fix)
+    _check_records(workspace, found, fix=fix)
 
 
 @contextmanager
@@ -224,6 +230,38 @@ def _restorer(cache: Cache) -> Callable[[str, str, str], lockfile.LockedTake | N
         )
 
     return restore
+
+
+def _check_records(workspace: Workspace, found: Examination, *, fix: bool) -> None:
+    """The records of the storyboard's last builds, one file a backend: one that cannot be
+    read stops plan and build; the repair moves it aside, kept."""
+    tree = workspace.tree
+    folder = workspace.records("-").parent
+    with _reported(found):
+        names = [n for n, is_dir in tree.names(folder) if not is_dir]
+        for name in names:
+            if not (name.startswith(f"{workspace.name}.") and name.endswith(".json")):
+                continue
+            path = folder / name
+            try:
+                take_records.read(tree, path)
+                continue
+            except take_records.Damaged as exc:
+                where = Position(display_path(path), exc.line, exc.col)
+                problem = f"the records of the last build are {exc.why}"
+            except OSError as exc:
+                where, problem = Position(display_path(path)), f"cannot be read: {exc}"
+            aside = path.with_name(name + take_records.DAMAGED)
+            finding = found.add(
+                where,
+                problem,
+                f"move it aside as {aside.name}: the next build plans without it (its takes "
+                "are said to be new; on the preview a kept take is made again from its "
+                "current request)",
+            )
+            if fix:
+                tree.replace(path, aside)
+                finding.repaired = True
 
 
 def _check_journal(workspace: Workspace, found: Examination, *, fix: bool) -> None:

@@ -34,6 +34,7 @@ from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
 from storyboard.backends.namespaces import endpoint_form
 from storyboard.build.keep import Kept, find_kept
+from storyboard.build.state import records as take_records
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
 from storyboard.build.state.journal import Journal, Pending, read_pending
 from storyboard.build.state.lockfile import LockFile, locked_take
@@ -595,40 +596,24 @@ def _lock(workspace: Workspace) -> LockFile:
 
 
 def _read_records(workspace: Workspace, backend: str) -> dict[str, dict[str, Any]]:
-    """The last build's key material of each take, by take id: what says why a take is
-    stale, and, on a backend without a lock file (the preview), what a kept take keeps.
-
-    A file that cannot be read is an error, never no records: a kept take would be made
-    again from its current request, and the next build would write over what it kept.
+    """The last build's records on ``backend`` (:mod:`storyboard.build.state.records`); none
+    when there are none.
 
     Raises:
-        InputError: at the damaged place, with the repair ``storyboard doctor`` offers;
-            nothing was sent.
+        InputError: they cannot be read, at the damaged place, with the repair ``storyboard
+            doctor`` offers; nothing was sent.
     """
     path = workspace.records(backend)
     shown = display_path(path)
     hint = _doctor_hint(workspace)
     try:
-        text = workspace.tree.read_text(path)
-    except UnicodeDecodeError as exc:
-        raise InputError.at(Position(shown), f"{shown} is not UTF-8 text ({exc}); {hint}") from None
+        found = take_records.read(workspace.tree, path)
+    except take_records.Damaged as exc:
+        where = Position(shown, exc.line, exc.col)
+        raise InputError.at(where, f"{shown} is {exc.why}; {hint}") from None
     except OSError as exc:
         raise InputError.at(Position(shown), f"cannot read {shown}: {exc}; {hint}") from None
-    if text is None:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.at(
-            Position(shown, exc.lineno, exc.colno),
-            f"{shown} is not the records storyboard wrote: {exc.msg}; {hint}",
-        ) from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise InputError.at(
-            Position(shown),
-            f"{shown} is not the records storyboard wrote (not an object of objects); {hint}",
-        )
-    return data
+    return found or {}
 
 
 def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: str) -> None:

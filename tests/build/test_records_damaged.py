@@ -64,3 +64,23 @@ def test_records_read_whole_keep_the_kept_take(project: Project, run_cli: Run) -
     (root / "film.yaml").write_text(KEPT, encoding="utf-8")
     assert run_cli("build", "film.yaml", *args, cwd=root).status == 0
     assert take.read_bytes() == made
+
+
+def test_doctor_moves_damaged_records_aside(project: Project, run_cli: Run) -> None:
+    root = project({"film.yaml": FILM})
+    args = ("--backend", "preview", "--preview-scale", "0.1")
+    assert run_cli("build", "film.yaml", *args, cwd=root).status == 0
+    (records,) = (root / ".storyboard" / "records").iterdir()
+    records.write_bytes(b'{"close": {')
+    report = run_cli("doctor", "film.yaml", cwd=root)
+    assert report.status == 2, report.err
+    assert f"{records.relative_to(root)}:1:12: error: the records of the last build are" in (
+        report.err
+    )
+    assert records.read_bytes() == b'{"close": {'  # reported only
+    fixed = run_cli("doctor", "film.yaml", "--fix", cwd=root)
+    assert fixed.status == 0, fixed.err
+    aside = records.with_name(records.name + ".damaged")
+    assert not records.exists() and aside.read_bytes() == b'{"close": {'  # kept
+    assert run_cli("build", "film.yaml", *args, cwd=root).status == 0
+    assert records.is_file()
