@@ -14,14 +14,11 @@ or as a caption over its start image or its source footage (see
 
 from __future__ import annotations
 
-import asyncio
 import math
 from pathlib import Path
 from typing import Any
 
 from storyboard.backends.base import Job, Output, Ticket
-from storyboard.media.animatic import Segment, render_animatic
-from storyboard.media.probe import probe
 from storyboard.profiles import Size, get_profile
 
 DEFAULT_SIZES = (Size(1920, 1080), Size(1440, 1440), Size(1080, 1920))
@@ -55,6 +52,8 @@ class PreviewBackend:
         outputs = []
         for index in range(count):
             out = folder / f"{job.take}-{index}.mp4"
+            import asyncio  # here: a build with nothing to do never renders (its start-up)
+
             await asyncio.to_thread(self._render, job, index, count, out)
             outputs.append(Output(out, cost=0.0))
         return outputs
@@ -66,6 +65,9 @@ class PreviewBackend:
         return None
 
     def _render(self, job: Job, index: int, count: int, out: Path) -> None:
+        from storyboard.media.animatic import Segment, render_animatic
+        from storyboard.media.probe import probe
+
         request = job.request
         inputs: dict[str, Any] = request.get("inputs", {})
         frames = {f.get("frame", "first"): f["image"] for f in inputs.get("frameImages", [])}

@@ -68,10 +68,11 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from storyboard.backends.base import Backend, Job, Output, Segment, Upload
 from storyboard.backends.runware.redact import redacted
+from storyboard.build.outcome import Outcome
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
 from storyboard.build.state.lockfile import LockedTake, LockFile
@@ -103,7 +104,6 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from storyboard.build.remote_session import RemoteSession
 
-Status = Literal["cached", "remote", "locked", "generated", "failed", "skipped", "unselected"]
 
 #: A paid result's length may differ from the requested one by this many seconds, or by
 #: this fraction of it, whichever is more (a model rounds to whole frames of its rate).
@@ -113,20 +113,6 @@ NOT_SENT = "not sent: "
 #: The most a provider may say a take cost, as a multiple of the plan's estimate for it; an
 #: answer above it is refused as not to be trusted (prices change, a thousandfold does not).
 COST_MARGIN = 3.0
-
-
-@dataclass
-class Outcome:
-    """What became of one take."""
-
-    take: str
-    status: Status
-    entry: CacheEntry | None = None
-    message: str = ""
-    cost: float = 0.0
-    diagnostic: Diagnostic | None = None
-    """For a take the service refused for a value of the storyboard: what to change, at its
-    ``FILE:LINE:COL`` (see :class:`Refused`)."""
 
 
 @dataclass

@@ -33,11 +33,8 @@ from typing import TYPE_CHECKING, Any
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
 from storyboard.backends.namespaces import endpoint_form
-from storyboard.build.keep import Kept, find_kept
 from storyboard.build.state import records as take_records
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
-from storyboard.build.state.journal import Journal, Pending, read_pending
-from storyboard.build.state.lockfile import LockFile, locked_take
 from storyboard.build.state.safe import UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
@@ -53,8 +50,13 @@ from storyboard.language.load import load_document
 from storyboard.language.validate import validate_document
 
 if TYPE_CHECKING:
-    from storyboard.build.execute import Execution, Outcome
+    # what a no-op build does not use is imported where it is used (its start-up)
+    from storyboard.build.execute import Execution
+    from storyboard.build.keep import Kept
+    from storyboard.build.outcome import Outcome
     from storyboard.build.remote_session import RemoteSession
+    from storyboard.build.state.journal import Pending
+    from storyboard.build.state.lockfile import LockFile
     from storyboard.remote.config import RemoteConfig
 
 
@@ -215,6 +217,8 @@ def _compile_and_key(
     # on it is keyed on that result.
     kept: dict[str, Kept] = {}
     if any(t.take.keep for t in compiled.takes):
+        from storyboard.build.keep import find_kept
+
         with refusing():
             kept, keys, materials = find_kept(
                 compiled,
@@ -232,6 +236,8 @@ def _plan(
     backend_name = pricing.namespace
     compiled, keys, materials = keyed.compiled, keyed.keys, keyed.materials
     workspace, selected = keyed.workspace, keyed.selected
+    from storyboard.build.state.journal import read_pending
+
     with refusing():
         cache, lock = _cache(workspace), _lock(workspace)
         records = _read_records(workspace, backend_name)
@@ -387,6 +393,8 @@ def build(
     import asyncio
 
     from storyboard.build.execute import Execution
+    from storyboard.build.state.journal import Journal
+    from storyboard.build.state.lockfile import locked_take
 
     opening = getattr(backend, "open", None)
     if opening is not None:
@@ -589,6 +597,8 @@ def _cache(workspace: Workspace) -> Cache:
 
 
 def _lock(workspace: Workspace) -> LockFile:
+    from storyboard.build.state.lockfile import LockFile
+
     return LockFile.read(
         workspace.lockfile, workspace.storyboard.name, tree=workspace.tree,
         doctor=doctor(workspace),
@@ -754,7 +764,7 @@ def _unchanged(
         film = Path(note["film"]) if note.get("film") else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
         return None  # the full build says what is wrong, if anything is
-    from storyboard.build.execute import Outcome
+    from storyboard.build.outcome import Outcome
 
     outcomes: dict[str, Outcome] = {}
     for take in keyed.compiled.takes:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +92,8 @@ def _from_file(path: Path) -> RemoteConfig | None:
         raise InputError.at(Position(shown), f"cannot read {shown}: {exc.strerror}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError.at(Position(shown), f"{shown} is larger than {MAX_CONFIG_BYTES:,} bytes")
+    import tomllib  # here: a project without storyboard.toml never parses TOML (start-up)
+
     try:
         text = data.decode("utf-8")
         table = tomllib.loads(text)

@@ -111,3 +111,32 @@ def test_check_builds_the_validator_of_the_storyboard_model_only(tmp_path: Path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"status": 0, "built": ["Storyboard"]}
+
+
+FULL_PROBE = PROBE.replace("m.split('.')[0] for m in sys.modules", "m for m in sys.modules")
+FULL_PROBE = FULL_PROBE.replace('m.split(".")[0] for m in sys.modules', "m for m in sys.modules")
+#: What only a build with something to do uses: a no-op build must not import it.
+NOT_FOR_A_NO_OP = (
+    "storyboard.build.execute", "storyboard.build.keep", "storyboard.build.state.lockfile",
+    "storyboard.build.state.journal", "storyboard.build.finish", "tomllib", "asyncio",
+    "av", "PIL", "numpy", "moviepy", "httpx", "ssl",
+)  # fmt: skip
+
+
+def test_a_no_op_build_imports_only_what_it_uses(tmp_path: Path) -> None:
+    (tmp_path / ".storyboard").mkdir()
+    film = tmp_path / "film.yaml"
+    film.write_text((SEED / "orbital-greenhouse-ballet.yaml").read_text(encoding="utf-8"))
+    argv = ("build", "--backend", "preview", "--preview-scale", "0.05", str(film))
+    for _ in range(2):  # the first makes the take, the second leaves the note
+        done = subprocess.run(
+            [sys.executable, "-m", "storyboard", *argv], cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_PROBE, *argv], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stdout.splitlines()[-1])["modules"])
+    assert "storyboard.build.pipeline" in modules  # it did build
+    assert modules.isdisjoint(NOT_FOR_A_NO_OP), sorted(modules & set(NOT_FOR_A_NO_OP))
