@@ -103,7 +103,9 @@ def test_a_preview_build_leaves_the_paid_film_byte_for_byte(
     assert records[paid]["film"] == records[preview]["film"] == "film.mp4"
     for folder in (paid, preview):
         timeline = otio.adapters.read_from_file(str(folder / "film.otio"))
-        for clip in timeline.find_clips():
+        clips = list(timeline.find_clips())
+        assert clips, f"{folder.name}/film.otio has no clips"
+        for clip in clips:
             url = clip.media_reference.target_url  # relative to the export: its own takes
             assert url.startswith("takes/") and (folder / url).is_file(), url
 

@@ -102,8 +102,9 @@ def inspect(root: Path, expected_films: dict[str, str]) -> Damage:
     for name, digest in _films(root).items():
         if expected_films.get(name) != digest:
             damage.corrupt.append(f"film {name}")
-    for path in sorted(root.rglob(".*")):
-        if path.name not in _EXPECTED_HIDDEN and not path.parent.name.startswith("."):
+    staging = {root / folder for folder in _STAGING}
+    for path in sorted(root.rglob(".*")):  # a sibling temporary (.NAME.storyboard-tmp) anywhere
+        if path.name not in _EXPECTED_HIDDEN and staging.isdisjoint(path.parents):
             damage.leftovers.append(str(path.relative_to(root)))
     for staging in _STAGING:
         if (root / staging).is_dir():
