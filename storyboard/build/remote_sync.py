@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from storyboard.build.remote_session import Queue, is_preview
+from storyboard.build.remote_session import Queue, Unreadable, is_preview
 from storyboard.build.remote_transfer import fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake
@@ -79,6 +79,24 @@ class Moved:
         }
 
 
+@dataclass(frozen=True)
+class Damaged:
+    """A file of the push queue that cannot be read (cut short, not JSON): left in place with
+    its bytes, never taken as nothing to push."""
+
+    file: str
+    """Its path, from the project folder."""
+    problem: str
+    on_remote: bool | None
+    """Whether the remote holds the record of the take its file name says (``None``: its name
+    says no take, or the remote could not be asked)."""
+    message: str
+    """One line for the writer: what is wrong, and what to do."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "problem": self.problem, "on_remote": self.on_remote}
+
+
 @dataclass
 class Summary:
     """A push or pull, as a whole."""
@@ -87,6 +105,9 @@ class Summary:
     url: str
     moved: list[Moved] = field(default_factory=list)
     seconds: float = 0.0
+    damaged: list[Damaged] = field(default_factory=list)
+    """A push: the files of the queue that cannot be read (each also a failed take, unless
+    the remote holds it)."""
 
     @property
     def done(self) -> list[Moved]:
@@ -117,6 +138,7 @@ class Summary:
         return text
 
     def to_json(self) -> dict[str, Any]:
+        damaged = [d.to_json() for d in self.damaged]
         return {
             "direction": self.direction,
             "remote": self.url,
@@ -125,6 +147,7 @@ class Summary:
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
             "failed": len(self.failed),
+            **({"damaged": damaged} if self.direction == "push" else {}),
         }
 
 
@@ -192,7 +215,34 @@ async def push(
 
     await _run(summary, [one(w) for w in todo.values()], jobs, progress)
     summary.seconds = time.monotonic() - started
+    for bad in queue.unreadable:
+        await _damaged(store, workspace, bad, summary)
     return summary
+
+
+async def _damaged(store: Store, workspace: Workspace, bad: Unreadable, summary: Summary) -> None:
+    """Count a queue file that cannot be read: a failed take, unless the remote holds the
+    take its file name says (``FOLDER.KEY.json``); the file stays as it is."""
+    where = bad.where(workspace.project_root)
+    held: bool | None = None
+    unknown = ""
+    if bad.record is not None:
+        try:
+            held = await store.exists(bad.record)
+        except RemoteError as exc:
+            unknown = f"; whether the remote holds its take is unknown ({exc})"
+    if held:
+        then = f"the remote holds its take ({bad.record}): the file may be deleted"
+    else:
+        then = (
+            "its take was not pushed: push its storyboard by name (`storyboard push FILE` "
+            "finds its takes from the lock file and the local cache), then delete the file"
+        )
+    message = f"queue entry {where} cannot be read ({bad.why}); left in place{unknown}; {then}"
+    summary.damaged.append(Damaged(where, bad.why, held, message))
+    if not held:
+        take = bad.key[:12] if bad.key is not None else bad.name
+        summary.moved.append(Moved(take, bad.folder or "", "failed", message=message))
 
 
 async def pull(

@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 from storyboard.cli.cmd_remote import add_remote_options
 
 if TYPE_CHECKING:
-    from storyboard.build.remote_sync import Progress, Summary, Want
+    from storyboard.build.remote_sync import Want
     from storyboard.build.state.workspace import Workspace
-    from storyboard.remote.store import Store
 
 
 def register(sub: Any) -> None:
@@ -60,6 +59,7 @@ def sync(args: argparse.Namespace, direction: str) -> int:
     from storyboard.build import remote_sync
     from storyboard.cli.cmd_remote import Bar, remote_of
     from storyboard.compiler.compile import dumps
+    from storyboard.core.diagnostics import printable
     from storyboard.core.errors import InputError
     from storyboard.remote.store import Store
 
@@ -78,14 +78,12 @@ def sync(args: argparse.Namespace, direction: str) -> int:
     projects = wants_of(args, direction)
     store = Store(config)
     summaries = []
-    data = []
     for workspace, wants in projects:
         bar = Bar("pushing" if direction == "push" else "pulling")
-        damaged: list[dict[str, Any]] = []
         with remote_sync.locked_project(workspace, args.wait):
             if direction == "push":
-                summary, damaged = asyncio.run(
-                    push(store, workspace, wants, jobs=args.jobs, progress=bar)
+                summary = asyncio.run(
+                    remote_sync.push(store, workspace, wants, jobs=args.jobs, progress=bar)
                 )
             else:
                 summary = asyncio.run(
@@ -95,52 +93,13 @@ def sync(args: argparse.Namespace, direction: str) -> int:
                     )
                 )  # fmt: skip
         summaries.append(summary)
-        data.append({**summary.to_json(), **({"damaged": damaged} if direction == "push" else {})})
+        for bad in summary.damaged:  # a queue file that cannot be read: said, never skipped
+            print(printable(f"push: {bad.message}"), file=sys.stderr)
         print(summary.line(), file=sys.stderr)
     if args.json:
+        data = [s.to_json() for s in summaries]
         sys.stdout.write(dumps(data[0] if len(data) == 1 else data))
     return 1 if any(s.failed for s in summaries) else 0
-
-
-async def push(
-    store: Store, workspace: Workspace, wants: list[Want], *, jobs: int, progress: Progress
-) -> tuple[Summary, list[dict[str, Any]]]:
-    """:func:`remote_sync.push`, then every file of the queue that cannot be read (cut short,
-    not JSON): said in one line each, left in place with its bytes, and counted as a take that
-    failed, unless the remote holds the take its file name says (``FOLDER.KEY.json``). A
-    queue that cannot be read is never taken as empty."""
-    from storyboard.build import remote_sync
-    from storyboard.build.remote_session import Queue
-    from storyboard.core.diagnostics import printable
-    from storyboard.remote.store import RemoteError
-
-    summary = await remote_sync.push(store, workspace, wants, jobs=jobs, progress=progress)
-    damaged = []
-    for bad in Queue(workspace).read()[1]:
-        where = bad.where(workspace.project_root)
-        held: bool | None = None
-        unknown = ""
-        if bad.record is not None:
-            try:
-                held = await store.exists(bad.record)
-            except RemoteError as exc:
-                unknown = f"; whether the remote holds its take is unknown ({exc})"
-        if held:
-            then = f"the remote holds its take ({bad.record}): the file may be deleted"
-        else:
-            then = (
-                "its take was not pushed: push its storyboard by name (`storyboard push FILE` "
-                "finds its takes from the lock file and the local cache), then delete the file"
-            )
-        message = f"queue entry {where} cannot be read ({bad.why}); left in place{unknown}; {then}"
-        print(printable(f"push: {message}"), file=sys.stderr)
-        damaged.append({"file": where, "problem": bad.why, "on_remote": held})
-        if not held:
-            take = bad.key[:12] if bad.key is not None else bad.name
-            summary.moved.append(
-                remote_sync.Moved(take, bad.folder or "", "failed", message=message)
-            )
-    return summary, damaged
 
 
 def wants_of(args: argparse.Namespace, direction: str) -> list[tuple[Workspace, list[Want]]]:
