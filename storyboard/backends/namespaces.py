@@ -8,6 +8,7 @@ for another's: a free preview is not a paid take, and an emulator's result is no
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit
 
 #: Where the Runware client sends requests when ``RUNWARE_BASE_URL`` is not set.
@@ -35,8 +36,13 @@ def endpoint_form(url: str) -> str:
     """What two endpoints of a journal are compared by: the URL with its scheme and host in
     lower case, the default port written out and no trailing ``/``. ``http://Host/v1/`` and
     ``http://host:80/v1`` are one endpoint (a task sent to one is resumed at the other);
-    ``/v1`` and ``/v2`` are two. A text that is no URL is compared as it is."""
-    parts = urlsplit(url.strip())
+    ``/v1`` and ``/v2`` are two; who logs in (``user:secret@``, redacted or not) is not part
+    of it. A text that is no URL is compared as it is."""
+    bare = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url.strip())
+    try:
+        parts = urlsplit(bare)
+    except ValueError:  # not a URL urlsplit reads (a bracket that is no IPv6 address...)
+        return url
     if not parts.scheme or not parts.netloc:
         return url
     scheme = parts.scheme.lower()

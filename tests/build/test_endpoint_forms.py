@@ -40,6 +40,9 @@ HERE = "http://127.0.0.1:9/v1"
         ("http://host/V1", "http://host/v1", False),  # a path's case is the server's to read
         ("http://host:8080/v1", "http://host/v1", False),
         ("fake://", "fake://", True),
+        ("http://[REDACTED]@127.0.0.1:9/v1", "http://127.0.0.1:9/v1", True),  # no crash
+        ("http://u:p@127.0.0.1:9/v1", "http://127.0.0.1:9/v1/", True),
+        ("http://[x/v1", "http://[x/v1", True),  # no URL: as it is
         ("e1", "e2", False),
     ],
 )
