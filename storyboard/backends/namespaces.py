@@ -11,6 +11,11 @@ import os
 import re
 from urllib.parse import urlsplit
 
+NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:\[\]-]{0,199}")
+"""What a namespace may be (``runware``, ``preview@0.25``, ``runware@[::1]:8787``): it names a
+folder of the cache, so never a path (no slash or backslash, no ``..`` alone, no NUL). A
+lock entry or a remote's record naming another is refused."""
+
 #: Where the Runware client sends requests when ``RUNWARE_BASE_URL`` is not set.
 RUNWARE_URL = "https://api.runware.ai/v1"
 

@@ -14,15 +14,19 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from storyboard.backends.namespaces import NAMESPACE as _NAMESPACE
 from storyboard.build.state.safe import Tree
 from storyboard.core.files import disk_error
 
 ENTRY_VERSION = 1
+_KEY = re.compile(r"[0-9a-f]{64}")
+"""A take key: the sha256 of its request, in hex."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,14 @@ class Cache:
         self.staging = staging or root / ".tmp"
 
     def folder(self, backend: str, key: str) -> Path:
+        """The folder of an entry.
+
+        Raises:
+            ValueError: ``backend`` is no namespace or ``key`` no take key (64 hex digits):
+                neither may make a path that leaves the cache.
+        """
+        if not (_NAMESPACE.fullmatch(backend) and _KEY.fullmatch(key)):
+            raise ValueError(f"no cache entry for backend {backend[:40]!r}, key {key[:70]!r}")
         return self.root / backend / key[:2] / key
 
     def get(self, backend: str, key: str, *, verify: bool = True) -> CacheEntry | None:
@@ -82,8 +94,8 @@ class Cache:
         Raises:
             UnsafePath: a symlink stands where a folder of the cache should be.
         """
-        folder = self.folder(backend, key)
         try:
+            folder = self.folder(backend, key)
             with self.tree.folder(folder) as fd:
                 return self._read(fd, folder, backend, key, verify)
         except (OSError, ValueError, KeyError, TypeError):

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storyboard.backends.namespaces import NAMESPACE
 from storyboard.backends.runware.redact import redacted
 from storyboard.build.state.safe import NotText, Tree
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
@@ -342,6 +343,8 @@ def _entry(
         return problem("has no key (64 hex digits)")
     if not isinstance(backend, str) or not backend:
         return problem("has no backend")
+    if not NAMESPACE.fullmatch(backend):  # it names a folder of the cache: never a path
+        return problem(f"has a backend that is no namespace ({_shown(backend)})")
     model = data.get("model")
     if not isinstance(model, str):
         return problem("has no model")
@@ -350,9 +353,13 @@ def _entry(
         return problem("has a task_uuid that is not a string")
     if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)):
         return problem("has a cost that is not a number")
+    if cost is not None and not (0 <= cost <= MAX_COST):  # NaN fails both
+        return problem(f"has a cost that is not between 0 and {MAX_COST:g} USD")
     raw_results = data.get("results")
     if not isinstance(raw_results, list) or not raw_results:
         return problem("has no results")
+    if len(raw_results) > MAX_RESULTS:
+        return problem(f"has {len(raw_results)} results; a take has at most {MAX_RESULTS}")
     results = []
     for index, raw in enumerate(raw_results, start=1):
         if not isinstance(raw, dict):
@@ -378,6 +385,16 @@ def _entry(
         take=take,
     )
     return locked, None
+
+
+MAX_RESULTS = 20
+"""The most results (variations) a take may have: the language's ``variations`` bound."""
+MAX_COST = 1000.0
+"""The most one take may have cost, in USD, as an entry (or a remote's record) says."""
+
+
+def _shown(text: str) -> str:
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
 
 
 def read_entry(data: Any) -> LockedTake:
