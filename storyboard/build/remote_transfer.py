@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,9 +134,16 @@ def _compared(data: bytes, entry: CacheEntry, where: str, sent: int = 0) -> Push
     return Pushed("present" if same else "other", sent)
 
 
+UPLOAD = re.compile(r"uploads/[0-9A-Za-z-]{1,64}")
+"""Where a provider PUTs a result (``uploads/TASK``): the only objects a push reads as an
+upload or removes. A queue entry naming another (a record, a medium) names no upload."""
+
+
 async def _adopt(store: Store, upload: str, target: str, result: object) -> bool:
     """Copy the provider's upload to ``target`` if it holds the result's very bytes."""
     sha, size = getattr(result, "sha256", ""), getattr(result, "bytes", -1)
+    if not UPLOAD.fullmatch(upload):
+        return False  # not an upload: the bytes are sent from the cache
     try:
         found = await store.digest(upload)
         if found != (sha, size):
@@ -148,7 +156,7 @@ async def _adopt(store: Store, upload: str, target: str, result: object) -> bool
 async def _drop_upload(store: Store, upload: str | None) -> None:
     """Remove the provider's upload once its take is pushed (a bucket that forbids deletes
     keeps it: a lifecycle rule on ``uploads/`` clears it, see docs/remote.md)."""
-    if upload is not None:
+    if upload is not None and UPLOAD.fullmatch(upload):
         with contextlib.suppress(RemoteError):
             await store.remove(upload)
 

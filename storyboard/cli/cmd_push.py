@@ -95,7 +95,7 @@ def sync(args: argparse.Namespace, direction: str) -> int:
         summaries.append(summary)
         for bad in summary.damaged:  # a queue file that cannot be read: said, never skipped
             print(printable(f"push: {bad.message}"), file=sys.stderr)
-        print(summary.line(), file=sys.stderr)
+        print(printable(summary.line()), file=sys.stderr)
     if args.json:
         data = [s.to_json() for s in summaries]
         sys.stdout.write(dumps(data[0] if len(data) == 1 else data))

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(dumps(data))
     else:
-        print(f"remote: {config.url} (from {printable(config.source)})")
+        print(f"remote: {printable(config.url)} (from {printable(config.source)})")
         if found.reachable:
             print("reachable: yes")
         else:

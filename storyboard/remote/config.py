@@ -138,6 +138,11 @@ def checked_url(url: str, name: str, where: Position | None, *, base: Path | Non
     def refuse(why: str) -> InputError:
         return InputError.at(where, f"{name}: {why}")
 
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in url):
+        raise refuse(
+            "the URL holds a control character (a terminal escape, a line break...): no "
+            "remote is named so"
+        )
     try:
         parts = urlsplit(url)
     except ValueError as exc:

@@ -51,6 +51,11 @@ def test_the_remote_comes_from_the_flag_then_the_environment_then_storyboard_tom
         ('[remote]\nurl = "file://nas/films"\n', "2:1", "three slashes"),
         ('[remote]\nurl = "s3://b/x"\naws_secret_access_key = "x"\n', "3:1", "takes only url"),
         ('[remote]\nurl = "s3://b/x\n', "2:16", "not valid TOML: Illegal character"),
+        (
+            '[remote]\nurl = "file:///nas\\u001b]0;T\\u0007\\u001b[31m"\n',
+            "2:1",
+            "control character",
+        ),
     ],
 )
 def test_a_wrong_remote_is_refused_before_anything_is_sent(

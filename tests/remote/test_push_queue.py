@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,3 +165,25 @@ def test_the_queue_returns_every_file_it_cannot_read(
     assert [(u.path, u.key, u.folder) for u in unreadable] == [(bad, "ab" * 32, "runware")]
     assert queue.unreadable == unreadable and why in unreadable[0].why
     assert bad.read_bytes() == content
+
+
+def test_a_queue_entry_naming_no_upload_removes_nothing() -> None:
+    """A queue entry's ``upload`` is removed from the remote once its take is pushed; one that
+    names no provider upload (``uploads/TASK``), such as another take's record, never is."""
+    import asyncio
+
+    from storyboard.build import remote_transfer
+
+    removed: list[str] = []
+
+    class Recording:
+        async def remove(self, path: str) -> None:
+            removed.append(path)
+
+    store: Any = Recording()
+    record = "results/runware/" + "d" * 64 + ".json"
+    for upload in (record, "cas/sha256/ab/" + "a" * 64, "uploads/../results/x", None):
+        asyncio.run(remote_transfer._drop_upload(store, upload))
+    assert removed == []
+    asyncio.run(remote_transfer._drop_upload(store, "uploads/6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"))
+    assert removed == ["uploads/6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"]
