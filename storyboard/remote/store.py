@@ -29,6 +29,7 @@ import hashlib
 import ipaddress
 import os
 import re
+import stat
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +40,7 @@ from storyboard.core.errors import BuildError
 from storyboard.remote.config import RemoteConfig
 
 if TYPE_CHECKING:
-    from obstore.store import ClientConfig, ObjectStore, RetryConfig
+    from obstore.store import ClientConfig, ObjectStore, RetryConfig, S3Config
 
 Kind = Literal[
     "unreachable", "denied", "no-bucket", "missing", "exists", "corrupt", "unsupported", "error"
@@ -64,6 +65,8 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 TIMEOUT_ENV = "STORYBOARD_REMOTE_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
 _CHUNK = 8 << 20
+#: Where an S3 store is, first set first (``_S3`` is also the one obstore lets win).
+ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
 
 
 class Files(Protocol):
@@ -122,6 +125,10 @@ class Store:
         self.url = config.url
         self._env = dict(os.environ if env is None else env)
         self._store: ObjectStore | None = None
+        #: a ``file://`` remote's folder (its root: whatever the writer configured, links
+        #: and all), and the folders below it already found to be real folders, not links
+        self._folder = self.url.removeprefix("file://") if config.scheme == "file" else None
+        self._real_folders: set[str] = set()
 
     @property
     def can_sign(self) -> bool:
@@ -145,8 +152,8 @@ class Store:
                 register_secret(self._env[name])
         scheme = self.config.scheme
         try:
-            if scheme == "file":
-                folder = self.url.removeprefix("file://")
+            if self._folder is not None:
+                folder = self._folder
                 if not os.path.isdir(folder):
                     raise RemoteError(
                         f"the remote folder {folder} does not exist (a network share not "
@@ -154,24 +161,30 @@ class Store:
                     )  # fmt: skip
                 return LocalStore(folder)
             connect = _seconds(self._env, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+            endpoint = self.endpoint() if scheme == "s3" else None
             client: ClientConfig = {
                 "connect_timeout": timedelta(seconds=connect),
                 "timeout": timedelta(seconds=_seconds(self._env, TIMEOUT_ENV, DEFAULT_TIMEOUT)),
-                "allow_http": self._loopback_http(),
+                "allow_http": self._loopback_http(endpoint),
             }
             retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
             if scheme == "s3":
+                # the endpoint the plain-http decision was made for, given to obstore: left to
+                # itself it takes whichever of AWS_ENDPOINT_URL and AWS_ENDPOINT comes last in
+                # the environment
+                config: S3Config = {"endpoint": endpoint} if endpoint else {}
                 # copy-if-not-exists (a provider's upload into place) needs a mode on S3
                 copy = self._env.get("AWS_COPY_IF_NOT_EXISTS", "multipart")
                 profile = self._aws_profile()
                 if profile is not None:
                     return S3Store.from_url(
-                        self.url, client_options=client, retry_config=retry,
+                        self.url, config=config, client_options=client, retry_config=retry,
                         copy_if_not_exists=copy, credential_provider=profile,
                     )  # fmt: skip
                 return S3Store.from_url(
-                    self.url, client_options=client, retry_config=retry, copy_if_not_exists=copy
-                )
+                    self.url, config=config, client_options=client, retry_config=retry,
+                    copy_if_not_exists=copy,
+                )  # fmt: skip
             if scheme == "gs":
                 return GCSStore.from_url(self.url, client_options=client, retry_config=retry)
             return AzureStore.from_url(self.url, client_options=client, retry_config=retry)
@@ -230,14 +243,92 @@ class Store:
                 register_secret(secret)
         return provider
 
-    def _loopback_http(self) -> bool:
-        """Plain http only to this machine (a local S3 server, the tests' moto): a session
-        token travels in a header, and must not cross a network in clear."""
-        for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"):
+    def endpoint(self) -> str | None:
+        """The endpoint of an S3 store: the first set of ``AWS_ENDPOINT_URL_S3``,
+        ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT``; ``None``: AWS's own, by region. It is
+        given to obstore, so that the requests go where the plain-http decision looked."""
+        for name in ENDPOINT_ENV:
             endpoint = self._env.get(name)
             if endpoint:
-                return _is_loopback_http(endpoint)
-        return False
+                return endpoint
+        return None
+
+    def _loopback_http(self, endpoint: str | None) -> bool:
+        """Plain http only to this machine (a local S3 server, the tests' moto): a session
+        token travels in a header, and must not cross a network in clear. Only for S3
+        (``endpoint``: :meth:`endpoint`): no other store is given an endpoint here."""
+        if endpoint is None or not _is_loopback_http(endpoint):
+            return False
+        # obstore reads AWS_ENDPOINT_URL_S3 from the process itself and lets it win over the
+        # endpoint it is given: plain http only if that is the same one
+        overriding = os.environ.get("AWS_ENDPOINT_URL_S3")
+        return not overriding or overriding == endpoint
+
+    # -- a folder's objects, looked at before obstore touches them -----------------------
+
+    async def _local(self, path: str, *, leaf: bool = True) -> bool | None:
+        """For a ``file://`` remote, what is at ``path`` (in a thread: a network share can be
+        slow to answer); ``None`` for any other store. See :meth:`_look`."""
+        if self._folder is None:
+            return None
+        if self._store is None:  # opened first: a folder that is not there is said so
+            self._store = self._open()
+        return await asyncio.to_thread(self._look, self._folder, path, leaf)
+
+    def _look(self, root: str, path: str, leaf: bool) -> bool:
+        """Whether a regular file is at ``path`` below the folder ``root`` (``True`` when
+        ``leaf`` is false: only the folders on the way are looked at), by ``lstat`` alone:
+        no link followed, nothing opened.
+
+        obstore's folder store opens what it reads as it finds it: a named pipe there would
+        hold a pull or a build forever (the request timeouts are HTTP's), a device or a link
+        would be read as an object, and a folder of the share that is a link (``results/``
+        pointing elsewhere) would be read and written through. The root is the writer's own
+        choice, and may be a link; below it every folder must be a folder of its own.
+
+        Raises:
+            RemoteError: a folder on the way is a link (``denied``: the remote is not used),
+                or a non-regular file is at ``path`` (``corrupt``: a bad object, refused as
+                a damaged one is), or it cannot be looked at.
+        """
+        parts = path.split("/")
+        where = root
+        for depth, name in enumerate(parts[:-1], 1):
+            where = os.path.join(where, name)
+            folder = "/".join(parts[:depth])
+            if folder in self._real_folders:
+                continue
+            try:
+                mode = os.lstat(where).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return False  # nothing there (a write makes real folders)
+            except OSError as exc:
+                raise self._error(exc, "look up", folder) from None
+            if stat.S_ISLNK(mode):
+                raise RemoteError(
+                    f"{self._at(folder)} is a symbolic link: the folders of a remote's folder "
+                    "(cas/, results/, uploads/ and theirs) must be its own, not links to "
+                    "another place; refused",
+                    "denied",
+                )
+            if not stat.S_ISDIR(mode):
+                return False  # a file where a folder should be: no object below it
+            self._real_folders.add(folder)
+        if not leaf:
+            return True
+        try:
+            mode = os.lstat(os.path.join(where, parts[-1])).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise self._error(exc, "look up", path) from None
+        if not stat.S_ISREG(mode):
+            raise RemoteError(
+                f"{self._at(path)} is not a regular file but {_file_kind(mode)}: refused, "
+                "nothing of it was read",
+                "corrupt",
+            )
+        return True
 
     # -- reading -------------------------------------------------------------------------
 
@@ -250,6 +341,7 @@ class Store:
         import obstore
 
         try:
+            await self._local("results/", leaf=False)
             await obstore.list_with_delimiter_async(self.store, prefix="results/")
         except Exception as exc:
             raise self._error(exc, "list") from None
@@ -264,6 +356,9 @@ class Store:
         from obstore.exceptions import NotFoundError
 
         try:
+            found = await self._local(path)
+            if found is not None:
+                return found  # a folder's: obstore's head opens the file (a pipe: forever)
             await obstore.head_async(self.store, path)
         except (NotFoundError, FileNotFoundError):
             return False
@@ -281,6 +376,8 @@ class Store:
         from obstore.exceptions import NotFoundError
 
         try:
+            if await self._local(path) is False:
+                return None
             result = await obstore.get_async(self.store, path)
             if result.meta["size"] > limit:
                 raise RemoteError(f"{self._at(path)} is larger than {limit:,} bytes", "corrupt")
@@ -312,6 +409,8 @@ class Store:
         fd = await asyncio.to_thread(tree.open, dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             try:
+                if await self._local(path) is False:
+                    raise RemoteError(f"{self._at(path)} is missing", "missing")
                 result = await obstore.get_async(self.store, path)
                 if size is not None and result.meta["size"] != size:
                     raise RemoteError(
@@ -360,6 +459,8 @@ class Store:
         digest = hashlib.sha256()
         size = 0
         try:
+            if await self._local(path) is False:
+                return None
             result = await obstore.get_async(self.store, path)
             async for chunk in result.stream(min_chunk_size=_CHUNK):
                 size += len(chunk)
@@ -387,6 +488,7 @@ class Store:
         from obstore.exceptions import AlreadyExistsError, PreconditionError
 
         try:
+            await self._local(path, leaf=False)
             await obstore.put_async(self.store, path, data, mode="create")
         except (AlreadyExistsError, PreconditionError, FileExistsError):
             return False
@@ -406,6 +508,8 @@ class Store:
         from obstore.exceptions import AlreadyExistsError, NotSupportedError, PreconditionError
 
         try:
+            await self._local(source)
+            await self._local(target, leaf=False)
             await obstore.copy_async(self.store, source, target, overwrite=False)
         except (AlreadyExistsError, PreconditionError, FileExistsError):
             return False
@@ -420,6 +524,7 @@ class Store:
         import obstore
 
         try:
+            await self._local(path, leaf=False)
             await obstore.delete_async(self.store, path)
         except Exception as exc:
             raise self._error(exc, "remove", path) from None
@@ -466,9 +571,9 @@ class Store:
             return RemoteError(
                 f"the bucket '{bucket}' of the remote {self.url} does not exist", "no-bucket"
             )
-        if isinstance(exc, PermissionDeniedError | UnauthenticatedError) or re.search(
-            r"\b40[13] (Forbidden|Unauthorized)", text
-        ):
+        if isinstance(
+            exc, PermissionDeniedError | UnauthenticatedError | PermissionError
+        ) or re.search(r"\b40[13] (Forbidden|Unauthorized)", text):
             what = "write to" if doing in ("write", "copy", "remove") else "read"
             return RemoteError(
                 f"the remote {self.url} refused to let these credentials {what} {where} "
@@ -490,6 +595,21 @@ def _consume(fd: int, digest: Any, chunk: Any) -> None:
     view = memoryview(chunk)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in a message."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "something else"
 
 
 def _reason(exc: BaseException) -> str:
