@@ -14,22 +14,26 @@ version the page was made from: a change saved in the editor meanwhile is never 
 its cost. Nothing is built or sent: ``storyboard build`` does that.
 
 The app is served by :class:`storyboard.live.server.LocalServer` with a token: every path
-below is relative to ``/TOKEN/``.
+below is relative to ``/TOKEN/``. Its videos are the record's, and only those storyboard wrote
+(the build folder's marker lists them), each opened through the project's
+:class:`~storyboard.build.state.safe.Tree` (no symlink followed from the project down, a
+regular file only) and answered from that descriptor.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import stat
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from storyboard.live.edit import (
@@ -43,6 +47,10 @@ from storyboard.live.edit import (
     set_key,
     write_if_unchanged,
 )
+from storyboard.live.server import open_file_response
+
+if TYPE_CHECKING:
+    from storyboard.build.state.safe import Tree
 
 PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; "
@@ -89,6 +97,70 @@ class Review:
         from storyboard.exports.record import read_record, record_path
 
         return read_record(record_path(self.folder))
+
+    @functools.cached_property
+    def tree(self) -> Tree:
+        """The project folder, through which the build's videos are opened."""
+        from storyboard.build.state.safe import Tree
+        from storyboard.language.load import find_project_root
+
+        return Tree.at(find_project_root(self.storyboard))
+
+    @functools.cached_property
+    def place(self) -> Path:
+        """The reviewed folder, inside the project: as given, else with the folders above it
+        resolved (a symlink above the project, like macOS's ``/var``)."""
+        given = Path(os.path.normpath(os.path.abspath(self.folder)))
+        if self.tree.contains(given):
+            return given
+        return Path(os.path.realpath(given.parent)) / given.name
+
+    def owned(self) -> set[str] | None:
+        """The files of the reviewed folder storyboard wrote (names inside it), as the build
+        folder's marker lists them: in the folder above (a backend's folder) or in the folder
+        itself; ``None`` when neither is marked (a folder an older storyboard made); empty
+        when the marker cannot be trusted now (a symlink in its folder...)."""
+        from storyboard.build.state.outputs import MARKER, BuildFolder
+        from storyboard.build.state.safe import UnsafePath
+
+        storyboard = Path(os.path.realpath(self.storyboard.absolute().parent))
+        storyboard /= self.storyboard.name
+        folder = self.place
+        try:
+            for root in (folder.parent, folder):
+                if not self.tree.contains(root) or self.tree.lstat(root / MARKER) is None:
+                    continue
+                prefix = "".join(f"{part}/" for part in folder.relative_to(root).parts)
+                names = BuildFolder(self.tree, root, storyboard).owned(prefix)
+                return {n[len(prefix) :] for n in names}
+        except (UnsafePath, OSError, ValueError):
+            return set()
+        return None
+
+    def media(self, name: str) -> int | None:
+        """A descriptor of the record's video ``name``, open for reading, or ``None`` when it
+        is not a regular file storyboard wrote in the reviewed folder (a symlink anywhere from
+        the project down to it, a name the record or the marker does not list, a NUL...)."""
+        from storyboard.build.state.safe import UnsafePath
+        from storyboard.core.errors import StoryboardError
+        from storyboard.report import record_media
+
+        parts = name.split("/")
+        if "\x00" in name or any(p in ("", ".", "..") for p in parts):
+            return None
+        try:
+            record = self.record()
+        except StoryboardError:  # no record now (removed, damaged): nothing to serve
+            return None
+        if name not in record_media(record):  # the record's videos, no other file
+            return None
+        owned = self.owned()
+        if owned is not None and name not in owned:
+            return None
+        try:
+            return self.tree.open(self.place.joinpath(*parts), os.O_RDONLY)
+        except (UnsafePath, OSError, ValueError):
+            return None
 
     def views(self, record: Any, snapshot: Snapshot | None) -> list[TakeView]:
         views = []
@@ -250,20 +322,12 @@ def make_app(review: Review) -> Starlette:
         return JSONResponse(answer, status_code=status)
 
     async def media(request: Request) -> Response:
-        from storyboard.report import record_media
-
         name = request.path_params["name"]
-        record = await run_in_threadpool(review.record)
-        if name not in record_media(record):  # the record's videos, no other file
+        fd = await run_in_threadpool(review.media, name)
+        if fd is None:
             return Response("not a file of this build\n", status_code=404)
-        path = record.path(name)
-        try:
-            found = path.lstat()
-        except OSError:
-            return Response("missing\n", status_code=404)
-        if not stat.S_ISREG(found.st_mode):
-            return Response("not a regular file\n", status_code=404)
-        return FileResponse(path, media_type="video/mp4" if name.endswith(".mp4") else None)
+        kind = "video/mp4" if name.endswith(".mp4") else None
+        return open_file_response(fd, request, name=name, media_type=kind)
 
     return Starlette(
         routes=[

@@ -19,18 +19,30 @@ code runs, every request that is not the page's own:
 Every answer says ``Cache-Control: no-store``, ``Referrer-Policy: no-referrer`` and that the
 page may not be framed by another (``frame-ancestors 'none'``), so no other site can put its
 buttons under a reader's click.
+
+A file of a build is answered from the descriptor its page opened it with
+(:func:`open_file_response`): through the project's
+:class:`~storyboard.build.state.safe.Tree`, no symlink followed, only a regular file; no path
+is opened again after those checks.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
+import os
+import re
 import secrets
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 import uvicorn
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HOST = "127.0.0.1"
@@ -126,6 +138,93 @@ def _with_headers(send: Send) -> Send:
         await send(message)
 
     return wrapped
+
+
+# -- serving a file storyboard opened -------------------------------------------------------
+
+_RANGE = re.compile(r"\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*", re.IGNORECASE)
+CHUNK = 1 << 16
+
+
+def open_file_response(
+    fd: int, request: Request, *, name: str, media_type: str | None = None
+) -> Response:
+    """The answer with the regular file open at ``fd`` (which it closes): served from that
+    descriptor, so no path is opened again between the checks that opened it and the answer.
+
+    Whole, or the one byte range a ``Range`` header asks (``206``, what a ``<video>`` seeks
+    with); a range past the end is ``416``; several ranges, or a header that cannot be read,
+    are answered with the whole file (as a server may). ``name`` gives the media type.
+    """
+    try:
+        size = os.fstat(fd).st_size
+        headers = {"accept-ranges": "bytes"}
+        status, (start, end) = 200, (0, size)
+        if "if-range" not in request.headers:  # no validators are sent: the whole file
+            wanted = _byte_range(request.headers.get("range", ""), size)
+            if wanted is not None and wanted[0] >= size:
+                os.close(fd)
+                return Response(
+                    "range not satisfiable\n", status_code=416,
+                    headers={"content-range": f"bytes */{size}"}, media_type="text/plain",
+                )  # fmt: skip
+            if wanted is not None:
+                status, (start, end) = 206, wanted
+                headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        headers["content-length"] = str(end - start)
+        kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    except BaseException:
+        os.close(fd)
+        raise
+    body = _nothing() if request.method == "HEAD" else _chunks(fd, start, end)
+    return _OpenFile(fd, body, status_code=status, headers=headers, media_type=kind)
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` (end excluded) of the one range ``header`` asks of a file of ``size``
+    bytes (a start at or past ``size``: none of it can be given); ``None``: the whole file."""
+    found = _RANGE.fullmatch(header)
+    if found is None or not (found[1] or found[2]):
+        return None
+    first, last = found[1], found[2]
+    if not first:  # the last N bytes
+        count = int(last)
+        return (max(0, size - count), size) if count else (size, size)
+    start = int(first)
+    if last and int(last) < start:
+        return None  # not a range: ignored
+    return start, min(size, int(last) + 1) if last else size
+
+
+class _OpenFile(StreamingResponse):
+    """A streamed answer that closes its file's descriptor once it is sent (or abandoned)."""
+
+    def __init__(
+        self, fd: int, body: AsyncIterator[bytes], *, status_code: int, headers: dict[str, str],
+        media_type: str,
+    ) -> None:  # fmt: skip
+        self.fd = fd
+        super().__init__(body, status_code=status_code, headers=headers, media_type=media_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            os.close(self.fd)
+
+
+async def _chunks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
+    while start < end:
+        chunk = await run_in_threadpool(os.pread, fd, min(CHUNK, end - start), start)
+        if not chunk:
+            return  # the file shrank meanwhile: the answer ends short
+        start += len(chunk)
+        yield chunk
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
 
 
 def _bind(port: int) -> socket.socket:

@@ -16,7 +16,11 @@ too (the include that was missing may just have been written).
 The report is served on ``127.0.0.1`` (:class:`storyboard.live.server.LocalServer`), with a
 few lines of script that reload the page when a build finishes (server-sent events,
 ``/__storyboard/events``), and, while the storyboard does not check, its errors over the last
-report.
+report. Only what storyboard wrote is served: the files the build folder's marker lists in the
+backend's folder, each opened through the project's
+:class:`~storyboard.build.state.safe.Tree` (no symlink followed on the way or at the end,
+a regular file only) and answered from that descriptor. A ``report.html`` storyboard did not
+write is neither served nor written over: the page says so.
 """
 
 from __future__ import annotations
@@ -28,19 +32,24 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from markupsafe import escape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from storyboard.core.diagnostics import display_path, printable
+from storyboard.live.server import open_file_response
 
 if TYPE_CHECKING:
     from storyboard.build.pipeline import BuildResult
+    from storyboard.build.state.safe import Tree
+    from storyboard.build.state.workspace import Workspace
     from storyboard.core.events import Event
 
 
@@ -71,6 +80,30 @@ LOOKED_AT_WHILE_BROKEN = (".yaml", ".yml", ".j2", ".jinja", ".jinja2", ".txt", "
 """Suffixes of new files that may be the missing include or template of a broken storyboard."""
 
 Stat = tuple[int, int, int] | None
+
+PAGE_LIMIT = 64 << 20
+"""The largest ``report.html`` the page serves (bytes): more is not a report storyboard wrote."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the page serves of the last build: the backend's folder, the project's tree it is
+    reached through (no symlink followed) and the files storyboard wrote there (their names
+    inside the folder, from the build folder's marker)."""
+
+    tree: Tree
+    folder: Path
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> Served:
+        from storyboard.build.state.safe import UnsafePath
+
+        try:
+            names = frozenset(workspace.out.owned())
+        except (UnsafePath, OSError, ValueError):
+            names = frozenset()  # the marker cannot be read now: nothing is served
+        return cls(workspace.tree, workspace.output_dir, names)
 
 
 class Watch:
@@ -111,7 +144,9 @@ class Watch:
         self.inputs: set[str] = {_real(self.storyboard)}
         self.seen: dict[str, Stat] = {}
         self.errors: list[str] = []
+        self.refused = ""  # why the report of the last build is not shown
         self.folder: Path | None = None
+        self.served: Served | None = None
         self.generation = 0
         self.builds = 0
 
@@ -158,8 +193,11 @@ class Watch:
             self.errors = [f"storyboard: error: {exc}"]
         else:
             self.errors = []
-            self.folder = result.prepared.workspace.output_dir
-            self._write_report(result)
+            self.refused = self._write_report(result)
+            if self.refused:
+                self.say(self.refused)
+            self.served = Served.of(result.prepared.workspace)
+            self.folder = self.served.folder
             film = f"; film: {display_path(result.film)}" if result.film else ""
             state = "built" if result.ok else "built with failures"
             self.say(f"{state} in {time.monotonic() - started:.1f} s{film}")
@@ -206,19 +244,31 @@ class Watch:
         finally:
             console.close()
 
-    def _write_report(self, result: BuildResult) -> None:
+    def _write_report(self, result: BuildResult) -> str:
         """The report of this build, when the build did not write it again itself (the
-        first build, or one that had nothing to do)."""
-        from storyboard.build.pipeline import refusing
+        first build, or one that had nothing to do); why it was not written, or ``""``.
+
+        A ``report.html`` storyboard wrote (the build folder's marker lists it) and that is
+        still a regular file is left; any other file of that name, or a symlink, is not
+        storyboard's: it is never written over (:meth:`BuildFolder.own` refuses it)."""
+        from storyboard.build.state.safe import UnsafePath
         from storyboard.build.state.workspace import ProjectLock
+        from storyboard.core.errors import StoryboardError
         from storyboard.exports.record import read_record, record_path
         from storyboard.report import REPORT_NAME, write_report
 
         workspace = result.prepared.workspace
-        if (workspace.output_dir / REPORT_NAME).is_file():
-            return
-        with ProjectLock(workspace, wait=30.0), refusing():
-            write_report(read_record(record_path(workspace.output_dir)), writer=workspace.out)
+        page = workspace.output_dir / REPORT_NAME
+        try:
+            if REPORT_NAME in workspace.out.owned(REPORT_NAME):
+                found = workspace.tree.lstat(page)
+                if found is not None and stat.S_ISREG(found.st_mode):
+                    return ""
+            with ProjectLock(workspace, wait=30.0):
+                write_report(read_record(record_path(workspace.output_dir)), writer=workspace.out)
+        except (UnsafePath, StoryboardError, OSError, ValueError) as exc:
+            return f"{display_path(page)} was not written, and is not shown: {exc}"
+        return ""
 
     # -- watching -----------------------------------------------------------------------------
 
@@ -299,6 +349,12 @@ WAITING = """<!DOCTYPE html>
 </body></html>
 """
 
+NO_REPORT = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>storyboard watch</title></head>
+<body><p>storyboard has no report of {name} it wrote to show.</p>
+</body></html>
+"""
+
 BANNER = (
     '<div id="storyboard-errors" style="position:sticky;top:0;z-index:9;margin:0;'
     "padding:10px 16px;background:#fbe3e3;border-bottom:2px solid #b03a3a;"
@@ -307,12 +363,20 @@ BANNER = (
     "</div>"
 )
 
+REFUSED = (
+    '<div id="storyboard-refused" style="position:sticky;top:0;z-index:9;margin:0;'
+    "padding:10px 16px;background:#fbe3e3;border-bottom:2px solid #b03a3a;"
+    'font:13px/1.4 ui-monospace,monospace;white-space:pre-wrap">'
+    "<strong>The report of this build was not written, and no other is shown.</strong>\n{problem}"
+    "</div>"
+)
+
 
 def make_app(watch: Watch) -> Starlette:
     """The report of the latest build, reloading itself, and the build folder's files."""
 
     async def page(request: Request) -> Response:
-        html = _page(watch)
+        html = await run_in_threadpool(_page, watch)
         return HTMLResponse(html)
 
     async def script(request: Request) -> Response:
@@ -340,13 +404,14 @@ def make_app(watch: Watch) -> Starlette:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     async def files(request: Request) -> Response:
-        folder = watch.folder
-        if folder is None:
+        served = watch.served
+        if served is None:
             return Response("not built yet\n", status_code=404)
-        path = _inside(folder, request.path_params["name"])
-        if path is None:
+        name = request.path_params["name"]
+        fd = await run_in_threadpool(_open, served, name)
+        if fd is None:
             return Response("not a file of the build\n", status_code=404)
-        return FileResponse(path)
+        return open_file_response(fd, request, name=name)
 
     return Starlette(
         routes=[
@@ -359,37 +424,55 @@ def make_app(watch: Watch) -> Starlette:
 
 
 def _page(watch: Watch) -> str:
+    """The page: the report of the last build (only one storyboard wrote, read without
+    following a link), the errors of the storyboard now over it, and the reloading script."""
     from storyboard.report import REPORT_NAME
 
     tag = f'<script src="/__storyboard/live.js" data-since="{watch.generation}"></script>'
-    report = watch.folder / REPORT_NAME if watch.folder is not None else None
-    try:
-        html = report.read_text(encoding="utf-8") if report is not None else None
-    except OSError:
-        html = None
+    served = watch.served
+    html = _open_text(served, REPORT_NAME) if served is not None else None
     if html is None:
-        html = WAITING.format(name=escape(watch.storyboard.name))
+        html = (WAITING if served is None else NO_REPORT).format(name=escape(watch.storyboard.name))
+    banners = ""
     if watch.errors:
-        banner = BANNER.format(errors=escape("\n".join(watch.errors)))
+        banners += BANNER.format(errors=escape("\n".join(watch.errors)))
+    if watch.refused:
+        banners += REFUSED.format(problem=escape(watch.refused))
+    if banners:
         at = html.find(">", html.find("<body")) + 1
-        html = html[:at] + banner + html[at:]
+        html = html[:at] + banners + html[at:]
     at = html.rfind("</body>")
     return html[:at] + tag + html[at:] if at >= 0 else html + tag
 
 
-def _inside(folder: Path, name: str) -> Path | None:
-    """The regular file ``name`` of ``folder`` (no symlink, nothing outside), or ``None``."""
+def _open(served: Served, name: str) -> int | None:
+    """A descriptor of the file ``name`` of the served folder, open for reading, or ``None``
+    when it is not a regular file storyboard wrote there (a symlink anywhere from the project
+    down to it, a name the marker does not list, a hidden name, a NUL...)."""
+    from storyboard.build.state.safe import UnsafePath
+
     parts = name.split("/")
-    if not name or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+    if not name or "\x00" in name or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
-    path = folder.joinpath(*parts)
-    current = folder
-    for part in parts:
-        current = current / part
-        try:
-            mode = current.lstat().st_mode
-        except OSError:
+    if name not in served.names:
+        return None
+    try:
+        return served.tree.open(served.folder.joinpath(*parts), os.O_RDONLY)
+    except (UnsafePath, OSError, ValueError):
+        return None
+
+
+def _open_text(served: Served, name: str) -> str | None:
+    """The UTF-8 text of the file ``name`` (as :func:`_open`), at most :data:`PAGE_LIMIT`
+    bytes; ``None`` otherwise."""
+    fd = _open(served, name)
+    if fd is None:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(PAGE_LIMIT + 1)
+        if len(data) > PAGE_LIMIT:
             return None
-        if stat.S_ISLNK(mode):
-            return None
-    return path if path.is_file() else None
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
