@@ -191,7 +191,11 @@ async def execute(run: Execution) -> dict[str, Outcome]:
         if bad:
             return _skip(run, take.id, f"needs {', '.join(bad)}, which did not finish")
         key = run.keys[take.id]
-        entry = run.cache.get(run.backend.namespace, key)
+        try:
+            entry = run.cache.get(run.backend.namespace, key)
+        except BuildError as exc:  # there, but unreadable: never a miss to pay for again
+            run.emit(TakeFailed(take.id, str(exc)))
+            return _record(run, Outcome(take.id, "failed", message=str(exc)))
         if entry is not None:
             pending = run.journal.pending(key)
             if pending is not None and pending.task_uuid == entry.task_uuid:
@@ -478,7 +482,10 @@ def _drop_damaged(run: Execution, take_id: str, key: str) -> None:
     """
     from storyboard.compiler.compile import sha256_file
 
-    entry = run.cache.get(run.backend.namespace, key, verify=False)
+    try:
+        entry = run.cache.get(run.backend.namespace, key, verify=False)
+    except BuildError:
+        return  # there but unreadable now: left as it is
     if entry is None:
         return  # not in the cache at all (or missing a file): the plan did not count it
     try:

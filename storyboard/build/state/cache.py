@@ -11,6 +11,7 @@ different backends never stand in for each other: a free preview is not a paid t
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,8 @@ from storyboard.build.state.safe import Tree
 from storyboard.core.files import disk_error
 
 ENTRY_VERSION = 1
+UNREADABLE = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
+"""Errors that say an entry is there but cannot be read now, not that it is missing."""
 _KEY = re.compile(r"[0-9a-f]{64}")
 """A take key: the sha256 of its request, in hex."""
 
@@ -91,14 +94,22 @@ class Cache:
     def get(self, backend: str, key: str, *, verify: bool = True) -> CacheEntry | None:
         """The entry, or ``None`` when it is missing or any part of it is damaged.
 
+        An entry that is there but cannot be read (permission denied, an I/O error) is not
+        missing: it may hold a paid result, which a miss would pay for again.
+
         Raises:
             UnsafePath: a symlink stands where a folder of the cache should be.
+            BuildError: the entry cannot be read (what to check is in the message).
         """
         try:
             folder = self.folder(backend, key)
             with self.tree.folder(folder) as fd:
                 return self._read(fd, folder, backend, key, verify)
-        except (OSError, ValueError, KeyError, TypeError):
+        except OSError as exc:
+            if exc.errno in UNREADABLE:
+                raise disk_error(exc, f"read the cache entry {key[:12]}... of {backend}") from None
+            return None  # missing, or not what an entry is (a link, a FIFO...): damaged
+        except (ValueError, KeyError, TypeError):
             return None
 
     @staticmethod
