@@ -108,6 +108,16 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
 
 
 @pytest.fixture
+def paid(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The emulator, as the Runware backend the environment names (``RUNWARE_API_KEY``,
+    ``RUNWARE_BASE_URL``), and no remote but one a test gives."""
+    monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
+    monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
+    monkeypatch.delenv("STORYBOARD_REMOTE", raising=False)
+    return emulator
+
+
+@pytest.fixture
 def in_dir(tmp_path: Path) -> Iterator[Path]:
     old = Path.cwd()
     os.chdir(tmp_path)

@@ -48,13 +48,6 @@ def built(
     return result
 
 
-@pytest.fixture
-def paid(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
-    monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
-    return emulator
-
-
 def test_a_second_clone_gets_every_take_from_the_remote_and_pays_nothing(
     example: Callable[[str], Path], paid: EmulatorServer, s3: S3, tmp_path: Path
 ) -> None:

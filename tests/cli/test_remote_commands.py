@@ -28,14 +28,6 @@ Project = Callable[[dict[str, str | bytes]], Path]
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture
-def paid(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
-    monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("STORYBOARD_REMOTE", raising=False)
-    return emulator
-
-
 def charges(emulator: EmulatorServer) -> int:
     return len([e for e in emulator.ledger() if not e.dry_run and e.cost > 0])
 

@@ -35,14 +35,6 @@ Project = Callable[[dict[str, str | bytes]], Path]
 Cli = Callable[..., CliResult]
 
 
-@pytest.fixture
-def paid(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> EmulatorServer:
-    monkeypatch.setenv("RUNWARE_API_KEY", emulator.api_key)
-    monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("STORYBOARD_REMOTE", raising=False)
-    return emulator
-
-
 def queued_with_one_truncated(root: Path, nas: Path) -> tuple[Path, Path, bytes]:
     """Build two paid takes while the remote folder is missing (both stay queued), make the
     remote, and truncate one entry; return the remote, the damaged entry and its bytes."""
