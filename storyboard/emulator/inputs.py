@@ -7,6 +7,15 @@ Two passes, because the combination rules (:mod:`rules`) sit between them:
 2. :func:`resolve_inputs` resolves every media reference through the store (unknown UUIDs
    are refused, naming the reference's path), applies Kling's input limits when enabled, and
    checks that reused elements exist.
+
+An emulator rendering at a ``scale`` below 1 makes videos that much smaller than the service
+would (1920x1080 at 1/12: 160x90), and a client cuts, edits and sends such videos back to it.
+So the least size of an input video is scaled by the same factor (:func:`scaled_least`): its
+own outputs, and anything cut from them, pass its own checks, as the full-size ones would
+pass the service's. The other limits stay the service's: a maximum size is never exceeded by
+smaller videos (above 1, the maxima are scaled instead), and durations, rates and byte sizes
+do not change with the scale. The least image size is not scaled: the images a client sends
+are its own (a hand-off frame of a scaled-down take is scaled up to it by the build).
 """
 
 from __future__ import annotations
@@ -240,8 +249,12 @@ def resolve_inputs(
     *,
     kling_limits: bool,
     default_remote_video_s: float,
+    scale: float = 1.0,
 ) -> ResolvedInputs:
     """Resolve and check every media reference; see the module docstring.
+
+    ``scale`` is the emulator's render scale; it scales the size limits of input videos
+    (see the module docstring).
 
     Raises:
         ApiError: an unknown UUID, undecodable media, an input outside Kling's limits, or a
@@ -250,7 +263,7 @@ def resolve_inputs(
     data: dict[str, bytes | None] = {}
     videos: dict[str, MediaInfo] = {}
     for ref in all_refs(shape):
-        data[ref.parameter] = _resolve(ref, store, kling_limits, videos)
+        data[ref.parameter] = _resolve(ref, store, kling_limits, videos, scale)
     for element in shape.elements:
         if not element.new and element.element_id not in known_elements:
             path = f"inputs.elements[{element.index}].id"
@@ -276,7 +289,11 @@ def resolve_inputs(
 
 
 def _resolve(
-    ref: MediaRef, store: MediaStore, kling_limits: bool, videos: dict[str, MediaInfo]
+    ref: MediaRef,
+    store: MediaStore,
+    kling_limits: bool,
+    videos: dict[str, MediaInfo],
+    scale: float = 1.0,
 ) -> bytes | None:
     """The bytes of one reference (None for an unknown remote URL); videos are probed."""
     code = {"image": "invalidImage", "video": "invalidVideo", "audio": "invalidAudio"}[ref.role]
@@ -292,7 +309,9 @@ def _resolve(
         # Kling's input-video limits concern the edit source and the reference video only.
         limits = kling_limits and not ref.parameter.startswith("inputs.elements")
         nominal = resolved.media.nominal if resolved.media is not None else None
-        videos[ref.parameter] = _check_video(resolved.data, ref.parameter, limits, nominal)
+        videos[ref.parameter] = _check_video(
+            resolved.data, ref.parameter, limits, nominal, scale=scale
+        )
     return resolved.data
 
 
@@ -325,8 +344,33 @@ def _check_image(data: bytes, path: str, kling_limits: bool) -> None:
         )
 
 
+MIN_VIDEO_SIDE, MAX_VIDEO_SIDE = 720, 2160  # Kling: 720p to 2160p (the shorter side)
+
+
+def scaled_least(side: int, scale: float) -> int:
+    """The least side an input video needs on an emulator rendering at ``scale``: ``side``
+    at scale 1 or more, else ``side`` scaled down as a render is (to an even number) or
+    floored, whichever is smaller, so that a scaled-down render of the least nominal size
+    (and a cut of it) passes."""
+    if scale >= 1:
+        return side
+    exact = side * scale
+    return max(1, min(math.floor(exact), 2 * round(exact / 2)))
+
+
+def scaled_most(side: int, scale: float) -> int:
+    """The most side an input video may have at ``scale``: ``side`` at scale 1 or less
+    (smaller renders never reach it), else ``side`` scaled up as a render is."""
+    return side if scale <= 1 else math.ceil(side * scale)
+
+
 def _check_video(
-    data: bytes, path: str, kling_limits: bool, nominal: tuple[int, int] | None = None
+    data: bytes,
+    path: str,
+    kling_limits: bool,
+    nominal: tuple[int, int] | None = None,
+    *,
+    scale: float = 1.0,
 ) -> MediaInfo:
     container = sniff_video(data[:16])
     if kling_limits and container not in ("mp4", "mov"):
@@ -340,8 +384,19 @@ def _check_video(
         info = probe(data)
     except MediaError:
         raise ApiError("invalidVideo", f"{path} is not a readable video", path) from None
+    # The size held to the limits: one of our own results is judged by its nominal size (the
+    # service's limits); any other file by its own size, against the limits at our scale.
+    width, height = info.width, info.height
+    low, high = scaled_least(MIN_VIDEO_SIDE, scale), scaled_most(MAX_VIDEO_SIDE, scale)
     if nominal is not None:  # one of our own results: the size the service would have made
         info = dataclasses.replace(info, width=nominal[0], height=nominal[1])
+        width, height = nominal
+        low, high = MIN_VIDEO_SIDE, MAX_VIDEO_SIDE
+    elif scale < 1 and min(info.width, info.height) < MIN_VIDEO_SIDE:
+        # smaller than the service takes, so made at the emulator's scale (a cut of one of its
+        # results): its nominal size, which an edit's output keeps, is the size unscaled
+        nominal_size = (round(info.width / scale), round(info.height / scale))
+        info = dataclasses.replace(info, width=nominal_size[0], height=nominal_size[1])
     if not kling_limits:
         return info
     if len(data) > 200 * 1024 * 1024:
@@ -352,10 +407,13 @@ def _check_video(
             f"{path} lasts {info.duration_s:.2f} s; 3 to 10 s are accepted",
             path,
         )
-    if not 720 <= min(info.width, info.height) <= 2160:
+    if not low <= min(width, height) <= high:
+        at = f" (the emulator's scale {scale:g}: {low} to {high} px)"
+        if (low, high) == (MIN_VIDEO_SIDE, MAX_VIDEO_SIDE):
+            at = ""
         raise ApiError(
             "invalidVideoDimensions",
-            f"{path} is {info.width}x{info.height}; 720p to 2160p are accepted",
+            f"{path} is {width}x{height}; 720p to 2160p are accepted{at}",
             path,
         )
     if not 24 <= round(info.fps) <= 60:

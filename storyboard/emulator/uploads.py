@@ -2,7 +2,8 @@
 
 ``imageUpload`` takes a URL, data URI or base64 image and answers ``imageUUID`` +
 ``imageURL``; like the service, it keeps the longer side at most 2048 px (larger images are
-scaled down; JPEG and PNG keep their format, other formats are stored as PNG).
+scaled down to :func:`storyboard.media.limits.upload_size`, the size ``check`` judges them
+at; JPEG and PNG keep their format, other formats are stored as PNG).
 ``mediaStorage`` stores any media (``operation: "upload"``, answers ``mediaUUID`` +
 ``mediaURL``) or forgets it (``operation: "delete"``). Either UUID is then a valid media
 reference in a videoInference task. The emulator never fetches the network: a remote URL
@@ -19,8 +20,9 @@ from PIL import Image
 from storyboard.emulator.checks import check_enum, check_str
 from storyboard.emulator.store import MediaStore, StoredMedia
 from storyboard.emulator.wire import JSON, ApiError
+from storyboard.media.limits import MAX_UPLOAD_SIDE, upload_size
 
-MAX_IMAGE_SIDE = 2048
+MAX_IMAGE_SIDE = MAX_UPLOAD_SIDE
 
 
 def _fetch(store: MediaStore, ref: str, parameter: str, code: str) -> bytes:
@@ -46,13 +48,15 @@ def _normalised_image(data: bytes) -> tuple[bytes, str]:
             fmt = (image.format or "").upper()
             if fmt in ("JPEG", "PNG") and max(image.size) <= MAX_IMAGE_SIDE:
                 return data, "jpg" if fmt == "JPEG" else "png"
+            stored: Image.Image = image
             if max(image.size) > MAX_IMAGE_SIDE:
-                image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE), Image.Resampling.LANCZOS)
+                # the size `check` expects (the aspect's rounding decides an image at 2.5:1)
+                stored = image.resize(upload_size(*image.size), Image.Resampling.LANCZOS)
             out = io.BytesIO()
             if fmt == "JPEG":
-                image.convert("RGB").save(out, "JPEG", quality=95)
+                stored.convert("RGB").save(out, "JPEG", quality=95)
                 return out.getvalue(), "jpg"
-            image.save(out, "PNG")
+            stored.save(out, "PNG")
             return out.getvalue(), "png"
     except (OSError, ValueError):
         raise ApiError("invalidImage", "image is not a readable image", "image") from None

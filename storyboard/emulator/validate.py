@@ -110,7 +110,8 @@ def validate_video(
         task: the task object as received.
         store: resolves media references.
         elements: the element ids this API key created earlier.
-        config: ``literal_rules``, ``kling_limits`` and ``default_remote_video_s`` matter.
+        config: ``literal_rules``, ``kling_limits``, ``default_remote_video_s`` and
+            ``scale`` (input videos' size limits) matter.
 
     Raises:
         ApiError: the first problem, naming its parameter.
@@ -184,6 +185,7 @@ def validate_video(
         elements,
         kling_limits=config.kling_limits,
         default_remote_video_s=config.default_remote_video_s,
+        scale=config.scale,
     )
     # The output: its shape follows width/height, else the first frame, else the source video.
     if width is not None and height is not None:

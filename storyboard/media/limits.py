@@ -11,11 +11,17 @@ The same headers answer the cut's questions before the takes are paid for: the l
 local video to edit (:func:`video_seconds`: the edit's result takes it), the size of an image
 (:func:`image_size`, for the aspect warnings) and whether the music bed is sound the cut can
 decode (:func:`audio_problem`: its first audio frame is decoded, as the cut opens it).
+
+Input images are judged by the size the service will see: ``imageUpload`` keeps the longer
+side at most :data:`MAX_UPLOAD_SIDE` px (:func:`upload_size`; the emulator shrinks with it).
+An element's video is held to no size or length limit, only to being a video
+(:func:`element_video_problem`).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,13 +45,59 @@ def image_problem(path: Path, profile: ModelProfile) -> str | None:
     side = profile.min_image_side
     if min(width, height) < side:
         return f"'{path.name}' is {width}x{height}; the model needs at least {side} px on each side"
-    aspect = width / height
-    if not profile.min_image_aspect <= aspect <= profile.max_image_aspect:
-        return (
-            f"'{path.name}' is {width}x{height}; the model takes images from "
-            f"1:{1 / profile.min_image_aspect:g} to {profile.max_image_aspect:g}:1"
-        )
+    low, high = profile.min_image_aspect, profile.max_image_aspect
+    takes = f"the model takes images from 1:{1 / low:g} to {high:g}:1"
+    if not low <= width / height <= high:
+        return f"'{path.name}' is {width}x{height}; {takes}"
+    # The model sees the image as uploaded: shrunk to MAX_UPLOAD_SIDE, whose rounding can push
+    # an aspect at the limit (2500x1000 -> 2048x819, 2.5006:1) past it.
+    for w, h in _upload_sizes(width, height):
+        if min(w, h) < side or not low <= w / h <= high:
+            return (
+                f"'{path.name}' is {width}x{height}, which the upload shrinks to about {w}x{h} "
+                f"({max(w / h, h / w):.4f}:1 on its longer side); {takes}: crop it a little, "
+                f"or save it at most {MAX_UPLOAD_SIDE} px on its longer side"
+            )
     return None
+
+
+MAX_UPLOAD_SIDE = 2048
+"""The longest side of an uploaded image (protocol §4.1: ``imageUpload`` stores larger images
+scaled down to it, keeping the aspect)."""
+
+
+def upload_size(width: int, height: int) -> tuple[int, int]:
+    """The size ``imageUpload`` stores an image of ``width`` x ``height`` at: unchanged when
+    its longer side is at most :data:`MAX_UPLOAD_SIDE`, else that side becomes
+    MAX_UPLOAD_SIDE and the other is the whole number (floor or ceiling, at least 1) whose
+    aspect is nearest the original's: Pillow's ``thumbnail`` rounding, which the emulator
+    uses (:mod:`storyboard.emulator.uploads`)."""
+    if max(width, height) <= MAX_UPLOAD_SIDE:
+        return width, height
+    aspect = width / height
+    if width >= height:
+        short = _nearest(MAX_UPLOAD_SIDE / aspect, lambda n: abs(aspect - MAX_UPLOAD_SIDE / n))
+        return MAX_UPLOAD_SIDE, short
+    short = _nearest(MAX_UPLOAD_SIDE * aspect, lambda n: abs(aspect - n / MAX_UPLOAD_SIDE))
+    return short, MAX_UPLOAD_SIDE
+
+
+def _nearest(exact: float, error: Callable[[int], float]) -> int:
+    return max(min(math.floor(exact), math.ceil(exact), key=error), 1)
+
+
+def _upload_sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """Every size the upload may store the image at. The protocol (§4.1) says only "longer
+    side <= 2048 px, aspect kept", not how the shorter side is rounded: the emulator rounds
+    to the nearest aspect (:func:`upload_size`), and the service might floor or round it
+    instead. So, as a margin, both whole numbers around the exact shorter side count."""
+    if max(width, height) <= MAX_UPLOAD_SIDE:
+        return [(width, height)]
+    long_side, exact = MAX_UPLOAD_SIDE, MAX_UPLOAD_SIDE * min(width, height) / max(width, height)
+    shorts = sorted({max(math.floor(exact), 1), max(math.ceil(exact), 1)})
+    nearest = upload_size(width, height)
+    sizes = [(long_side, s) if width >= height else (s, long_side) for s in shorts]
+    return [nearest] + [size for size in sizes if size != nearest]
 
 
 def video_problem(path: Path, profile: ModelProfile) -> str | None:
@@ -70,6 +122,21 @@ def video_problem(path: Path, profile: ModelProfile) -> str | None:
             f"{profile.min_video_fps}..{profile.max_video_fps} fps"
         )
     return None
+
+
+def element_video_problem(path: Path) -> str | None:
+    """What makes the video at ``path`` unfit as an element's video, or None.
+
+    An element's video is held to no size, length or rate limit (Kling documents none), but
+    the service refuses one it cannot read (``invalidVideo``). Only the container's headers
+    are read (no packet, no frame: :func:`storyboard.media.probe.check_video` with
+    ``decode=False``), once per file as long as its size and time stay the same."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    found = _element_video_header(str(path), stat.st_size, stat.st_mtime_ns)
+    return None if found is None else f"'{path.name}' {found}"
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -181,6 +248,18 @@ def _video_header(path: str, size: int, mtime_ns: int) -> tuple[float, int, int,
     return info.duration_s, info.width, info.height, info.fps
 
 
+@functools.lru_cache(maxsize=256)
+def _element_video_header(path: str, size: int, mtime_ns: int) -> str | None:
+    """What is wrong with an element's video, or None (its headers only)."""
+    from storyboard.media.probe import MediaError, check_video
+
+    try:
+        check_video(path, decode=False)
+    except MediaError:
+        return "is not a readable video"
+    return None
+
+
 @functools.lru_cache(maxsize=64)
 def _audio_header(path: str, size: int, mtime_ns: int) -> str | None:
     """What is wrong with a music bed, or None. Opened as the cut opens it
@@ -213,10 +292,13 @@ def _mb(size: int) -> str:
 
 
 __all__ = [
+    "MAX_UPLOAD_SIDE",
     "audio_problem",
     "audio_seconds",
+    "element_video_problem",
     "image_problem",
     "image_size",
+    "upload_size",
     "video_problem",
     "video_seconds",
 ]

@@ -423,7 +423,8 @@ CASES = [
         {**EDIT, "inputs": {"video": img("tiny.mp4")}},
         "invalidVideoDimensions",
         "inputs.video",
-        _register_video("tiny.mp4", width=160, height=90, duration_s=3),
+        # under the 720 px minimum even scaled to this emulator's 1/12 (60 px)
+        _register_video("tiny.mp4", width=96, height=54, duration_s=3),
     ),
     Case(
         "reference-video-short",
