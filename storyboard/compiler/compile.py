@@ -19,7 +19,10 @@ before paying (:mod:`storyboard.compiler.advice`) come with the result.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -41,9 +44,16 @@ from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.model import Element
 from storyboard.language.sources import MediaRef, Source
 from storyboard.media import limits
+from storyboard.profiles.base import ModelProfile
 
 ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 FileHasher = Callable[[Path], str]
+
+#: The keys of ``providerSettings.klingai`` the service accepts (reference §3.4; any other is
+#: refused as ``unknownParameter``, §9 item 7).
+PROVIDER_KEYS = ("sound", "multiPrompt", "keepOriginalSound", "characterOrientation")
+#: Kling caps an element's description (reference §3.3).
+MAX_ELEMENT_DESCRIPTION = 100
 
 
 @dataclass(frozen=True)
@@ -228,7 +238,11 @@ class _Compiler:
             klingai: dict[str, Any] = {}
             if settings.sound:
                 klingai["sound"] = True
-            if settings.keep_original_sound is not None:
+            # keepOriginalSound needs a video input (§3.5 rule 8): `false` without one means
+            # nothing and is left out; `true` without one is an error (`_check`).
+            if settings.keep_original_sound is not None and (
+                settings.keep_original_sound or take.reference_videos
+            ):
                 klingai["keepOriginalSound"] = settings.keep_original_sound
             if settings.character_orientation is not None:
                 klingai["characterOrientation"] = settings.character_orientation
@@ -342,19 +356,86 @@ class _Compiler:
                 wanted.append((("elements", name, "frontal_image"), s, "image"))
             for i, s in enumerate(sources.get("images", ())):
                 wanted.append((("elements", name, "images", i), s, "image"))
+            for i, s in enumerate(sources.get("videos", ())):  # no limits, but a video
+                wanted.append((("elements", name, "videos", i), s, "element video"))
         for path, source, kind in wanted:
-            if not isinstance(source, MediaRef) or source.kind != "file" or source.path is None:
+            if not isinstance(source, MediaRef) or path in self.media_checked:
                 continue
-            if path in self.media_checked:
+            if source.kind == "file" and source.path is not None and kind == "element video":
+                problem = limits.element_video_problem(source.path)
+            elif source.kind == "file" and source.path is not None:
+                check = limits.image_problem if kind == "image" else limits.video_problem
+                problem = check(source.path, take.profile)
+            elif source.kind == "data" and kind == "image":
+                problem = data_image_problem(source.value, take.profile)
+            else:
                 continue
             self.media_checked.add(path)
-            check = limits.image_problem if kind == "image" else limits.video_problem
-            problem = check(source.path, take.profile)
             if problem is not None:
                 self.error(path, problem)
 
+    def error_once(self, path: DataPath, message: str) -> None:
+        """Report ``path`` once, however many requests share the value there."""
+        if path not in self.media_checked:
+            self.media_checked.add(path)
+            self.error(path, message)
+
+    def _check_provider(self, take: Take) -> None:
+        """Every key of ``provider`` is one the service accepts (§3.4, §9 item 7)."""
+        first = take.shots[0]
+        where: DataPath = (
+            (*first.path, "provider")
+            if first.shot.provider is not None
+            else ("defaults", "provider")
+        )
+        accepted = ", ".join(PROVIDER_KEYS)
+        for key, _ in take.settings.provider:
+            if key not in PROVIDER_KEYS:
+                self.error_once(
+                    (*where, key),
+                    f"'provider' key '{key}' is not a provider setting the model takes "
+                    f"(it takes {accepted})",
+                )
+
+    def _check_elements(self, take: Take) -> None:
+        """The elements of one request: descriptions within Kling's cap, ids distinct."""
+        owners: dict[str, str] = {}
+        for name in request_elements(take.shots):
+            element = self.checked.storyboard.elements[name]
+            description = element.description
+            if description is not None and len(description) > MAX_ELEMENT_DESCRIPTION:
+                self.error_once(
+                    ("elements", name, "description"),
+                    f"element '{name}': the description is {len(description)} characters; "
+                    f"the model takes at most {MAX_ELEMENT_DESCRIPTION}",
+                )
+            element_id = element.id or self.element_id(name, element)
+            other = owners.setdefault(element_id, name)
+            if other != name:
+                self.error_once(
+                    ("elements", name, "id"),
+                    f"elements '{other}' and '{name}' have the same id '{element_id}' and "
+                    f"take '{take.id}' uses both; a request cannot send two elements with "
+                    "one id",
+                )
+
+    def _check_source_length(self, take: Take, path: DataPath, source: Input, what: str) -> None:
+        """A hand-off video (``edit``, ``reference_videos``) is as long as the model takes
+        (§3.5, §6: 3..10 s)."""
+        if not isinstance(source, Handoff):
+            return
+        seconds = self.checked.shot(source.shot).duration
+        low, high = take.profile.min_edit_source, take.profile.max_edit_source
+        if seconds is not None and not low <= seconds <= high:
+            self.error(
+                path, f"shot '{source.shot}' is {seconds} s; the model {what} of {low}..{high} s"
+            )
+
     def _check(self, take: Take) -> None:
         self._check_media(take)
+        if take.edit is None:  # an edit takes neither: reported below
+            self._check_provider(take)
+            self._check_elements(take)
         profile, settings = take.profile, take.settings
         first = take.shots[0]
         video_input = take.edit is not None or bool(take.reference_videos)
@@ -400,18 +481,23 @@ class _Compiler:
                     (*first.path, "prompt"),
                     "an edit cannot use elements: remove the <<<name>>> references",
                 )
-            source = take.edit
-            if isinstance(source, Handoff):
-                upstream = self.checked.shot(source.shot)
-                seconds = upstream.duration
-                if seconds is not None and not (
-                    profile.min_edit_source <= seconds <= profile.max_edit_source
-                ):
+            self._check_source_length(take, (*first.path, "edit"), take.edit, "edits videos")
+            # inputs.video excludes inputs.frameImages (§3.5 rule 1)
+            for key, shot, value in (
+                ("start", first, take.start),
+                ("end", take.shots[-1], take.end),
+            ):
+                if value is not None:
+                    written = getattr(shot.shot, key) is not None
                     self.error(
-                        (*first.path, "edit"),
-                        f"shot '{source.shot}' is {seconds} s; the model edits videos of "
-                        f"{profile.min_edit_source}..{profile.max_edit_source} s",
+                        (*shot.path, key if written else "edit"),
+                        f"'{key}' cannot be combined with 'edit': an edit takes its frames "
+                        "from the video it edits",
                     )
+        for i, source in enumerate(take.reference_videos):
+            self._check_source_length(
+                take, (*first.path, "reference_videos", i), source, "takes reference videos"
+            )
         if take.reference_videos and take.edit is None and settings.sound and first.shot.sound:
             self.error(
                 (*first.path, "sound"),
@@ -424,12 +510,40 @@ class _Compiler:
             if take.edit is None:
                 self.error(path, "'keep_original_sound' needs a video input ('reference_videos')")
         if settings.character_orientation is not None and take.edit is None:
-            if not (refs or take.reference_videos):
+            # the service requires inputs.video or inputs.referenceVideos (§3.5 rule 8)
+            if not take.reference_videos:
                 path = (*first.path, "character_orientation")
                 if first.shot.character_orientation is None:
                     path = ("defaults", "character_orientation")
-                self.error(
-                    path,
-                    "'character_orientation' needs 'references' or 'reference_videos' to "
-                    "take the orientation from",
-                )
+                self.error(path, "'character_orientation' needs a video input ('reference_videos')")
+
+
+def data_image_problem(uri: str, profile: ModelProfile) -> str | None:
+    """What makes the image in a ``data:`` URI unfit as an input image, or None: the checks
+    :func:`storyboard.media.limits.image_problem` makes of a local file. The payload's size
+    is known from its length: one over the model's limit is refused before it is decoded."""
+    payload = "".join(uri.partition(",")[2].split())
+    size = len(payload) * 3 // 4 - len(payload) + len(payload.rstrip("="))
+    if size > profile.max_image_bytes:
+        return (
+            f"the data: URI holds {_mb(size)}; the model takes images of at most "
+            f"{_mb(profile.max_image_bytes)}"
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return "the data: URI is not valid base64"
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, width, height = str(image.format), int(image.width), int(image.height)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "the data: URI does not hold a readable image"
+    except Image.DecompressionBombError:
+        return "the data: URI holds too large an image to read"
+    return limits.picture_problem("the data: URI holds", fmt, width, height, profile)
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size >> 20} MB"

@@ -38,23 +38,30 @@ def image_problem(path: Path, profile: ModelProfile) -> str | None:
     found = _header(path, "images", profile.max_image_bytes, _image_header)
     if isinstance(found, str):
         return found
-    fmt, width, height = found
+    return picture_problem(f"'{path.name}' is", *found, profile)
+
+
+def picture_problem(
+    name: str, fmt: str, width: int, height: int, profile: ModelProfile
+) -> str | None:
+    """What makes an image of format ``fmt`` and that size unfit as an input image, or
+    None; ``name`` begins the message (``'a.png' is``: a file; a ``data:`` URI's own words)."""
     if fmt not in profile.image_formats:
         allowed = " or ".join(profile.image_formats)
-        return f"'{path.name}' is a {fmt} image; the model takes {allowed}"
+        return f"{name} a {fmt} image; the model takes {allowed}"
     side = profile.min_image_side
     if min(width, height) < side:
-        return f"'{path.name}' is {width}x{height}; the model needs at least {side} px on each side"
+        return f"{name} {width}x{height}; the model needs at least {side} px on each side"
     low, high = profile.min_image_aspect, profile.max_image_aspect
     takes = f"the model takes images from 1:{1 / low:g} to {high:g}:1"
     if not low <= width / height <= high:
-        return f"'{path.name}' is {width}x{height}; {takes}"
+        return f"{name} {width}x{height}; {takes}"
     # The model sees the image as uploaded: shrunk to MAX_UPLOAD_SIDE, whose rounding can push
     # an aspect at the limit (2500x1000 -> 2048x819, 2.5006:1) past it.
     for w, h in _upload_sizes(width, height):
         if min(w, h) < side or not low <= w / h <= high:
             return (
-                f"'{path.name}' is {width}x{height}, which the upload shrinks to about {w}x{h} "
+                f"{name} {width}x{height}, which the upload shrinks to about {w}x{h} "
                 f"({max(w / h, h / w):.4f}:1 on its longer side); {takes}: crop it a little, "
                 f"or save it at most {MAX_UPLOAD_SIDE} px on its longer side"
             )

@@ -228,7 +228,7 @@ def test_edit_request_has_no_duration_settings_or_elements(project: Project) -> 
             "at most 4 when a video is an input",
         ),
         ("{id: b, duration: 3, prompt: x y, keep_original_sound: true}", "needs a video input"),
-        ("{id: b, duration: 3, prompt: x y, character_orientation: image}", "needs 'references'"),
+        ("{id: b, duration: 3, prompt: x y, character_orientation: image}", "needs a video input"),
         ("{id: b, edit: a, prompt: x y, reference_videos: [a]}", "cannot be combined with 'edit'"),
     ],
 )
