@@ -75,7 +75,7 @@ from storyboard.backends.runware.redact import redacted
 from storyboard.build.outcome import Outcome
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.journal import Journal
-from storyboard.build.state.lockfile import LockedTake, LockFile
+from storyboard.build.state.lockfile import LockedTake, LockFile, locked_take
 from storyboard.build.state.safe import Tree, UnsafePath
 from storyboard.build.state.workspace import Workspace
 from storyboard.compiler.compile import Compiled, CompiledTake
@@ -164,6 +164,9 @@ class Execution:
     damaged: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """Keys whose cache entry this build found damaged: what was wrong, and whether the entry
     left the cache."""
+    lost: dict[str, CacheEntry] = field(default_factory=dict)
+    """The damaged entries, by key, as they were read: their results' URLs may still serve
+    the paid result (downloaded again, verified by its sha256, before anything is paid)."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -370,6 +373,17 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
             "what building it again costs"
         )
     if backend.paid and take.id in run.free:  # planned as free: never paid for here either
+        lost = run.lost.get(key)
+        if lost is not None and all(r.url for r in lost.results):
+            # the damaged entry names where the provider served the paid result: fetched
+            # again and verified byte for byte, as from the lock, before anything is paid
+            model = str(compiled.request.get("model"))
+            again = locked_take(lost, take.id, model, backend.namespace)
+            with contextlib.suppress(ProviderError):
+                entry = await _from_lock(run, again, _expected_seconds(compiled, None))
+                run.emit(TakeCached(take.id, "lock"))
+                _stored(run, compiled, entry, None)
+                return Outcome(take.id, "locked", entry)
         raise BuildError(_not_as_planned(run, take.id, key))
     files, provider_ids, source_seconds = await _inputs(run, compiled)
     started = time.monotonic()
@@ -503,6 +517,7 @@ def _drop_damaged(run: Execution, take_id: str, key: str) -> None:
         f"the cached result of take '{take_id}' does not match its sha256 ({which} changed "
         "after it was stored)"
     )
+    run.lost[key] = entry
     try:
         run.cache.tree.rmtree(entry.folder)
     except (OSError, UnsafePath) as exc:

@@ -16,6 +16,12 @@ class FakeProviderError(ProviderError):
     definitive = True
 
 
+class FakeGone(ProviderError):
+    """A result URL the provider no longer serves (expired, deleted)."""
+
+    status_code = 404
+
+
 class FakePaidBackend:
     """Renders like the preview, but is 'paid': 1 USD per second, and counts everything."""
 
@@ -62,6 +68,8 @@ class FakePaidBackend:
 
     async def fetch(self, url: str, dest: Path) -> None:
         self.fetched.append(url)
+        if url not in self.served:  # as a provider answers a URL it no longer serves
+            raise FakeGone(f"404 Not Found: {url}")
         shutil.copyfile(self.served[url], dest)
 
     async def aclose(self) -> None:

@@ -150,3 +150,18 @@ def test_the_preview_makes_a_damaged_cached_take_again(film: Path) -> None:
     assert result.ok
     assert result.outcomes["a"].status == "generated"
     assert standing(film, namespace) == {"a": "cached", "b": "cached", "c": "cached"}
+
+
+def test_a_damaged_entry_whose_url_still_serves_is_downloaded_again_free(film: Path) -> None:
+    """The lock lacks the take, but the damaged entry names where the provider served it:
+    fetched again, verified by its sha256, and nothing paid."""
+    backend = FakePaidBackend()  # it still serves what it made
+    assert build(film, backend=backend).ok
+    damage(film, "fake", "a")
+    unlock(film, "a")
+    backend.submitted.clear()
+    result = build(film, backend=backend, max_cost=0.0)
+    assert result.ok and backend.submitted == []
+    assert result.outcomes["a"].status == "locked"
+    assert any("/0.mp4" in url for url in backend.fetched)
+    assert standing(film, "fake")["a"] == "cached"  # whole again in the cache
