@@ -29,6 +29,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyboard.build.state.cache import KEY
 from storyboard.build.state.safe import Tree, UnsafePath
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import InputError
@@ -117,8 +118,6 @@ def _is_preview(namespace: str) -> bool:
 
 
 _SHARD = re.compile(r"[0-9a-f]{2}")
-#: A take key: the sha256 of what the take asks for (:func:`storyboard.compiler.keys.key_of`).
-_KEY = re.compile(r"[0-9a-f]{64}")
 #: A result of a preview entry, when its ``entry.json`` cannot be read: ``0.mp4``, ``1.mp4``...
 _RESULT = re.compile(r"[0-9]+\.mp4")
 #: A hand-off frame or span: the first 20 hex digits of the take video's sha256, ``n`` or ``p``
@@ -152,7 +151,7 @@ class _Sweep:
                 continue
             self.folders.append(namespace / shard)
             for key, is_dir in tree.names(namespace / shard):
-                if is_dir and _KEY.fullmatch(key) and key.startswith(shard):
+                if is_dir and KEY.fullmatch(key) and key.startswith(shard):
                     self._entry(tree, namespace / shard / key)
                 else:
                     self.kept.append(namespace / shard / key)

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake, locked_take, read_entry
 from storyboard.build.state.safe import Tree
 from storyboard.core.errors import BuildError
-from storyboard.remote.store import RemoteError, Store, cas_path, result_path
+from storyboard.remote.store import RemoteError, Store, cas_path, is_upload, result_path
 
 RECORD_VERSION = 1
 
@@ -134,15 +133,10 @@ def _compared(data: bytes, entry: CacheEntry, where: str, sent: int = 0) -> Push
     return Pushed("present" if same else "other", sent)
 
 
-UPLOAD = re.compile(r"uploads/[0-9A-Za-z-]{1,64}")
-"""Where a provider PUTs a result (``uploads/TASK``): the only objects a push reads as an
-upload or removes. A queue entry naming another (a record, a medium) names no upload."""
-
-
 async def _adopt(store: Store, upload: str, target: str, result: object) -> bool:
     """Copy the provider's upload to ``target`` if it holds the result's very bytes."""
     sha, size = getattr(result, "sha256", ""), getattr(result, "bytes", -1)
-    if not UPLOAD.fullmatch(upload):
+    if not is_upload(upload):  # a queue entry naming a record or a medium names no upload
         return False  # not an upload: the bytes are sent from the cache
     try:
         found = await store.digest(upload)
@@ -156,7 +150,7 @@ async def _adopt(store: Store, upload: str, target: str, result: object) -> bool
 async def _drop_upload(store: Store, upload: str | None) -> None:
     """Remove the provider's upload once its take is pushed (a bucket that forbids deletes
     keeps it: a lifecycle rule on ``uploads/`` clears it, see docs/remote.md)."""
-    if upload is not None and UPLOAD.fullmatch(upload):
+    if upload is not None and is_upload(upload):
         with contextlib.suppress(RemoteError):
             await store.remove(upload)
 

@@ -19,10 +19,7 @@ before paying (:mod:`storyboard.compiler.advice`) come with the result.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -44,7 +41,6 @@ from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.model import Element
 from storyboard.language.sources import MediaRef, Source
 from storyboard.media import limits
-from storyboard.profiles.base import ModelProfile
 
 ELEMENT_REF = re.compile(r"<<<(.*?)>>>")
 FileHasher = Callable[[Path], str]
@@ -367,7 +363,7 @@ class _Compiler:
                 check = limits.image_problem if kind == "image" else limits.video_problem
                 problem = check(source.path, take.profile)
             elif source.kind == "data" and kind == "image":
-                problem = data_image_problem(source.value, take.profile)
+                problem = limits.data_image_problem(source.value, take.profile)
             else:
                 continue
             self.media_checked.add(path)
@@ -516,34 +512,3 @@ class _Compiler:
                 if first.shot.character_orientation is None:
                     path = ("defaults", "character_orientation")
                 self.error(path, "'character_orientation' needs a video input ('reference_videos')")
-
-
-def data_image_problem(uri: str, profile: ModelProfile) -> str | None:
-    """What makes the image in a ``data:`` URI unfit as an input image, or None: the checks
-    :func:`storyboard.media.limits.image_problem` makes of a local file. The payload's size
-    is known from its length: one over the model's limit is refused before it is decoded."""
-    payload = "".join(uri.partition(",")[2].split())
-    size = len(payload) * 3 // 4 - len(payload) + len(payload.rstrip("="))
-    if size > profile.max_image_bytes:
-        return (
-            f"the data: URI holds {_mb(size)}; the model takes images of at most "
-            f"{_mb(profile.max_image_bytes)}"
-        )
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        return "the data: URI is not valid base64"
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            fmt, width, height = str(image.format), int(image.width), int(image.height)
-    except (UnidentifiedImageError, OSError, ValueError):
-        return "the data: URI does not hold a readable image"
-    except Image.DecompressionBombError:
-        return "the data: URI holds too large an image to read"
-    return limits.picture_problem("the data: URI holds", fmt, width, height, profile)
-
-
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB" if size % (1024 * 1024) else f"{size >> 20} MB"

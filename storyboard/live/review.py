@@ -141,26 +141,19 @@ class Review:
         """A descriptor of the record's video ``name``, open for reading, or ``None`` when it
         is not a regular file storyboard wrote in the reviewed folder (a symlink anywhere from
         the project down to it, a name the record or the marker does not list, a NUL...)."""
-        from storyboard.build.state.safe import UnsafePath
         from storyboard.core.errors import StoryboardError
+        from storyboard.live.server import open_listed
         from storyboard.report import record_media
 
-        parts = name.split("/")
-        if "\x00" in name or any(p in ("", ".", "..") for p in parts):
-            return None
         try:
             record = self.record()
         except StoryboardError:  # no record now (removed, damaged): nothing to serve
             return None
-        if name not in record_media(record):  # the record's videos, no other file
-            return None
+        listed = set(record_media(record))  # the record's videos, no other file
         owned = self.owned()
-        if owned is not None and name not in owned:
-            return None
-        try:
-            return self.tree.open(self.place.joinpath(*parts), os.O_RDONLY)
-        except (UnsafePath, OSError, ValueError):
-            return None
+        if owned is not None:
+            listed &= set(owned)
+        return open_listed(self.tree, self.place, name, listed)
 
     def views(self, record: Any, snapshot: Snapshot | None) -> list[TakeView]:
         views = []

@@ -36,14 +36,19 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
+from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from storyboard.build.state.safe import Tree
 
 HOST = "127.0.0.1"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
@@ -178,6 +183,22 @@ def open_file_response(
         raise
     body = _nothing() if request.method == "HEAD" else _chunks(fd, start, end)
     return _OpenFile(fd, body, status_code=status, headers=headers, media_type=kind)
+
+
+def open_listed(tree: Tree, folder: Path, name: str, listed: Collection[str]) -> int | None:
+    """A descriptor of the file ``name`` (``/``-separated) in ``folder``, open for reading,
+    or ``None`` unless ``name`` is in ``listed`` and a regular file reached through ``tree``
+    with no symlink anywhere on the way (an empty, ``.`` or ``..`` part, or a NUL, is no
+    name)."""
+    from storyboard.build.state.safe import UnsafePath
+
+    parts = name.split("/")
+    if "\x00" in name or any(p in ("", ".", "..") for p in parts) or name not in listed:
+        return None
+    try:
+        return tree.open(folder.joinpath(*parts), os.O_RDONLY)
+    except (UnsafePath, OSError, ValueError):
+        return None
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:

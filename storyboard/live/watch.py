@@ -44,7 +44,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from storyboard.core.diagnostics import display_path, printable
-from storyboard.live.server import open_file_response
+from storyboard.live.server import open_file_response, open_listed
 
 if TYPE_CHECKING:
     from storyboard.build.pipeline import BuildResult
@@ -449,17 +449,9 @@ def _open(served: Served, name: str) -> int | None:
     """A descriptor of the file ``name`` of the served folder, open for reading, or ``None``
     when it is not a regular file storyboard wrote there (a symlink anywhere from the project
     down to it, a name the marker does not list, a hidden name, a NUL...)."""
-    from storyboard.build.state.safe import UnsafePath
-
-    parts = name.split("/")
-    if not name or "\x00" in name or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
-        return None
-    if name not in served.names:
-        return None
-    try:
-        return served.tree.open(served.folder.joinpath(*parts), os.O_RDONLY)
-    except (UnsafePath, OSError, ValueError):
-        return None
+    if any(part.startswith(".") for part in name.split("/")):
+        return None  # storyboard's bookkeeping (the marker, the no-op note): never served
+    return open_listed(served.tree, served.folder, name, served.names)
 
 
 def _open_text(served: Served, name: str) -> str | None:

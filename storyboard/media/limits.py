@@ -20,7 +20,10 @@ An element's video is held to no size or length limit, only to being a video
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import io
 import math
 import os
 from collections.abc import Callable
@@ -66,6 +69,33 @@ def picture_problem(
                 f"or save it at most {MAX_UPLOAD_SIDE} px on its longer side"
             )
     return None
+
+
+def data_image_problem(uri: str, profile: ModelProfile) -> str | None:
+    """What makes the image in a ``data:`` URI unfit as an input image, or None: the checks
+    :func:`storyboard.media.limits.image_problem` makes of a local file. The payload's size
+    is known from its length: one over the model's limit is refused before it is decoded."""
+    payload = "".join(uri.partition(",")[2].split())
+    size = len(payload) * 3 // 4 - len(payload) + len(payload.rstrip("="))
+    if size > profile.max_image_bytes:
+        return (
+            f"the data: URI holds {_mb(size)}; the model takes images of at most "
+            f"{_mb(profile.max_image_bytes)}"
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return "the data: URI is not valid base64"
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            fmt, width, height = str(image.format), int(image.width), int(image.height)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "the data: URI does not hold a readable image"
+    except Image.DecompressionBombError:
+        return "the data: URI holds too large an image to read"
+    return picture_problem("the data: URI holds", fmt, width, height, profile)
 
 
 MAX_UPLOAD_SIDE = 2048
@@ -138,12 +168,7 @@ def element_video_problem(path: Path) -> str | None:
     the service refuses one it cannot read (``invalidVideo``). Only the container's headers
     are read (no packet, no frame: :func:`storyboard.media.probe.check_video` with
     ``decode=False``), once per file as long as its size and time stay the same."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        return f"cannot read '{path.name}': {exc.strerror or exc}"
-    found = _element_video_header(str(path), stat.st_size, stat.st_mtime_ns)
-    return None if found is None else f"'{path.name}' {found}"
+    return _problem_of(path, _element_video_header)
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -166,12 +191,7 @@ def video_seconds(path: Path, profile: ModelProfile) -> float | None:
 def audio_problem(path: Path) -> str | None:
     """What makes the file at ``path`` unfit as the cut's music bed, or None: it cannot be
     opened, has no audio stream, or its first audio frame does not decode."""
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        return f"cannot read '{path.name}': {exc.strerror or exc}"
-    found = _audio_header(str(path), stat.st_size, stat.st_mtime_ns)
-    return None if found is None else f"'{path.name}' {found}"
+    return _problem_of(path, _audio_header)
 
 
 def audio_seconds(path: Path) -> float | None:
@@ -292,6 +312,17 @@ def _audio_header(path: str, size: int, mtime_ns: int) -> str | None:
     finally:
         container.close()
     return None
+
+
+def _problem_of(path: Path, reader: Callable[[str, int, int], str | None]) -> str | None:
+    """What ``reader`` (cached by path, size and modification time) finds wrong with the file
+    at ``path``, as a message that names it; None when nothing is."""
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"cannot read '{path.name}': {exc.strerror or exc}"
+    found = reader(str(path), stat.st_size, stat.st_mtime_ns)
+    return None if found is None else f"'{path.name}' {found}"
 
 
 def _mb(size: int) -> str:

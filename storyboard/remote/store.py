@@ -109,11 +109,20 @@ def result_path(namespace: str, key: str) -> str:
     return f"results/{folder}/{key}.json"
 
 
+_TASK_UUID = r"[0-9a-f-]{36}"
+
+
 def upload_path(task_uuid: str) -> str:
     """Where a provider PUTs the single result of the task ``task_uuid``."""
-    if not re.fullmatch(r"[0-9a-f-]{36}", task_uuid):
+    if not re.fullmatch(_TASK_UUID, task_uuid):
         raise RemoteError(f"not a task UUID: {task_uuid[:80]!r}", "corrupt")
     return f"uploads/{task_uuid}"
+
+
+def is_upload(path: str) -> bool:
+    """Whether ``path`` is one :func:`upload_path` makes: the only objects a push reads as a
+    provider's upload, or removes."""
+    return re.fullmatch(f"uploads/{_TASK_UUID}", path) is not None
 
 
 class Store:

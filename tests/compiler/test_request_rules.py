@@ -221,7 +221,7 @@ def test_data_uri_reference_that_fits_passes(project: Project, run_cli: Cli) -> 
 
 
 def test_data_uri_over_the_size_limit_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from storyboard.compiler.compile import data_image_problem
+    from storyboard.media.limits import data_image_problem
 
     profile = dataclasses.replace(KLING_O3_PRO, max_image_bytes=64)
     uri = png_uri(400, 400)

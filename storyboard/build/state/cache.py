@@ -28,7 +28,7 @@ from storyboard.core.files import disk_error
 ENTRY_VERSION = 1
 UNREADABLE = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
 """Errors that say an entry is there but cannot be read now, not that it is missing."""
-_KEY = re.compile(r"[0-9a-f]{64}")
+KEY = re.compile(r"[0-9a-f]{64}")
 """A take key: the sha256 of its request, in hex."""
 
 
@@ -87,7 +87,7 @@ class Cache:
             ValueError: ``backend`` is no namespace or ``key`` no take key (64 hex digits):
                 neither may make a path that leaves the cache.
         """
-        if not (_NAMESPACE.fullmatch(backend) and _KEY.fullmatch(key)):
+        if not (_NAMESPACE.fullmatch(backend) and KEY.fullmatch(key)):
             raise ValueError(f"no cache entry for backend {backend[:40]!r}, key {key[:70]!r}")
         return self.root / backend / key[:2] / key
 
