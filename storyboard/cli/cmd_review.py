@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.at(None, "--port must be from 0 to 65535")
     storyboard = Path(args.file).absolute()
     check_inside_project(storyboard)  # its clicks are written there
-    folder = find_build(args.file, args.backend, args.build_dir)[1].path
-    record = read_record(record_path(folder))
+    workspace, outputs, _ = find_build(args.file, args.backend, args.build_dir)
+    folder = outputs.path
+    record = read_record(record_path(folder), workspace.tree.read_bytes)
     review = Review(storyboard, folder, backend=record.backend, preview_scale=scale)
     try:
         server = LocalServer(make_app(review), port=args.port, token=new_token())

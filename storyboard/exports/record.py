@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -474,8 +474,13 @@ def write_record(
     return writer.write_file(target, dumps(record.to_json()).encode("utf-8"))
 
 
-def read_record(path: Path) -> FilmRecord:
+def read_record(path: Path, read: Callable[[Path], bytes | None] | None = None) -> FilmRecord:
     """Read a record; ``path`` is the ``build.json`` file or the build folder holding it.
+
+    ``read`` reads the file (``None``: it is missing). A command reading a build folder of a
+    project passes the project's ``Tree.read_bytes``, which follows no link on the way or at
+    the end (a ``build.json`` that is a symlink out of the project is refused, not read); the
+    default reads the path as given, for a record a caller names itself.
 
     Raises:
         InputError: there is no record there (nothing was built yet), or it is damaged or
@@ -483,18 +488,20 @@ def read_record(path: Path) -> FilmRecord:
     """
     file = record_path(path) if path.is_dir() else path
     try:
-        text = file.read_text(encoding="utf-8")
+        data = read(file) if read is not None else file.read_bytes()
     except FileNotFoundError:
-        raise InputError.at(
-            None, f"no build record at {file}: build the storyboard first (storyboard build)"
-        ) from None
+        data = None
     except OSError as exc:
         raise InputError.at(None, f"cannot read the build record {file}: {exc}") from exc
+    if data is None:
+        raise InputError.at(
+            None, f"no build record at {file}: build the storyboard first (storyboard build)"
+        )
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
+        parsed = json.loads(data.decode("utf-8"))
+        if not isinstance(parsed, dict):
             raise TypeError("not a JSON object")
-        return FilmRecord.from_json(data, root=file.parent)
+        return FilmRecord.from_json(parsed, root=file.parent)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         raise InputError.at(None, f"the build record {file} is damaged: {detail}") from exc

@@ -96,7 +96,7 @@ class Review:
     def record(self) -> Any:
         from storyboard.exports.record import read_record, record_path
 
-        return read_record(record_path(self.folder))
+        return read_record(record_path(self.place), self.tree.read_bytes)
 
     @functools.cached_property
     def tree(self) -> Tree:

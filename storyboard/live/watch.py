@@ -265,7 +265,8 @@ class Watch:
                 if found is not None and stat.S_ISREG(found.st_mode):
                     return ""
             with ProjectLock(workspace, wait=30.0):
-                write_report(read_record(record_path(workspace.output_dir)), writer=workspace.out)
+                record = read_record(record_path(workspace.output_dir), workspace.tree.read_bytes)
+                write_report(record, writer=workspace.out)
         except (UnsafePath, StoryboardError, OSError, ValueError) as exc:
             return f"{display_path(page)} was not written, and is not shown: {exc}"
         return ""

@@ -131,6 +131,25 @@ def test_reading_another_version_or_a_damaged_record_is_an_input_error(
     (tmp_path / "build.json").write_text("{not json")
     with pytest.raises(InputError, match="damaged"):
         read_record(tmp_path / "build.json")
+    # not UTF-8: damaged too (it was a UnicodeDecodeError, an internal error, exit 3)
+    (tmp_path / "build.json").write_bytes(b'{"version": 1, "title": "\xff"}')
+    with pytest.raises(InputError, match="damaged: 'utf-8' codec can't decode byte 0xff"):
+        read_record(tmp_path / "build.json")
+
+
+def test_reading_a_record_through_a_reader(tmp_path: Path) -> None:
+    """A caller's reader is what reads the file (the project's, which follows no link);
+    a reader that finds nothing there is a missing record."""
+    asked: list[Path] = []
+
+    def nothing(path: Path) -> bytes | None:
+        asked.append(path)
+        return None
+
+    (tmp_path / "build.json").write_text("{}")
+    with pytest.raises(InputError, match="no build record at"):
+        read_record(tmp_path / "build.json", nothing)
+    assert asked == [tmp_path / "build.json"]
 
 
 def test_write_record_is_atomic_and_stable(built: Built, tmp_path: Path) -> None:
