@@ -13,7 +13,6 @@ import contextlib
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -120,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception:
+        import traceback  # only for a bug: 2 ms of every command's start otherwise
+
         traceback.print_exc()
         print(f"storyboard: internal error: {bug_report()}", file=sys.stderr)
         return 3

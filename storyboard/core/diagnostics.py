@@ -11,7 +11,6 @@ does not stop anything.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import unicodedata
@@ -167,6 +166,8 @@ class SourceMap:
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate closest to ``word``, if one is close enough to be a likely typo."""
+    import difflib  # only for a mistake, never for a storyboard without one
+
     close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return close[0] if close else None
 
