@@ -31,7 +31,14 @@ from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake, locked_take, read_entry
 from storyboard.build.state.safe import Tree
 from storyboard.core.errors import BuildError
-from storyboard.remote.store import RemoteError, Store, cas_path, is_upload, result_path
+from storyboard.remote.store import (
+    RemoteError,
+    Store,
+    cas_path,
+    checked_path,
+    is_upload,
+    result_path,
+)
 
 RECORD_VERSION = 1
 
@@ -134,17 +141,30 @@ def _compared(data: bytes, entry: CacheEntry, where: str, sent: int = 0) -> Push
 
 
 async def _adopt(store: Store, upload: str, target: str, result: object) -> bool:
-    """Copy the provider's upload to ``target`` if it holds the result's very bytes."""
+    """Copy the provider's upload to ``target`` if it holds the result's very bytes.
+
+    The presigned URL the provider wrote through stays valid for hours: bytes put at
+    ``upload`` after a check of it would be what a copy then took, and (written create-only)
+    would stay under the result's sha256 for good. So the upload is first copied where that
+    URL cannot write (:func:`checked_path`), that copy is checked, and only that copy goes
+    into ``cas/``; it is removed afterwards, as the upload is.
+    """
     sha, size = getattr(result, "sha256", ""), getattr(result, "bytes", -1)
     if not is_upload(upload):  # a queue entry naming a record or a medium names no upload
         return False  # not an upload: the bytes are sent from the cache
+    checked = checked_path(upload)
     try:
-        found = await store.digest(upload)
-        if found != (sha, size):
+        # False: a copy an earlier push left (killed before removing it), checked the same
+        if await store.copy_new(upload, checked) is None:
+            return False  # the store cannot copy without overwriting: send the bytes
+        if await store.digest(checked) != (sha, size):
             return False  # missing, or not what the build downloaded: send the bytes
-        return await store.copy_new(upload, target) is not None
+        return await store.copy_new(checked, target) is not None
     except RemoteError:
         return False
+    finally:
+        with contextlib.suppress(RemoteError):
+            await store.remove(checked)
 
 
 async def _drop_upload(store: Store, upload: str | None) -> None:

@@ -119,6 +119,15 @@ def upload_path(task_uuid: str) -> str:
     return f"uploads/{task_uuid}"
 
 
+def checked_path(upload: str) -> str:
+    """Where a push copies the provider's upload ``upload`` before checking it: a name the
+    presigned URL the provider wrote through cannot write (it signs ``upload`` alone), so the
+    bytes checked there are the bytes copied into ``cas/``."""
+    if not is_upload(upload):
+        raise RemoteError(f"not a provider's upload: {upload[:80]!r}", "corrupt")
+    return f"{upload}.checked"
+
+
 def is_upload(path: str) -> bool:
     """Whether ``path`` is one :func:`upload_path` makes: the only objects a push reads as a
     provider's upload, or removes."""
