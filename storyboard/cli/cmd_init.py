@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.build.state.safe import Tree, UnsafePath
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
+    from storyboard.core.files import disk_error
     from storyboard.language.load import find_project_root
 
     folder = Path(args.dir).absolute()
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"storyboard: made {said}, the project's state", file=sys.stderr)
     except UnsafePath as exc:
         raise InputError.at(None, str(exc)) from None
+    except OSError as exc:  # a read-only or full disk: said, not a traceback
+        raise disk_error(exc, f"make {said}") from exc
     done = ensure_ignored(tree)
     where = printable(display_path(done.path))
     if done.problem is not None:

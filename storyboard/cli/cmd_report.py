@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.absolute_paths and not args.exports:
         raise InputError.at(None, "--absolute-paths is for the exports: add --exports")
     with ProjectLock(workspace), refusing():
-        record = read_record(record_path(folder))
+        # through the project's tree: a build.json that is a symlink is refused, not followed
+        record = read_record(record_path(folder), workspace.tree.read_bytes)
         if args.exports:
             from storyboard.exports.contact_sheet import contact_sheet
             from storyboard.exports.otio import export_all

@@ -32,6 +32,7 @@ reports an internal error and writes nothing, never a damaged file).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
@@ -72,6 +73,7 @@ from storyboard.language.load import (
     check_inside_project,
     find_project_root,
     is_inside,
+    real,
 )
 
 WIDTH = 100
@@ -943,24 +945,45 @@ def _includes(file: Path, data: CommentedMap) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path``'s content with ``text`` in one step (temporary file + ``os.replace``).
+class FileChanged(Exception):
+    """The file no longer holds the bytes it was read with: nothing was written."""
 
-    A symbolic link stays one: the file it points to is replaced, if it is in the project.
+
+def version_of(data: bytes) -> str:
+    """The version of a file's bytes, as :func:`write_if_unchanged` compares them: their sha256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_if_unchanged(path: Path, version: str, text: str) -> None:
+    """Replace the file ``path`` with ``text`` if it still holds the bytes of ``version``
+    (:func:`version_of`): what ``fmt`` and ``review`` write into a writer's storyboard.
+
+    The new text is written to a temporary file beside it first (given the file's mode, and
+    synced); the file is read again right before the rename, so a save made in an editor in
+    between is kept and this write refused. (No POSIX call compares and renames in one step:
+    what is left is the time between that last read and the rename, microseconds.) A
+    symbolic link stays one: the file it points to is replaced, if it is in the project.
 
     Raises:
         InputError: ``path`` is a symlink out of its project (nothing written).
+        FileChanged: the file changed since ``version`` was read (nothing written).
+        OSError: the file cannot be written (nothing written).
     """
     check_inside_project(path)
-    path = Path(os.path.realpath(path))
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    real = Path(os.path.realpath(path))
+    if version_of(read_capped(real, MAX_FILE_BYTES)) != version:
+        raise FileChanged(str(path))
+    mode = real.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, mode)
+        if version_of(read_capped(real, MAX_FILE_BYTES)) != version:
+            raise FileChanged(str(path))
+        os.replace(tmp, real)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -974,18 +997,22 @@ def format_file(path: str | os.PathLike[str], *, check: bool = False) -> bool:
 
     Raises:
         InputError: as :func:`read_formatted`; nothing is written then.
+        FileChanged: the file changed while it was formatted (a save in an editor: kept).
+        OSError: it cannot be written.
     """
     result = read_formatted(path)
     if result.changed and not check:
-        write_atomic(result.path, result.formatted)
+        write_if_unchanged(
+            result.path, version_of(result.original.encode("utf-8")), result.formatted
+        )
     return result.changed
 
 
 def format_files(paths: Iterable[str | os.PathLike[str]]) -> list[Formatted]:
     """Read and format ``paths`` and, recursively, the files they include (each file once).
 
-    Writes nothing: the caller writes what changed (:func:`write_atomic`), prints diffs, or
-    only checks.
+    Writes nothing: the caller writes what changed (:func:`write_if_unchanged`), prints
+    diffs, or only checks.
 
     Raises:
         InputError: with the problems of every file that could not be formatted.
@@ -996,7 +1023,7 @@ def format_files(paths: Iterable[str | os.PathLike[str]]) -> list[Formatted]:
     problems: list[Diagnostic] = []
     while queue:
         path = queue.pop(0)
-        key = path.resolve()
+        key = real(path)
         if key in seen:
             continue
         seen.add(key)

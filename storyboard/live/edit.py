@@ -23,10 +23,7 @@ it is and the change refused (:class:`FileChanged`).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from storyboard.core.errors import InputError
 from storyboard.core.inputs import read_capped
+from storyboard.language import fmt
 
 MAX_BYTES = 8 * 1024 * 1024
 """The largest storyboard read (the loader's own limit)."""
@@ -71,8 +70,8 @@ class Place:
     values: dict[str, Any]
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+digest = fmt.version_of
+"""A file's version: the sha256 of its bytes (what :func:`write_if_unchanged` compares)."""
 
 
 def read_snapshot(path: Path) -> Snapshot:
@@ -269,40 +268,19 @@ def _changed_lines(before: str, after: str) -> int:
 
 
 def write_if_unchanged(path: Path, version: str, text: str) -> None:
-    """Replace the file ``path`` with ``text`` if it still holds the bytes of ``version``.
-
-    The new text is written to a temporary file beside it first (given the file's mode);
-    the file is read again right before the rename, so an editor's save in between is kept
-    and this change refused. (No POSIX call compares and renames in one step: what is left is
-    the time between that last read and the rename, microseconds.)
+    """:func:`storyboard.language.fmt.write_if_unchanged`, with this module's errors.
 
     Raises:
         FileChanged: the file changed since ``version`` was read (nothing written).
         EditRefused: ``path`` is a symlink out of its project (nothing written).
         OSError: the file cannot be written.
     """
-    from storyboard.language.load import find_project_root, link_out_of_project
-
-    outside = link_out_of_project(path, find_project_root(path))
-    if outside is not None:
-        raise EditRefused(outside.render())
-    real = Path(os.path.realpath(path))  # a storyboard that is a symlink stays one
-    if digest(read_capped(real, MAX_BYTES)) != version:
-        raise FileChanged(CHANGED)
-    mode = real.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        if digest(read_capped(real, MAX_BYTES)) != version:
-            raise FileChanged(CHANGED)
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fmt.write_if_unchanged(path, version, text)
+    except fmt.FileChanged:
+        raise FileChanged(CHANGED) from None
+    except InputError as exc:
+        raise EditRefused(exc.diagnostics[0].render()) from None
 
 
 CHANGED = (
