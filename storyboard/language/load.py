@@ -165,10 +165,17 @@ def check_inside_project(path: Path) -> None:
         raise InputError([problem])
 
 
+def real(path: Path) -> Path:
+    """``path`` with every symlink followed, as far as they lead: ``Path.resolve()`` raises
+    ``RuntimeError`` at a symlink loop (Python 3.11), which is then read as the missing file
+    it is, and said so (``Too many levels of symbolic links``)."""
+    return Path(os.path.realpath(path))
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (symlinks resolved) lies inside ``root``."""
     try:
-        path.resolve().relative_to(root.resolve())
+        real(path).relative_to(real(root))
     except ValueError:
         return False
     return True
@@ -191,7 +198,7 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
     named = check_storyboard_name(main)
     if named is not None:
         raise InputError([named])
-    root = project_root.resolve() if project_root else find_project_root(main)
+    root = real(project_root) if project_root else find_project_root(main)
     outside = link_out_of_project(main, root)
     if outside is not None:
         raise InputError([outside])
@@ -205,7 +212,7 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
             smap.value(()),
             f"a storyboard must be a mapping of keys to values, not {_kind(data)}",
         )
-    loader.merge_includes(main, data, smap, chain=(main.resolve(),))
+    loader.merge_includes(main, data, smap, chain=(real(main),))
     if loader.diagnostics:
         raise InputError(loader.diagnostics)
     return Document(
@@ -333,10 +340,10 @@ class _Loader:
             if not is_inside(target, self.root):
                 self.error(where, f"include '{entry}' is outside the project folder {self.root}")
                 continue
-            if target.resolve() in self.included and target.resolve() not in chain:
+            if real(target) in self.included and real(target) not in chain:
                 continue  # a diamond: this file's names are merged in already
-            if target.resolve() in chain:
-                cycle = " -> ".join(display_path(p) for p in (*chain, target.resolve()))
+            if real(target) in chain:
+                cycle = " -> ".join(display_path(p) for p in (*chain, real(target)))
                 self.error(where, f"include cycle: {cycle}")
                 continue
             try:
@@ -350,7 +357,7 @@ class _Loader:
             if not found:
                 self.error(where, f"included file '{entry}' not found")
                 continue
-            self.included.add(target.resolve())
+            self.included.add(real(target))
             loaded = self.load_file(target, where)
             if loaded is None:
                 continue
@@ -369,7 +376,7 @@ class _Loader:
                     message = f"unknown key '{key}' in an included file"
                 hint = did_you_mean(key, INCLUDE_KEYS) or f" (it may hold only {_INCLUDE_KEYS})"
                 self.error(inc_map.key((key,)), message + hint)
-            self.merge_includes(target, inc_data, inc_map, (*chain, target.resolve()))
+            self.merge_includes(target, inc_data, inc_map, (*chain, real(target)))
             for section in MERGED_KEYS:
                 self._merge_section(section, data, smap, inc_data, inc_map)
 
