@@ -50,6 +50,40 @@ PROVIDER_KEYS = ("sound", "multiPrompt", "keepOriginalSound", "characterOrientat
 MAX_ELEMENT_DESCRIPTION = 100
 
 
+def _provider_problem(key: str, value: Any, take: Take) -> str | None:
+    """What the service refuses in ``providerSettings.klingai.KEY = value`` of ``take`` (the
+    keys are copied as they are, over what the named keys send: reference §3.4, §3.5), or
+    None. Only a take without ``edit`` sends them."""
+    shot = take.shots[0].id
+    if key == "multiPrompt":
+        return (
+            "the compiler writes multiPrompt from the shots of a sequence (continuity: "
+            "multishot); here it would clash with the shot's own prompt or replace the shots' "
+            "prompts and durations: remove it"
+        )
+    if key == "characterOrientation" and value not in ("image", "video"):
+        return f"{_shown(value)} is not one of 'image', 'video'"
+    if key in ("sound", "keepOriginalSound") and not isinstance(value, bool):
+        return f"expected true or false, got {_shown(value)}"
+    if key == "sound" and value and take.reference_videos:
+        return f"sound cannot be on when a video is an input (shot '{shot}' has 'reference_videos')"
+    if key != "sound" and not take.reference_videos:
+        hint = ""
+        if key == "keepOriginalSound" and value is False:
+            hint = " ('keep_original_sound: false' is left out where it means nothing)"
+        return (
+            f"the model takes {key} only with a video input, and shot '{shot}' has no "
+            f"'reference_videos'{hint}"
+        )
+    return None
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str) if value is not None else "null"
+
+
 @dataclass(frozen=True)
 class CompiledTake:
     """A take and its request.
@@ -170,7 +204,7 @@ def compile_storyboard(
     from storyboard.compiler.fit import fit_problems, take_lengths
 
     resolved = resolve_takes(checked)
-    compiler = _Compiler(checked, file_hash or FileHashes())
+    compiler = _Compiler(checked, file_hash or FileHashes(), resolved)
     takes = tuple(compiler.compile(take) for take in resolved.takes)
     lengths = take_lengths(resolved)
     compiled = Compiled(resolved, takes, lengths)
@@ -181,9 +215,12 @@ def compile_storyboard(
 
 
 class _Compiler:
-    def __init__(self, checked: CheckedStoryboard, file_hash: FileHasher) -> None:
+    def __init__(
+        self, checked: CheckedStoryboard, file_hash: FileHasher, resolved: Resolved | None = None
+    ) -> None:
         self.checked = checked
         self.file_hash = file_hash
+        self.resolved = resolved
         self.root = checked.document.project_root
         self.diagnostics: list[Diagnostic] = []
         self.inputs: dict[str, Input] = {}
@@ -199,6 +236,15 @@ class _Compiler:
         elif isinstance(value, MediaRef):
             if value.kind == "file" and value.path is not None:
                 text = "file:" + value.path.resolve().relative_to(self.root.resolve()).as_posix()
+            elif value.kind == "data":
+                # base64 as the service decodes it: a data: URI written over several YAML
+                # lines holds spaces, which it refuses (the same bytes, without them)
+                text = "".join(value.value.split())
+            elif value.kind == "url":
+                # the scheme in lower case (RFC 3986 §3.1: the same URL); the service takes
+                # media by "http(s)://" URLs, and may not read "HTTPS://"
+                scheme, sep, rest = value.value.partition("://")
+                text = scheme.lower() + sep + rest
             else:
                 text = value.value
         else:  # pragma: no cover - resolve turns shot references into hand-offs
@@ -361,7 +407,22 @@ class _Compiler:
             for i, s in enumerate(sources.get("videos", ())):  # no limits, but a video
                 wanted.append((("elements", name, "videos", i), s, "element video"))
         for path, source, kind in wanted:
+            if isinstance(source, Handoff):
+                problem = self._frame_problem(source, take) if kind == "image" else None
+                if problem is not None:
+                    shot = first if path[-1] == "start" else last
+                    written = getattr(shot.shot, str(path[-1])) is not None
+                    self.error_once(path if written else shot.path, problem)  # else: chained
+                continue
             if not isinstance(source, MediaRef) or path in self.media_checked:
+                continue
+            if source.kind == "data" and kind != "image":
+                # §3.3: inputs.video and referenceVideos take a UUID or a URL (no data: URI)
+                self.error_once(
+                    path,
+                    "a video is sent to the model as a URL or an uploaded media UUID, not as "
+                    "a data: URI: name the video file instead",
+                )
                 continue
             if source.kind == "file" and source.path is not None and kind == "element video":
                 problem = limits.element_video_problem(source.path)
@@ -375,6 +436,35 @@ class _Compiler:
             self.media_checked.add(path)
             if problem is not None:
                 self.error(path, problem)
+
+    def _frame_problem(self, handoff: Handoff, take: Take) -> str | None:
+        """What makes a frame of another take unfit as an input image, or None. A take makes
+        frames of a size the model takes, except an edit: it is as large as its source, and a
+        video the model edits may be narrower than an image it takes (720x1920)."""
+        found = self._edit_source(handoff.take)
+        if found is None:
+            return None
+        (width, height), name = found
+        return limits.picture_problem(
+            f"shot '{handoff.shot}' is an edit as large as '{name}', so its frames are",
+            "PNG",
+            width,
+            height,
+            take.profile,
+        )
+
+    def _edit_source(self, take_id: str) -> tuple[tuple[int, int], str] | None:
+        """The size of a take's video when it is an edit of a local file (directly or through
+        edits of edits), and the file's name; None otherwise."""
+        if self.resolved is None:
+            return None
+        take = self.resolved.take(take_id)
+        if isinstance(take.edit, Handoff):
+            return self._edit_source(take.edit.take)
+        if isinstance(take.edit, MediaRef) and take.edit.kind == "file" and take.edit.path:
+            size = limits.video_size(take.edit.path, take.profile)
+            return None if size is None else (size, take.edit.path.name)
+        return None
 
     def error_once(self, path: DataPath, message: str) -> None:
         """Report ``path`` once, however many requests share the value there."""
@@ -391,13 +481,17 @@ class _Compiler:
             else ("defaults", "provider")
         )
         accepted = ", ".join(PROVIDER_KEYS)
-        for key, _ in take.settings.provider:
+        for key, value in take.settings.provider:
             if key not in PROVIDER_KEYS:
                 self.error_once(
                     (*where, key),
                     f"'provider' key '{key}' is not a provider setting the model takes "
                     f"(it takes {accepted})",
                 )
+                continue
+            problem = _provider_problem(key, value, take)
+            if problem is not None:
+                self.error_once((*where, key), f"'provider' key '{key}': {problem}")
 
     def _check_elements(self, take: Take) -> None:
         """The elements of one request: descriptions within Kling's cap, ids distinct."""

@@ -621,6 +621,11 @@ class _Builder:
             frame = "last" if is_last or length is None else (offset + length) * fps - 1
         else:
             frame = round((offset + (source.time or 0.0)) * fps)
+            if length is not None:
+                # a time after the shot's last frame starts (validate takes any time before
+                # its end) shows that frame, not the one after it: past the video's end, or
+                # the next shot's first frame
+                frame = min(frame, (offset + length) * fps - 1)
         return Handoff(target_take, source.shot, frame)
 
 

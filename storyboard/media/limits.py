@@ -49,6 +49,9 @@ def picture_problem(
 ) -> str | None:
     """What makes an image of format ``fmt`` and that size unfit as an input image, or
     None; ``name`` begins the message (``'a.png' is``: a file; a ``data:`` URI's own words)."""
+    # Pillow calls a JPEG that carries a multi-picture index (many cameras and phones write
+    # one) "MPO"; it is a JPEG file, and is read, uploaded and sent as one.
+    fmt = "JPEG" if fmt == "MPO" else fmt
     if fmt not in profile.image_formats:
         allowed = " or ".join(profile.image_formats)
         return f"{name} a {fmt} image; the model takes {allowed}"
@@ -143,6 +146,11 @@ def video_problem(path: Path, profile: ModelProfile) -> str | None:
     found = _header(path, "videos", profile.max_video_bytes, _video_header)
     if isinstance(found, str):
         return found
+    container = _container(path)
+    if container not in profile.video_formats:
+        allowed = " or ".join(f.upper() for f in profile.video_formats)
+        what = f"a {container.upper()} video" if container else "in no container the model reads"
+        return f"'{path.name}' is {what}; the model takes {allowed} videos"
     seconds, width, height, fps = found
     low, high = profile.min_edit_source, profile.max_edit_source
     if not low <= seconds <= high:
@@ -159,6 +167,26 @@ def video_problem(path: Path, profile: ModelProfile) -> str | None:
             f"{profile.min_video_fps}..{profile.max_video_fps} fps"
         )
     return None
+
+
+def video_size(path: Path, profile: ModelProfile) -> tuple[int, int] | None:
+    """``(width, height)`` of a local video the model would take as an input (see
+    :func:`video_problem`), else None: the size of an edit of it, and of its frames."""
+    found = _header(path, "videos", profile.max_video_bytes, _video_header)
+    return None if isinstance(found, str) else (found[1], found[2])
+
+
+def _container(path: Path) -> str:
+    """The container a video file starts like (``mp4``, ``mov``, ``webm``), or ``''``: what
+    the service goes by (its first bytes, as the emulator sniffs them), not the extension."""
+    from storyboard.media.probe import sniff_video
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return ""
+    return sniff_video(head) or ""
 
 
 def element_video_problem(path: Path) -> str | None:
@@ -339,4 +367,5 @@ __all__ = [
     "upload_size",
     "video_problem",
     "video_seconds",
+    "video_size",
 ]

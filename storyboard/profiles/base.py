@@ -84,6 +84,7 @@ class ModelProfile:
     min_image_aspect: float = 1 / 2.5
     max_image_aspect: float = 2.5
     max_video_bytes: int = 200 * 1024 * 1024
+    video_formats: tuple[str, ...] = ("mp4", "mov")
     min_video_side: int = 720
     max_video_side: int = 2160
     min_video_fps: int = 24

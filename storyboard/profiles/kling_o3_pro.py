@@ -50,8 +50,10 @@ KLING_O3_PRO = ModelProfile(
     max_image_aspect=2.5,
     # §6 (input videos: the edit source and the reference video): MP4 or MOV, at most 200 MB,
     # 3..10 s (min/max_edit_source), 720..2160 px on the shorter side, 24..60 fps. Video
-    # elements are not held to these (Kling documents no limits for them).
+    # elements are not held to these (Kling documents no limits for them). The container is
+    # judged by the file's first bytes, as the service sniffs it: a WEBM named .mp4 is a WEBM.
     max_video_bytes=200 * 1024 * 1024,
+    video_formats=("mp4", "mov"),
     min_video_side=720,
     max_video_side=2160,
     min_video_fps=24,
