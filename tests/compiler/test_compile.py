@@ -396,6 +396,24 @@ def test_prompt_limit_counts_the_numbered_element_names(project: Project) -> Non
     )
 
 
+def test_prompt_limit_counts_a_long_element_name_as_it_is_sent(project: Project) -> None:
+    """2,524 characters as written, 2,497 once the 36-character name becomes ``element_1``:
+    the request is within the limit (check refused it, counting the name as written)."""
+    name = "the-keeper-of-the-light-at-skerry-pt"
+    assert len(name) == 36
+    prompt = f"<<<{name}>>> " + "a" * (2524 - 43)
+    assert len(prompt) == 2524
+    root = project(
+        {
+            "film.yaml": HEAD
+            + f"elements:\n  {name}: {{id: some-id}}\n"
+            + f"shots:\n  - id: a\n    duration: 3\n    prompt: {prompt}\n",
+        }
+    )
+    (take,) = api.compile_storyboard(root / "film.yaml").takes  # no InputError
+    assert len(take.request["positivePrompt"]) == 2524 - 36 + len("element_1") == 2497
+
+
 def test_retake_enters_its_takes_key_only_and_zero_adds_nothing(project: Project) -> None:
     root = project(
         {"film.yaml": FILM, "hero.jpg": tiny_jpeg(), "other.jpg": tiny_jpeg(color=(1, 2, 3))}
