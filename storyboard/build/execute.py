@@ -68,7 +68,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.base import Backend, Job, Output, Segment, Upload
 from storyboard.backends.runware.redact import redacted
@@ -167,6 +167,10 @@ class Execution:
     lost: dict[str, CacheEntry] = field(default_factory=dict)
     """The damaged entries, by key, as they were read: their results' URLs may still serve
     the paid result (downloaded again, verified by its sha256, before anything is paid)."""
+    materials: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each take's key material (:func:`storyboard.compiler.keys.key_material`): the sha256 of
+    every local input the plan checked and keyed it with. A request sent anew is sent only
+    from those bytes (:func:`_changed_inputs`)."""
 
 
 async def execute(run: Execution) -> dict[str, Outcome]:
@@ -386,6 +390,17 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 return Outcome(take.id, "locked", entry)
         raise BuildError(_not_as_planned(run, take.id, key))
     files, provider_ids, source_seconds = await _inputs(run, compiled)
+    first = run.journal.pending(key)
+    if first is None or first.unsent:  # sent anew: only what the plan checked and keyed
+        import asyncio
+
+        changed = await asyncio.to_thread(_changed_inputs, compiled, run.materials.get(take.id))
+        if changed:
+            raise BuildError(
+                f"{', '.join(changed)} changed after the build checked it and keyed take "
+                f"'{take.id}' on it: the take was not sent, and nothing was paid for it; build "
+                "again to check the file as it is now"
+            )
     started = time.monotonic()
     tree = run.workspace.tree
     staging = tree.make_temp_dir(run.cache.staging, "incoming-")
@@ -484,6 +499,45 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     cost = entry.cost or 0.0
     run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
     return Outcome(take.id, "generated", entry, cost=cost)
+
+
+def _changed_inputs(compiled: CompiledTake, material: Mapping[str, Any] | None) -> list[str]:
+    """The names of the local input files of ``compiled`` whose bytes are no longer those its
+    key was made from (``material``: its key material), such as a reference image edited
+    while the build ran: sent, the result would be paid for and cached under a key that says
+    another picture. A file that cannot be read is left to the upload, which sends nothing."""
+    from storyboard.compiler.compile import sha256_file
+
+    if material is None:
+        return []
+    keyed: dict[str, str] = {}
+    _keyed_hashes(compiled.request, material.get("request"), keyed)
+    changed = set()
+    for placeholder, value in compiled.inputs.items():
+        if not isinstance(value, MediaRef) or value.path is None or placeholder not in keyed:
+            continue
+        try:
+            now = "sha256:" + sha256_file(value.path)
+        except OSError:
+            continue
+        if now != keyed[placeholder]:
+            changed.add(value.path.name)
+    return sorted(changed)
+
+
+def _keyed_hashes(request: Any, material: Any, found: dict[str, str]) -> None:
+    """Walk a request and its key material's request side by side: each local input's
+    placeholder in ``request`` is ``sha256:HEX`` of the bytes it was keyed on in ``material``
+    (:func:`storyboard.compiler.keys.key_material`), collected into ``found``."""
+    if isinstance(request, str):
+        if isinstance(material, str) and material.startswith("sha256:"):
+            found[request] = material
+    elif isinstance(request, list) and isinstance(material, list):
+        for one, other in zip(request, material, strict=False):
+            _keyed_hashes(one, other, found)
+    elif isinstance(request, dict) and isinstance(material, dict):
+        for name, value in request.items():
+            _keyed_hashes(value, material.get(name), found)
 
 
 def _drop_damaged(run: Execution, take_id: str, key: str) -> None:

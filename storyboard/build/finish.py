@@ -9,7 +9,9 @@ of :func:`storyboard.cut.cues.film_cues` (timed by the speech found in the takes
 is remembered by each video's sha256).
 When a take the cut needs did not finish, the film is not cut and the reason is said. When
 the cut does not fit the takes' videos (checked before anything was sent, against the lengths
-known then: what fails here depends on a length known only once a take was made), the
+known then: what fails here depends on a length known only once a take was made), or a file
+it reads (a music bed, a font, a card's background) is gone or no longer one it can use
+(checked before anything was sent too: it changed during the build), the
 out-of-date film is removed too, the record written, and
 :class:`~storyboard.core.errors.LateInputError` says where (exit status 1: takes were paid for).
 
@@ -29,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from storyboard.core.diagnostics import Diagnostic, format_path
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import CutProgress, EventSink, Note
 from storyboard.cut.text import Look
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
     from storyboard.build.pipeline import BuildResult
     from storyboard.build.state.outputs import BackendOutputs
+    from storyboard.compiler.compile import Compiled
     from storyboard.cut.cues import Cue, Region
     from storyboard.cut.streams import VideoIndex
     from storyboard.cut.subtitles import SubtitleMode
@@ -74,16 +78,16 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     from storyboard.cut.timeline import build_timeline
     from storyboard.exports.contact_sheet import contact_sheet
     from storyboard.exports.otio import export_all
-    from storyboard.exports.record import RECORD_NAME, record_from_build, write_record
+    from storyboard.exports.record import record_from_build, write_record
 
     prepared = result.prepared
     compiled, workspace = prepared.compiled, prepared.workspace
     folder = workspace.out
     output = compiled.checked.storyboard.output
-    ext = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}[output.format]
-    film = workspace.output_dir / (output.file or f"{workspace.name}{ext}")
     # every name this finish may write, listed as storyboard's before any is written
-    folder.own([film.name, RECORD_NAME, *(f.format(name=workspace.name) for f in CUT_FILES)])
+    names = written_names(compiled, workspace.name)
+    film = workspace.output_dir / names[0]
+    folder.own(names)
     videos = {
         take.id: workspace.takes_dir / f"{take.id}.mp4"
         for take in compiled.takes
@@ -100,14 +104,18 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     before = json.dumps(state, sort_keys=True)
     timeline: Timeline | None = None
     misfit: InputError | None = None
+    changed: list[Diagnostic] = []
     cues: tuple[Cue, ...] = ()
     mode: SubtitleMode = "off"
     if not missing:
         size = (_even(output.width * scale), _even(output.height * scale))
         digests = {take: _source_sha(result, take) for take in videos}
         sizes, indexes = _measure(videos, digests, state)
+        # Read before anything was sent: what the cut cannot use now changed since.
+        changed = _changed_sources(compiled.checked)
         try:
-            timeline = build_timeline(compiled, videos, sizes, size=size)
+            if not changed:
+                timeline = build_timeline(compiled, videos, sizes, size=size)
         except InputError as exc:
             # Checked before anything was sent against the lengths known then: what does not
             # fit now depends on a length known only once its take was made.
@@ -120,7 +128,9 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             mode = subtitle_mode(cut.subtitles if cut is not None else None, shows)
             timeline = with_subtitles(timeline, shows, mode)
     if timeline is None:
-        if misfit is not None:
+        if changed:
+            reason = "the film was not cut: a file it reads changed after the build checked it"
+        elif misfit is not None:
             reason = "the film was not cut: the cut does not fit the takes' videos"
         else:
             left_out = [t for t in missing if _status(result, t) == "unselected"]
@@ -202,6 +212,13 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
         exports[".contact.png"] = sheet
     if timeline is not None and json.dumps(state, sort_keys=True) != before:
         folder.write_text(stamp, json.dumps(state, sort_keys=True) + "\n")
+    if changed:
+        raise LateInputError(
+            changed,
+            "the film was not cut: a file it reads (above) changed after the build checked it, "
+            "which it did before sending anything; the takes are cached: put the file back or "
+            "fix the storyboard, and build again, which pays for nothing twice",
+        )
     if misfit is not None:
         raise LateInputError(
             misfit.diagnostics,
@@ -210,6 +227,40 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
             "build again, which pays for nothing twice",
         )
     return Finished(film_path, recut, record_file, exports, reason)
+
+
+def written_names(compiled: Compiled, name: str) -> list[str]:
+    """The names in the backend's folder a finish may write (the film first, then its record
+    and :data:`CUT_FILES`), for the storyboard called ``name``."""
+    from storyboard.exports.record import RECORD_NAME
+
+    output = compiled.checked.storyboard.output
+    ext = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}[output.format]
+    return [output.file or f"{name}{ext}", RECORD_NAME, *(f.format(name=name) for f in CUT_FILES)]
+
+
+def _changed_sources(checked: CheckedStoryboard) -> list[Diagnostic]:
+    """The files the cut reads (music beds, fonts, cards' backgrounds) that it can no longer
+    use, at the values naming them: the build read each before anything was sent, so these
+    changed (or went) since. Each is read again only if its size or time changed."""
+    from storyboard.cut.decode import decode_problem
+    from storyboard.cut.text import background_problem, font_file_problem
+    from storyboard.language.sources import MediaRef
+    from storyboard.media.limits import audio_problem
+
+    found = []
+    for path, source in checked.cut_sources.items():
+        if not isinstance(source, MediaRef) or source.path is None:
+            continue
+        if path[-1] == "file":  # a music cue's
+            problem = audio_problem(source.path) or decode_problem(source.path)
+        elif path[-1] == "font":
+            problem = font_file_problem(source.path)
+        else:
+            problem = background_problem(source.path)
+        if problem is not None:
+            found.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
+    return found
 
 
 def _measure(

@@ -422,6 +422,9 @@ def build(
             )  # fmt: skip
             # a request pending at another endpoint of this server: not sent anew here
             journal.refuse_elsewhere([i.key for i in plan.items if i.status in PAYABLE])
+            if backend.paid:  # a file of the writer's where this build writes its outputs:
+                # refused now, not once its takes are paid for
+                workspace.out.refuse_foreign(_outputs_named(prepared))
             workspace.out.remove(UNCHANGED)  # this build may change things
             older = workspace.outputs.older_layout()
         if older:
@@ -430,7 +433,7 @@ def build(
             compiled=prepared.compiled, keys=prepared.keys, backend=backend,
             workspace=workspace, cache=cache, journal=journal, lock=lock, jobs=jobs,
             keep_going=keep_going, selected=prepared.selected, emit=emit, remote=session,
-            kept=frozenset(prepared.kept),
+            kept=frozenset(prepared.kept), materials=prepared.materials,
             # what the plan counted free: a paid backend never pays for it in this build
             free={
                 i.take.id: i.status
@@ -541,6 +544,23 @@ async def _execute_and_close(run: Execution) -> dict[str, Outcome]:
         return await execute(run)
     finally:
         await run.backend.aclose()
+
+
+def _outputs_named(prepared: Prepared) -> list[str]:
+    """The names in the backend's folder this build may write once its takes are made: those
+    of :func:`_write_outputs` (but the videos of takes it leaves out) and of the finish."""
+    from storyboard.build.finish import written_names
+
+    names = []
+    for item in prepared.plan.items:
+        take = item.take
+        names.append(f"requests/{take.id}.json")
+        if item.status == "skip":
+            continue  # not selected, not built: no video of it is written
+        for index in range(max(1, take.take.variations)):
+            suffix = "" if index == take.take.pick - 1 else f".v{index + 1}"
+            names.append(f"takes/{take.id}{suffix}.mp4")
+    return names + written_names(prepared.compiled, prepared.workspace.name)
 
 
 def _write_outputs(prepared: Prepared, outcomes: dict[str, Outcome]) -> None:

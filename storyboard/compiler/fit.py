@@ -15,16 +15,21 @@ With those lengths, :func:`fit_problems` finds, each at its place in the storybo
 - a frame hand-off ``SHOT@Ns`` past the end of an edit's video (validate checks the others:
   their length is their duration);
 - a title, a caption or credits whose text does not fit the frame at its size, laid out by
-  the code that draws it (:mod:`storyboard.cut.text`), at the output's size.
+  the code that draws it (:mod:`storyboard.cut.text`), at the output's size, or holds a
+  character the exports' XML cannot hold;
+- a file of the cut the cut could not use, read as it reads it: a music bed that does not
+  decode to its end (validate decoded its first frame), a card's background that is not an
+  image it can read whole (validate found the file).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Resolved
-from storyboard.core.diagnostics import Diagnostic, format_path
+from storyboard.core.diagnostics import Diagnostic, format_path, unprintable
 from storyboard.cut.timeline import check_timeline, text_look, texts
 from storyboard.language.sources import FrameRef, MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, to_frames
@@ -32,6 +37,11 @@ from storyboard.media import limits
 
 if TYPE_CHECKING:  # the compiler calls this module: no import back at run time
     from storyboard.compiler.compile import Compiled
+    from storyboard.language.checked import CheckedStoryboard
+
+#: What XML 1.0 cannot hold (the FCPXML export writes the cut's texts): the C0 controls but
+#: tab and line breaks, and U+FFFE and U+FFFF (lone surrogates are refused when loaded).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def take_lengths(
@@ -71,6 +81,17 @@ def text_problems(compiled: Compiled) -> list[Diagnostic]:
     frame = (output.width, output.height)
     problems: list[Diagnostic] = []
     for path, text, style, kind in texts(checked):
+        if (bad := _NOT_XML.search(text)) is not None:
+            char = bad.group()
+            what = unprintable(char) or f"a noncharacter (U+{ord(char):04X})"
+            problems.append(
+                Diagnostic(
+                    checked.position(path),
+                    f"{format_path(path)}: the text holds {what}, which the film's exports "
+                    "(Final Cut Pro's XML) cannot hold",
+                )
+            )
+            continue
         # laid out by the code that draws it (Pillow, numpy): imported only for a film with text
         from storyboard.cut.look import CAPTION_BOX, CAPTION_SIZE, CARD_BOX, TITLE_SIZE
         from storyboard.cut.text import fit_problem
@@ -88,11 +109,35 @@ def text_problems(compiled: Compiled) -> list[Diagnostic]:
     return problems
 
 
+def source_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
+    """Every file of the cut that the cut could not use, at the value naming it: a music bed
+    that does not decode to its end, a card's background it cannot read whole (each read
+    once while the file stays the same; a font was read by validate as the cut reads it)."""
+    problems: list[Diagnostic] = []
+    for path, source in checked.cut_sources.items():
+        if not isinstance(source, MediaRef) or source.path is None:
+            continue
+        if path[-1] == "file":  # a music cue's
+            from storyboard.cut.decode import decode_problem  # PyAV: only for a film with music
+
+            problem = decode_problem(source.path)
+        elif path[-1] == "background":
+            from storyboard.cut.text import background_problem
+
+            problem = background_problem(source.path)
+        else:
+            continue
+        if problem is not None:
+            problems.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
+    return problems
+
+
 def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[Diagnostic]:
-    """What does not fit the takes' videos of the given lengths, or the frame, at its position
-    (empty when everything fits). What depends on a length that is ``None`` is left for
-    later."""
+    """What does not fit the takes' videos of the given lengths, or the frame, or what the cut
+    could not use, at its position (empty when everything fits). What depends on a length
+    that is ``None`` is left for later."""
     problems = check_timeline(compiled, lengths) + text_problems(compiled)
+    problems += source_problems(compiled.checked)
     checked, resolved = compiled.checked, compiled.resolved
     for take in resolved.takes:
         for key, handoff, info in (
@@ -127,4 +172,4 @@ def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[
     return problems
 
 
-__all__ = ["fit_problems", "take_lengths", "text_problems"]
+__all__ = ["fit_problems", "source_problems", "take_lengths", "text_problems"]

@@ -7,6 +7,7 @@ from these blocks and :mod:`storyboard.cut.mix` the music; :class:`Reader` hands
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +20,7 @@ from numpy.typing import NDArray
 from storyboard.core.errors import BuildError
 from storyboard.cut.streams import open_sound
 from storyboard.cut.timeline import SAMPLE_RATE
+from storyboard.media.limits import problem_of
 
 CHANNELS = 2
 PREROLL = Fraction(1, 10)  # seconds decoded before a seek target, to settle the decoder
@@ -117,6 +119,25 @@ def decode_audio(
             container.close()
 
 
+def decode_problem(path: Path) -> str | None:
+    """Why the cut cannot decode the sound of ``path`` from its start to its end (as its mix
+    reads a music bed), naming the file; ``None`` when it can. Decoded once as long as the
+    file's size and time stay the same: ``check`` runs this, so that a file whose first frame
+    decodes but not the rest is refused before any take is paid for."""
+    return problem_of(path, _decode_problem)
+
+
+@functools.lru_cache(maxsize=64)
+def _decode_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    try:
+        for _ in decode_audio(Path(path)):
+            pass
+    except (BuildError, av.error.FFmpegError, OSError, ValueError) as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        return f"does not decode to its end, as the cut reads it: {cause}"
+    return None
+
+
 def _clip_block(frame: Any, position: int, want: int) -> tuple[Samples | None, int]:
     """A resampled frame as samples from ``want`` on: ``(block or None, next position)``."""
     channels = frame.layout.nb_channels
@@ -129,4 +150,4 @@ def _clip_block(frame: Any, position: int, want: int) -> tuple[Samples | None, i
     return data[max(want - position, 0) :], end
 
 
-__all__ = ["CHANNELS", "PREROLL", "Reader", "Samples", "decode_audio", "silence"]
+__all__ = ["CHANNELS", "PREROLL", "Reader", "Samples", "decode_audio", "decode_problem", "silence"]

@@ -15,6 +15,7 @@ moviepy is then handed the wrapped lines, so what ``check`` measured is what is 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from storyboard.cut.look import (
     Position,
 )
 from storyboard.media.fonts import RGB, truetype
+from storyboard.media.limits import problem_of
 
 Frame = NDArray[np.uint8]
 
@@ -149,6 +151,46 @@ def card_frame(
     return frame
 
 
+def background_problem(path: Path) -> str | None:
+    """Why :func:`card_frame` cannot draw a card on the image at ``path``, naming the file;
+    ``None`` when it can. Read whole, as the card reads it (a header that opens is not
+    enough: a cut-short file fails only once its pixels are read), once as long as the file's
+    size and time stay the same: ``check`` runs this, before any take is paid for."""
+    return problem_of(path, _background_problem)
+
+
+@functools.lru_cache(maxsize=64)
+def _background_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.convert("RGB")
+    except UnidentifiedImageError:
+        return "is not a readable image"
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return f"is not an image the cut can read whole: {exc}".replace(path, "the file")
+    return None
+
+
+def font_file_problem(path: Path) -> str | None:
+    """Why the cut cannot draw with the font file at ``path``, naming the file; ``None`` when
+    it can. Read again whenever the file's size or time changed (fonts in use are kept by
+    their path alone: :func:`storyboard.media.fonts.truetype`)."""
+    return problem_of(path, _font_file_problem)
+
+
+@functools.lru_cache(maxsize=64)
+def _font_file_problem(path: str, size: int, mtime_ns: int) -> str | None:
+    from PIL import ImageFont
+
+    try:
+        ImageFont.truetype(path, 12)
+    except (OSError, ValueError):
+        return "is not a font file that can be read"
+    return None
+
+
 def overlay_image(
     text: str, look: Look, size: tuple[int, int], position: Position, max_width: int
 ) -> tuple[NDArray[np.uint8], tuple[int, int]]:
@@ -177,9 +219,11 @@ __all__ = [
     "TITLE_SIZE",
     "Layout",
     "Look",
+    "background_problem",
     "box",
     "card_frame",
     "fit_problem",
+    "font_file_problem",
     "layout",
     "overlay_image",
 ]

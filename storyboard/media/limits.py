@@ -196,7 +196,7 @@ def element_video_problem(path: Path) -> str | None:
     the service refuses one it cannot read (``invalidVideo``). Only the container's headers
     are read (no packet, no frame: :func:`storyboard.media.probe.check_video` with
     ``decode=False``), once per file as long as its size and time stay the same."""
-    return _problem_of(path, _element_video_header)
+    return problem_of(path, _element_video_header)
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -219,7 +219,7 @@ def video_seconds(path: Path, profile: ModelProfile) -> float | None:
 def audio_problem(path: Path) -> str | None:
     """What makes the file at ``path`` unfit as the cut's music bed, or None: it cannot be
     opened, has no audio stream, or its first audio frame does not decode."""
-    return _problem_of(path, _audio_header)
+    return problem_of(path, _audio_header)
 
 
 def audio_seconds(path: Path) -> float | None:
@@ -342,9 +342,10 @@ def _audio_header(path: str, size: int, mtime_ns: int) -> str | None:
     return None
 
 
-def _problem_of(path: Path, reader: Callable[[str, int, int], str | None]) -> str | None:
+def problem_of(path: Path, reader: Callable[[str, int, int], str | None]) -> str | None:
     """What ``reader`` (cached by path, size and modification time) finds wrong with the file
-    at ``path``, as a message that names it; None when nothing is."""
+    at ``path``, as a message that names it; None when nothing is. The checks of the files a
+    request or the cut reads use it: each file is read once while it stays the same."""
     try:
         stat = os.stat(path)
     except OSError as exc:
@@ -364,6 +365,7 @@ __all__ = [
     "element_video_problem",
     "image_problem",
     "image_size",
+    "problem_of",
     "upload_size",
     "video_problem",
     "video_seconds",

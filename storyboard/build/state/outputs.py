@@ -53,6 +53,10 @@ RECORD = "build.json"
 _FORBIDDEN_PARTS = frozenset({".git", ".storyboard"})
 
 State = Literal["missing", "ours", "empty", "legacy"]
+NOT_OURS = (
+    "is in the build folder but was not written by storyboard, which does not overwrite it: "
+    "move it out of the build folder, then build again"
+)
 
 
 @dataclass
@@ -336,13 +340,26 @@ class BuildFolder:
                     manifest.folders.add(sub)
             # in every folder, adopted ones too: what was there at adoption is listed already
             if self.tree.lstat(self.path / name) is not None:
-                raise UnsafePath(
-                    self.path / name,
-                    "is in the build folder but was not written by storyboard, which does not "
-                    "overwrite it: move it out of the build folder, then build again",
-                )
+                raise UnsafePath(self.path / name, NOT_OURS)
             manifest.files.add(name)
         self._save()
+
+    def refuse_foreign(self, names: Iterable[str]) -> None:
+        """Refuse now what :meth:`own` would refuse once ``names`` are written: a file
+        storyboard did not write at one of them. A build asks before it sends anything, so
+        that such a file is not found only after its takes are paid for. Nothing is written.
+
+        Raises:
+            UnsafePath: as :meth:`own`.
+        """
+        manifest = self._existing()
+        if manifest is None:
+            return  # missing or empty, or an older storyboard's: its files are adopted
+        for name in dict.fromkeys(names):
+            if name in manifest.files:
+                continue
+            if self.tree.lstat(self.path / _checked(name)) is not None:
+                raise UnsafePath(self.path / name, NOT_OURS)
 
     def _existing(self) -> Manifest | None:
         """The marker of the folder as it is (made or adopted by nothing), ``None`` if it
@@ -550,6 +567,10 @@ class BackendOutputs:
     def own(self, names: Iterable[str]) -> None:
         """See :meth:`BuildFolder.own`."""
         self.root.own(self._name(n) for n in names)
+
+    def refuse_foreign(self, names: Iterable[str]) -> None:
+        """See :meth:`BuildFolder.refuse_foreign`."""
+        self.root.refuse_foreign(self._name(n) for n in names)
 
     def owned(self, prefix: str = "") -> list[str]:
         cut = len(self.folder) + 1

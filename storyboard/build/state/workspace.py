@@ -143,8 +143,10 @@ class Workspace:
         before a take is paid for, not after.
 
         Raises:
-            UnsafePath: a symlink (or something else) stands where one of them should be.
+            UnsafePath: a symlink (or something else) stands where one of them should be, or
+                the name of one is longer than file systems allow.
         """
+        self._check_names()
         for folder in (
             self.state, self.cache, self.cache_tmp, self.journal.parent, self.frames,
             self.tmp, self.records("-").parent,
@@ -154,6 +156,27 @@ class Workspace:
         for file in (self.state / "build.lock", self.journal, lock, sibling(lock)):
             self.tree.check(file, folder=False)
         self.outputs.inspect()
+
+    def _check_names(self) -> None:
+        """The longest names a build writes from the storyboard's name (the lock's temporary
+        file, the records of the backend) and the backend's folder fit a file system: what
+        does not is refused before anything is sent, not when the build writes it."""
+        names = [(sibling(self.lockfile), "give the storyboard a shorter file name")]
+        if self.backend is not None:
+            names.append((self.records(self.backend), "give the storyboard a shorter file name"))
+            names.append((self.output_dir, "build with an endpoint of a shorter name"))
+        for path, advice in names:
+            size = len(os.fsencode(path.name))
+            if size > NAME_MAX:
+                raise UnsafePath(
+                    path,
+                    f"would be a name of {size} bytes, and file systems allow {NAME_MAX}: "
+                    f"{advice}; nothing was sent",
+                )
+
+
+NAME_MAX = 255
+"""The longest file name, in bytes, that common file systems take (ext4, APFS, NTFS...)."""
 
 
 def sibling(path: Path) -> Path:
