@@ -15,6 +15,9 @@ import os
 import stat
 from pathlib import Path
 
+NAME_MAX = 255
+"""The longest file name, in bytes, that common file systems take (ext4, APFS, NTFS...)."""
+
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to open by name
 _NOCTTY = getattr(os, "O_NOCTTY", 0)  # a terminal device must not become ours
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

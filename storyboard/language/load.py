@@ -46,7 +46,7 @@ from storyboard.core.diagnostics import (
     display_path,
 )
 from storyboard.core.errors import InputError
-from storyboard.core.inputs import NotAFile, TooLarge, read_capped
+from storyboard.core.inputs import NAME_MAX, NotAFile, TooLarge, read_capped
 from storyboard.language.model import Storyboard, top_level_keys
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -111,13 +111,20 @@ def find_project_root(storyboard: Path) -> Path:
     return folder
 
 
+MAX_STEM_BYTES = NAME_MAX - len(".") - len(".lock") - len(".storyboard-tmp")
+"""The longest NAME of a storyboard ``NAME.yaml``: a build writes its lock file through
+``.NAME.lock.storyboard-tmp``, the longest name it makes from NAME alone (a backend's records,
+``NAME.BACKEND.json``, are checked by the build, which knows the backend)."""
+
+
 def check_storyboard_name(path: Path) -> Diagnostic | None:
     """Why ``path``'s name makes no build folder (``build/NAME``), lock file (``NAME.lock``)
     and journal, or ``None``.
 
     NAME, the name without its extension, must be a plain folder name: not only dots
     (``..yaml`` would build in ``build/.``, ``...yaml`` in ``build/..``, the project itself),
-    no path separator or control character, not ``.git`` or ``.storyboard``.
+    no path separator or control character, not ``.git`` or ``.storyboard``, and at most
+    :data:`MAX_STEM_BYTES` long.
     """
     stem = path.stem
     problem = None
@@ -129,6 +136,12 @@ def check_storyboard_name(path: Path) -> Diagnostic | None:
         problem = "holds a control character"
     elif stem.lower() in (".git", ".storyboard"):
         problem = f"is {stem}, a folder git or storyboard keeps"
+    elif (size := len(os.fsencode(stem))) > MAX_STEM_BYTES:
+        problem = (
+            f"is {size} bytes long before its extension, and the longest name a build writes "
+            f"from it (.NAME.lock.storyboard-tmp, the lock file's while it is written) may have "
+            f"at most {NAME_MAX}: NAME at most {MAX_STEM_BYTES}"
+        )
     if problem is None:
         return None
     return Diagnostic(

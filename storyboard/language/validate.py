@@ -37,7 +37,7 @@ from storyboard.core.diagnostics import (
     unprintable,
 )
 from storyboard.core.errors import InputError
-from storyboard.core.inputs import read_capped
+from storyboard.core.inputs import NAME_MAX, read_capped
 from storyboard.language.checked import CheckedStoryboard, ShotInfo
 from storyboard.language.dialogue import (
     DIALOGUE,
@@ -91,8 +91,6 @@ RESERVED_ELEMENT = re.compile(r"^element_\d+$")
 
 SUPPORTED_VERSIONS = (1,)
 FORMAT_EXTENSIONS = {"MP4": ".mp4", "WEBM": ".webm", "MOV": ".mov"}
-NAME_MAX = 255
-"""The longest file name, in bytes, that common file systems take (ext4, APFS, NTFS...)."""
 MAX_FILM_NAME_BYTES = NAME_MAX - len(".") - len(".XXXXXXXX") - len(".cut")
 """The longest ``output.file``: the cut works in ``.NAME.XXXXXXXX.cut`` next to the film
 (:func:`storyboard.cut.assemble.assemble`), as atomic writes do in ``.NAME.XXXXXXXX.tmp``."""

@@ -173,7 +173,10 @@ CASES = [
             _named(name),
             ((("build", name), 2, NAME), (("clean", name), 2, NAME), (("plan", name), 2, NAME)),
         )
-        for name in ("...yaml", "..yaml", "a\\b.yaml", "a\x07b.yaml", ".git.yaml", " .yaml")
+        for name in (
+            "...yaml", "..yaml", "a\\b.yaml", "a\x07b.yaml", ".git.yaml", " .yaml",
+            "f" * 235 + ".yaml",  # .NAME.lock.storyboard-tmp would be 256 bytes
+        )
     ),
     *(
         Case(f"clean --build-dir {d}", _built, (((*CLEAN, "--build-dir", d), 2, why),))

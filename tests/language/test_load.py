@@ -191,3 +191,19 @@ def test_values_are_what_ruamel_loads(project: Project, directive: str) -> None:
     theirs = YAML(typ="safe", pure=False).load(directive + text)["vars"]
     assert ours == theirs
     assert [type(v) for v in ours.values()] == [type(v) for v in theirs.values()]
+
+
+def test_a_storyboard_name_the_lock_file_cannot_be_written_under_is_refused(
+    project: Project,
+) -> None:
+    """NAME.yaml of 234 bytes is the longest: a build writes ``.NAME.lock.storyboard-tmp``
+    (255 bytes, the most file systems allow); 235 is refused by check, not by the build."""
+    from storyboard.language.load import MAX_STEM_BYTES, check_storyboard_name
+
+    assert MAX_STEM_BYTES == 234
+    root = project({})
+    assert check_storyboard_name(root / ("f" * 234 + ".yaml")) is None
+    problem = check_storyboard_name(root / ("é" * 117 + "f.yaml"))  # 235 bytes in UTF-8
+    assert problem is not None
+    assert "is 235 bytes long before its extension" in problem.message
+    assert "NAME at most 234" in problem.message

@@ -31,6 +31,7 @@ from storyboard.build.state.outputs import BackendOutputs, BuildFolder
 from storyboard.build.state.safe import Tree, UnsafePath, sibling_tmp
 from storyboard.core.errors import BuildError
 from storyboard.core.files import disk_error
+from storyboard.core.inputs import NAME_MAX
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,6 @@ class Workspace:
                     f"would be a name of {size} bytes, and file systems allow {NAME_MAX}: "
                     f"{advice}; nothing was sent",
                 )
-
-
-NAME_MAX = 255
-"""The longest file name, in bytes, that common file systems take (ext4, APFS, NTFS...)."""
 
 
 def sibling(path: Path) -> Path:
