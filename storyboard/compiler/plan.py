@@ -17,6 +17,7 @@ compares ``chargeable``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,19 +216,21 @@ class Plan:
 
 
 def probe_duration(path: Path) -> float | None:
-    """Duration of a local video in seconds (PyAV), ``None`` when it cannot be read."""
-    import av
+    """Length of a local video in seconds, ``None`` when it cannot be read: its video stream's
+    (:func:`storyboard.media.probe.probe`), as check measures an edit's source and the service
+    bills it (a longer audio track does not count)."""
+    from storyboard.media.probe import MediaError, probe
 
     try:
-        with av.open(str(path)) as container:
-            if container.duration is not None:
-                return float(container.duration) / 1_000_000
-            stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-    except (av.error.FFmpegError, IndexError, OSError):
+        return probe(path).duration_s
+    except (MediaError, OSError):
         return None
-    return None
+
+
+def billed_seconds(seconds: float) -> int:
+    """The seconds an edit of a source ``seconds`` long is billed for: the nearest whole
+    second, a half rounded up (reference §3.7; the emulator bills so), at least 1."""
+    return max(1, math.floor(seconds + 0.5))
 
 
 def estimate(take: Take, compiled: Compiled, duration_of: DurationProbe) -> Cost:
@@ -250,19 +253,18 @@ def estimate(take: Take, compiled: Compiled, duration_of: DurationProbe) -> Cost
 def _source_seconds(
     source: Handoff | MediaRef, compiled: Compiled, duration_of: DurationProbe
 ) -> float | None:
+    # billed on the source's length, to the nearest second (reference §3.7)
     if isinstance(source, Handoff):
         if source.span is not None:
-            return (source.span[1] - source.span[0]) / compiled.resolved.take(
-                source.take
-            ).profile.fps
+            fps = compiled.resolved.take(source.take).profile.fps
+            return float(billed_seconds((source.span[1] - source.span[0]) / fps))
         upstream = compiled.resolved.take(source.take)
         if upstream.duration is not None:
             return float(upstream.duration)
         return None
     if source.kind == "file" and source.path is not None:
         seconds = duration_of(source.path)
-        # Billed by input duration rounded to the nearest second (reference §3.7).
-        return float(round(seconds)) if seconds is not None else None
+        return float(billed_seconds(seconds)) if seconds is not None else None
     return None
 
 

@@ -271,6 +271,33 @@ def test_plan_costs_an_edit_of_a_local_video_on_its_length(project: Project) -> 
     assert item.cost.amount == 1.008
 
 
+def test_plan_bills_an_edit_as_the_service_does(project: Project) -> None:
+    """A 4.5 s source is billed 5 s (halves up, as the emulator bills; Python's round made
+    it 4), and a source whose audio runs longer than its video is billed on the video."""
+    from storyboard.emulator.pricing import price
+    from storyboard.media.probe import probe
+
+    root = project({"film.yaml": HEAD + "shots:\n  - {id: a, edit: src.mp4, prompt: restyle}\n"})
+    make_video(root / "src.mp4", 4.5)
+    (item,) = api.plan(root / "film.yaml").items
+    billed = price(seconds=probe(root / "src.mp4").duration_s, sound=False, video_input=True,
+                   number_results=1)  # fmt: skip
+    assert item.cost.seconds == billed.seconds == 5
+    assert item.cost.amount == billed.total == 0.84
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error",
+            "-f", "lavfi", "-i", "color=c=gray:s=1280x720:d=4:r=24",
+            "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-t:a", "4.8",
+            "-c:v", "libx264", "-c:a", "aac", "-y", str(root / "src.mp4"),
+        ],
+        check=True,
+    )  # fmt: skip
+    assert probe(root / "src.mp4").duration_s == pytest.approx(4.0, abs=0.05)
+    (item,) = api.plan(root / "film.yaml").items
+    assert item.cost.seconds == 4  # the container says about 4.8 s (its audio): it was 5
+
+
 def test_plan_total_and_critical_path(project: Project) -> None:
     root = project(
         {
