@@ -881,8 +881,8 @@ def _handoff_file(
     name = f"{entry.results[index].sha256[:20]}-{scaled}-{where}"
     tree, workspace = run.workspace.tree, run.workspace
     out = workspace.frames / (f"{name}.png" if handoff.frame is not None else f"{name}.mp4")
-    if tree.lstat(out) is not None:
-        return out
+    if tree.lstat(out) is not None and not (run.backend.paid and _over_upload_side(out)):
+        return out  # (a frame an older storyboard kept larger than the service takes: made again)
     # made whole in the state's tmp/ and renamed in: a crash never leaves half a frame
     work = tree.make_temp_dir(workspace.tmp, "frame-")
     try:
@@ -893,7 +893,7 @@ def _handoff_file(
             extract_frame(video, handoff.frame, partial)
             if run.backend.paid:
                 profile = run.compiled.resolved.take(handoff.take).profile
-                _to_accepted_size(partial, profile.min_image_side)
+                _to_sent_size(partial, profile.min_image_side)
         else:
             assert handoff.span is not None
             _cut_span(video, handoff.span, partial)
@@ -903,23 +903,48 @@ def _handoff_file(
     return out
 
 
-def _to_accepted_size(image: Path, min_side: int) -> None:
-    """Scale a hand-off frame up by a whole factor until both sides are ``min_side`` or more.
+def _to_sent_size(image: Path, min_side: int) -> None:
+    """Give a hand-off frame the size the service works with.
 
-    A real take is far larger than the model's least image, so this changes nothing; a take
-    from a scaled-down emulator would otherwise hand off a frame the model refuses as too
-    small. Each pixel is repeated (nearest neighbour): the frame's own pixels, only bigger,
-    and its aspect ratio (from which the model sizes its output) exactly kept.
+    Smaller than the model's least image (a take from a scaled-down emulator): scaled up by a
+    whole factor until both sides are ``min_side`` or more, each pixel repeated (nearest
+    neighbour), its aspect ratio (from which the model sizes its output) exactly kept. A real
+    take is far larger than that.
+
+    Larger than ``imageUpload`` keeps (an edit of a 4K source makes 3840x2160 frames): scaled
+    down to :func:`storyboard.media.limits.upload_size`, the size the service would make of
+    it. Sent whole, such a frame (a PNG of 10 to 25 MB) was over the model's 10 MB for an
+    image, refused by the client after the edit it came from was paid for.
     """
     from PIL import Image
 
+    from storyboard.media.limits import MAX_UPLOAD_SIDE, upload_size
+
     with Image.open(image) as frame:
         frame.load()
+    if max(frame.width, frame.height) > MAX_UPLOAD_SIDE:
+        smaller = frame.resize(upload_size(frame.width, frame.height), Image.Resampling.LANCZOS)
+        smaller.save(image, "PNG", compress_level=1)
+        return
     factor = math.ceil(min_side / max(1, min(frame.width, frame.height)))
     if factor <= 1:
         return
     bigger = frame.resize((frame.width * factor, frame.height * factor), Image.Resampling.NEAREST)
     bigger.save(image, "PNG", compress_level=1)
+
+
+def _over_upload_side(image: Path) -> bool:
+    """Whether a kept frame is larger than the service takes (its header, nothing decoded)."""
+    from PIL import Image
+
+    from storyboard.media.limits import MAX_UPLOAD_SIDE
+
+    try:
+        with Image.open(image) as frame:
+            longer: int = max(frame.width, frame.height)
+    except (OSError, ValueError):
+        return False  # not read here: the upload says what is wrong with it
+    return longer > MAX_UPLOAD_SIDE
 
 
 def _cut_span(video: Path, span: tuple[int, int], out: Path) -> None:
