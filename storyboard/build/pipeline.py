@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.compiler.keys import keys_and_materials, why_stale
 from storyboard.compiler.plan import PAYABLE, Plan, Pricing, Standing, make_plan
+from storyboard.compiler.resolve import Handoff
 from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import BuildError, InputError
@@ -282,7 +284,8 @@ def _plan(
             return Standing("generate", NOTHING_KEPT.format(namespace=backend_name))
         return Standing("generate", why_stale(records.get(take.id), materials[take.id]))
 
-    plan = make_plan(compiled, keys, status=status, pricing=pricing)
+    kept = _kept_lengths(keyed, cache, backend_name)
+    plan = make_plan(compiled, keys, status=status, pricing=pricing, kept=kept)
     if selected is not None:
         _check_selection(plan, selected, select)
     return Prepared(compiled, keys, materials, workspace, plan, selected, keyed.kept, records)
@@ -297,6 +300,35 @@ def _kept_standing(take: Any, keyed: _Keyed, cache: Cache, namespace: str) -> St
         here = cache.get(namespace, kept.key, verify=False) is not None
     fetch = "" if here else "; download from the lock"
     return Standing("kept", kept.since(keyed.materials[take.id], take) + fetch)
+
+
+def _kept_lengths(keyed: _Keyed, cache: Cache, namespace: str) -> dict[str, float | None]:
+    """The length in seconds of the result of each kept take that a take edits whole: what
+    such an edit sends and is billed on, whatever the kept take's current request says
+    (``None`` when it is not known before the build: a result only in the lock file, made
+    from a request this project has no record of, or from an edit)."""
+    from storyboard.compiler.plan import probe_duration
+
+    edited = {
+        t.take.edit.take
+        for t in keyed.compiled.takes
+        if isinstance(t.take.edit, Handoff) and t.take.edit.span is None
+    }
+    lengths: dict[str, float | None] = {}
+    for take_id in sorted(edited & set(keyed.kept)):
+        kept = keyed.kept[take_id]
+        with refusing():
+            entry = cache.get(namespace, kept.key, verify=False)
+        if entry is not None and entry.results:
+            pick = keyed.compiled.resolved.take(take_id).pick
+            lengths[take_id] = probe_duration(entry.path(min(pick, len(entry.results)) - 1))
+            continue
+        request = (kept.material or {}).get("request")
+        duration = request.get("duration") if isinstance(request, dict) else None
+        lengths[take_id] = None
+        if isinstance(duration, int) and not isinstance(duration, bool):
+            lengths[take_id] = float(duration)
+    return lengths
 
 
 RESUME_SUBMITTED = (
@@ -412,6 +444,13 @@ def build(
         fresh = workspace.tree.lstat(workspace.state) is None  # the project's first build
         workspace.check_state()
     with ProjectLock(workspace, wait=wait):
+        if max_cost is not None and backend.paid and plan.accepted:
+            # Planned before the lock: a task the plan counted as accepted, and so as no new
+            # charge, may have been another build's that ended meanwhile (--wait), failed,
+            # to be paid anew here. Planned again now that no other build runs.
+            prepared = _plan(keyed, pricing_of(backend), select, session)
+            plan = prepared.plan
+            _check_budget(plan, max_cost)
         if fresh:
             _ignore_in_git(workspace, emit)
         with refusing():
@@ -521,6 +560,8 @@ def _check_budget(plan: Plan, max_cost: float) -> None:
         BuildError: over the budget, or a cost to check is unknown; nothing was sent.
     """
     whose = plan.pricing.namespace + (", real money" if plan.pricing.real_money else "")
+    if math.isnan(max_cost):  # no estimate is over it: it would let any build spend
+        raise BuildError(f"--max-cost {max_cost} is not a number of USD; nothing was sent")
     if plan.chargeable > max_cost:
         estimate = f"the estimate of what may be charged anew ({whose}) is {usd(plan.chargeable)}"
         if plan.accepted:

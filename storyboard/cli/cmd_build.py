@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError.at(None, "--jobs must be at least 1")
     if not 0 < args.preview_scale <= 1:
         raise InputError.at(None, "--preview-scale must be in (0, 1]")
+    if args.max_cost is not None and not args.max_cost >= 0:  # NaN too: over it is nothing
+        raise InputError.at(None, "--max-cost must be 0 or more")
     if args.film_scale is not None and not 0 < args.film_scale <= 1:
         raise InputError.at(None, "--film-scale must be in (0, 1]")
     remote = remote_of(args, Path(args.file))  # a wrong setting: refused before anything

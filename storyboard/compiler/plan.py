@@ -18,7 +18,7 @@ compares ``chargeable``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -27,6 +27,7 @@ from storyboard.compiler.compile import Compiled, CompiledTake
 from storyboard.compiler.resolve import Handoff, Take
 from storyboard.core.money import usd
 from storyboard.language.sources import MediaRef
+from storyboard.language.timing import FPS, to_frames
 
 DurationProbe = Callable[[Path], float | None]
 
@@ -233,38 +234,72 @@ def billed_seconds(seconds: float) -> int:
     return max(1, math.floor(seconds + 0.5))
 
 
-def estimate(take: Take, compiled: Compiled, duration_of: DurationProbe) -> Cost:
-    """The estimated cost of one take."""
+def estimate(
+    take: Take,
+    compiled: Compiled,
+    duration_of: DurationProbe,
+    kept: Mapping[str, float | None] | None = None,
+) -> Cost:
+    """The estimated cost of one take: of the request it sends, as the service bills it.
+
+    ``kept``: the length in seconds of each kept take's result (``keep: true``) that a take
+    edits, which the edit is sent whatever the kept take's current request says (``None``
+    for one not known yet). Without it, an edit of a kept take costs what cannot be known.
+    """
     profile = take.profile
     video_input = take.edit is not None or bool(take.reference_videos)
     if video_input:
         rate, basis = profile.price_video_input, "video input"
-    elif take.settings.sound:
+    elif _sends_sound(take, compiled):
         rate, basis = profile.price_sound, "with sound"
     else:
         rate, basis = profile.price_silent, "silent"
     seconds: float | None = float(take.duration) if take.duration is not None else None
     if take.edit is not None:
-        seconds = _source_seconds(take.edit, compiled, duration_of)
+        length = _source_length(take.edit, compiled, duration_of, kept)
+        seconds = float(billed_seconds(length)) if length is not None else None
         basis += ", billed on the source's length"
     return Cost(seconds, rate, take.variations, basis)
 
 
-def _source_seconds(
-    source: Handoff | MediaRef, compiled: Compiled, duration_of: DurationProbe
+def _sends_sound(take: Take, compiled: Compiled) -> bool:
+    """Whether the take's request asks for sound, as the service reads it: its
+    ``providerSettings.klingai.sound``, where ``provider`` (a shot's, or ``defaults``') may
+    set it over ``sound``."""
+    try:
+        request = compiled.take(take.id).request
+    except KeyError:
+        return take.settings.sound
+    settings = request.get("providerSettings")
+    klingai = settings.get("klingai") if isinstance(settings, dict) else None
+    return isinstance(klingai, dict) and klingai.get("sound") is True
+
+
+def _source_length(
+    source: Handoff | MediaRef,
+    compiled: Compiled,
+    duration_of: DurationProbe,
+    kept: Mapping[str, float | None] | None,
 ) -> float | None:
-    # billed on the source's length, to the nearest second (reference §3.7)
+    """The length in seconds of the video an edit of ``source`` sends (billed on it, to the
+    nearest second: reference §3.7), ``None`` when it cannot be known before the build."""
     if isinstance(source, Handoff):
         if source.span is not None:
             fps = compiled.resolved.take(source.take).profile.fps
-            return float(billed_seconds((source.span[1] - source.span[0]) / fps))
+            return (source.span[1] - source.span[0]) / fps
         upstream = compiled.resolved.take(source.take)
-        if upstream.duration is not None:
-            return float(upstream.duration)
-        return None
+        # a kept take's result is sent, whatever its current request says
+        if kept is None and upstream.keep:
+            return None
+        if kept is not None and source.take in kept:
+            return kept[source.take]
+        if upstream.edit is None:
+            return float(upstream.duration) if upstream.duration is not None else None
+        # an edit lasts as long as its source, in whole frames
+        inner = _source_length(upstream.edit, compiled, duration_of, kept)
+        return to_frames(inner) / FPS if inner is not None else None
     if source.kind == "file" and source.path is not None:
-        seconds = duration_of(source.path)
-        return float(billed_seconds(seconds)) if seconds is not None else None
+        return duration_of(source.path)
     return None
 
 
@@ -275,6 +310,7 @@ def make_plan(
     duration_of: DurationProbe = probe_duration,
     status: Callable[[CompiledTake, str], Standing] | None = None,
     pricing: Pricing | None = None,
+    kept: Mapping[str, float | None] | None = None,
 ) -> Plan:
     """Estimate every take and find the critical path.
 
@@ -284,10 +320,13 @@ def make_plan(
         duration_of: reads a local video's duration (for edits of local files).
         status: ``(take, key) -> Standing``; every take is new when omitted.
         pricing: whose prices and money (default: the free preview).
+        kept: the length in seconds of the kept takes' results that takes edit (``None``:
+            not known before the build); an edit of another take is priced on its request.
+            Omitted, an edit of a kept take is priced as unknown.
     """
     items = []
     for take in compiled.takes:
-        cost = estimate(take.take, compiled, duration_of)
+        cost = estimate(take.take, compiled, duration_of, kept)
         state = status(take, keys[take.id]) if status else Standing("generate", "new")
         items.append(
             PlanItem(take, keys[take.id], cost, state.status, state.reason, state.accepted)
