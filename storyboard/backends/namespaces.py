@@ -34,7 +34,9 @@ def namespace(name: str, *, preview_scale: float = 1.0, base_url: str | None = N
         return "runware"
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"runware@{parts.hostname or url}:{port}"
+    # the host alone: never the URL's text, whose query or userinfo may be a secret (it
+    # names the journal's records, the cache's folders and the build's output folder)
+    return f"runware@{parts.hostname or ''}:{port}"
 
 
 def endpoint_form(url: str) -> str:

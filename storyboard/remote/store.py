@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import stat
@@ -247,6 +248,7 @@ class Store:
             ) from None
         from storyboard.backends.runware.redact import register_secret
 
+        _quiet_botocore_wire()
         try:
             session = boto3.Session(profile_name=named or None)
             if session.get_credentials() is None:
@@ -605,6 +607,31 @@ class Store:
                 f"the remote {self.url} cannot be reached ({_reason(exc)})", "unreachable"
             )
         return RemoteError(f"the remote {self.url} failed to {doing} {where}: {_reason(exc)}")
+
+
+#: botocore's loggers that print whole requests and answers at DEBUG: the answer of STS
+#: (an assumed role) or SSO to a profile's lookup holds its temporary credentials, unknown to
+#: the redactor until it has been read, and the requests carry session and bearer tokens.
+_BOTOCORE_WIRE = ("botocore.endpoint", "botocore.parsers", "botocore.auth")
+
+
+class _NoWireDumps(logging.Filter):
+    """Drops the DEBUG records of :data:`_BOTOCORE_WIRE` (the others pass as they are)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_NO_WIRE_DUMPS = _NoWireDumps()
+
+
+def _quiet_botocore_wire() -> None:
+    """Attach :class:`_NoWireDumps` to botocore's wire loggers (idempotent): a build with every
+    logger at DEBUG must not print the credentials an AWS profile resolves to."""
+    for name in _BOTOCORE_WIRE:
+        logger = logging.getLogger(name)
+        if _NO_WIRE_DUMPS not in logger.filters:
+            logger.addFilter(_NO_WIRE_DUMPS)
 
 
 def _consume(fd: int, digest: Any, chunk: Any) -> None:

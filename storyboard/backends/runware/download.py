@@ -169,12 +169,36 @@ class Destinations:
                 else "this machine (loopback)"
             )
             raise _refused(url, f"it leads to {where}")
-        if not ip.is_global or ip.is_multicast:
+        carried = _carried_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+        if carried is not None and (not carried.is_global or carried.is_multicast):
+            raise _refused(
+                url, f"it leads to {ip}, which carries the inner address {carried} (NAT64, 6to4)"
+            )
+        if (
+            not ip.is_global
+            or ip.is_multicast
+            or (ip.is_reserved and carried is None)  # ::/8 (IPv4-compatible...), 240/4
+            or (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)  # fec0::/10
+        ):
             raise _refused(
                 url, f"it leads to {ip}, an inner address (private, link-local or reserved)"
             )
         if scheme != "https":
             raise _refused(url, "only https:// URLs are fetched from other machines")
+
+
+#: NAT64's well-known prefix (RFC 6052): ``64:ff9b::a.b.c.d`` reaches ``a.b.c.d`` through the
+#: network's translator, private addresses included where the translator lets it.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to through a translator or a tunnel (NAT64's
+    ``64:ff9b::/96``, 6to4's ``2002::/16``), which must be public too; ``None`` for others.
+    Python's ``is_global`` calls both forms global whatever they carry."""
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
 
 
 def _loopback_name(host: str) -> bool:

@@ -14,8 +14,8 @@ URLs carry secrets too: a signed result URL (``.../x.mp4?token=...``), a base UR
 key in its query or its userinfo. :func:`redact_url` is the form of a URL that may be
 persisted or shown (lock file, cache entries, journal, messages): its query and userinfo
 are replaced by :data:`REDACTED`, its fragment dropped. :func:`register_url_secrets` makes
-:func:`scrub` remove a URL's query and password wherever they would still show up (httpx's
-own log lines print the URL it requests).
+:func:`scrub` remove a URL's query and password (or its user, when it has no password)
+wherever they would still show up (httpx's own log lines print the URL it requests).
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ _secrets: set[str] = set()
 # ``Bearer <anything>`` is scrubbed even for keys never registered (a header dumped by a
 # third-party library, a key from another process).
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;]+")
+# httpcore's DEBUG records print a response's headers as they came, ``(b'Location', b'...')``:
+# a redirect to a signed URL shows its token there before the client has read it (and so
+# registered it); a log record gets the header's URL as :func:`redact_url` gives it.
+_LOCATION = re.compile(r"(?i)(\(b?['\"](?:content-)?location['\"],\s*b?(['\"]))(.*?)(\2\))")
 
 
 def register_secret(secret: str) -> None:
@@ -118,22 +122,39 @@ def strip_redaction(url: str) -> str:
 
 
 def register_url_secrets(url: str) -> None:
-    """Make :func:`scrub` remove ``url``'s query, its parameters' values and its password."""
+    """Make :func:`scrub` remove ``url``'s query, its parameters' values and its password
+    (its user when it has no password: ``https://KEY@host`` logs in with a token alone), as
+    written and as httpx prints the URL (percent-encoded anew: a space or a non-ASCII
+    character of a token shows up as ``%20``, ``%C3%A9``...)."""
     try:
         parts = urlsplit(url)
-        password = parts.password
+        login = [parts.password or parts.username or ""]
     except ValueError:
         return
-    if parts.query:
-        register_secret(parts.query)
-        register_secret(unquote(parts.query))
-        for pair in parts.query.split("&"):
+    queries = [parts.query]
+    import httpx  # here: scrubbing text needs no HTTP client
+
+    try:
+        printed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        pass
+    else:
+        queries.append(printed.query.decode("ascii", "replace"))
+        user, _, password = printed.userinfo.decode("ascii", "replace").partition(":")
+        login.append(password or user)
+    for query in queries:
+        if not query:
+            continue
+        register_secret(query)
+        register_secret(unquote(query))
+        for pair in query.split("&"):
             value = pair.partition("=")[2]
             register_secret(value)
             register_secret(unquote(value))
-    if password:
-        register_secret(password)
-        register_secret(unquote(password))
+    for value in login:
+        if value:
+            register_secret(value)
+            register_secret(unquote(value))
 
 
 class SecretFilter(logging.Filter):
@@ -145,7 +166,7 @@ class SecretFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = scrub(message)
+        clean = _LOCATION.sub(lambda m: m[1] + redact_url(m[3]) + m[4], scrub(message))
         if clean != message or record.args:
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
