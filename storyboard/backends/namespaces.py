@@ -11,6 +11,8 @@ import os
 import re
 from urllib.parse import urlsplit
 
+from storyboard.core.errors import InputError
+
 NAMESPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:\[\]-]{0,199}")
 """What a namespace may be (``runware``, ``preview@0.25``, ``runware@[::1]:8787``): it names a
 folder of the cache, so never a path (no slash or backslash, no ``..`` alone, no NUL). A
@@ -29,14 +31,26 @@ def namespace(name: str, *, preview_scale: float = 1.0, base_url: str | None = N
     """
     if name == "preview":
         return "preview" if preview_scale == 1 else f"preview@{preview_scale:g}"
-    url = (base_url or os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).rstrip("/")
+    url = (base_url or os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).strip().rstrip("/")
     if url == RUNWARE_URL:
         return "runware"
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # a port out of range, an unclosed "[" of an IPv6 address
+        raise _bad_base_url(f"{exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad_base_url("it needs http:// or https:// and a host")
     # the host alone: never the URL's text, whose query or userinfo may be a secret (it
     # names the journal's records, the cache's folders and the build's output folder)
-    return f"runware@{parts.hostname or ''}:{port}"
+    return f"runware@{parts.hostname}:{port}"
+
+
+def _bad_base_url(why: str) -> InputError:
+    """RUNWARE_BASE_URL (or the base URL given) is no server's address: said before anything
+    is planned, written or sent (exit 2), not after six attempts to connect, or as a crash.
+    The URL is not repeated: its query or userinfo may be a key."""
+    return InputError.at(None, f"RUNWARE_BASE_URL is not a server's URL: {why}")
 
 
 def endpoint_form(url: str) -> str:

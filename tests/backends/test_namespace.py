@@ -16,6 +16,7 @@ from storyboard.build.pipeline import build
 from storyboard.media.frames import extract_frame
 from storyboard.media.probe import probe
 from tests.build.fakes import FakePaidBackend
+from tests.conftest import CliResult
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
@@ -105,3 +106,24 @@ def test_a_preview_hand_off_frame_is_never_sent_to_a_paid_backend(
         # model's least image), not the preview's (192x108)
         assert (last.size, image.size) == ((160, 90), (640, 360))
         assert image.resize(last.size, Image.Resampling.NEAREST).tobytes() == last.tobytes()
+
+
+@pytest.mark.parametrize(
+    "url", ["https:///v1", "ftp://host/v1", "https://host:99999/v1", "https://[::1/v1", "host/v1"]
+)
+def test_a_base_url_that_is_no_servers_is_refused_before_anything(
+    url: str,
+    project: Callable[[dict[str, str | bytes]], Path],
+    run_cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """plan and build say so (exit 2) and write nothing: a URL without a host was retried
+    six times over 30 s, a port out of range or an unclosed '[' crashed (exit 3)."""
+    root = project({"film.yaml": "storyboard: 1\ntitle: T\nshots:\n  - {id: a, prompt: a quay}\n"})
+    monkeypatch.setenv("RUNWARE_API_KEY", "test-key-0123456789")
+    monkeypatch.setenv("RUNWARE_BASE_URL", url)
+    for command in ("plan", "build"):
+        result = run_cli(command, "film.yaml", cwd=root)
+        assert result.status == 2, result.err
+        assert "error: RUNWARE_BASE_URL is not a server's URL" in result.err
+        assert sorted(p.name for p in root.rglob("*")) == [".storyboard", "film.yaml"]
