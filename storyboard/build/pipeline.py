@@ -439,7 +439,14 @@ def build(
     # accepted was committed by the build that sent it).
     if max_cost is not None and backend.paid:
         _check_budget(plan, max_cost)
-    # 7a. the state and the build folder are storyboard's own (nothing is sent otherwise).
+    # 7a. the music beds decode to their end, as the cut reads them: check decoded their first
+    # frame only (a whole bed is a tenth of a second or more: worth it when a build has work)
+    from storyboard.compiler.fit import sound_problems
+
+    problems = sound_problems(prepared.compiled.checked)
+    if problems:
+        raise InputError(problems)
+    # 7b. the state and the build folder are storyboard's own (nothing is sent otherwise).
     with refusing():
         fresh = workspace.tree.lstat(workspace.state) is None  # the project's first build
         workspace.check_state()

@@ -17,15 +17,16 @@ With those lengths, :func:`fit_problems` finds, each at its place in the storybo
 - a title, a caption or credits whose text does not fit the frame at its size, laid out by
   the code that draws it (:mod:`storyboard.cut.text`), at the output's size, or holds a
   character the exports' XML cannot hold;
-- a file of the cut the cut could not use, read as it reads it: a music bed that does not
-  decode to its end (validate decoded its first frame), a card's background that is not an
-  image it can read whole (validate found the file).
+- a card's background the cut could not use, read as it reads it: not an image it can read
+  whole (validate found the file). A music bed that does not decode to its end (validate
+  decoded its first frame) is :func:`sound_problems`, which the build asks before it sends.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Resolved
@@ -110,23 +111,42 @@ def text_problems(compiled: Compiled) -> list[Diagnostic]:
 
 
 def source_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
-    """Every file of the cut that the cut could not use, at the value naming it: a music bed
-    that does not decode to its end, a card's background it cannot read whole (each read
-    once while the file stays the same; a font was read by validate as the cut reads it)."""
+    """Every card background the cut could not use, at the value naming it: read whole, as
+    the card reads it (validate found the file; a font was read as the cut reads it). Each is
+    read once while the file stays the same."""
+
+    def background(path: Path) -> str | None:
+        from storyboard.cut.text import background_problem  # Pillow, numpy: only for cards
+
+        return background_problem(path)
+
+    return _problems(checked, "background", background)
+
+
+def sound_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
+    """Every music bed that does not decode to its end, as the cut's mix reads it, at the
+    value naming it. validate decodes a bed's first frame; this decodes it whole (a tenth of
+    a second or more for a 3-minute bed), so the build asks it before it sends anything, and
+    ``check`` and a build with nothing to do do not."""
+
+    def sound(path: Path) -> str | None:
+        from storyboard.cut.decode import decode_problem  # PyAV: only for a film with music
+
+        return decode_problem(path)
+
+    return _problems(checked, "file", sound)
+
+
+def _problems(
+    checked: CheckedStoryboard, key: str, problem_of: Callable[[Path], str | None]
+) -> list[Diagnostic]:
+    """``problem_of`` each local file of the cut named at a ``key`` (``file``: a music cue's,
+    ``background``: a card's), at the value naming it."""
     problems: list[Diagnostic] = []
     for path, source in checked.cut_sources.items():
-        if not isinstance(source, MediaRef) or source.path is None:
+        if path[-1] != key or not isinstance(source, MediaRef) or source.path is None:
             continue
-        if path[-1] == "file":  # a music cue's
-            from storyboard.cut.decode import decode_problem  # PyAV: only for a film with music
-
-            problem = decode_problem(source.path)
-        elif path[-1] == "background":
-            from storyboard.cut.text import background_problem
-
-            problem = background_problem(source.path)
-        else:
-            continue
+        problem = problem_of(source.path)
         if problem is not None:
             problems.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
     return problems
@@ -172,4 +192,4 @@ def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[
     return problems
 
 
-__all__ = ["fit_problems", "source_problems", "take_lengths", "text_problems"]
+__all__ = ["fit_problems", "sound_problems", "source_problems", "take_lengths", "text_problems"]
