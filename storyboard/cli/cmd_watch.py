@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.cli.console import Console
     from storyboard.core.diagnostics import printable
     from storyboard.core.errors import InputError
-    from storyboard.live.server import LocalServer
+    from storyboard.live.server import LocalServer, new_token
     from storyboard.live.watch import Watch, make_app
 
     if args.backend == "runware" and args.max_cost is None:
@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     server = None
     if not args.no_serve:
         try:
-            server = LocalServer(make_app(watch), port=args.port).start()
+            # with a token, as review's: another user of this machine cannot read the build
+            server = LocalServer(make_app(watch), port=args.port, token=new_token()).start()
         except OSError as exc:
             raise InputError.at(None, f"--port {args.port}: cannot listen there: {exc}") from exc
     paid = (

@@ -293,23 +293,30 @@ def _change(action: str, value: Any, place: Place) -> tuple[str, bool | int]:
 
 def make_app(review: Review) -> Starlette:
     """The page's routes (below the token)."""
+    from storyboard.core.errors import StoryboardError
 
     async def page(request: Request) -> Response:
-        html = await run_in_threadpool(review.page)
+        try:
+            html = await run_in_threadpool(review.page)
+        except StoryboardError as exc:  # the record gone (the build folder removed)...
+            return Response(f"{exc}\n", status_code=503, media_type="text/plain")
         return HTMLResponse(html, headers={"content-security-policy": PAGE_POLICY})
 
     async def script(request: Request) -> Response:
         return Response(SCRIPT, media_type="text/javascript")
 
     async def state(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(review.state))
+        try:
+            return JSONResponse(await run_in_threadpool(review.state))
+        except StoryboardError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503)
 
     async def action(request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return JSONResponse({"error": "send JSON"}, status_code=415)
         try:
             body = json.loads(await request.body())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to read
             return JSONResponse({"error": "the request is not JSON"}, status_code=400)
         status, answer = await run_in_threadpool(review.act, body)
         return JSONResponse(answer, status_code=status)

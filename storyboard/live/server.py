@@ -208,13 +208,16 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     if found is None or not (found[1] or found[2]):
         return None
     first, last = found[1], found[2]
-    if not first:  # the last N bytes
-        count = int(last)
-        return (max(0, size - count), size) if count else (size, size)
-    start = int(first)
-    if last and int(last) < start:
-        return None  # not a range: ignored
-    return start, min(size, int(last) + 1) if last else size
+    try:
+        if not first:  # the last N bytes
+            count = int(last)
+            return (max(0, size - count), size) if count else (size, size)
+        start = int(first)
+        if last and int(last) < start:
+            return None  # not a range: ignored
+        return start, min(size, int(last) + 1) if last else size
+    except ValueError:  # more digits than int() reads (4300): a header that cannot be read
+        return None
 
 
 class _OpenFile(StreamingResponse):

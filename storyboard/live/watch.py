@@ -13,11 +13,12 @@ it in between is not reported when the file changes soon after (:meth:`Watch._mi
 While the storyboard does not check, a new ``.yaml`` or template file beside it is looked at
 too (the include that was missing may just have been written).
 
-The report is served on ``127.0.0.1`` (:class:`storyboard.live.server.LocalServer`), with a
-few lines of script that reload the page when a build finishes (server-sent events,
-``/__storyboard/events``), and, while the storyboard does not check, its errors over the last
-report. Only what storyboard wrote is served: the files the build folder's marker lists in the
-backend's folder, each opened through the project's
+The report is served on ``127.0.0.1`` (:class:`storyboard.live.server.LocalServer`), at an
+address with a token (as review's: another user of this machine cannot read the build), with
+a few lines of script that reload the page when a build finishes (server-sent events,
+``__storyboard/events``, below the page's address), and, while the storyboard does not check,
+its errors over the last report. Only what storyboard wrote is served: the files the build
+folder's marker lists in the backend's folder, each opened through the project's
 :class:`~storyboard.build.state.safe.Tree` (no symlink followed on the way or at the end,
 a regular file only) and answered from that descriptor. A ``report.html`` storyboard did not
 write is neither served nor written over: the page says so.
@@ -339,7 +340,7 @@ def _stat(path: str) -> Stat:
 LIVE_JS = """// storyboard watch: reload this page when a build finishes.
 (function () {
   var since = document.currentScript.getAttribute("data-since");
-  var events = new EventSource("/__storyboard/events?since=" + encodeURIComponent(since));
+  var events = new EventSource("__storyboard/events?since=" + encodeURIComponent(since));
   events.addEventListener("build", function () { events.close(); location.reload(); });
 })();
 """
@@ -429,7 +430,8 @@ def _page(watch: Watch) -> str:
     following a link), the errors of the storyboard now over it, and the reloading script."""
     from storyboard.report import REPORT_NAME
 
-    tag = f'<script src="/__storyboard/live.js" data-since="{watch.generation}"></script>'
+    # relative: the page is at the address storyboard printed, /TOKEN/
+    tag = f'<script src="__storyboard/live.js" data-since="{watch.generation}"></script>'
     served = watch.served
     html = _open_text(served, REPORT_NAME) if served is not None else None
     if html is None:

@@ -65,3 +65,28 @@ def test_watch_writes_no_report_of_a_relinked_record(film: Path, tmp_path: Path)
     watch.once()
     assert not (preview / "report.html").exists()
     assert "build.json is a symlink" in out.getvalue()
+
+
+def test_review_says_when_the_record_is_gone_and_serves_on(film: Path) -> None:
+    """The build folder removed while review runs: its page and state say so (503), not a
+    traceback (500), and it answers again once the build is back."""
+    import shutil
+
+    import httpx
+
+    from storyboard.live.server import LocalServer, new_token
+
+    review = reviewing.Review(
+        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
+        preview_scale=1 / 12,
+    )  # fmt: skip
+    built = film / "build"
+    with LocalServer(reviewing.make_app(review), token=new_token()) as server:
+        assert httpx.get(server.url).status_code == 200
+        shutil.move(built, film / "build-aside")
+        gone = httpx.get(server.url)
+        assert gone.status_code == 503 and "no build record" in gone.text
+        state = httpx.get(server.url + "api/state")
+        assert state.status_code == 503 and "no build record" in state.json()["error"]
+        shutil.move(film / "build-aside", built)
+        assert httpx.get(server.url).status_code == 200

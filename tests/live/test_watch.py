@@ -105,7 +105,7 @@ def test_every_save_is_built_within_seconds_and_a_broken_one_does_not_stop_it(
     watcher = watched("--preview-scale", "0.1", RUNWARE_API_KEY="a-key",
                       RUNWARE_BASE_URL="http://127.0.0.1:9/v1")  # fmt: skip
     first, _ = watcher.wait(r"storyboard: watching film\.yaml")
-    url = re.search(r"http://127\.0\.0\.1:\d+/", first)
+    url = re.search(r"http://127\.0\.0\.1:\d+/[\w-]+/", first)  # with its token
     assert url is not None, first
     watcher.wait(r"^built in [\d.]+ s; film: build/film/preview/film\.mp4$")
     takes = tmp_path / "build" / "film" / "preview" / "takes"
@@ -116,6 +116,11 @@ def test_every_save_is_built_within_seconds_and_a_broken_one_does_not_stop_it(
     since = re.search(r'data-since="(\d+)"', page.text)
     assert since is not None
     assert httpx.get(url.group(0), headers={"Host": "evil.example"}).status_code == 403
+    # without its token, the address serves nothing (another user of this machine)
+    bare = url.group(0).rsplit("/", 2)[0] + "/"
+    assert httpx.get(bare).status_code == 403
+    assert httpx.get(bare + "takes/a.mp4").status_code == 403
+    assert httpx.get(url.group(0) + "takes/a.mp4").status_code == 200
     # the open page is told when the next build finishes (server-sent events)
     told: list[str] = []
 
