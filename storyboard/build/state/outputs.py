@@ -432,6 +432,11 @@ class BuildFolder:
         self._save()
         return gone
 
+    def forget(self) -> None:
+        """Forget the marker as read: read before the project lock was taken, it may be one
+        another command (a build, ``clean``) has changed since; it is read again when needed."""
+        self._manifest = None
+
     def clear_staging(self) -> int:
         """Empty the staging folder (what a killed build left); only in a folder marked ours."""
         if self.tree.lstat(self.path / MARKER) is None:

@@ -205,6 +205,11 @@ class ProjectLock:
             self._take()
         except OSError as exc:
             raise disk_error(exc, f"lock the project's state {self.path}") from exc
+        # what was read of the build folder's marker before the lock (check_state) may be
+        # stale: another build may have listed files there meanwhile, which a marker saved
+        # from the old reading would drop (and then refuse as not storyboard's)
+        with contextlib.suppress(UnsafePath):
+            self.workspace.outputs.forget()
         clear_leftovers(self.workspace)
         return self
 
