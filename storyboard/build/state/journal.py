@@ -205,6 +205,10 @@ def pending_of(
     return pending
 
 
+_AGAIN = 0.05
+"""How long a reader waits before reading again a journal whose last line is being written."""
+
+
 def read_records(
     path: Path, *, tree: Tree | None = None, hint: str = ""
 ) -> list[tuple[int, dict[str, Any]]]:
@@ -217,18 +221,28 @@ def read_records(
         UnsafePath: the journal, or a folder on its way, is a symlink.
     """
     name = display_path(path)
-    try:
-        text = (tree or Tree.around(path)).read_text(path)
-    except NotText as exc:
-        message = (
-            f"the journal is {exc.what}: that line may record a request that was sent and paid for"
-        )
-        where = Position(name, exc.line, exc.col)
-        raise InputError([Diagnostic(where, message + (f"; {hint}" if hint else ""))]) from None
-    if text is None:
-        return []
-    records, problems = parse(text)
-    fatal = [p for p in problems if p.fatal]
+    for attempt in range(2):
+        try:
+            text = (tree or Tree.around(path)).read_text(path)
+        except NotText as exc:  # (records are written in ASCII: no write half done makes it)
+            message = (
+                f"the journal is {exc.what}: that line may record a request that was sent and "
+                "paid for"
+            )
+            where = Position(name, exc.line, exc.col)
+            raise InputError([Diagnostic(where, message + (f"; {hint}" if hint else ""))]) from None
+        if text is None:
+            return []
+        records, problems = parse(text)
+        fatal = [p for p in problems if p.fatal]
+        last = text.count("\n") + 1  # the number of a last line with no line break yet
+        if attempt == 0 and fatal and not text.endswith("\n") and {p.line for p in fatal} == {last}:
+            # Another build may be appending that line right now (plan and a build's own plan
+            # read the journal without the project's lock): a reader can see part of a write
+            # that spans two pages. Read once more; a line a killed build cut short stays so.
+            time.sleep(_AGAIN)
+            continue
+        break
     if fatal:
         raise InputError(
             Diagnostic(Position(name, p.line, 1), p.message + (f"; {hint}" if hint else ""))
