@@ -24,6 +24,9 @@ moderation         job     the same with ``providerContentPolicyViolation`` nami
                            first image, else the prompt)
 item-error         job     a provider failure reported inside ``data`` as
                            ``{"status": "error", "error": {...}}``
+late-error         job     the job fails with ``timeoutProvider`` (or ``code``) right after
+                           its first ``count`` results (default: all) were delivered and
+                           billed: every later poll lists them and the error
 trickle            submit  the answer to a submit (an ACK, or the ``conflictTaskUUID`` of a
                            retry) is sent one byte every ``delay`` seconds (alias
                            ``submit-trickle``); a job it creates is billed
@@ -83,6 +86,7 @@ KINDS: dict[str, Stage] = {
     "provider-error": "job",
     "moderation": "job",
     "item-error": "job",
+    "late-error": "job",
     "trickle": "submit",
     "poll-trickle": "poll",
     "corrupt-result": "job",
@@ -100,6 +104,7 @@ FAILURE_CODES = {
     "provider-error": "timeoutProvider",
     "moderation": "providerContentPolicyViolation",
     "item-error": "timeoutProvider",
+    "late-error": "timeoutProvider",
 }
 
 

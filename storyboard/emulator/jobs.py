@@ -195,9 +195,9 @@ class Job:
         rule = self.failure_rule
         return rule is not None and self.failure is None and self.polls >= rule.after
 
-    def make_failure(self) -> ApiError:
-        """The error the job's failure fault produces."""
-        rule = self.failure_rule
+    def make_failure(self, rule: FaultRule | None = None) -> ApiError:
+        """The error the job's failure fault (or ``rule``) produces."""
+        rule = rule or self.failure_rule
         assert rule is not None
         if rule.kind == "moderation":
             where = rule.input or self.request.flagged_input
@@ -278,6 +278,11 @@ async def run_job(emulator: Emulator, job: Job) -> None:
             if job.epoch != emulator.epoch or job.failure is not None:
                 return
         emulator.complete(job, result)
+        late = job.rule("late-error")
+        if late is not None and job.delivered >= min(len(job.results), late.count or 1000):
+            # after delivery (in the same step: no poll sees the results without it)
+            emulator.fail_job(job, job.make_failure(late))
+            return
 
 
 async def upload_result(emulator: Emulator, job: Job, result: Result) -> None:

@@ -385,6 +385,8 @@ class Poller:
             self._round_failed(waiter, answer)
             return
         status = answer.status_code if answer.status_code >= 400 else None
+        items = answer.items_for(waiter.task_uuid)
+        failure: RunwareError | None = None
         for error in answer.errors_for(waiter.task_uuid):
             exc = error.to_exception(status, "generation")
             if isinstance(exc, RunwareNotFoundError) and (
@@ -392,9 +394,14 @@ class Poller:
             ):
                 waiter.last_answer, waiter.last_code = f"not found ({error.code})", error.code
                 continue
-            waiter.fail(exc)
+            failure = exc
+            break
+        if failure is not None and not any(wire.is_success(item) for item in items):
+            waiter.fail(failure)
             return
-        items = answer.items_for(waiter.task_uuid)
+        # A failure reported beside delivered (billed) results: they are read first, and if
+        # they are all the task makes, the wait ends with them (failing it would lose them,
+        # and a new attempt would pay for them again).
         if not items:
             stray = answer.unattributed_errors()
             if stray and not answer.data:
@@ -429,6 +436,8 @@ class Poller:
             waiter.finish(list(waiter.results.values()))
             self._seconds_per_weight.append((now - waiter.joined) / waiter.weight)
             del self._seconds_per_weight[:-50]
+        elif failure is not None:  # some of its results, then the failure
+            waiter.fail(failure)
 
     def _round_failed(self, waiter: _Waiter, exc: RunwareError) -> None:
         """A poll that failed as a whole: transient ones keep the task waiting."""
