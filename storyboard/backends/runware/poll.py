@@ -53,14 +53,26 @@ from typing import Any
 
 import storyboard.backends.runware.wire as wire
 from storyboard.backends.runware.errors import (
+    RunwareConnectionError,
     RunwareError,
     RunwareNotFoundError,
     RunwareProviderError,
+    RunwareRateLimitError,
+    RunwareServerError,
     RunwareTimeoutError,
 )
 from storyboard.backends.runware.wire import Envelope, VideoResult
 
 __all__ = ["PollPolicy", "Poller"]
+
+#: Errors about answering a request (rate limits, the service's 5xx, its timeouts, the
+#: network), not about the work a task asked for: in a poll's answer they are the poll's.
+_THE_POLLS_OWN = (
+    RunwareRateLimitError,
+    RunwareServerError,
+    RunwareTimeoutError,
+    RunwareConnectionError,
+)
 
 logger = logging.getLogger("storyboard.backends.runware")
 
@@ -387,6 +399,7 @@ class Poller:
         status = answer.status_code if answer.status_code >= 400 else None
         items = answer.items_for(waiter.task_uuid)
         failure: RunwareError | None = None
+        trouble: RunwareError | None = None
         for error in answer.errors_for(waiter.task_uuid):
             exc = error.to_exception(status, "generation")
             if isinstance(exc, RunwareNotFoundError) and (
@@ -394,10 +407,19 @@ class Poller:
             ):
                 waiter.last_answer, waiter.last_code = f"not found ({error.code})", error.code
                 continue
+            if isinstance(exc, _THE_POLLS_OWN):
+                # The service's own trouble answering (busy, 5xx, timed out), named with the
+                # task it was asked about: not the generation's failure. Taken as a failed
+                # poll (waited on), since a new task would pay again while it may still run.
+                trouble = trouble or exc
+                continue
             failure = exc
             break
         if failure is not None and not any(wire.is_success(item) for item in items):
             waiter.fail(failure)
+            return
+        if trouble is not None and not items:
+            self._round_failed(waiter, trouble)
             return
         # A failure reported beside delivered (billed) results: they are read first, and if
         # they are all the task makes, the wait ends with them (failing it would lose them,

@@ -257,6 +257,21 @@ async def test_failure_in_errors_array_ends_the_wait_with_its_class(
     assert caught.value.retryable and not caught.value.may_be_running
 
 
+@pytest.mark.parametrize("code", ["serviceUnavailable", "internalServerError", "rateLimitExceeded"])
+async def test_the_services_own_trouble_named_with_the_task_is_a_failed_poll(
+    client: RunwareClient, runware: ScriptedRunware, code: str
+) -> None:
+    """A busy or failing service can answer a poll with an error that names the task it was
+    asked about: that is the poll's failure, not the generation's. The wait goes on (it
+    ended with a retryable error, and the executor sent a new, paid task while the first
+    may still have been running)."""
+    trouble = {"code": code, "status": "error", "message": "try again", "taskUUID": TASK}
+    runware.queue("getResponse", answer([processing()]), answer([], [trouble]), answer([success()]))
+    (result,) = await client.wait(TASK)
+    assert result.video_uuid == vid("v-1")
+    assert len(runware.of_kind("getResponse")) == 3
+
+
 async def test_failure_inside_data_ends_the_wait_with_its_class(
     client: RunwareClient, runware: ScriptedRunware
 ) -> None:
