@@ -8,6 +8,7 @@ state that the next command reads (the build folder's marker, the lock file).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -73,6 +74,24 @@ def _holds_lock(root: Path, process: subprocess.Popen[str], timeout: float = 20)
     raise AssertionError("the first build never took the project lock")
 
 
+def _waits_for_lock(root: Path, process: subprocess.Popen[str], timeout: float = 20) -> None:
+    """Wait until ``process`` has the project lock file open (Linux's ``/proc/PID/fd``): it
+    opens it to ask for the lock, after it read the build folder's marker (check_state)."""
+    lock = str(root / ".storyboard" / "build.lock")
+    fds = Path(f"/proc/{process.pid}/fd")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, _finish(process)
+        opened = []
+        for fd in list(fds.iterdir()):
+            with contextlib.suppress(OSError):  # closed meanwhile
+                opened.append(os.readlink(fd))
+        if lock in opened:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the waiting build never asked for the project lock")
+
+
 def _marker_files(root: Path) -> set[str]:
     marker = json.loads((root / "build" / "film" / ".storyboard-build.json").read_text())
     return set(marker["files"])
@@ -95,6 +114,12 @@ def test_a_waiting_build_reads_the_build_folder_again_once_it_holds_the_lock(
     a = _start(emulator, root, "build", "film.yaml")
     _holds_lock(root, a)
     b = _start(emulator, root, "build", "film.yaml", "--wait", "60")
+    # the commands overlap as the test needs (not left to timing: a slow start of b, after a
+    # had finished, read a's new marker and passed without the fix): b waits for the lock
+    # while a's take two is not in the marker yet, so what b read before the lock is stale
+    _waits_for_lock(root, b)
+    assert a.poll() is None
+    assert not any(name.endswith("/takes/two.mp4") for name in _marker_files(root))
     status_a, said_a = _finish(a)
     status_b, said_b = _finish(b)
     assert status_a == 0, said_a

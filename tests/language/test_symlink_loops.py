@@ -4,6 +4,7 @@ internal error (exit 3) in every command that reads a storyboard."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,4 +58,17 @@ def test_fmt_of_a_file_including_a_symlink_loop_formats_the_file(
     root = project({"film.yaml": INCLUDING})
     (root / "loop.yaml").symlink_to("loop.yaml")
     result = run_cli("fmt", "--check", "film.yaml", cwd=root)
-    assert result.status in (0, 1) and "Traceback" not in result.err
+    # exit 1 here is "would reformat", not an error: say which, and that nothing was written
+    assert result.status == 1, result.err
+    assert "Traceback" not in result.err and "error" not in result.err
+    assert "would reformat film.yaml" in result.err
+    assert "1 file would be reformatted, 0 files already formatted" in result.err
+    assert (root / "film.yaml").read_text() == INCLUDING
+    result = run_cli("fmt", "film.yaml", cwd=root)
+    assert result.status == 0, result.err
+    assert "reformatted film.yaml" in result.err and "error" not in result.err
+    assert (root / "film.yaml").read_text() == INCLUDING.replace(
+        "title: T\n", "title: T\n\n"
+    ).replace("include: [loop.yaml]\n", "include: [loop.yaml]\n\n")
+    assert (root / "loop.yaml").is_symlink() and os.readlink(root / "loop.yaml") == "loop.yaml"
+    assert sorted(p.name for p in root.iterdir()) == [".storyboard", "film.yaml", "loop.yaml"]

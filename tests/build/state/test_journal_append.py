@@ -6,13 +6,13 @@ cut short stays damaged."""
 from __future__ import annotations
 
 import json
-import threading
-import time
+import os
 from pathlib import Path
 
 import pytest
 
 from storyboard.build.state.journal import read_records
+from storyboard.build.state.safe import Tree
 from storyboard.core.errors import InputError
 
 KEY = "ab" * 32
@@ -24,24 +24,33 @@ def record(event: str, **more: str) -> str:
     return json.dumps(fields, sort_keys=True) + "\n"
 
 
-def test_a_last_line_being_appended_is_read_again(tmp_path: Path) -> None:
+def test_a_last_line_being_appended_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer finishes the line right after the reader's first read: that read sees the
+    half line (made certain here, not left to a thread's timing, where a slow reader read the
+    whole line and the test held without any read again)."""
     journal = tmp_path / "film.jsonl"
     whole = record("submit", take="a", task_uuid=TASK)
     half = whole[: whole.index('"task_uuid"')]  # a submit whose task UUID is not there yet
     journal.write_text(record("submit", take="b", task_uuid=TASK.replace("6f", "7e")) + half)
+    read_text = Tree.read_text
+    seen: list[str | None] = []
 
-    def finish() -> None:
-        time.sleep(0.01)
-        with journal.open("a") as out:
-            out.write(whole[len(half) :])
+    def then_finish(self: Tree, path: str | os.PathLike[str]) -> str | None:
+        text = read_text(self, path)
+        seen.append(text)
+        if len(seen) == 1:  # the other build's write completes just after this read
+            with journal.open("a") as out:
+                out.write(whole[len(half) :])
+        return text
 
-    writer = threading.Thread(target=finish)
-    writer.start()
-    try:
-        records = read_records(journal)
-    finally:
-        writer.join()
+    monkeypatch.setattr(Tree, "read_text", then_finish)
+    records = read_records(journal)
+    assert seen[0] is not None and seen[0].endswith(half)  # the half line was seen
+    assert len(seen) == 2 and seen[1] is not None and seen[1].endswith(whole)  # read again
     assert [r["take"] for _, r in records] == ["b", "a"]
+    assert records[1][1]["task_uuid"] == TASK
 
 
 def test_a_last_line_a_killed_build_cut_short_is_still_damaged(tmp_path: Path) -> None:
