@@ -338,7 +338,12 @@ class RunwareClient:
         self, envelope: Envelope, task_uuid: str, attempt: int, sent_before: bool
     ) -> Submission:
         status = envelope.status_code
-        for error in envelope.errors_for(task_uuid):
+        errors = envelope.errors_for(task_uuid)
+        if not errors:  # a conflict that names no task is about the one task sent
+            errors = [
+                e for e in envelope.unattributed_errors() if (e.code or "").lower() == _CONFLICT
+            ]
+        for error in errors:
             if (error.code or "").lower() == _CONFLICT:
                 if sent_before or attempt > 1:
                     return Submission(task_uuid, attempt, already_accepted=True)

@@ -142,6 +142,19 @@ async def test_conflict_carried_inside_a_200_body_is_also_understood(
     assert (await client.submit(REQUEST, TASK)).already_accepted
 
 
+async def test_a_conflict_that_names_no_task_is_about_the_one_sent(
+    client: RunwareClient, runware: ScriptedRunware
+) -> None:
+    """A retry's conflictTaskUUID without its taskUUID (the reference's legacy SDK reads a
+    conflict's fields from elsewhere) still means "accepted": it was a refusal, and the next
+    build sent the request anew under a new task UUID, paying twice."""
+    error = {"code": "conflictTaskUUID", "message": "already used"}  # no taskUUID
+    runware.queue("videoInference", DROP, answer([], [error], status=400))
+    submission = await client.submit(REQUEST, TASK)
+    assert submission.already_accepted and submission.attempts == 2
+    assert submitted_uuids(runware) == [TASK, TASK]
+
+
 async def test_conflict_on_a_first_send_is_an_error_unless_resumed(
     client: RunwareClient, runware: ScriptedRunware
 ) -> None:
