@@ -466,7 +466,12 @@ class RunwareClient:
                 continue
             if errors:
                 raise errors[0].to_exception(envelope.status_code, "upload")
-            for item in envelope.items_for(task_uuid) or list(envelope.data):
+            # ours, or an item naming no task; never one that names another task (its image
+            # would go into this paid request)
+            mine = envelope.items_for(task_uuid) or [
+                i for i in envelope.data if "taskUUID" not in i
+            ]
+            for item in mine:
                 found = item.get("imageUUID") or item.get("mediaUUID")
                 if isinstance(found, str) and found:
                     return found

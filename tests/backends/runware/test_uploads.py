@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from storyboard.backends.runware import RunwareClient, RunwareValidationError
+from storyboard.backends.runware import RunwareClient, RunwareServerError, RunwareValidationError
 from storyboard.backends.runware.media import (
     find_local_files,
     format_path,
@@ -59,6 +59,31 @@ async def test_images_use_image_upload_with_a_data_uri(
     assert task["taskType"] == "imageUpload"
     assert task["image"] == "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
     assert image_uuid.startswith("img-")
+
+
+async def test_an_upload_answer_for_another_task_is_not_taken(
+    client: RunwareClient, runware: ScriptedRunware, tmp_path: Path
+) -> None:
+    """An answer whose only item names another task (a mixed-up answer) gives no image UUID:
+    it was taken as this upload's, and that image went into the paid request."""
+    other = {"taskType": "imageUpload", "taskUUID": "0" * 8 + "-0000-4000-8000-" + "0" * 12,
+             "imageUUID": "img-of-another-task"}  # fmt: skip
+    runware.defaults["imageUpload"] = lambda tasks: answer([other])
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(JPEG)
+    with pytest.raises(RunwareServerError, match="names no imageUUID"):
+        await client.upload(photo)
+
+
+async def test_an_upload_answer_naming_no_task_is_taken(
+    client: RunwareClient, runware: ScriptedRunware, tmp_path: Path
+) -> None:
+    runware.defaults["imageUpload"] = lambda tasks: answer(
+        [{"taskType": "imageUpload", "imageUUID": "img-unnamed"}]
+    )
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(JPEG)
+    assert await client.upload(photo) == "img-unnamed"
 
 
 async def test_video_and_audio_use_media_storage(
