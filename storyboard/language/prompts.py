@@ -25,6 +25,11 @@ this module bounds what a template can spend, as values are made rather than aft
 - a template of more than :data:`MAX_TEMPLATE_TOKENS` tokens is not compiled (compiling
   costs about 2 KB a token), and only :data:`TEMPLATES_KEPT` compiled templates are kept.
 
+A template prints only data (text, numbers, and lists and mappings of them): writing, ``~``,
+``%``, ``str.format`` (its fields too) and the filters that print refuse a method, a class, a
+generator or a Jinja object, whose Python repr (``<... object at 0x7f...>``) is no text of the
+storyboard's.
+
 Every refusal is a :class:`TemplateProblem` at its line, which ``check`` reports at its
 ``FILE:LINE:COL``. docs/language.md documents the budget and the memory it keeps a prompt
 within.
@@ -71,6 +76,7 @@ from typing import Any, ClassVar
 
 import jinja2
 from jinja2 import nodes
+from jinja2.environment import TemplateModule
 from jinja2.exceptions import SecurityError, TemplateNotFound, TemplateSyntaxError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -240,6 +246,39 @@ _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?|\{[^{}]*:([
 _LAZY = (Iterator, range, KeysView, ValuesView, ItemsView)
 """Values that hold nothing of their own: a view of a mapping, a range, a generator."""
 _SEQUENCES = (list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)
+_PASSING = frozenset(
+    [
+        "attr",
+        "default",
+        "d",
+        "list",
+        "first",
+        "last",
+        "sort",
+        "unique",
+        "map",
+        "select",
+        "reject",
+        "selectattr",
+        "rejectattr",
+        "batch",
+        "slice",
+        "sum",
+        "min",
+        "max",
+        "groupby",
+        "length",
+        "count",
+        "reverse",
+        "random",
+        "items",
+        "dictsort",
+        "tojson",
+        "bounded",
+    ]
+)
+"""Filters that pass a value's items on, or its size, without printing it: they may be given
+any value (a generator, a loop); all others print what they are given."""
 
 
 class _Budget:
@@ -257,6 +296,7 @@ class _Budget:
         self.seconds = seconds
         self.by_document = by_document
         self._sizes: dict[int, tuple[Any, int]] = {}  # the value is kept: its id stays its own
+        self._printable: dict[int, tuple[Any, bool]] = {}
 
     def step(self, count: int = 1) -> None:
         self.steps_left -= count
@@ -293,6 +333,56 @@ class _Budget:
                 raise SecurityError(
                     f"{name} is given a value of more than {MAX_RESULT:,} characters"
                 )
+
+    def printed(self, what: str, values: Iterable[Any]) -> None:
+        """Refuse to print (write, join, format) a value that is not data: a method, a
+        class, a generator, a loop... prints as a Python object (``<built-in method upper
+        of str object at 0x7f...>``), which is no text of the storyboard's and differs from
+        run to run. Call after :meth:`given`, which bounds the values' size."""
+        for value in values:
+            if not self.printable(value):
+                raise SecurityError(
+                    f"{what} a Python object ({self._object(value)}), not text: only text, "
+                    "numbers, and lists and mappings of them can be printed"
+                )
+
+    def _object(self, value: Any) -> str:
+        """The type of what makes ``value`` not printable (itself, or an item inside)."""
+        if isinstance(value, Namespace):
+            items: Iterable[Any] = object.__getattribute__(value, "_Namespace__attrs").items()
+        elif isinstance(value, Mapping):
+            items = value.items()
+        elif isinstance(value, _SEQUENCES):
+            items = value
+        else:
+            return type(value).__name__
+        inner = next((item for item in items if not self.printable(item)), None)
+        return type(value).__name__ if inner is None else self._object(inner)
+
+    def printable(self, value: Any) -> bool:
+        """Whether ``value`` prints as data: text, a number, none, or a list, mapping or
+        namespace of them (an undefined name is left to fail as it does)."""
+        if value is None or isinstance(value, str | int | float | bytes | jinja2.Undefined):
+            return True
+        known = self._printable.get(id(value))
+        if known is not None:
+            return known[1]
+        if isinstance(value, TemplateModule):  # prints as the imported template's output
+            return True
+        if isinstance(value, Namespace):
+            items: Iterable[Any] = object.__getattribute__(value, "_Namespace__attrs").items()
+        elif isinstance(value, Mapping):
+            items = value.items()
+        elif isinstance(value, _SEQUENCES):
+            items = value
+        else:
+            return False
+        try:
+            ok = all(self.printable(item) for item in items)
+        except RecursionError:
+            ok = False
+        self._printable[id(value)] = (value, ok)
+        return ok
 
     def size(self, value: Any, limit: int) -> int:
         """About ``len(str(value))``; any number over ``limit`` once it is over ``limit``."""
@@ -366,6 +456,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         self.data: tuple[str, ...] = ()
         """The literal text of the prompt being rendered, for a template compiled by
         structure (see :class:`_Texts`)."""
+        self.formatting = False
+        """Whether ``str.format`` is looking up a field (whose value it prints)."""
         self.globals["range"] = self._range
         del self.globals["lipsum"]  # lorem ipsum of any length has no place in a prompt
         self.plain_filters = dict(self.filters)
@@ -408,6 +500,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             raise SecurityError(
                 f"the template writes a value of more than {MAX_RESULT:,} characters"
             )
+        if not isinstance(piece, str):
+            self.budget.printed("the template writes", (piece,))
         text = piece if isinstance(piece, str) else str(piece)
         return self.budget.charge(text, "the template writes")  # type: ignore[no-any-return]
 
@@ -421,6 +515,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def bounded_concat(self, *parts: Any) -> str:
         self.budget.given("'~'", parts)
+        self.budget.printed("'~' is given", parts)
         if sum(self.budget.size(p, MAX_RESULT) for p in parts) > MAX_RESULT:
             raise SecurityError(f"'~' would build more than {MAX_RESULT:,} characters")
         return self.budget.charge("".join([str(p) for p in parts]))  # type: ignore[no-any-return]
@@ -472,8 +567,21 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             if sizes > MAX_RESULT:
                 raise SecurityError(f"'+' would build more than {MAX_RESULT:,} characters")
         elif operator == "%" and isinstance(left, str):
+            self.budget.printed("'%' is given", (right,))
             _check_format(left, right if isinstance(right, tuple) else (right,), self.budget)
         return self.budget.charge(super().call_binop(context, operator, left, right))
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        value = super().getattr(obj, attribute)
+        if self.formatting:
+            self.budget.printed("'format' looks up", (value,))
+        return value
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        value = super().getitem(obj, argument)
+        if self.formatting:
+            self.budget.printed("'format' looks up", (value,))
+        return value
 
     def bounded_slice(self, obj: Any, start: Any, stop: Any, step: Any) -> Any:
         """``obj[start:stop:step]``, refused before copying more than :data:`MAX_RESULT`."""
@@ -496,8 +604,13 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
         def bounded_format(*args: Any, **kwargs: Any) -> str:
             self.budget.given("'format'", (pattern, *args, *kwargs.values()))
+            self.budget.printed("'format' is given", (*args, *kwargs.values()))
             _check_format(pattern, (*args, *kwargs.values()), self.budget)
-            return self.budget.charge(wrapped(*args, **kwargs))  # type: ignore[no-any-return]
+            self.formatting = True  # a field's `.name` or `[name]` may reach a method
+            try:
+                return self.budget.charge(wrapped(*args, **kwargs))  # type: ignore[no-any-return]
+            finally:
+                self.formatting = False
 
         return bounded_format
 
@@ -510,6 +623,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             args = _listed(name, args, passed)
             given = list(args[passed:])
             self.budget.given(shown, (*given, *kwargs.values()))
+            if name not in _PASSING:
+                self.budget.printed(f"{shown} is given", (*given, *kwargs.values()))
             _check_growth(name, given, kwargs, self.budget)
             return self.budget.charge(func(*args, **kwargs))
 
