@@ -157,6 +157,15 @@ class _ProjectLoader(jinja2.BaseLoader):
             raise TemplateNotFound(template, f"cannot read template '{template}': {exc}") from exc
         if not path.is_relative_to(self.root):
             raise SecurityError(f"'{template}' is outside the project folder {self.root}")
+        hidden = next((p for p in path.relative_to(self.root).parts if p.startswith(".")), None)
+        if hidden is not None:
+            # What a template includes is sent in the prompt. A hidden file or folder holds
+            # what no prompt should: `.env`, `.git/config`, and `.aws/`, `.ssh/` of a home
+            # folder that is a project (a dotfiles repository, a ~/.storyboard)
+            raise SecurityError(
+                f"'{template}' is in a hidden file or folder ('{hidden}'): a template is not "
+                "read from one (what it includes is sent in the prompt)"
+            )
         if not path.exists():
             raise TemplateNotFound(template, f"template '{template}' not found{self._hint(path)}")
         try:

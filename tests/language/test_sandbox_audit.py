@@ -15,11 +15,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from storyboard.language.prompts import PromptRenderer, ShotContext, TemplateProblem
+from tests.conftest import CliResult
 
 SHOT = ShotContext("wide", 5, 1, None)
 VARS = {"look": "soft light", "cam": {"a": {"b": "deep"}}, "lst": [1, 2, "s"]}
@@ -135,3 +137,33 @@ def test_check_refuses_a_repr_at_its_line(tmp_path: Path) -> None:
         assert done.returncode == 2, output
         assert re.search(r"film\.yaml:6:\d+: error: .*Python object \(method\)", output), output
         assert "0x" not in output and "sk-audit-SECRET" not in output, output
+
+
+@pytest.mark.parametrize(
+    "include",
+    [".env", ".git/config", "../.aws/credentials", "styles/../.ssh/id_ed25519", "linked.j2"],
+)
+def test_a_template_is_not_read_from_a_hidden_file_or_folder(
+    tmp_path: Path, include: str, run_cli: Callable[..., CliResult]
+) -> None:
+    """What a template includes is sent in the prompt: a home folder that is a project (a
+    dotfiles repository, a ~/.storyboard) let `{% include '../.aws/credentials' %}` send the
+    credentials to the provider; `.env` and `.git/config` hold keys too. A link to one is
+    refused as well."""
+    home = tmp_path / "home"
+    (home / ".storyboard").mkdir(parents=True)  # the home folder is the project
+    for secret in (".env", ".git/config", ".aws/credentials", ".ssh/id_ed25519"):
+        (home / secret).parent.mkdir(parents=True, exist_ok=True)
+        (home / secret).write_text("aws_secret_access_key = SECRET-OF-HOME\n")
+    film = home / "Downloads"
+    (film / "styles").mkdir(parents=True)
+    (film / ".env").write_text("RUNWARE_API_KEY=SECRET-OF-HOME\n")
+    (film / "linked.j2").symlink_to(home / ".aws" / "credentials")
+    (film / "film.yaml").write_text(
+        "storyboard: 1\ntitle: T\nshots:\n  - id: a\n    duration: 5\n"
+        f"    prompt: \"A harbour {{% include '{include}' %}}\"\n"
+    )
+    result = run_cli("compile", "--json", "film.yaml", cwd=film)
+    assert result.status == 2, result.err
+    assert "is in a hidden file or folder" in result.err
+    assert "SECRET-OF-HOME" not in result.out + result.err
