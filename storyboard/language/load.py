@@ -185,6 +185,17 @@ def real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def hidden_part(path: Path, root: Path) -> str | None:
+    """The first hidden name (``.env``, ``.git``, ``.aws``...) on the way from the project
+    folder ``root`` to ``path``, symlinks followed, or None: what a storyboard or a template
+    reads from there would be sent in prompts (a home folder can be a project)."""
+    try:
+        parts = real(path).relative_to(real(root)).parts
+    except ValueError:
+        return None
+    return next((p for p in parts if p.startswith(".")), None)
+
+
 def is_inside(path: Path, root: Path) -> bool:
     """Whether ``path`` (symlinks resolved) lies inside ``root``."""
     try:
@@ -352,6 +363,14 @@ class _Loader:
             target = (including.parent / entry).absolute()
             if not is_inside(target, self.root):
                 self.error(where, f"include '{entry}' is outside the project folder {self.root}")
+                continue
+            hidden = hidden_part(target, self.root)
+            if hidden is not None:
+                self.error(
+                    where,
+                    f"include '{entry}' is in a hidden file or folder ('{hidden}'): a storyboard "
+                    "is not read from one (its vars are sent in prompts)",
+                )
                 continue
             if real(target) in self.included and real(target) not in chain:
                 continue  # a diamond: this file's names are merged in already

@@ -86,6 +86,7 @@ from jinja2.visitor import NodeTransformer
 from storyboard.core.diagnostics import closest, did_you_mean
 from storyboard.core.inputs import NotAFile, TooLarge, read_capped
 from storyboard.language.dialogue import DIALOGUE
+from storyboard.language.load import hidden_part
 
 MAX_RESULT = 100_000
 """Largest value a template may build, write or pass on, in characters as it prints (a text's
@@ -157,7 +158,7 @@ class _ProjectLoader(jinja2.BaseLoader):
             raise TemplateNotFound(template, f"cannot read template '{template}': {exc}") from exc
         if not path.is_relative_to(self.root):
             raise SecurityError(f"'{template}' is outside the project folder {self.root}")
-        hidden = next((p for p in path.relative_to(self.root).parts if p.startswith(".")), None)
+        hidden = hidden_part(path, self.root)
         if hidden is not None:
             # What a template includes is sent in the prompt. A hidden file or folder holds
             # what no prompt should: `.env`, `.git/config`, and `.aws/`, `.ssh/` of a home

@@ -167,3 +167,28 @@ def test_a_template_is_not_read_from_a_hidden_file_or_folder(
     assert result.status == 2, result.err
     assert "is in a hidden file or folder" in result.err
     assert "SECRET-OF-HOME" not in result.out + result.err
+
+
+@pytest.mark.parametrize("include", [".secrets.yaml", "../.config/film.yaml"])
+def test_a_storyboard_is_not_included_from_a_hidden_file_or_folder(
+    tmp_path: Path, include: str, run_cli: Callable[..., CliResult]
+) -> None:
+    """An included storyboard's vars are sent in prompts: one from a hidden file or folder
+    (a home folder's, a `.secrets.yaml`) is refused at the include, nothing compiled."""
+    home = tmp_path / "home"
+    (home / ".storyboard").mkdir(parents=True)
+    secret = "storyboard: 1\nvars: {key: SECRET-OF-HOME}\n"
+    (home / ".config").mkdir()
+    (home / ".config" / "film.yaml").write_text(secret)
+    film = home / "Downloads"
+    film.mkdir()
+    (film / ".secrets.yaml").write_text(secret)
+    (film / "film.yaml").write_text(
+        f"storyboard: 1\ntitle: T\ninclude: ['{include}']\nshots:\n  - id: a\n"
+        "    duration: 5\n    prompt: 'A harbour {{ key }}'\n"
+    )
+    result = run_cli("compile", "--json", "film.yaml", cwd=film)
+    assert result.status == 2, result.err
+    assert "film.yaml:3:11: error: include" in result.err
+    assert "is in a hidden file or folder" in result.err
+    assert "SECRET-OF-HOME" not in result.out + result.err
