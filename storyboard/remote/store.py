@@ -270,6 +270,18 @@ class Store:
         for name in ENDPOINT_ENV:
             endpoint = self._env.get(name)
             if endpoint:
+                try:
+                    login = urlsplit(endpoint).username is not None
+                except ValueError:
+                    login = False  # obstore says what is wrong with it
+                if login:
+                    # it would be signed into every presigned URL, which go to the provider
+                    raise RemoteError(
+                        f"{name} holds a user name or password: S3 credentials come from "
+                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile), never "
+                        "from the endpoint's URL; remove them from it",
+                        "denied",
+                    )
                 return endpoint
         return None
 

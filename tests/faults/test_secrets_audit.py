@@ -235,3 +235,26 @@ def test_the_credentials_of_an_assumed_role_are_not_logged(
     assert session_token not in logged
     assert "<SecretAccessKey>" not in logged and "<SessionToken>" not in logged
     assert asyncio.run(store.create("results/x/record.json", b"{}")) is True
+
+
+def test_an_s3_endpoint_with_a_login_is_refused_before_anything_is_signed() -> None:
+    """obstore signed an endpoint's user name and password into every presigned URL, which
+    are sent to the provider: such an endpoint is refused, saying where credentials go."""
+    from storyboard.remote.config import RemoteConfig
+    from storyboard.remote.store import RemoteError, Store
+
+    secret = "pw-audit-endpoint-5c1e9a7d3b"
+    env = {
+        "AWS_ENDPOINT_URL": f"http://films:{secret}@127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "AKIAAUDITAUDITAUDIT0",
+        "AWS_SECRET_ACCESS_KEY": "audit-secret-access-key-0123456789abcdef",
+        "AWS_REGION": "us-east-1",
+    }
+    store = Store(RemoteConfig("s3://team-films/storyboard", "test"), env=env)
+    assert store.sign_put("uploads/6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11") is None  # no URL
+    with pytest.raises(RemoteError, match="AWS_ENDPOINT_URL holds a user name or password") as no:
+        _ = store.store
+    assert secret not in str(no.value) and no.value.kind == "denied"
+    plain = Store(RemoteConfig("s3://team-films/storyboard", "test"), env={
+        **env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})  # fmt: skip
+    assert plain.endpoint() == "http://127.0.0.1:9"
