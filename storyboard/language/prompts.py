@@ -358,13 +358,8 @@ class _Budget:
 
     def _object(self, value: Any) -> str:
         """The type of what makes ``value`` not printable (itself, or an item inside)."""
-        if isinstance(value, Namespace):
-            items: Iterable[Any] = object.__getattribute__(value, "_Namespace__attrs").items()
-        elif isinstance(value, Mapping):
-            items = value.items()
-        elif isinstance(value, _SEQUENCES):
-            items = value
-        else:
+        items = _contents(value)
+        if items is None:
             return type(value).__name__
         inner = next((item for item in items if not self.printable(item)), None)
         return type(value).__name__ if inner is None else self._object(inner)
@@ -379,13 +374,8 @@ class _Budget:
             return known[1]
         if isinstance(value, TemplateModule):  # prints as the imported template's output
             return True
-        if isinstance(value, Namespace):
-            items: Iterable[Any] = object.__getattribute__(value, "_Namespace__attrs").items()
-        elif isinstance(value, Mapping):
-            items = value.items()
-        elif isinstance(value, _SEQUENCES):
-            items = value
-        else:
+        items = _contents(value)
+        if items is None:
             return False
         try:
             ok = all(self.printable(item) for item in items)
@@ -407,13 +397,8 @@ class _Budget:
         known = self._sizes.get(id(value))
         if known is not None:
             return known[1]
-        if isinstance(value, Namespace):
-            items: Iterable[Any] = object.__getattribute__(value, "_Namespace__attrs").items()
-        elif isinstance(value, Mapping):
-            items = value.items()
-        elif isinstance(value, _SEQUENCES):
-            items = value
-        else:
+        items = _contents(value)
+        if items is None:
             return 64  # a macro, a loop, an undefined name: printed as a short tag
         total = 0  # `[` and `]` for the first item's `, `
         try:
@@ -426,6 +411,19 @@ class _Budget:
         total = max(total, 2)
         self._sizes[id(value)] = (value, total)
         return total
+
+
+def _contents(value: Any) -> Iterable[Any] | None:
+    """What a value prints of its own, item by item (a namespace's and a mapping's items, a
+    sequence's), or ``None`` for a value that is not a container of data."""
+    if isinstance(value, Namespace):
+        attrs: dict[str, Any] = object.__getattribute__(value, "_Namespace__attrs")
+        return attrs.items()
+    if isinstance(value, Mapping):
+        return value.items()
+    if isinstance(value, _SEQUENCES):
+        return value
+    return None
 
 
 _OWN = frozenset(["emit", "bounded_iter", "bounded_concat", "bounded_slice", "datum"])
