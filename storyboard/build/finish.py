@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from storyboard.core.diagnostics import Diagnostic, format_path
+from storyboard.core.diagnostics import Diagnostic
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import CutProgress, EventSink, Note
 from storyboard.cut.text import Look
@@ -243,24 +243,19 @@ def _changed_sources(checked: CheckedStoryboard) -> list[Diagnostic]:
     """The files the cut reads (music beds, fonts, cards' backgrounds) that it can no longer
     use, at the values naming them: the build read each before anything was sent, so these
     changed (or went) since. Each is read again only if its size or time changed."""
+    from storyboard.compiler.fit import cut_file_problems
     from storyboard.cut.decode import decode_problem
     from storyboard.cut.text import background_problem, font_file_problem
-    from storyboard.language.sources import MediaRef
     from storyboard.media.limits import audio_problem
 
-    found = []
-    for path, source in checked.cut_sources.items():
-        if not isinstance(source, MediaRef) or source.path is None:
-            continue
-        if path[-1] == "file":  # a music cue's
-            problem = audio_problem(source.path) or decode_problem(source.path)
-        elif path[-1] == "font":
-            problem = font_file_problem(source.path)
-        else:
-            problem = background_problem(source.path)
-        if problem is not None:
-            found.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
-    return found
+    return cut_file_problems(
+        checked,
+        {
+            "file": lambda path: audio_problem(path) or decode_problem(path),
+            "font": font_file_problem,
+            "background": background_problem,
+        },
+    )
 
 
 def _measure(

@@ -120,7 +120,7 @@ def source_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
 
         return background_problem(path)
 
-    return _problems(checked, "background", background)
+    return cut_file_problems(checked, {"background": background})
 
 
 def sound_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
@@ -134,19 +134,20 @@ def sound_problems(checked: CheckedStoryboard) -> list[Diagnostic]:
 
         return decode_problem(path)
 
-    return _problems(checked, "file", sound)
+    return cut_file_problems(checked, {"file": sound})
 
 
-def _problems(
-    checked: CheckedStoryboard, key: str, problem_of: Callable[[Path], str | None]
+def cut_file_problems(
+    checked: CheckedStoryboard, checks: Mapping[str, Callable[[Path], str | None]]
 ) -> list[Diagnostic]:
-    """``problem_of`` each local file of the cut named at a ``key`` (``file``: a music cue's,
-    ``background``: a card's), at the value naming it."""
+    """What ``checks[KEY]`` finds wrong with each local file of the cut named at a ``KEY``
+    (``file``: a music cue's, ``font``, ``background``: a card's), at the value naming it."""
     problems: list[Diagnostic] = []
     for path, source in checked.cut_sources.items():
-        if path[-1] != key or not isinstance(source, MediaRef) or source.path is None:
+        check = checks.get(str(path[-1]))
+        if check is None or not isinstance(source, MediaRef) or source.path is None:
             continue
-        problem = problem_of(source.path)
+        problem = check(source.path)
         if problem is not None:
             problems.append(Diagnostic(checked.position(path), f"{format_path(path)}: {problem}"))
     return problems
@@ -192,4 +193,11 @@ def fit_problems(compiled: Compiled, lengths: Mapping[str, int | None]) -> list[
     return problems
 
 
-__all__ = ["fit_problems", "sound_problems", "source_problems", "take_lengths", "text_problems"]
+__all__ = [
+    "cut_file_problems",
+    "fit_problems",
+    "sound_problems",
+    "source_problems",
+    "take_lengths",
+    "text_problems",
+]
