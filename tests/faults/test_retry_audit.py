@@ -16,12 +16,12 @@ import pytest
 from storyboard.backends.runware import PollPolicy, RetryPolicy, RunwareClient
 from storyboard.build.pipeline import build
 from storyboard.emulator.server import EmulatorServer
+from tests.backends.runware.fakes import text_request
 from tests.conftest import read_lock
 from tests.faults.films import billed_per_take
 from tests.faults.runner import FILM_SCALE, fast_backend
 
 Project = Callable[[dict[str, str | bytes]], Path]
-MODEL = "klingai:kling-video@o3-pro"
 FAST_RETRY = RetryPolicy(max_attempts=5, base_delay=0.05, max_delay=0.2, jitter=0.02)
 FAST_POLL = PollPolicy(first_delay=0.2, multiplier=1.5, max_interval=0.5, deadline=60)
 
@@ -31,18 +31,6 @@ title: Audit
 shots:
   - {id: only, duration: 3, prompt: '[only] a lighthouse at dusk'}
 """
-
-
-def text_request(**fields: Any) -> dict[str, Any]:
-    request = {
-        "model": MODEL,
-        "positivePrompt": "A lighthouse keeper climbs the spiral stairs at dusk",
-        "width": 1920,
-        "height": 1080,
-        "duration": 3,
-    }
-    request.update(fields)
-    return request
 
 
 def charged(emulator: EmulatorServer) -> list[Any]:

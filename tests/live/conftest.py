@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
 from storyboard.build.pipeline import build
+from storyboard.live import review as reviewing
+from storyboard.live.server import LocalServer, new_token
 
 FILM = """\
 # The review test film.
@@ -48,3 +51,19 @@ def film(built_film: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     shutil.copytree(built_film, copy)
     return copy
+
+
+@pytest.fixture
+def review(film: Path) -> reviewing.Review:
+    """A review of the copy's preview build, as `storyboard review` makes it."""
+    return reviewing.Review(
+        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
+        preview_scale=1 / 12,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def reviewed(review: reviewing.Review) -> Iterator[LocalServer]:
+    """That review served on loopback, at an address with a token."""
+    with LocalServer(reviewing.make_app(review), token=new_token()) as server:
+        yield server

@@ -13,20 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storyboard.live import review as reviewing
 from storyboard.live import watch as watching
-from storyboard.live.server import LocalServer, new_token
+from storyboard.live.server import LocalServer
 from tests.live.conftest import FILM
-
-
-@pytest.fixture
-def reviewed(film: Path) -> Iterator[LocalServer]:
-    review = reviewing.Review(
-        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
-        preview_scale=1 / 12,
-    )  # fmt: skip
-    with LocalServer(reviewing.make_app(review), token=new_token()) as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,14 +8,17 @@ check, the build's own); their tests here hold that."""
 from __future__ import annotations
 
 import io
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from storyboard.build.state.safe import UnsafePath
 from storyboard.live import review as reviewing
 from storyboard.live import watch as watching
+from storyboard.live.server import LocalServer
 
 OTHER_TITLE = "A film of another folder"
 
@@ -34,11 +37,9 @@ def relinked_record(film: Path, tmp_path: Path) -> Path:
     return outside
 
 
-def test_review_reads_no_record_through_a_symlink(film: Path, tmp_path: Path) -> None:
-    review = reviewing.Review(
-        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
-        preview_scale=1 / 12,
-    )  # fmt: skip
+def test_review_reads_no_record_through_a_symlink(
+    review: reviewing.Review, film: Path, tmp_path: Path
+) -> None:
     assert review.record().title == "Review test"  # storyboard's own record, read
     relinked_record(film, tmp_path)
     with pytest.raises(UnsafePath, match=r"build\.json is a symlink"):
@@ -67,26 +68,17 @@ def test_watch_writes_no_report_of_a_relinked_record(film: Path, tmp_path: Path)
     assert "build.json is a symlink" in out.getvalue()
 
 
-def test_review_says_when_the_record_is_gone_and_serves_on(film: Path) -> None:
+def test_review_says_when_the_record_is_gone_and_serves_on(
+    film: Path, reviewed: LocalServer
+) -> None:
     """The build folder removed while review runs: its page and state say so (503), not a
     traceback (500), and it answers again once the build is back."""
-    import shutil
-
-    import httpx
-
-    from storyboard.live.server import LocalServer, new_token
-
-    review = reviewing.Review(
-        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
-        preview_scale=1 / 12,
-    )  # fmt: skip
     built = film / "build"
-    with LocalServer(reviewing.make_app(review), token=new_token()) as server:
-        assert httpx.get(server.url).status_code == 200
-        shutil.move(built, film / "build-aside")
-        gone = httpx.get(server.url)
-        assert gone.status_code == 503 and "no build record" in gone.text
-        state = httpx.get(server.url + "api/state")
-        assert state.status_code == 503 and "no build record" in state.json()["error"]
-        shutil.move(film / "build-aside", built)
-        assert httpx.get(server.url).status_code == 200
+    assert httpx.get(reviewed.url).status_code == 200
+    shutil.move(built, film / "build-aside")
+    gone = httpx.get(reviewed.url)
+    assert gone.status_code == 503 and "no build record" in gone.text
+    state = httpx.get(reviewed.url + "api/state")
+    assert state.status_code == 503 and "no build record" in state.json()["error"]
+    shutil.move(film / "build-aside", built)
+    assert httpx.get(reviewed.url).status_code == 200

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from storyboard.live import review as reviewing
 from storyboard.live import watch as watching
-from storyboard.live.server import LocalServer, new_token
+from storyboard.live.server import LocalServer
 
 SECRET = b"the secret of another folder: 0451\n"
 HAND_WRITTEN = (
@@ -176,16 +175,6 @@ def test_watch_answers_a_name_with_a_nul_with_404(
 
 
 # -- review: the videos ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def reviewed(film: Path) -> Iterator[LocalServer]:
-    review = reviewing.Review(
-        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
-        preview_scale=1 / 12,
-    )  # fmt: skip
-    with LocalServer(reviewing.make_app(review), token=new_token()) as server:
-        yield server
 
 
 @pytest.mark.parametrize(

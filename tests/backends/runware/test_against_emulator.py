@@ -32,6 +32,7 @@ from storyboard.backends.runware import (
 from storyboard.emulator.server import EmulatorServer
 from storyboard.media import render_animatic
 from storyboard.testing import plugin
+from tests.backends.runware.fakes import text_request
 
 pytestmark = pytest.mark.anyio
 
@@ -114,18 +115,6 @@ def jpeg(width: int = 640, height: int = 360) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (40, 90, 160)).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-def text_request(**fields: Any) -> dict[str, Any]:
-    request = {
-        "model": MODEL,
-        "positivePrompt": "A lighthouse keeper climbs the spiral stairs at dusk",
-        "width": 1920,
-        "height": 1080,
-        "duration": 3,
-    }
-    request.update(fields)
-    return request
 
 
 def new_uuid() -> str:
