@@ -34,7 +34,7 @@ import os
 import subprocess
 import sys
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -62,6 +62,8 @@ BASE_URL_SECRET = "sig-base-url-SECRET-2b7e151628aed2a6"
 RESULT_TOKEN = "tok-result-url-SECRET-abf7158809cf4f3c"
 #: The remote's session token (travels in presigned URLs' queries).
 SESSION_TOKEN = "sbx-aws-session-token-FAKE-91d2e7c4a0b3-DO-NOT-LEAK"
+
+Project = Callable[[dict[str, str | bytes]], Path]
 
 
 def forms(secret: str) -> dict[str, bytes]:
@@ -117,14 +119,10 @@ def fake_key(emulator: EmulatorServer) -> str:
 
 
 def test_the_command_line_never_shows_or_writes_the_key(
-    emulator: EmulatorServer, fake_key: str, tmp_path: Path, figures: Figures, s3: S3
-) -> None:
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / ".storyboard").mkdir()
-    for name, content in film_files(8).items():
-        path = root / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    emulator: EmulatorServer, fake_key: str, tmp_path: Path, figures: Figures, s3: S3,
+    project: Project,
+) -> None:  # fmt: skip
+    root = project(film_files(8))
     home, temp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     temp.mkdir()
@@ -227,15 +225,11 @@ def test_a_service_that_echoes_the_key_cannot_make_the_build_leak_it(
     capsys: pytest.CaptureFixture[bytes],
     caplog: pytest.LogCaptureFixture,
     figures: Figures,
+    project: Project,
 ) -> None:
     monkeypatch.setenv("RUNWARE_API_KEY", fake_key)
     monkeypatch.setenv("RUNWARE_BASE_URL", emulator.base_url)
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / ".storyboard").mkdir()
-    for name, content in film_files(8).items():
-        path = root / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    root = project(film_files(8))
     _fail_some(emulator)
     service = EchoingService()
     client = RunwareClient(

@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -47,6 +47,8 @@ from tests.s3 import S3
 KEY = "sbx-AUDIT-KEY-51c0e7a9b2d4-DO-NOT-LEAK"
 TASK = "5b0c6c1e-8f2a-4d3b-9e7f-1a2b3c4d5e6f"
 
+Project = Callable[[dict[str, str | bytes]], Path]
+
 
 # -- 1. a base URL without a host -----------------------------------------------------------
 
@@ -66,14 +68,9 @@ def test_a_base_url_without_a_host_names_no_secret_in_the_namespace() -> None:
     "url",
     ["https:///v1?sig={secret}", "https://h:99999/v1?s={secret}"],
 )
-def test_a_build_at_a_base_url_without_a_host_writes_no_secret(tmp_path: Path, url: str) -> None:
+def test_a_build_at_a_base_url_without_a_host_writes_no_secret(project: Project, url: str) -> None:
     secret = "sig-audit-nohost-SECRET-7d2c5e0a9f13"
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / ".storyboard").mkdir()
-    for name, content in film_files(5).items():
-        path = root / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    root = project(film_files(5))
     before = sorted(files_under(root))
 
     def refuse(request: httpx.Request) -> httpx.Response:
