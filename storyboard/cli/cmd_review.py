@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
     from storyboard.language.load import check_inside_project
+    from storyboard.live.browser import OpenedPage
     from storyboard.live.review import Review, make_app
     from storyboard.live.server import LocalServer, new_token
 
@@ -74,13 +75,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         print(server.url, flush=True)
-        if args.open:
-            import webbrowser
-
-            webbrowser.open(server.url)
+        opened = None
         try:
+            if args.open:
+                # the browser is given a private redirect file: its arguments are public (ps)
+                opened = OpenedPage(server.url)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             print("storyboard: review stopped", file=sys.stderr)
+        finally:
+            if opened is not None:
+                opened.close()
     return 0

@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.cli.console import Console
     from storyboard.core.diagnostics import printable
     from storyboard.core.errors import InputError
+    from storyboard.live.browser import OpenedPage
     from storyboard.live.server import LocalServer, new_token
     from storyboard.live.watch import Watch, make_app
 
@@ -100,17 +101,19 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if server is not None and args.open:
-        import webbrowser
-
-        webbrowser.open(server.url)
+    opened = None
     stop = threading.Event()
     try:
+        if server is not None and args.open:
+            # the browser is given a private redirect file: its arguments are public (ps)
+            opened = OpenedPage(server.url)
         watch.run(stop)
     except KeyboardInterrupt:
         print("storyboard: watch stopped", file=sys.stderr)
     finally:
         stop.set()
+        if opened is not None:
+            opened.close()
         if server is not None:
             server.stop()
     return 0

@@ -12,7 +12,9 @@ code runs, every request that is not the page's own:
 - an ``Origin`` other than the page's (``http://127.0.0.1:PORT``), and a request that changes
   anything (any method but ``GET`` and ``HEAD``) without one;
 - a ``Sec-Fetch-Site`` other than ``same-origin`` or ``none`` (what a browser says of a
-  request another site, even another port of this machine, makes);
+  request another site, even another port of this machine, makes), but for a top-level
+  ``GET`` of the page's own tokened address (:meth:`Guard.entry`: the redirect that
+  ``--open`` gives the browser, :mod:`storyboard.live.browser`);
 - with a token (``review``), a path that does not start with ``/TOKEN/`` (compared in constant
   time): the page's address is printed once, in the terminal that started it.
 
@@ -97,7 +99,7 @@ class Guard:
         if origin is None and method not in SAFE_METHODS:
             return "refused: a change must come from the page itself (no Origin)"
         site = headers.get("sec-fetch-site")
-        if site is not None and site not in SAME_SITE:
+        if site is not None and site not in SAME_SITE and not self.entry(scope, headers):
             return f"refused: a request from another site (Sec-Fetch-Site: {site})"
         if self.token is not None:
             path = str(scope.get("path", ""))
@@ -107,6 +109,23 @@ class Guard:
             if path == f"/{given}":
                 return "refused: the page is at the address storyboard printed, with a final /"
         return None
+
+    def entry(self, scope: Scope, headers: dict[str, str]) -> bool:
+        """Whether the request is a browser's top-level ``GET`` of the page's own tokened
+        address (``/TOKEN/``), as a link or a redirect from another site makes it: the one
+        request from another site let through, since the redirect file ``--open`` writes
+        (:mod:`storyboard.live.browser`) is a ``file:`` page, another site to the browser.
+        It needs the token, as every request does; only the page's first document is
+        answered (its own requests are same-origin), and never in a frame of another site."""
+        if self.token is None or str(scope.get("method", "")).upper() != "GET":
+            return False
+        if headers.get("sec-fetch-mode") != "navigate":
+            return False
+        if headers.get("sec-fetch-dest") != "document":
+            return False
+        return secrets.compare_digest(
+            str(scope.get("path", "")).encode(), f"/{self.token}/".encode()
+        )
 
 
 async def _refuse(send: Send, message: str) -> None:
