@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from storyboard.core.errors import ProviderError
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -104,6 +106,17 @@ class Output:
     url: str | None = None
     cost: float | None = None
     seed: int | None = None
+
+
+class PartlyDelivered(ProviderError):
+    """A job of several results (``numberResults``) failed after some were delivered, and
+    billed: ``failure`` is why, ``outputs`` the delivered videos, downloaded into ``collect``'s
+    folder. The executor keeps them, and asks only for the rest (never for them again)."""
+
+    def __init__(self, failure: ProviderError, outputs: list[Output]) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.outputs = outputs
 
 
 class Backend(Protocol):

@@ -10,9 +10,12 @@ store them in the cache atomically. Results are found by key, never by take id: 
 the same request.
 
 A generation the service failed for good is journaled as failed. When the service says a new
-attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
-again under a new task UUID, at most ``retries`` times; refusals and moderation are never
-retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
+attempt may succeed (``retryable``, e.g. ``timeoutProvider``), the take is sent again under a
+new task UUID, at most ``retries`` times; refusals and moderation are never retried, and
+neither is anything ambiguous (it stays pending under its UUID, to be resumed). A task of
+several results (``numberResults``) that fails after delivering some has been billed for
+those: they are kept in the cache (under :func:`delivered_key`), and the next attempt, in
+this build or the next, asks only for the rest; the take is stored with all of them.
 A refusal of a value the writer wrote (a prompt moderation flagged, an image) fails the take
 with what to change and where (:class:`Refused`, :mod:`storyboard.compiler.origins`).
 
@@ -70,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storyboard.backends.base import Backend, Job, Output, Segment, Upload
+from storyboard.backends.base import Backend, Job, Output, PartlyDelivered, Segment, Upload
 from storyboard.backends.runware.redact import redacted
 from storyboard.build.outcome import Outcome
 from storyboard.build.state.cache import Cache, CacheEntry
@@ -404,12 +407,17 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     started = time.monotonic()
     tree = run.workspace.tree
     staging = tree.make_temp_dir(run.cache.staging, "incoming-")
-    # A new attempt is a new paid request: only for a take of one result (a failure after
-    # some of several results arrived would pay for those again).
+    # A new attempt is a new paid request. Of a take of several results, the results a
+    # failed task delivered (billed) are kept, and only the rest are asked for again.
     number = compiled.request.get("numberResults", 1)
-    retries = max(0, run.retries) if number in (None, 1) else 0
+    wanted = number if isinstance(number, int) else 1
+    retries = max(0, run.retries)
     try:
         for attempt in range(retries + 1):
+            earlier = _delivered(run, key, wanted)
+            request = compiled.request
+            if earlier is not None:  # the same request, for the results not delivered yet
+                request = {**request, "numberResults": wanted - len(earlier.results)}
             pending = run.journal.pending(key)
             # This build sends it first: a new request, or one no earlier build could send.
             fresh = pending is None or pending.unsent
@@ -420,7 +428,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 take=take.id,
                 key=key,
                 task_uuid=task_uuid,
-                request=compiled.request,
+                request=request,
                 files=files,
                 provider_ids=provider_ids,
                 resumed=pending is not None,
@@ -439,6 +447,27 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 run.journal.accepted(key, task_uuid)  # resuming it is no new charge
                 outputs = await backend.collect(ticket, staging)
                 break
+            except PartlyDelivered as part:
+                # Billed for those it delivered: kept (an unusable one leaves the task
+                # pending, as any paid result), and never asked for again.
+                if backend.paid:
+                    await _check_results(compiled, part.outputs, task_uuid, source_seconds)
+                earlier = _keep_delivered(run, compiled, key, earlier, part.outputs, task_uuid)
+                failure = part.failure
+                run.journal.failed(key, task_uuid, str(failure))
+                kept = (
+                    f"{len(earlier.results)} of its {wanted} variations were delivered and are "
+                    f"kept ({usd(earlier.cost)} paid)" if earlier.cost is not None else
+                    f"{len(earlier.results)} of its {wanted} variations were delivered and are kept"
+                )  # fmt: skip
+                rest = wanted - len(earlier.results)
+                if attempt >= retries or not getattr(failure, "retryable", False):
+                    raise ProviderError(
+                        f"{failure}. {kept}: the next build asks only for the other {rest} "
+                        "(those delivered are not paid for again)"
+                    ) from failure
+                run.emit(Note(take.id, f"{take.id}: {failure}; {kept}; asking for the other "
+                                       f"{rest} as a new task"))  # fmt: skip
             except ProviderError as exc:
                 provider = _provider(run)
                 if getattr(exc, "not_sent", False):
@@ -476,29 +505,87 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 run.emit(Note(take.id, f"{take.id}: {exc}; sending it again as a new task"))
         if backend.paid:  # paid for, so sent again by no one: refused, it stays pending
             await _check_results(compiled, outputs, task_uuid, source_seconds)
+        made_now = outputs
+        if earlier is not None:  # the variations an earlier task delivered come first
+            outputs = _linked(tree, earlier, staging) + outputs
         entry = run.cache.put(
             backend.namespace,
             key,
             [o.path for o in outputs],
-            results=[
-                {
-                    "video_uuid": o.video_uuid,
-                    "url": redacted(o.url),
-                    "cost": o.cost,
-                    "seed": o.seed,
-                }
-                for o in outputs
-            ],
+            results=[_result_of(o) for o in outputs],
             task_uuid=task_uuid,
             meta={"take": take.id, "model": compiled.request.get("model")},
         )
     finally:
         _remove_quietly(tree, staging)
     run.journal.done(key, task_uuid)
+    if earlier is not None:  # now in the take's own entry
+        _remove_quietly(tree, earlier.folder)
     _stored(run, compiled, entry, job.upload)
-    cost = entry.cost or 0.0
-    run.emit(TakeDone(take.id, entry.cost, time.monotonic() - started))
-    return Outcome(take.id, "generated", entry, cost=cost)
+    costs = [o.cost for o in made_now]
+    paid = None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 4)
+    run.emit(TakeDone(take.id, paid, time.monotonic() - started))
+    return Outcome(take.id, "generated", entry, cost=paid or 0.0)
+
+
+def delivered_key(key: str) -> str:
+    """The cache key of the results that tasks for the take ``key`` delivered before they
+    failed (see :func:`_keep_delivered`): derived from it, never another take's key."""
+    import hashlib
+
+    return hashlib.sha256(f"delivered before a failure: {key}".encode()).hexdigest()
+
+
+def _delivered(run: Execution, key: str, wanted: int) -> CacheEntry | None:
+    """The results of the take ``key`` that failed tasks delivered, when fewer than
+    ``wanted`` (all of them make the take itself)."""
+    entry = run.cache.get(run.backend.namespace, delivered_key(key))
+    return entry if entry is not None and len(entry.results) < wanted else None
+
+
+def _keep_delivered(
+    run: Execution,
+    compiled: CompiledTake,
+    key: str,
+    held: CacheEntry | None,
+    outputs: list[Output],
+    task_uuid: str,
+) -> CacheEntry:
+    """Store the results a failed task delivered, after those held from earlier ones, in the
+    cache under :func:`delivered_key`: the next attempt asks only for the rest."""
+    tree = run.workspace.tree
+    staging = tree.make_temp_dir(run.cache.staging, "delivered-")
+    try:
+        together = (_linked(tree, held, staging) if held is not None else []) + outputs
+        return run.cache.put(
+            run.backend.namespace,
+            delivered_key(key),
+            [o.path for o in together],
+            results=[_result_of(o) for o in together],
+            task_uuid=task_uuid,
+            meta={"take": compiled.take.id, "delivered_for": key},
+        )
+    finally:
+        _remove_quietly(tree, staging)
+
+
+def _linked(tree: Tree, held: CacheEntry, staging: Path) -> list[Output]:
+    """The videos of ``held`` as outputs in ``staging`` (links to the cache's files)."""
+    outputs = []
+    for index, result in enumerate(held.results):
+        path = staging / f"held-{index}{Path(result.file).suffix or '.mp4'}"
+        tree.link(held.path(index), path, staging=staging)
+        outputs.append(Output(path, result.video_uuid, result.url, result.cost, result.seed))
+    return outputs
+
+
+def _result_of(output: Output) -> dict[str, Any]:
+    return {
+        "video_uuid": output.video_uuid,
+        "url": redacted(output.url),
+        "cost": output.cost,
+        "seed": output.seed,
+    }
 
 
 def _changed_inputs(compiled: CompiledTake, material: Mapping[str, Any] | None) -> list[str]:

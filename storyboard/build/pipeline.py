@@ -270,6 +270,15 @@ def _plan(
         if key in making:
             return Standing("shared", f"the same request as {making[key]}, made once")
         making[key] = take.id
+        standing = _to_make(take, key)
+        delivered = _delivered_count(cache, backend_name, key, take.take.variations)
+        if not delivered:
+            return standing
+        rest = take.take.variations - delivered
+        reason = DELIVERED.format(delivered=delivered, rest=rest, reason=standing.reason)
+        return standing._replace(reason=reason, delivered=delivered)
+
+    def _to_make(take: Any, key: str) -> Standing:
         pending = sent.get(key)
         if pending is not None and not pending.unsent and _elsewhere(pending, pricing):
             reason = ELSEWHERE.format(endpoint=pending.endpoint)
@@ -340,6 +349,22 @@ RESUME_ACCEPTED = (
     "not paid again"
 )
 UNSENT = "not sent: a build could not reach the provider; sent as new, under its task UUID"
+DELIVERED = (
+    "{delivered} variations kept, delivered by a task that then failed: asks for the other "
+    "{rest} ({reason})"
+)
+
+
+def _delivered_count(cache: Cache, namespace: str, key: str, wanted: int) -> int:
+    """How many of a take's ``wanted`` results failed tasks delivered, and the cache keeps
+    (:func:`storyboard.build.execute.delivered_key`): the rest is all a build asks for."""
+    if wanted < 2:
+        return 0
+    from storyboard.build.execute import delivered_key
+
+    with refusing():
+        entry = cache.get(namespace, delivered_key(key))  # as the build will find it
+    return len(entry.results) if entry is not None and len(entry.results) < wanted else 0
 NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"
 ELSEWHERE = (
     "a build stopped after sending it to {endpoint}: only a build at that endpoint resumes it "

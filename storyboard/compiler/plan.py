@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -118,6 +118,9 @@ class Standing(NamedTuple):
     reason: str
     accepted: bool = False
     """A take to resume whose task the provider already accepted: no new charge."""
+    delivered: int = 0
+    """Of a take of several results, how many failed tasks delivered (and were billed for):
+    kept, and not asked for again (see :mod:`storyboard.build.execute`)."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,8 @@ def make_plan(
     for take in compiled.takes:
         cost = estimate(take.take, compiled, duration_of, kept)
         state = status(take, keys[take.id]) if status else Standing("generate", "new")
+        if 0 < state.delivered < cost.results:  # only the rest is asked for
+            cost = replace(cost, results=cost.results - state.delivered)
         items.append(
             PlanItem(take, keys[take.id], cost, state.status, state.reason, state.accepted)
         )

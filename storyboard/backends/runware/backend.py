@@ -21,7 +21,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from storyboard.backends.base import Job, Output, Ticket
+from storyboard.backends.base import Job, Output, PartlyDelivered, Ticket
 from storyboard.backends.runware.errors import RunwareError, RunwareProviderError
 from storyboard.backends.runware.media import JsonPath
 from storyboard.backends.runware.redact import redact_url, strip_redaction
@@ -116,13 +116,25 @@ class RunwareBackend:
         job = ticket.job
         count = job.request.get("numberResults", 1)
         seconds = job.request.get("duration")
-        results = await self.client.wait(
-            job.task_uuid,
-            number_results=count if isinstance(count, int) else 1,
-            on_progress=job.progress,
-            duration=float(seconds) if isinstance(seconds, int | float) else None,
-        )
+        try:
+            results = await self.client.wait(
+                job.task_uuid,
+                number_results=count if isinstance(count, int) else 1,
+                on_progress=job.progress,
+                duration=float(seconds) if isinstance(seconds, int | float) else None,
+            )
+        except RunwareError as exc:
+            if not exc.delivered:
+                raise
+            # some of its results, then a failure: those delivered were billed; fetched here
+            # (a failed download leaves the task pending, to be fetched again by its UUID)
+            _check_cost(job, list(exc.delivered))
+            delivered = await self._download(job, list(exc.delivered), folder)
+            raise PartlyDelivered(exc.evolve(delivered=()), delivered) from exc
         _check_cost(job, results)
+        return await self._download(job, results, folder)
+
+    async def _download(self, job: Job, results: list[VideoResult], folder: Path) -> list[Output]:
         outputs = []
         for index, result in enumerate(results):
             path = folder / f"{job.take}-{index}.mp4"

@@ -73,6 +73,8 @@ class RunwareError(ProviderError):
         retry_after: seconds the service asked to wait (``Retry-After``), if it did.
         not_sent: no byte of the request was written: it failed before a connection was
             made (see the module docstring), so the service cannot have it.
+        delivered: the results a task of several (``numberResults``) delivered, and the
+            service billed, before it failed: kept, not asked for again.
     """
 
     default_retryable: ClassVar[bool] = False
@@ -90,6 +92,7 @@ class RunwareError(ProviderError):
         documentation: str | None = None,
         retry_after: float | None = None,
         not_sent: bool = False,
+        delivered: tuple[Any, ...] = (),
     ) -> None:
         self.message = scrub(message)
         super().__init__(self.message)
@@ -102,6 +105,7 @@ class RunwareError(ProviderError):
         self.documentation = documentation
         self.retry_after = retry_after
         self.not_sent = not_sent
+        self.delivered = delivered
 
     def evolve(self, message: str | None = None, **changes: Any) -> RunwareError:
         """A copy of this error (same class) with a new message and/or changed fields."""
@@ -115,6 +119,7 @@ class RunwareError(ProviderError):
             "documentation": self.documentation,
             "retry_after": self.retry_after,
             "not_sent": self.not_sent,
+            "delivered": self.delivered,
         }
         fields.update(changes)
         return type(self)(self.message if message is None else message, **fields)

@@ -458,8 +458,8 @@ class Poller:
             waiter.finish(list(waiter.results.values()))
             self._seconds_per_weight.append((now - waiter.joined) / waiter.weight)
             del self._seconds_per_weight[:-50]
-        elif failure is not None:  # some of its results, then the failure
-            waiter.fail(failure)
+        elif failure is not None:  # some of its results, then the failure: they are kept
+            waiter.fail(failure.evolve(delivered=tuple(waiter.results.values())))
 
     def _round_failed(self, waiter: _Waiter, exc: RunwareError) -> None:
         """A poll that failed as a whole: transient ones keep the task waiting."""
