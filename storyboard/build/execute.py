@@ -10,14 +10,15 @@ store them in the cache atomically. Results are found by key, never by take id: 
 the same request.
 
 A generation the service failed for good is journaled as failed. When the service says a new
-attempt may succeed (``retryable``, e.g. ``timeoutProvider``), the take is sent again under a
-new task UUID, at most ``retries`` times; refusals and moderation are never retried, and
-neither is anything ambiguous (it stays pending under its UUID, to be resumed). A task of
-several results (``numberResults``) that fails after delivering some has been billed for
-those: they are kept in the cache (under :func:`delivered_key`), and the next attempt, in
-this build or the next, asks only for the rest; the take is stored with all of them.
-A refusal of a value the writer wrote (a prompt moderation flagged, an image) fails the take
-with what to change and where (:class:`Refused`, :mod:`storyboard.compiler.origins`).
+attempt may succeed (``retryable``, e.g. ``timeoutProvider``), a take of one result is sent
+again under a new task UUID, at most ``retries`` times; refusals and moderation are never
+retried, and neither is anything ambiguous (it stays pending under its UUID, to be resumed).
+A take of several results (``numberResults``) is not sent again in the same build; the
+results a failed task of it delivered were billed: they are kept in the cache (under
+:func:`delivered_key`), the next build asks only for the rest, and the take is stored with
+all of them. A refusal of a value the writer wrote (a prompt moderation flagged, an image)
+fails the take with what to change and where (:class:`Refused`,
+:mod:`storyboard.compiler.origins`).
 
 The journal follows each request: ``submit`` before it is sent, ``accepted`` once the
 service said it holds it (so that the plan and ``--max-cost`` know resuming it is no new
@@ -407,11 +408,12 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     started = time.monotonic()
     tree = run.workspace.tree
     staging = tree.make_temp_dir(run.cache.staging, "incoming-")
-    # A new attempt is a new paid request. Of a take of several results, the results a
-    # failed task delivered (billed) are kept, and only the rest are asked for again.
+    # A new attempt is a new paid request: only for a take of one result. Of several, the
+    # results a failed task delivered (billed) are kept, and the next build asks for the
+    # rest; not this one, while the failed task's other generations might still be running.
     number = compiled.request.get("numberResults", 1)
     wanted = number if isinstance(number, int) else 1
-    retries = max(0, run.retries)
+    retries = max(0, run.retries) if wanted == 1 else 0
     try:
         for attempt in range(retries + 1):
             earlier = _delivered(run, key, wanted)
