@@ -383,13 +383,29 @@ class RemoteSession:
             if exc.kind not in _DOWN:
                 self.emit(Note("", f"remote: take '{item.take}' was not pushed: {exc}"))
             return
+        except Exception as exc:  # a push that fails never fails the film: it stays queued
+            from storyboard.backends.runware.redact import scrub
+
+            self.queued.append(item.take)
+            why = scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.emit(Note("", f"remote: take '{item.take}' was not pushed: {why[:300]}"))
+            return
         self._said(item.take, done)
         self.pushed.append(item.take)
         with contextlib.suppress(OSError, BuildError):
             queue.remove(item)
 
     def _said(self, take: str, done: Pushed) -> None:
-        if done.status == "other":
+        if done.status == "other" and done.problem:
+            self.emit(
+                Note(
+                    "",
+                    f"remote: the remote keeps a record of take '{take}' that cannot be used "
+                    f"({done.problem}); it is never written over: this build pushed the take's "
+                    "media, which its lock file names, and uses its own result",
+                )
+            )
+        elif done.status == "other":
             self.emit(
                 Note(
                     "",
@@ -401,7 +417,8 @@ class RemoteSession:
     async def settle(self) -> None:
         """Wait for every push; say what stays queued (one line)."""
         if self._pushes:
-            await asyncio.gather(*self._pushes)
+            # each push says its own failure: none is the build's (return_exceptions)
+            await asyncio.gather(*self._pushes, return_exceptions=True)
             self._pushes.clear()
         if self.queued:
             names = ", ".join(sorted(set(self.queued)))

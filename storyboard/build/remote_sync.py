@@ -211,7 +211,13 @@ async def push(
             with contextlib.suppress(OSError, BuildError):
                 queue.remove(item)
         status: Literal["pushed", "present", "other"] = done.status
-        return Moved(want.take, want.namespace, status, done.bytes)
+        message = (
+            f"the remote keeps a record of it that cannot be used ({done.problem}); never "
+            "written over: its media were pushed, as its lock file names them"
+            if done.problem
+            else ""
+        )
+        return Moved(want.take, want.namespace, status, done.bytes, message)
 
     await _run(summary, [one(w) for w in todo.values()], jobs, progress)
     summary.seconds = time.monotonic() - started

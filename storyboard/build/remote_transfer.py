@@ -58,6 +58,9 @@ class Pushed:
     """Media bytes sent (0 for a result the provider uploaded, or one already there)."""
     adopted: bool = False
     """The provider's upload was copied into place."""
+    problem: str = ""
+    """``other``: why the record the remote holds is not this take's, when it is not one
+    storyboard can read (damaged, of a newer storyboard); this take's media were pushed."""
 
 
 def record_of(entry: CacheEntry, take: str = "", model: str | None = None) -> bytes:
@@ -77,12 +80,26 @@ def parse_record(data: bytes, namespace: str, key: str, where: str) -> LockedTak
     """
     try:
         raw = json.loads(data)
-        if not isinstance(raw, dict) or raw.get("version") != RECORD_VERSION:
+    except RecursionError:  # a few hundred thousand "[": not a record, never a crash
+        raise RemoteError(
+            f"{where} is not a record storyboard wrote: nested too deeply to be read", "corrupt"
+        ) from None
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise RemoteError(f"{where} is not a record storyboard wrote: {exc}", "corrupt") from None
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > RECORD_VERSION:
+        raise RemoteError(
+            f"{where} is a record of version {version}, written by a newer storyboard (this "
+            f"one reads version {RECORD_VERSION}): upgrade storyboard to use it",
+            "corrupt",
+        )
+    try:
+        if not isinstance(raw, dict) or type(version) is not int or version != RECORD_VERSION:
             raise ValueError(f"not a record of version {RECORD_VERSION}")
         if not raw.get("take"):
             raw = {**raw, "take": "?"}
         locked = read_entry(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise RemoteError(f"{where} is not a record storyboard wrote: {exc}", "corrupt") from None
     if locked.key != key or locked.backend != namespace:
         raise RemoteError(f"{where} names another take ({locked.key[:12]}...)", "corrupt")
@@ -102,42 +119,85 @@ async def push_take(
     ``upload`` is where the provider PUT the take's single result (``uploads/TASK``), if it
     was asked to: used when it holds exactly the bytes of the cache's file, then removed.
 
+    A record already there that is not this take's (another build's, one that cannot be
+    read) is never written over; the take's media are pushed all the same (``other``).
+
     Raises:
-        RemoteError: the remote failed or refused a write; what was written stays (media
-            without a record are harmless, and found again by the next push).
+        RemoteError: the remote failed or refused a write, or holds other bytes under a
+            medium's sha256 (``corrupt``: no record is written); what was written stays
+            (media without a record are harmless, and found again by the next push).
     """
     record_at = result_path(entry.backend, entry.key)
-    existing = await store.read(record_at)
-    if existing is not None:
-        await _drop_upload(store, upload)
-        return _compared(existing, entry, record_at)
+    unreadable = ""
+    try:
+        existing = await store.read(record_at)
+    except RemoteError as exc:
+        if exc.kind != "corrupt":
+            raise
+        existing, unreadable = None, str(exc)  # a pipe, a folder, too large: never replaced
+    # the media whatever record is there: a lock file names them by their sha256s, and a
+    # build holding this take's lock entry fetches them so, whichever record the remote
+    # keeps (another build's, a damaged one, a newer storyboard's); written only if missing.
+    # One already there is read back unless this very record names it: a writer who read
+    # the sha256s in a lock file may have put other bytes under them first, and a record
+    # naming them would send every reader to bytes that are refused (create-only: for good)
+    present = existing is not None and _compared(existing, entry, record_at).status == "present"
     sent, adopted = 0, False
     for index, result in enumerate(entry.results):
         target = cas_path(result.sha256)
+        if await store.exists(target):
+            if not present:
+                await _verify(store, target, result.sha256, result.bytes)
+            continue
         if index == 0 and upload is not None and await _adopt(store, upload, target, result):
             adopted = True
             continue
-        if await store.exists(target):
-            continue
         if await store.create(target, entry.path(index)):
             sent += result.bytes
+        else:  # put there since the look
+            await _verify(store, target, result.sha256, result.bytes)
     await _drop_upload(store, upload)
+    if unreadable:
+        return Pushed("other", sent, adopted, problem=unreadable)
+    if existing is not None:
+        return _compared(existing, entry, record_at, sent, adopted)
     if await store.create(record_at, record_of(entry, take, model)):
         return Pushed("pushed", sent, adopted)
     # another build wrote the record between our look and our write: its result stays
     again = await store.read(record_at)
     if again is None:
         raise RemoteError(f"{store.url}/{record_at} could not be written nor read back")
-    return _compared(again, entry, record_at, sent)
+    return _compared(again, entry, record_at, sent, adopted)
 
 
-def _compared(data: bytes, entry: CacheEntry, where: str, sent: int = 0) -> Pushed:
+async def _verify(store: Store, target: str, sha256: str, size: int) -> None:
+    """Check that the medium the remote holds at ``target`` is the bytes its name says.
+
+    Raises:
+        RemoteError: it is not (``corrupt``): the take's record is then not written.
+    """
+    found = await store.digest(target)
+    if found is None:
+        raise RemoteError(f"{store.url}/{target} could not be read back", "missing")
+    if found != (sha256, size):
+        raise RemoteError(
+            f"{store.url}/{target} is already on the remote and holds other bytes than its "
+            f"name says ({found[1]:,} bytes, sha256 {found[0][:16]}...), put there by "
+            "something other than storyboard; it is never written over, so the take's record "
+            "was not written: remove that object from the bucket, then `storyboard push`",
+            "corrupt",
+        )
+
+
+def _compared(
+    data: bytes, entry: CacheEntry, where: str, sent: int = 0, adopted: bool = False
+) -> Pushed:
     try:
         theirs = parse_record(data, entry.backend, entry.key, where)
-    except RemoteError:
-        return Pushed("other", sent)  # not ours to replace: readers refuse it themselves
+    except RemoteError as exc:  # not ours to replace: readers refuse it themselves
+        return Pushed("other", sent, adopted, problem=str(exc))
     same = [r.sha256 for r in theirs.results] == [r.sha256 for r in entry.results]
-    return Pushed("present" if same else "other", sent)
+    return Pushed("present" if same else "other", sent, adopted)
 
 
 async def _adopt(store: Store, upload: str, target: str, result: object) -> bool:
@@ -159,7 +219,7 @@ async def _adopt(store: Store, upload: str, target: str, result: object) -> bool
             return False  # the store cannot copy without overwriting: send the bytes
         if await store.digest(checked) != (sha, size):
             return False  # missing, or not what the build downloaded: send the bytes
-        return await store.copy_new(checked, target) is not None
+        return await store.copy_new(checked, target) is True  # False: one was there
     except RemoteError:
         return False
     finally:

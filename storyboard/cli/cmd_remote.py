@@ -146,6 +146,10 @@ class Bar:
             if self.live:
                 sys.stderr.write("\r\x1b[K")
             sys.stderr.write(printable(f"{moved.take}: FAILED: {moved.message}") + "\n")
+        elif moved.message:  # pushed or there, with something to say (a record not ours)
+            if self.live:
+                sys.stderr.write("\r\x1b[K")
+            sys.stderr.write(printable(f"{moved.take}: {moved.status}: {moved.message}") + "\n")
         elif not self.live:
             size = f" ({moved.bytes / 1e6:.1f} MB)" if moved.bytes else ""
             sys.stderr.write(printable(f"{moved.take}: {moved.status}{size}") + "\n")

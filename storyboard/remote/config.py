@@ -74,11 +74,38 @@ def find_remote(
     if disabled:
         return None
     if flag is not None:
-        return RemoteConfig(checked_url(flag, "--remote", None), "--remote")
-    if ENV in env:
+        found: RemoteConfig | None = RemoteConfig(checked_url(flag, "--remote", None), "--remote")
+    elif ENV in env:
         value = env[ENV].strip()
-        return RemoteConfig(checked_url(value, ENV, None), ENV) if value else None
-    return _from_file(project_root / CONFIG_FILE)
+        found = RemoteConfig(checked_url(value, ENV, None), ENV) if value else None
+    else:
+        found = _from_file(project_root / CONFIG_FILE)
+    if found is not None:
+        outside_state(found, project_root)
+    return found
+
+
+def outside_state(config: RemoteConfig, project_root: Path) -> None:
+    """Refuse a folder remote inside the project's ``.storyboard/`` (its links resolved):
+    builds empty and rewrite that folder (``.storyboard/tmp/`` is emptied by every build), so
+    the remote's objects, which other builds count on, would be lost, and the remote would
+    write into storyboard's own state outside its safe tree.
+
+    Raises:
+        InputError: it is.
+    """
+    if config.scheme != "file":
+        return
+    folder = Path(os.path.realpath(config.url.removeprefix("file://")))
+    state = Path(os.path.realpath(project_root / ".storyboard"))
+    if folder == state or state in folder.parents:
+        flagged = config.source in ("--remote", ENV)
+        raise InputError.at(
+            None if flagged else Position(config.source),
+            f"{config.source if flagged else 'url'}: the remote folder {folder} is inside "
+            "the project's .storyboard/ (storyboard's own state: builds empty and rewrite it, "
+            "and the remote's objects would be lost); name a folder outside it",
+        )
 
 
 def _from_file(path: Path) -> RemoteConfig | None:

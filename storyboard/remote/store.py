@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import ipaddress
 import logging
 import os
 import re
+import secrets
 import stat
 from collections.abc import Mapping
 from datetime import timedelta
@@ -66,6 +68,10 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 TIMEOUT_ENV = "STORYBOARD_REMOTE_TIMEOUT"
 DEFAULT_TIMEOUT = 300.0
 _CHUNK = 8 << 20
+#: How a folder remote's folders, objects and new files are opened (see ``Store._walk``).
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OBJECT_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: Where an S3 store is, first set first (``_S3`` is also the one obstore lets win).
 ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT")
 
@@ -337,12 +343,7 @@ class Store:
             except OSError as exc:
                 raise self._error(exc, "look up", folder) from None
             if stat.S_ISLNK(mode):
-                raise RemoteError(
-                    f"{self._at(folder)} is a symbolic link: the folders of a remote's folder "
-                    "(cas/, results/, uploads/ and theirs) must be its own, not links to "
-                    "another place; refused",
-                    "denied",
-                )
+                raise self._linked(folder)
             if not stat.S_ISDIR(mode):
                 return False  # a file where a folder should be: no object below it
             self._real_folders.add(folder)
@@ -355,12 +356,219 @@ class Store:
         except OSError as exc:
             raise self._error(exc, "look up", path) from None
         if not stat.S_ISREG(mode):
+            raise self._not_regular(path, mode)
+        return True
+
+    def _linked(self, folder: str) -> RemoteError:
+        return RemoteError(
+            f"{self._at(folder)} is a symbolic link: the folders of a remote's folder "
+            "(cas/, results/, uploads/ and theirs) must be its own, not links to "
+            "another place; refused",
+            "denied",
+        )
+
+    def _not_regular(self, path: str, mode: int) -> RemoteError:
+        return RemoteError(
+            f"{self._at(path)} is not a regular file but {_file_kind(mode)}: refused, "
+            "nothing of it was read",
+            "corrupt",
+        )
+
+    # -- a folder's objects, read and written with no link followed ----------------------
+    #
+    # :meth:`_look` looks by path; what is then read or written is reached again from the
+    # remote's folder, one folder at a time (``O_NOFOLLOW``), and a file is opened without
+    # waiting on a pipe (``O_NONBLOCK``) and checked by ``fstat``: a folder swapped for a link,
+    # or an object for a named pipe, a device or a link, after that look is refused too,
+    # never followed nor waited on. (obstore's folder store opens paths as they are.)
+
+    def _walk(self, parts: list[str], *, make: bool) -> int | None:
+        """An open descriptor of the folder ``parts`` below the remote's folder (which may be
+        a link), each step opened from the last without following a link; ``make``: the
+        missing ones made. ``None``: one is missing, or a file stands there (not ``make``).
+
+        Raises:
+            RemoteError: a folder on the way is a link (``denied``) or a file (``make``).
+            OSError: it cannot be opened.
+        """
+        assert self._folder is not None
+        fd = os.open(self._folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for depth, name in enumerate(parts, 1):
+                step = self._step(fd, name, "/".join(parts[:depth]), make=make)
+                if step is None:
+                    return None
+                os.close(fd)
+                fd = step
+            found, fd = fd, -1
+            return found
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _step(self, fd: int, name: str, folder: str, *, make: bool) -> int | None:
+        """The folder ``name`` in the folder ``fd``, opened without following a link."""
+        for _ in range(3):
+            try:
+                return os.open(name, _FOLDER_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not make:
+                    return None
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=fd)
+            except NotADirectoryError:  # a link (O_NOFOLLOW says so this way), or a file
+                try:
+                    mode = os.lstat(name, dir_fd=fd).st_mode
+                except FileNotFoundError:
+                    continue  # gone meanwhile: look again
+                if stat.S_ISLNK(mode):
+                    raise self._linked(folder) from None
+                if not make:
+                    return None
+                raise RemoteError(
+                    f"{self._at(folder)} is {_file_kind(mode)}, not a folder: nothing can be "
+                    "written below it",
+                    "corrupt",
+                ) from None
+        raise RemoteError(f"{self._at(folder)} keeps changing: refused", "corrupt")
+
+    def _open_object(self, path: str) -> tuple[int, int] | None:
+        """``(descriptor, size)`` of the regular file at ``path``, opened as the section says;
+        ``None`` when there is none.
+
+        Raises:
+            RemoteError: a link on the way, or not a regular file (``corrupt``).
+            OSError: it cannot be opened.
+        """
+        parts = path.split("/")
+        folder = self._walk(parts[:-1], make=False)
+        if folder is None:
+            return None
+        try:
+            fd = os.open(parts[-1], _OBJECT_FLAGS, dir_fd=folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._not_regular(path, stat.S_IFLNK) from None
+            raise
+        finally:
+            os.close(folder)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise self._not_regular(path, info.st_mode)
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, info.st_size
+
+    def _read_local(self, path: str, limit: int) -> bytes | None:
+        """The bytes of the small object at ``path`` of a folder, at most ``limit``."""
+        opened = self._open_object(path)
+        if opened is None:
+            return None
+        fd, size = opened
+        try:
+            data = bytearray()
+            while size <= limit and len(data) <= limit:
+                chunk = os.read(fd, min(_CHUNK, limit + 1 - len(data)))
+                if not chunk:
+                    break
+                data += chunk
+            if size > limit or len(data) > limit:
+                raise RemoteError(f"{self._at(path)} is larger than {limit:,} bytes", "corrupt")
+            return bytes(data)
+        finally:
+            os.close(fd)
+
+    def _copy_local(self, path: str, out: int | None, size: int | None) -> tuple[str, int] | None:
+        """``(sha256, bytes)`` of the object at ``path`` of a folder, written to ``out`` as it
+        is read (if given); ``None`` when there is none.
+
+        Raises:
+            RemoteError: not ``size`` bytes (``corrupt``), or larger than a medium may be.
+        """
+        opened = self._open_object(path)
+        if opened is None:
+            return None
+        fd, found = opened
+        try:
+            self._check_size(path, found, size)
+            digest = hashlib.sha256()
+            written = 0
+            bound = MAX_MEDIA_BYTES if size is None else size
+            while chunk := os.read(fd, _CHUNK):
+                written += len(chunk)
+                if written > bound:
+                    raise self._longer(path, size)
+                if out is None:
+                    digest.update(chunk)
+                else:
+                    _consume(out, digest, chunk)
+            return digest.hexdigest(), written
+        finally:
+            os.close(fd)
+
+    def _create_local(self, path: str, data: bytes | Path) -> bool:
+        """Put ``data`` at ``path`` of a folder only if nothing is there (a hard link of a
+        file written beside it: ``link`` never replaces a name)."""
+        parts = path.split("/")
+        folder = self._walk(parts[:-1], make=True)
+        assert folder is not None
+        name = parts[-1]
+        partial = f".{name}.{secrets.token_hex(8)}.partial"
+        try:
+            fd = os.open(partial, _NEW_FLAGS, 0o666, dir_fd=folder)
+            try:
+                try:
+                    if isinstance(data, Path):
+                        with open(data, "rb") as source:
+                            while chunk := source.read(_CHUNK):
+                                _consume(fd, None, chunk)
+                    else:
+                        _consume(fd, None, data)
+                    os.fsync(fd)  # the bytes are there before the name is: never a short object
+                finally:
+                    os.close(fd)
+                try:
+                    os.link(partial, name, src_dir_fd=folder, dst_dir_fd=folder,
+                            follow_symlinks=False)  # fmt: skip
+                except FileExistsError:
+                    return False
+                return True
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(partial, dir_fd=folder)
+        finally:
+            os.close(folder)
+
+    def _check_size(self, path: str, found: int, size: int | None) -> None:
+        """Refuse an object of another size than ``size`` (if known), or too large, before a
+        byte of it is read."""
+        if size is not None and found != size:
             raise RemoteError(
-                f"{self._at(path)} is not a regular file but {_file_kind(mode)}: refused, "
-                "nothing of it was read",
+                f"{self._at(path)} holds {found:,} bytes where {size:,} were recorded "
+                "(truncated or replaced)",
                 "corrupt",
             )
-        return True
+        if found > MAX_MEDIA_BYTES:
+            raise self._longer(path, None, found)
+
+    def _longer(self, path: str, size: int | None, found: int | None = None) -> RemoteError:
+        if size is not None:
+            return RemoteError(
+                f"{self._at(path)} is longer than the {size:,} bytes recorded (replaced while "
+                "read?): refused, nothing of it was kept",
+                "corrupt",
+            )
+        shown = f" ({found:,} bytes)" if found is not None else ""
+        return RemoteError(
+            f"{self._at(path)} is too large{shown}: a medium is at most {MAX_MEDIA_BYTES:,} "
+            "bytes; refused, nothing of it was kept",
+            "corrupt",
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -373,8 +581,12 @@ class Store:
         import obstore
 
         try:
-            await self._local("results/", leaf=False)
-            await obstore.list_with_delimiter_async(self.store, prefix="results/")
+            if self._folder is not None:  # opened (the folder exists); results/ not a link
+                await self._local("results/", leaf=False)
+                return
+            # the first page only: one request, however many objects the remote holds
+            async for _ in obstore.list(self.store, prefix="results/", chunk_size=1):
+                break
         except Exception as exc:
             raise self._error(exc, "list") from None
 
@@ -410,6 +622,8 @@ class Store:
         try:
             if await self._local(path) is False:
                 return None
+            if self._folder is not None:
+                return await asyncio.to_thread(self._read_local, path, limit)
             result = await obstore.get_async(self.store, path)
             if result.meta["size"] > limit:
                 raise RemoteError(f"{self._at(path)} is larger than {limit:,} bytes", "corrupt")
@@ -436,6 +650,12 @@ class Store:
 
         digest = hashlib.sha256()
         written = 0
+        if size is not None and size > MAX_MEDIA_BYTES:  # nothing read, nothing written
+            raise RemoteError(
+                f"{self._at(path)} is recorded as {size:,} bytes, and a medium is at most "
+                f"{MAX_MEDIA_BYTES:,}: refused, nothing of it was read",
+                "corrupt",
+            )
         # opened in a thread: the walk from the project's root (no link followed) would
         # hold up the loop, which is receiving the other transfers
         fd = await asyncio.to_thread(tree.open, dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -443,20 +663,23 @@ class Store:
             try:
                 if await self._local(path) is False:
                     raise RemoteError(f"{self._at(path)} is missing", "missing")
-                result = await obstore.get_async(self.store, path)
-                if size is not None and result.meta["size"] != size:
-                    raise RemoteError(
-                        f"{self._at(path)} holds {result.meta['size']:,} bytes where "
-                        f"{size:,} were recorded (truncated or replaced)",
-                        "corrupt",
-                    )
-                async for chunk in result.stream(min_chunk_size=_CHUNK):
-                    written += len(chunk)
-                    if written > MAX_MEDIA_BYTES:
-                        raise RemoteError(f"{self._at(path)} is too large", "corrupt")
-                    # hashed and written in a thread (both release the GIL): the loop goes
-                    # on receiving the other transfers meanwhile
-                    await asyncio.to_thread(_consume, fd, digest, chunk)
+                if self._folder is not None:
+                    copied = await asyncio.to_thread(self._copy_local, path, fd, size)
+                    if copied is None:
+                        raise RemoteError(f"{self._at(path)} is missing", "missing")
+                    found, written = copied
+                else:
+                    result = await obstore.get_async(self.store, path)
+                    self._check_size(path, result.meta["size"], size)
+                    bound = MAX_MEDIA_BYTES if size is None else size
+                    async for chunk in result.stream(min_chunk_size=_CHUNK):
+                        written += len(chunk)
+                        if written > bound:
+                            raise self._longer(path, size)
+                        # hashed and written in a thread (both release the GIL): the loop
+                        # goes on receiving the other transfers meanwhile
+                        await asyncio.to_thread(_consume, fd, digest, chunk)
+                    found = digest.hexdigest()
             except RemoteError:
                 raise
             except (NotFoundError, FileNotFoundError):
@@ -468,7 +691,6 @@ class Store:
             _unlink_quietly(tree, dest)
             raise
         os.close(fd)
-        found = digest.hexdigest()
         if (sha256 is not None and found != sha256) or (size is not None and written != size):
             _unlink_quietly(tree, dest)
             raise RemoteError(
@@ -493,11 +715,14 @@ class Store:
         try:
             if await self._local(path) is False:
                 return None
+            if self._folder is not None:
+                return await asyncio.to_thread(self._copy_local, path, None, None)
             result = await obstore.get_async(self.store, path)
+            self._check_size(path, result.meta["size"], None)
             async for chunk in result.stream(min_chunk_size=_CHUNK):
                 size += len(chunk)
                 if size > MAX_MEDIA_BYTES:
-                    raise RemoteError(f"{self._at(path)} is too large", "corrupt")
+                    raise self._longer(path, None)
                 digest.update(chunk)
         except RemoteError:
             raise
@@ -521,6 +746,8 @@ class Store:
 
         try:
             await self._local(path, leaf=False)
+            if self._folder is not None:
+                return await asyncio.to_thread(self._create_local, path, data)
             await obstore.put_async(self.store, path, data, mode="create")
         except (AlreadyExistsError, PreconditionError, FileExistsError):
             return False
@@ -647,8 +874,9 @@ def _quiet_botocore_wire() -> None:
 
 
 def _consume(fd: int, digest: Any, chunk: Any) -> None:
-    """Hash ``chunk`` and write it whole to ``fd``."""
-    digest.update(chunk)
+    """Hash ``chunk`` (if ``digest`` is given) and write it whole to ``fd``."""
+    if digest is not None:
+        digest.update(chunk)
     view = memoryview(chunk)
     while view:
         view = view[os.write(fd, view) :]
