@@ -365,6 +365,8 @@ def _delivered_count(cache: Cache, namespace: str, key: str, wanted: int) -> int
     with refusing():
         entry = cache.get(namespace, delivered_key(key))  # as the build will find it
     return len(entry.results) if entry is not None and len(entry.results) < wanted else 0
+
+
 NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"
 ELSEWHERE = (
     "a build stopped after sending it to {endpoint}: only a build at that endpoint resumes it "

@@ -247,8 +247,10 @@ class MediaStore:
 
 
 def _decode_data_uri(ref: str) -> bytes:
+    # RFC 2397: data:[<mediatype>][;base64],<data>: ";base64" is the last parameter, whole
+    # (not ";base64x", nor ";base64;charset=x")
     match = _DATA_URI.match(ref)
-    if match is None or ";base64" not in (match.group("params") or ""):
+    if match is None or not (match.group("params") or "").endswith(";base64"):
         raise ValueError("is not a base64 data URI (data:<mime>;base64,<data>)")
     try:
         return base64.b64decode(match.group("data"), validate=True)

@@ -29,8 +29,12 @@ _SUFFIXES = frozenset(
 )
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SHOT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# RFC 2397: data:[TYPE/SUBTYPE][;ATTRIBUTE=VALUE]*;base64,DATA. A media type is
+# case-insensitive (RFC 2045 §5.1: image/JPEG is image/jpeg) and a parameter's value may hold
+# capitals, dots and the like (;charset=UTF-8, ;name=frame.png): the emulator takes them.
 DATA_URI = re.compile(
-    r"^data:(?P<mime>[a-z]+/[a-z0-9.+-]+)?(?:;[a-z0-9=-]+)*;base64,[A-Za-z0-9+/=\s]+$"
+    r"^data:(?P<mime>[A-Za-z0-9][A-Za-z0-9_.+-]*/[A-Za-z0-9][A-Za-z0-9_.+-]*)?"
+    r"(?:;[A-Za-z0-9_.+-]+(?:=[^;,\s]*)?)*;base64,[A-Za-z0-9+/=\s]+$"
 )
 
 MediaKind = Literal["image", "video", "audio", "font"]
@@ -129,11 +133,14 @@ def classify(
         found = DATA_URI.match(text)
         if not found:
             raise SourceProblem("malformed data: URI (expected data:MIME;base64,...)")
-        mime = (found.group("mime") or "").split("/")[0]
+        mime = (found.group("mime") or "").split("/")[0].lower()
         if mime and mime != media:
             raise SourceProblem(
                 f"data: URI holds {found.group('mime')}; this field takes {_a(media)}"
             )
+        if not _is_base64(text.partition(",")[2]):
+            # the service decodes it (an element's voice too, which nothing else reads here)
+            raise SourceProblem("the data: URI is not valid base64")
         return MediaRef("data", text)
     if "://" in text:
         _check_url(text)
@@ -145,6 +152,19 @@ def classify(
         if hint or not _exists(base / text):
             raise SourceProblem(f"unknown shot '{text}'{hint}")
     return MediaRef("file", text, _local_file(text, media, base, project_root))
+
+
+def _is_base64(payload: str) -> bool:
+    """Whether ``payload`` decodes as base64 once its whitespace is gone (the compiler sends
+    it without: see :meth:`storyboard.compiler.compile._Compiler.ref`)."""
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def check_url(text: str) -> None:
