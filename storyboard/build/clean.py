@@ -22,7 +22,6 @@ files from under a running build.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -30,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyboard.build.state.cache import KEY
-from storyboard.build.state.safe import Tree, UnsafePath
+from storyboard.build.state.safe import Tree, UnsafePath, load_json
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import InputError
 from storyboard.language.load import check_storyboard_name, find_project_root
@@ -206,7 +205,7 @@ def _entry_files(tree: Tree, entry: Path) -> set[str] | None:
         found = tree.lstat(entry / "entry.json")
         if found is None or not stat.S_ISREG(found.st_mode):
             return None
-        data = json.loads(tree.read_text(entry / "entry.json") or "")
+        data = load_json(tree.read_text(entry / "entry.json") or "")
         names = {r["file"] for r in data["results"]}
     except (OSError, ValueError, KeyError, TypeError, UnsafePath):
         return None

@@ -40,10 +40,10 @@ from storyboard.build.state import journal as journal_file
 from storyboard.build.state import lockfile
 from storyboard.build.state import records as take_records
 from storyboard.build.state.cache import Cache
-from storyboard.build.state.safe import NotText, UnsafePath
+from storyboard.build.state.safe import NotText, UnsafePath, cannot_read
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
-from storyboard.core.errors import InputError
+from storyboard.core.errors import BuildError, InputError
 from storyboard.language.load import check_storyboard_name, find_project_root
 
 
@@ -116,9 +116,9 @@ def _check_places(workspace: Workspace, found: Examination, *, fix: bool = False
         workspace.state, workspace.cache, workspace.journal.parent, workspace.frames,
         workspace.tmp, workspace.records("x").parent,
     ):  # fmt: skip
-        with _reported(found):
+        with _reported(found, folder):
             tree.names(folder)
-    with _reported(found):
+    with _reported(found, workspace.build_dir):
         state = workspace.outputs.inspect()
         if state == "legacy":
             found.notes.append(
@@ -131,11 +131,15 @@ def _check_places(workspace: Workspace, found: Examination, *, fix: bool = False
 
 
 @contextmanager
-def _reported(found: Examination) -> Iterator[None]:
+def _reported(found: Examination, path: Path) -> Iterator[None]:
+    """Report what stops the state at ``path`` from being read: a symlink in its way, or a
+    folder that cannot be read (never taken for a missing one)."""
     try:
         yield
     except UnsafePath as exc:
         found.add(None, str(exc))
+    except OSError as exc:
+        found.add(Position(display_path(path)), f"{display_path(path)} {cannot_read(path, exc)}")
 
 
 def _read(
@@ -149,6 +153,9 @@ def _read(
         return workspace.tree.read_text(path)
     except UnsafePath as exc:
         found.add(None, str(exc))
+        return None
+    except OSError as exc:  # there, but not readable: reported, never taken for missing
+        found.add(Position(display_path(path)), f"{kind or 'the file'} {cannot_read(path, exc)}")
         return None
     except NotText as exc:
         more = exc.bad_lines - 1
@@ -212,7 +219,7 @@ def _restorer(cache: Cache) -> Callable[[str, str, str], lockfile.LockedTake | N
     def restore(key: str, backend: str, take: str) -> lockfile.LockedTake | None:
         try:
             entry = cache.get(backend, key)
-        except UnsafePath:
+        except BuildError:  # a symlink, an entry that cannot be read or is a newer one's
             return None
         if entry is None:
             return None
@@ -237,20 +244,26 @@ def _check_records(workspace: Workspace, found: Examination, *, fix: bool) -> No
     read stops plan and build; the repair moves it aside, kept."""
     tree = workspace.tree
     folder = workspace.records("-").parent
-    with _reported(found):
-        names = [n for n, is_dir in tree.names(folder) if not is_dir]
-        for name in names:
-            if not (name.startswith(f"{workspace.name}.") and name.endswith(".json")):
-                continue
-            path = folder / name
-            try:
-                take_records.read(tree, path)
-                continue
-            except take_records.Damaged as exc:
-                where = Position(display_path(path), exc.line, exc.col)
-                problem = f"the records of the last build are {exc.why}"
-            except OSError as exc:
-                where, problem = Position(display_path(path)), f"cannot be read: {exc}"
+    names: list[str] = []
+    with _reported(found, folder):
+        # folders too: a folder where a build reads its records stops plan and build
+        names = [n for n, _ in tree.names(folder)]
+    for name in names:
+        if not (name.startswith(f"{workspace.name}.") and name.endswith(".json")):
+            continue
+        path = folder / name
+        try:
+            take_records.read(tree, path)
+            continue
+        except UnsafePath as exc:  # a link, a folder, a pipe: said, each one; moved by hand
+            found.add(None, str(exc))
+            continue
+        except take_records.Damaged as exc:
+            where = Position(display_path(path), exc.line, exc.col)
+            problem = f"the records of the last build are {exc.why}"
+        except OSError as exc:
+            where, problem = Position(display_path(path)), f"cannot be read: {exc}"
+        with _reported(found, path):
             aside = path.with_name(name + take_records.DAMAGED)
             finding = found.add(
                 where,

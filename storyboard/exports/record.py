@@ -498,11 +498,15 @@ def read_record(path: Path, read: Callable[[Path], bytes | None] | None = None) 
             None, f"no build record at {file}: build the storyboard first (storyboard build)"
         )
     try:
-        parsed = json.loads(data.decode("utf-8"))
+        try:
+            parsed = json.loads(data.decode("utf-8"))
+        except RecursionError:  # thousands of "[": nothing storyboard writes, never a crash
+            raise ValueError("its JSON is nested too deeply to be read") from None
         if not isinstance(parsed, dict):
             raise TypeError("not a JSON object")
         return FilmRecord.from_json(parsed, root=file.parent)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
+        # OverflowError: a number too large for what it counts (a width of 1e999)
         detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         raise InputError.at(None, f"the build record {file} is damaged: {detail}") from exc
 

@@ -4,7 +4,8 @@
 (``0.mp4``, ``1.mp4``, ...). An entry is put together in the cache's ``.tmp/`` folder and renamed
 into place, so a crash never leaves half an entry; every folder is reached without following a
 symlink (:mod:`storyboard.build.state.safe`). Reading verifies every file against the sha256
-recorded for it; a missing, truncated or corrupt entry is a miss, never an error. Results of
+recorded for it; a missing, truncated or corrupt entry is a miss, never an error (but one a
+newer storyboard wrote, or one that cannot be read, is: see :meth:`Cache.get`). Results of
 different backends never stand in for each other: a free preview is not a paid take.
 """
 
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.backends.namespaces import NAMESPACE as _NAMESPACE
-from storyboard.build.state.safe import Tree
+from storyboard.build.state.safe import Tree, load_json
+from storyboard.core.diagnostics import display_path
+from storyboard.core.errors import BuildError
 from storyboard.core.files import disk_error
 
 ENTRY_VERSION = 1
@@ -95,11 +98,14 @@ class Cache:
         """The entry, or ``None`` when it is missing or any part of it is damaged.
 
         An entry that is there but cannot be read (permission denied, an I/O error) is not
-        missing: it may hold a paid result, which a miss would pay for again.
+        missing: it may hold a paid result, which a miss would pay for again. Nor is one a
+        newer storyboard wrote (a later ``version``): a miss would pay for it again, and
+        storing the new result would remove it.
 
         Raises:
             UnsafePath: a symlink stands where a folder of the cache should be.
-            BuildError: the entry cannot be read (what to check is in the message).
+            BuildError: the entry cannot be read, or is of a newer version (what to do is in
+                the message).
         """
         try:
             folder = self.folder(backend, key)
@@ -119,8 +125,18 @@ class Cache:
             os.close(handle)
             return None
         with os.fdopen(handle, "rb") as stream:
-            data = json.loads(stream.read())
-        if data.get("version") != ENTRY_VERSION or data.get("key") != key:
+            data = load_json(stream.read())
+        if not isinstance(data, dict):
+            return None  # damaged: not the object storyboard wrote
+        version = data.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > ENTRY_VERSION:
+            raise BuildError(
+                f"the cache entry {display_path(folder / 'entry.json')} is of version {version}, "
+                f"written by a newer storyboard (this one reads version {ENTRY_VERSION}): build "
+                "with that storyboard, or move the entry out of the cache to make the take again "
+                "(a paid take is then paid for again)"
+            )
+        if version != ENTRY_VERSION or data.get("key") != key:
             return None
         results = tuple(StoredResult(**r) for r in data["results"])
         if not results:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from storyboard.backends.namespaces import endpoint_form
-from storyboard.build.state.safe import NotText, Tree
+from storyboard.build.state.safe import NotText, Tree, cannot_read, load_json
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import BuildError, InputError
 from storyboard.core.files import disk_error, write_all
@@ -98,7 +98,7 @@ def parse(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[JournalProb
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            event = load_json(line)
         except ValueError:
             problem = _cut_short(line, number)
             problems.append(problem)
@@ -231,6 +231,9 @@ def read_records(
             )
             where = Position(name, exc.line, exc.col)
             raise InputError([Diagnostic(where, message + (f"; {hint}" if hint else ""))]) from None
+        except OSError as exc:  # there, but not readable: never an empty journal
+            message = f"the journal {cannot_read(path, exc)}; nothing was sent"
+            raise InputError([Diagnostic(Position(name, 1, 1), message)]) from None
         if text is None:
             return []
         records, problems = parse(text)
@@ -361,7 +364,7 @@ class Journal:
         """
         try:
             text = self.tree.read_text(self.path)
-        except NotText:
+        except (NotText, OSError):  # what cannot be read is left as it is
             return
         if text is None:
             return

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard.backends.namespaces import NAMESPACE
 from storyboard.backends.runware.redact import redacted
-from storyboard.build.state.safe import NotText, Tree
+from storyboard.build.state.safe import NotText, Tree, cannot_read, load_json
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
-from storyboard.core.errors import InputError
+from storyboard.core.errors import BuildError, InputError
 
 if TYPE_CHECKING:
     from storyboard.build.state.cache import CacheEntry
@@ -132,6 +132,9 @@ class LockFile:
     version: int = LOCK_VERSION
     tree: Tree | None = None
     _as_read: frozenset[LockedTake] | None = field(default=None, repr=False)
+    _text_as_read: str | None = field(default=None, repr=False)
+    """The file's text when it was read (``None``: there was none), to tell whether another
+    writer (a ``git merge``, a ``git checkout``) changed it before this lock is written."""
 
     @classmethod
     def read(
@@ -152,10 +155,14 @@ class LockFile:
         except NotText as exc:
             problem = LockProblem(exc.line, exc.col, f"the lock file is {exc.what}")
             raise InputError(diagnostics(path, [problem], doctor, before_sending=True)) from None
+        except OSError as exc:  # there, but not readable: never an empty lock
+            problem = LockProblem(1, 1, f"the lock file {cannot_read(path, exc)}")
+            raise InputError(diagnostics(path, [problem], before_sending=True)) from None
         if text is None:
             return cls(path, storyboard, tree=tree)
         lock, problems = parse(text, path, storyboard)
         lock.tree = tree
+        lock._text_as_read = text
         if problems:
             raise InputError(diagnostics(path, problems, doctor, before_sending=True))
         return lock
@@ -196,15 +203,60 @@ class LockFile:
 
     def write(self) -> bool:
         """Write the lock if an entry changed (or it is new and has entries); return whether it
-        did. A lock whose entries are as read stays byte for byte, whatever its version."""
+        did. A lock whose entries are as read stays byte for byte, whatever its version.
+
+        A lock file another writer changed since it was read (a ``git merge`` or ``pull`` while
+        a build ran) is never written over with what was read before: this lock's changes
+        (entries put and dropped) are made to the file as it is now. One that cannot be read
+        now (a merge conflict) is left as it is.
+
+        Raises:
+            BuildError: the file changed since it was read, and cannot be read now (nothing
+                was written; this build's results are in the cache, and the next build locks
+                them).
+            UnsafePath: a symlink stands where it is.
+        """
+        tree = self.tree or Tree.around(self.path)
+        read = self._as_read if self._as_read is not None else frozenset()
+        added, dropped = frozenset(self.entries) - read, read - frozenset(self.entries)
+        if not added and not dropped:  # (a lock read as none, and still none)
+            return False
+        self._merge_changes(tree, added, dropped)
         if self._as_read is not None and frozenset(self.entries) == self._as_read:
             return False
-        if self._as_read is None and not self.entries:
-            return False
-        tree = self.tree or Tree.around(self.path)
         tree.write_atomic(self.path, self.text().encode("utf-8"))
         self._as_read = frozenset(self.entries)
+        self._text_as_read = self.text()
         return True
+
+    def _merge_changes(
+        self, tree: Tree, added: frozenset[LockedTake], dropped: frozenset[LockedTake]
+    ) -> None:
+        """Make this lock the file as it is now with ``added`` and ``dropped`` applied, when
+        another writer changed it since it was read (else leave it as it is)."""
+        try:
+            now = tree.read_text(self.path)
+        except (NotText, OSError) as exc:
+            raise self._changed(str(exc)) from None
+        if now == self._text_as_read:
+            return
+        on_disk: list[LockedTake] = []
+        if now is not None:
+            lock, problems = parse(now, self.path, self.storyboard)
+            if problems:
+                raise self._changed(f"line {problems[0].line}: {problems[0].message}")
+            on_disk = lock.entries
+        self.entries = sorted((set(on_disk) - dropped) | added, key=LockedTake.sort_key)
+        self._as_read = frozenset(on_disk) if now is not None else None
+        self._text_as_read = now
+
+    def _changed(self, why: str) -> BuildError:
+        return BuildError(
+            f"{display_path(self.path)} changed while this build ran, and cannot be read now "
+            f"({why}): it was not written over. This build's results are in the cache: mend "
+            "the lock file (`storyboard doctor --fix` resolves a merge conflict), then build "
+            "again to lock them (nothing is paid twice)"
+        )
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -223,7 +275,7 @@ def parse(text: str, path: Path, storyboard: str) -> tuple[LockFile, list[LockPr
     stripped = text.lstrip()
     whole: Any = None
     try:
-        whole = json.loads(text)
+        whole = load_json(text)
     except ValueError as exc:
         if stripped.startswith("{\n") or stripped == "{" or stripped.startswith('{"takes"'):
             line, col = _json_position(exc, text)
@@ -258,6 +310,11 @@ def _conflicts(text: str) -> list[LockProblem]:
     return problems
 
 
+_HEADER = frozenset({"storyboard", "version"})
+"""What the header of a version 2 lock holds: anything else there (``"takes"``: entries
+written as one object) is not read, and must not be taken for a lock without entries."""
+
+
 def _read_header(data: Any, line: int) -> list[LockProblem]:
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
         version = data.get("version") if isinstance(data, dict) else None
@@ -267,6 +324,18 @@ def _read_header(data: Any, line: int) -> list[LockProblem]:
                 1,
                 f"a lock file of version {version!r}; this storyboard reads versions 1 and "
                 f"{LOCK_VERSION} (a newer storyboard wrote it?)",
+            )
+        ]
+    extra = sorted(str(k) for k in data if k not in _HEADER)
+    if extra:
+        shown = ", ".join(_shown(k) for k in extra[:3]) + (", ..." if len(extra) > 3 else "")
+        return [
+            LockProblem(
+                line,
+                1,
+                f"the header of a version {LOCK_VERSION} lock file holds {shown} besides "
+                "'storyboard' and 'version': not a lock file as this storyboard writes it "
+                "(what it holds there is not read; a newer storyboard wrote it, or an editor)",
             )
         ]
     return []
@@ -279,7 +348,7 @@ def _read_v2(text: str, lock: LockFile) -> list[LockProblem]:
         if not line.strip() or line.startswith("#"):
             continue
         try:
-            data = json.loads(line)
+            data = load_json(line)
         except ValueError as exc:
             problems.append(LockProblem(number, 1, f"not a lock entry: {_reason(exc)}"))
             header_seen = True

@@ -41,7 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from storyboard.build.state.safe import NotText, Tree, UnsafePath, describe, sibling_tmp
+from storyboard.build.state.safe import (
+    NotText,
+    Tree,
+    UnsafePath,
+    cannot_read,
+    describe,
+    load_json,
+    sibling_tmp,
+)
 from storyboard.core.diagnostics import display_path
 
 MARKER = ".storyboard-build.json"
@@ -168,9 +176,16 @@ class BuildFolder:
 
         Raises:
             UnsafePath: anything else (see :meth:`check_place`; a symlink; a folder storyboard
-                did not make; the folder of another storyboard; a damaged marker).
+                did not make; the folder of another storyboard; a damaged marker; a folder
+                or marker that cannot be read).
         """
         self.check_place()
+        try:
+            return self._inspect()
+        except OSError as exc:  # not readable (no permission...): never taken for missing
+            raise UnsafePath(self.path, cannot_read(self.path, exc)) from None
+
+    def _inspect(self) -> State:
         found = self.tree.lstat(self.path)
         if found is None:
             return "missing"
@@ -208,9 +223,12 @@ class BuildFolder:
             text = self.tree.read_text(self.path / MARKER)
             if text is None:
                 return None
-            data = json.loads(text)
-            if data.get("storyboard-build") != MARKER_VERSION:
-                raise ValueError("of another version")
+            data = load_json(text)
+            version = data.get("storyboard-build")
+            if version != MARKER_VERSION:
+                raise ValueError(
+                    f"of version {version!r}; this storyboard reads version {MARKER_VERSION}"
+                )
             files = {_checked(str(f)) for f in data["files"]}
             folders = {_checked(str(f), folder=True) for f in data["folders"]}
             adopted = data.get("adopted")
@@ -221,6 +239,8 @@ class BuildFolder:
                 files=files,
                 folders=folders,
             )
+        except OSError as exc:  # there, but not readable: never a folder without a marker
+            raise UnsafePath(self.path / MARKER, cannot_read(self.path / MARKER, exc)) from None
         except NotText as exc:
             raise UnsafePath(
                 self.path / MARKER,
@@ -255,7 +275,7 @@ class BuildFolder:
         if found is None or not stat.S_ISREG(found.st_mode) or found.st_size > 64 << 20:
             return False
         try:
-            data = json.loads(self.tree.read_text(self.path / RECORD) or "")
+            data = load_json(self.tree.read_text(self.path / RECORD) or "")
         except (ValueError, UnicodeDecodeError):
             return False
         return (

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from storyboard.build.state.safe import NotText, Tree
+from storyboard.build.state.safe import NotText, Tree, load_json
 
 DAMAGED = ".damaged"
 """The suffix ``doctor --fix`` gives a records file it moves aside."""
@@ -44,7 +44,7 @@ def read(tree: Tree, path: Path) -> dict[str, dict[str, Any]] | None:
     if text is None:
         return None
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise Damaged(f"not the JSON storyboard wrote: {exc.msg}", exc.lineno, exc.colno) from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):

@@ -30,6 +30,7 @@ folder are hard links to the cache's files, and a link is the same file, mode in
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -38,6 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from storyboard.core.diagnostics import display_path
 from storyboard.core.errors import BuildError
@@ -94,6 +96,29 @@ def text_position(data: bytes, offset: int) -> tuple[int, int]:
     start = data.rfind(b"\n", 0, offset) + 1
     before = data[start:offset].decode("utf-8", errors="replace")
     return data.count(b"\n", 0, offset) + 1, len(before) + 1
+
+
+def load_json(text: str | bytes) -> Any:
+    """``json.loads`` of a state file's text, where JSON nested too deeply for Python to read
+    (some thousands of ``[``: nothing storyboard writes) is a :class:`json.JSONDecodeError` at
+    its first character, as any other text that is not the JSON storyboard wrote, and never a
+    :class:`RecursionError` (a traceback)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        shown = text if isinstance(text, str) else text.decode("utf-8", errors="replace")
+        raise json.JSONDecodeError("nested too deeply to be read", shown, 0) from None
+
+
+def cannot_read(path: Path, exc: OSError) -> str:
+    """What to say of a state file or folder that is there but cannot be opened or read (no
+    permission, an I/O error): never taken for a missing one."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    name = f" ({exc.filename})" if exc.filename and str(exc.filename) != path.name else ""
+    return (
+        f"cannot be read{name}: {reason}; storyboard does not take it for missing: let it "
+        "be read (check its owner and mode), then run again"
+    )
 
 
 def _decodes(data: bytes) -> bool:

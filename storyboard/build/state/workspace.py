@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 from storyboard.build.state.outputs import BackendOutputs, BuildFolder
-from storyboard.build.state.safe import Tree, UnsafePath, sibling_tmp
+from storyboard.build.state.safe import Tree, UnsafePath, cannot_read, sibling_tmp
 from storyboard.core.errors import BuildError
 from storyboard.core.files import disk_error
 from storyboard.core.inputs import NAME_MAX
@@ -152,11 +152,17 @@ class Workspace:
             self.state, self.cache, self.cache_tmp, self.journal.parent, self.frames,
             self.tmp, self.records("-").parent,
         ):  # fmt: skip
-            self.tree.check(folder, folder=True)
+            self._check(folder, folder=True)
         lock = self.lockfile
         for file in (self.state / "build.lock", self.journal, lock, sibling(lock)):
-            self.tree.check(file, folder=False)
+            self._check(file, folder=False)
         self.outputs.inspect()
+
+    def _check(self, path: Path, *, folder: bool) -> None:
+        try:
+            self.tree.check(path, folder=folder)
+        except OSError as exc:  # a folder on the way that cannot be read: not missing
+            raise UnsafePath(path, cannot_read(path, exc)) from None
 
     def _check_names(self) -> None:
         """The longest names a build writes from the storyboard's name (the lock's temporary
