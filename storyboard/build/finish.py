@@ -31,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from storyboard.build.state.safe import load_json
 from storyboard.core.diagnostics import Diagnostic
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import CutProgress, EventSink, Note
@@ -531,7 +532,7 @@ def _plain(timeline: Timeline) -> bool:
 def _read_state(stamp: bytes | None) -> dict[str, Any]:
     """What the last finish remembered (nothing, if unreadable or of another version)."""
     try:
-        data = json.loads(stamp) if stamp is not None else None
+        data = load_json(stamp) if stamp is not None else None
     except ValueError:
         data = None
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:

@@ -36,7 +36,7 @@ from storyboard.backends.factory import pricing_of
 from storyboard.backends.namespaces import endpoint_form
 from storyboard.build.state import records as take_records
 from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
-from storyboard.build.state.safe import UnsafePath
+from storyboard.build.state.safe import UnsafePath, load_json
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
 from storyboard.compiler.keys import keys_and_materials, why_stale
@@ -837,7 +837,7 @@ def _unchanged(
     """
     try:
         build_dir = keyed.workspace.output_dir
-        note = json.loads(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
+        note = load_json(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
         if note.get("version") != UNCHANGED_VERSION:
             return None
         if note.get("fingerprint") != _fingerprint(keyed, backend, scale):

@@ -38,6 +38,7 @@ from storyboard.backends.base import Upload
 from storyboard.build.remote_transfer import Check, Pushed, fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake
+from storyboard.build.state.safe import load_json
 from storyboard.build.state.workspace import Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
@@ -181,7 +182,7 @@ class Queue:
 def _entry(data: bytes, name: str) -> Queued | str:
     """The entry the file ``name`` holds, or why it holds none."""
     try:
-        raw = json.loads(data)
+        raw = load_json(data)  # too deeply nested: not JSON either, never a crash
     except ValueError as exc:
         return f"not JSON, cut short or altered: {exc}"
     if not isinstance(raw, dict):

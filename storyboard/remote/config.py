@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,12 +112,34 @@ def outside_state(config: RemoteConfig, project_root: Path) -> None:
 def _from_file(path: Path) -> RemoteConfig | None:
     shown = display_path(path)
     try:
-        with open(path, "rb") as stream:  # a file of the writer's, read as input
-            data = stream.read(MAX_CONFIG_BYTES + 1)
+        # a file of the writer's, read as input: never waited on (a named pipe), and only
+        # a regular file of the project (a link is followed inside it, never out of it)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
+        if os.path.lexists(path):  # a link to nothing: not "no remote"
+            raise InputError.at(
+                Position(shown), f"{shown} is a symbolic link to a file that is not there"
+            ) from None
         return None
     except OSError as exc:
         raise InputError.at(Position(shown), f"cannot read {shown}: {exc.strerror}") from None
+    real, root = os.path.realpath(path), os.path.realpath(path.parent)
+    problem = (
+        f"{shown} is not a regular file"
+        if not stat.S_ISREG(os.fstat(fd).st_mode)
+        else f"{shown} is a symbolic link out of the project: refused"
+        if os.path.commonpath([real, root]) != root
+        else None
+    )
+    if problem is not None:
+        os.close(fd)
+        raise InputError.at(Position(shown), problem)
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as stream:
+        try:
+            data = stream.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise InputError.at(Position(shown), f"cannot read {shown}: {exc.strerror}") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError.at(Position(shown), f"{shown} is larger than {MAX_CONFIG_BYTES:,} bytes")
     import tomllib  # here: a project without storyboard.toml never parses TOML (start-up)

@@ -67,3 +67,44 @@ def test_a_wrong_remote_is_refused_before_anything_is_sent(
     line = result.err.splitlines()[0]
     assert line.startswith(f"storyboard.toml:{where}: error: ") and message in line, line
     assert "SECRET" not in result.err and not (root / "build").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dangling link", "link out", "folder"])
+def test_a_storyboard_toml_that_is_not_a_file_of_the_project_is_refused_not_waited_on(
+    project: Project, run_cli: Cli, tmp_path: Path, kind: str
+) -> None:
+    import os
+
+    root = project({"film.yaml": FILM})
+    config = root / "storyboard.toml"
+    outside = tmp_path / "elsewhere.toml"
+    outside.write_text('[remote]\nurl = "file:///tmp/x"\n', encoding="utf-8")
+    if kind == "fifo":
+        os.mkfifo(config)  # reading it would wait for ever (no one writes it)
+    elif kind == "dangling link":
+        config.symlink_to(root / "missing.toml")  # not "no remote"
+    elif kind == "link out":
+        config.symlink_to(outside)
+    else:
+        config.mkdir()
+    result = run_cli("plan", "film.yaml", cwd=root)
+    assert result.status == 2, result.err
+    line = result.err.splitlines()[0]
+    assert line.startswith("storyboard.toml:1:1: error: storyboard.toml "), line
+    expected = {
+        "fifo": "is not a regular file",
+        "dangling link": "is a symbolic link to a file that is not there",
+        "link out": "is a symbolic link out of the project",
+        "folder": "is not a regular file",
+    }[kind]
+    assert expected in line, line
+    assert not (root / "build").exists()
+
+
+def test_a_storyboard_toml_linked_inside_the_project_is_read(project: Project) -> None:
+    root = project(
+        {"film.yaml": FILM, "config/remote.toml": '[remote]\nurl = "file:///srv/films"\n'}
+    )
+    (root / "storyboard.toml").symlink_to(root / "config" / "remote.toml")
+    found = find_remote(root, env={})
+    assert found is not None and found.url == "file:///srv/films"

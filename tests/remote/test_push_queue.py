@@ -179,3 +179,17 @@ def test_a_queue_entry_naming_no_upload_removes_nothing() -> None:
     assert removed == []
     asyncio.run(remote_transfer._drop_upload(store, "uploads/6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"))
     assert removed == ["uploads/6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"]
+
+
+def test_push_names_a_queue_entry_nested_too_deeply_and_never_crashes(
+    project: Project, paid: EmulatorServer, nas: Path, run_cli: Cli
+) -> None:
+    root = project({"film.yaml": TWO_TAKES})
+    remote, damaged, _ = queued_with_one_truncated(root, nas)
+    deep = b"[" * 100_000  # not JSON storyboard wrote: json.loads raises RecursionError
+    damaged.write_bytes(deep)
+    pushed = run_cli("push", "--remote", f"file://{remote}", cwd=root)
+    assert pushed.status == 1, pushed.err  # not 3 (a traceback)
+    lines = [line for line in pushed.err.splitlines() if damaged.name in line]
+    assert len(lines) == 1 and "cannot be read" in lines[0], pushed.err
+    assert damaged.read_bytes() == deep
