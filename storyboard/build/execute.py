@@ -416,7 +416,7 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
     retries = max(0, run.retries) if wanted == 1 else 0
     try:
         for attempt in range(retries + 1):
-            earlier = _delivered(run, key, wanted)
+            earlier = delivered(run.cache, backend.namespace, key, wanted)
             request = compiled.request
             if earlier is not None:  # the same request, for the results not delivered yet
                 request = {**request, "numberResults": wanted - len(earlier.results)}
@@ -538,10 +538,11 @@ def delivered_key(key: str) -> str:
     return hashlib.sha256(f"delivered before a failure: {key}".encode()).hexdigest()
 
 
-def _delivered(run: Execution, key: str, wanted: int) -> CacheEntry | None:
+def delivered(cache: Cache, namespace: str, key: str, wanted: int) -> CacheEntry | None:
     """The results of the take ``key`` that failed tasks delivered, when fewer than
-    ``wanted`` (all of them make the take itself)."""
-    entry = run.cache.get(run.backend.namespace, delivered_key(key))
+    ``wanted`` (all of them make the take itself): what the plan prices and the build asks
+    for around."""
+    entry = cache.get(namespace, delivered_key(key))
     return entry if entry is not None and len(entry.results) < wanted else None
 
 

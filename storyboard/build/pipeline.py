@@ -360,11 +360,11 @@ def _delivered_count(cache: Cache, namespace: str, key: str, wanted: int) -> int
     (:func:`storyboard.build.execute.delivered_key`): the rest is all a build asks for."""
     if wanted < 2:
         return 0
-    from storyboard.build.execute import delivered_key
+    from storyboard.build.execute import delivered
 
     with refusing():
-        entry = cache.get(namespace, delivered_key(key))  # as the build will find it
-    return len(entry.results) if entry is not None and len(entry.results) < wanted else 0
+        entry = delivered(cache, namespace, key, wanted)  # as the build will find it
+    return len(entry.results) if entry is not None else 0
 
 
 NOTHING_KEPT = "kept, but nothing to keep yet in {namespace}: made from the current request, free"

@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from storyboard import api
+from storyboard.backends.runware.backend import _substitute  # as the backend sends it
 from storyboard.backends.runware.media import guess_mime
 from storyboard.backends.runware.wire import video_task
 from storyboard.compiler.compile import Compiled
@@ -251,16 +252,6 @@ def write_project(folder: Path, storyboard: dict[str, Any]) -> Path:
     film = root / "film.yaml"
     film.write_text(json.dumps(storyboard, indent=1, ensure_ascii=False), encoding="utf-8")
     return film
-
-
-def _substitute(value: Any, replacements: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return replacements.get(value, value)
-    if isinstance(value, list):
-        return [_substitute(v, replacements) for v in value]
-    if isinstance(value, dict):
-        return {k: _substitute(v, replacements) for k, v in value.items()}
-    return value
 
 
 # -- 1. check -> emulator ----------------------------------------------------------------------

@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ import httpx
 import pytest
 
 from storyboard.live.browser import OpenedPage, redirect_page
-from storyboard.live.review import Review, make_app
-from storyboard.live.server import LocalServer, new_token
+from storyboard.live.server import LocalServer
 from tests.browser import needs_webdriver
 
 # a stand-in browser ($BROWSER): writes what it was started with and what it could read
@@ -36,16 +34,6 @@ if path:
 with open(sys.argv[1], "w", encoding="utf-8") as out:
     json.dump(seen, out)
 """
-
-
-@pytest.fixture
-def served(film: Path) -> Iterator[LocalServer]:
-    review = Review(
-        film / "film.yaml", film / "build" / "film" / "preview", backend="preview",
-        preview_scale=1 / 12,
-    )  # fmt: skip
-    with LocalServer(make_app(review), token=new_token()) as server:
-        yield server
 
 
 def _browser_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
@@ -82,7 +70,7 @@ def test_open_gives_the_browser_a_private_file_not_the_tokened_address(
     try:
         seen = _wait_for(seen_file)
         opened = Path(seen["file"])
-        assert opened.exists()  # kept while the page is served
+        assert opened.exists()  # kept while the page is reviewed
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)
@@ -116,31 +104,33 @@ def test_the_redirect_file_is_removed_once_and_holds_the_address_escaped(
 
 
 def test_the_guard_lets_a_navigation_from_another_site_reach_only_the_pages_address(
-    served: LocalServer,
+    reviewed: LocalServer,
 ) -> None:
-    root = f"http://127.0.0.1:{served.port}"
+    root = f"http://127.0.0.1:{reviewed.port}"
     navigate = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
-    entry = httpx.get(served.url, headers={**navigate, "Sec-Fetch-Dest": "document"})
+    document = {**navigate, "Sec-Fetch-Dest": "document"}
+    entry = httpx.get(reviewed.url, headers=document)
     assert entry.status_code == 200 and "Review · Review test" in entry.text
     assert "frame-ancestors 'none'" in entry.headers["content-security-policy"]
     refused = [
         # the page's other addresses
-        httpx.get(served.url + "api/state", headers={**navigate, "Sec-Fetch-Dest": "document"}),
+        httpx.get(reviewed.url + "api/state", headers=document),
         httpx.get(
-            served.url + "media/takes/a.v2.mp4", headers={**navigate, "Sec-Fetch-Dest": "document"}
+            reviewed.url + "media/takes/a.v2.mp4",
+            headers=document,
         ),
         # no token, or another
-        httpx.get(root + "/", headers={**navigate, "Sec-Fetch-Dest": "document"}),
+        httpx.get(root + "/", headers=document),
         httpx.get(
-            f"{root}/{'x' * len(served.token or '')}/",
-            headers={**navigate, "Sec-Fetch-Dest": "document"},
+            f"{root}/{'x' * len(reviewed.token or '')}/",
+            headers=document,
         ),
         # in a frame, by a script, or not a navigation
-        httpx.get(served.url, headers={**navigate, "Sec-Fetch-Dest": "iframe"}),
-        httpx.get(served.url, headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}),
-        httpx.get(served.url, headers={"Sec-Fetch-Site": "cross-site"}),
+        httpx.get(reviewed.url, headers={**navigate, "Sec-Fetch-Dest": "iframe"}),
+        httpx.get(reviewed.url, headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}),
+        httpx.get(reviewed.url, headers={"Sec-Fetch-Site": "cross-site"}),
         httpx.post(
-            served.url, headers={**navigate, "Sec-Fetch-Dest": "document", "Origin": "null"}
+            reviewed.url, headers={**navigate, "Sec-Fetch-Dest": "document", "Origin": "null"}
         ),
     ]
     assert [r.status_code for r in refused] == [403] * len(refused)
@@ -149,15 +139,15 @@ def test_the_guard_lets_a_navigation_from_another_site_reach_only_the_pages_addr
 
 @needs_webdriver
 def test_chromium_given_the_redirect_file_lands_on_the_page(
-    driver: Any, served: LocalServer, tmp_path: Path
+    driver: Any, reviewed: LocalServer, tmp_path: Path
 ) -> None:
     page = tmp_path / "open.html"
-    page.write_text(redirect_page(served.url), encoding="utf-8")
+    page.write_text(redirect_page(reviewed.url), encoding="utf-8")
     driver.get(page.as_uri())
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and driver.current_url != served.url:
+    while time.monotonic() < deadline and driver.current_url != reviewed.url:
         time.sleep(0.05)
-    assert driver.current_url == served.url
+    assert driver.current_url == reviewed.url
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and "Review test" not in driver.title:
         time.sleep(0.05)
