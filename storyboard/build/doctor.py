@@ -19,6 +19,13 @@ without losing a paid result:
   read: moved aside as ``...json.damaged``, kept (they hold no paid result: a paid backend's
   kept takes are in the lock file; on the preview a kept take is made again, for free).
 
+With ``abandon`` (take ids or task UUIDs), under the project lock, it gives up requests the
+journal holds as pending: a ``failed`` record, so that the next build sends the take as a new
+request (and pays for it again). This is the way out of a task the service holds but can no
+longer deliver (its result is broken, or its URL expired, or resending it is refused): a
+build never gives up a paid request on its own. Pending requests are listed (as notes) by
+every examination.
+
 Everything else is only reported, with what to do: a damaged lock entry the cache cannot
 restore (restore it from git, or delete its line and pay for the take again), a lock file or
 a journal that is not UTF-8 text (left as it is, to be mended by hand: the line with the byte
@@ -31,11 +38,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyboard.backends.namespaces import endpoint_form
 from storyboard.build.state import journal as journal_file
 from storyboard.build.state import lockfile
 from storyboard.build.state import records as take_records
@@ -62,6 +70,8 @@ class Examination:
 
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    abandoned: list[journal_file.Pending] = field(default_factory=list)
+    """The pending requests given up (``abandon``)."""
 
     @property
     def unresolved(self) -> list[Finding]:
@@ -79,12 +89,15 @@ def examine(
     build_dir: Path | None = None,
     fix: bool = False,
     wait: float = 0.0,
+    abandon: Sequence[str] = (),
 ) -> Examination:
-    """Examine (and with ``fix``, repair) the state of the storyboard at ``path``.
+    """Examine (and with ``fix``, repair) the state of the storyboard at ``path``; give up
+    the pending requests of the takes (or task UUIDs) ``abandon``.
 
     Raises:
         InputError: there is no such storyboard file.
-        BuildError: with ``fix``, a build of the project is running (after ``wait`` seconds).
+        BuildError: with ``fix`` or ``abandon``, a build of the project is running (after
+            ``wait`` seconds).
     """
     storyboard = Path(path).absolute()
     found = Examination()
@@ -100,13 +113,17 @@ def examine(
         found.add(None, str(exc))
         return found
     _check_places(workspace, found)
-    if fix and any(f.repair for f in found.findings):
+    if (fix and any(f.repair for f in found.findings)) or abandon:
         try:
             with ProjectLock(workspace, wait=wait):
                 found.findings.clear()  # what holds under the lock is what gets repaired
-                _check_places(workspace, found, fix=True)
+                found.notes.clear()
+                _check_places(workspace, found, fix=fix)
+                if abandon:
+                    _abandon(workspace, found, abandon)
         except UnsafePath as exc:
             found.add(None, f"{exc}; nothing was repaired")
+    _list_pending(workspace, found)
     return found
 
 
@@ -308,3 +325,89 @@ def _check_journal(workspace: Workspace, found: Examination, *, fix: bool) -> No
         workspace.tree.write_atomic(path, body.encode("utf-8"), staging=workspace.tmp)
         for finding in findings:
             finding.repaired = True
+
+
+def _pending(workspace: Workspace) -> list[journal_file.Pending] | None:
+    """Every request the journal holds as pending, for any backend and endpoint (``None``
+    when the journal cannot be read: that is a finding of its own)."""
+    try:
+        records = journal_file.read_records(workspace.journal, tree=workspace.tree)
+    except (InputError, UnsafePath):
+        return None
+    scopes = dict.fromkeys(
+        (str(e["backend"]), endpoint_form(str(e.get("endpoint", "")))) for _, e in records
+    )
+    found: list[journal_file.Pending] = []
+    for backend, endpoint in scopes:
+        found += journal_file.pending_of(records, backend=backend, endpoint=endpoint).values()
+    return found
+
+
+_STATES = {
+    "accepted": "the provider said it holds it: paid for, or about to be",
+    "submitted": "it may have reached the provider",
+    "unsent": "it never left this machine: nothing was paid",
+}
+
+
+def _list_pending(workspace: Workspace, found: Examination) -> None:
+    """Say which requests are pending (notes: a pending request is no problem)."""
+    for request in _pending(workspace) or []:
+        found.notes.append(
+            f"take '{request.take}': task {request.task_uuid} is pending at "
+            f"{request.endpoint or 'an unnamed endpoint'} ({_STATES[request.state]}); the "
+            "next build asks for it again under this task UUID, at no new charge. "
+            f"`storyboard doctor {display_path(workspace.storyboard)} --abandon "
+            f"{request.take if request.take != '?' else request.task_uuid}` gives it up: "
+            "the next build then pays for the take again"
+        )
+
+
+def _abandon(workspace: Workspace, found: Examination, names: Sequence[str]) -> None:
+    """Give up the pending requests of the takes (or task UUIDs) ``names``, all or none."""
+    if any(not f.repaired for f in found.findings if f.diagnostic.position is not None
+           and f.diagnostic.position.file == display_path(workspace.journal)):  # fmt: skip
+        found.add(None, "the journal has lines that cannot be read: nothing was given up "
+                  "(run `storyboard doctor --fix` first)")  # fmt: skip
+        return
+    pending = _pending(workspace)
+    if pending is None:
+        found.add(None, "the journal cannot be read: nothing was given up")
+        return
+    chosen: list[journal_file.Pending] = []
+    missing = []
+    for name in dict.fromkeys(names):
+        mine = [p for p in pending if name in (p.take, p.task_uuid) or
+                name.lower() == p.task_uuid.lower()]  # fmt: skip
+        if not mine:
+            missing.append(name)
+        chosen += [p for p in mine if p not in chosen]
+    if missing:
+        held = ", ".join(sorted({f"'{p.take}'" for p in pending})) or "none"
+        for name in missing:
+            found.add(
+                None,
+                f"--abandon {name}: no take or task UUID of that name has a pending request "
+                f"(takes with one: {held}); nothing was given up",
+            )
+        return
+    for request in chosen:
+        scope = journal_file.Journal(
+            workspace.journal,
+            backend=request.backend,
+            endpoint=request.endpoint,
+            tree=workspace.tree,
+            staging=workspace.tmp,
+        )
+        scope.abandon(request)
+        found.abandoned.append(request)
+        paid = {
+            "accepted": "the provider said it held it: if it was charged, that charge is lost",
+            "submitted": "it may have reached the provider: if it was charged, that charge is lost",
+            "unsent": "it never left this machine: nothing was paid",
+        }[request.state]
+        found.notes.append(
+            f"take '{request.take}': gave up task {request.task_uuid} ({paid}); the next "
+            "build sends the take as a new request and pays for it (`storyboard plan` shows "
+            "the cost)"
+        )

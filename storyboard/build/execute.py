@@ -78,13 +78,13 @@ from storyboard.backends.base import Backend, Job, Output, PartlyDelivered, Segm
 from storyboard.backends.runware.redact import redacted
 from storyboard.build.outcome import Outcome
 from storyboard.build.state.cache import Cache, CacheEntry
-from storyboard.build.state.journal import Journal
+from storyboard.build.state.journal import Journal, Pending
 from storyboard.build.state.lockfile import LockedTake, LockFile, locked_take
 from storyboard.build.state.safe import Tree, UnsafePath
 from storyboard.build.state.workspace import Workspace
 from storyboard.compiler.compile import Compiled, CompiledTake
 from storyboard.compiler.resolve import Handoff
-from storyboard.core.diagnostics import Diagnostic
+from storyboard.core.diagnostics import Diagnostic, display_path
 from storyboard.core.errors import BuildError, ProviderError
 from storyboard.core.events import (
     EventSink,
@@ -253,12 +253,16 @@ async def _run(
     async with limit:
         if stop.is_set():
             return _skip(run, take.id, f"not started: {run.stopped_by}")
+        before = run.journal.pending(key)
         try:
             outcome = await _produce(run, compiled, key)
         except Exception as exc:
             if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
                 exc = disk_error(exc, f"write the files of take '{take.id}'")
             message = str(exc) or type(exc).__name__
+            way_out = _still_pending(run, take.id, key, before)
+            if way_out:
+                message = f"{message.rstrip('.')}. {way_out}"
             diagnostic = exc.diagnostic if isinstance(exc, Refused) else None
             where = diagnostic.position if diagnostic is not None else None
             run.emit(TakeFailed(take.id, message, where))
@@ -268,6 +272,21 @@ async def _run(
         # before the next take may start: what does not fit stops new takes like a failure
         _fit_measured(run, compiled, outcome, stop)
         return _record(run, outcome)
+
+
+def _still_pending(run: Execution, take_id: str, key: str, before: Pending | None) -> str:
+    """What to add to the failure of a take whose request an earlier build left pending and
+    this one could not bring back either: the way to give it up. A build never does on its
+    own (the task may be paid for, and resuming it is free)."""
+    after = run.journal.pending(key)
+    if before is None or before.unsent or after is None or after.task_uuid != before.task_uuid:
+        return ""
+    film = display_path(run.workspace.storyboard)
+    return (
+        f"Task {before.task_uuid} was pending before this build too: if the provider "
+        f"cannot deliver it, `storyboard doctor {film} --abandon {take_id}` gives it up "
+        "(the next build then pays for the take again)"
+    )
 
 
 async def _share(run: Execution, take_id: str, twin: str, made: asyncio.Future[Outcome]) -> Outcome:

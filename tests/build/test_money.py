@@ -290,6 +290,8 @@ def test_a_task_accepted_before_and_refused_when_sent_again_stays_to_resume(film
     assert f"accepted task {A} in an earlier build: it stays pending" in (
         result.outcomes["a"].message
     )
+    # pending before this build too: the failure names the way to give it up
+    assert "film.yaml --abandon a` gives it up" in result.outcomes["a"].message
     (pending,) = read_pending(first.workspace.journal, backend="fake").values()
     assert (pending.task_uuid, pending.state) == (A, "accepted")  # never a new UUID for it
 

@@ -62,6 +62,8 @@ class Pending:
     state: State = "submitted"
     endpoint: str = ""
     """The URL it was sent to (redacted), as the journal names it."""
+    backend: str = ""
+    """The backend's namespace it was sent by, as the journal names it."""
 
     @property
     def accepted(self) -> bool:
@@ -190,7 +192,7 @@ def pending_of(
         kind = event["event"]
         if kind == "submit":
             take = str(event.get("take", "?"))
-            pending[key] = Pending(key, str(event["task_uuid"]), take, endpoint=at)
+            pending[key] = Pending(key, str(event["task_uuid"]), take, endpoint=at, backend=backend)
             continue
         found = pending.get(key)
         if found is None or found.task_uuid != event.get("task_uuid"):
@@ -204,6 +206,9 @@ def pending_of(
             del pending[key]
     return pending
 
+
+ABANDONED = "given up by the writer (storyboard doctor --abandon)"
+"""The reason of the ``failed`` record of a request given up."""
 
 _AGAIN = 0.05
 """How long a reader waits before reading again a journal whose last line is being written."""
@@ -355,6 +360,12 @@ class Journal:
         """The service refused or failed the request for good: a new UUID may be used."""
         self._append({"event": "failed", "key": key, "task_uuid": task_uuid, "reason": reason})
         self._pending.pop(key, None)
+
+    def abandon(self, request: Pending) -> None:
+        """Give up a pending request, at the writer's word (``storyboard doctor --abandon``):
+        a ``failed`` record, so the next build sends the take as a new request, under a new
+        task UUID, and pays for it again. Never done by a build on its own."""
+        self.failed(request.key, request.task_uuid, ABANDONED)
 
     def compact(self) -> None:
         """Rewrite the journal with only the requests still pending (all backends kept).
