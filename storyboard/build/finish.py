@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from storyboard.build.state.safe import load_json
+from storyboard.build.state.safe import MAX_STATE_BYTES, TooLarge, load_json
 from storyboard.core.diagnostics import Diagnostic
 from storyboard.core.errors import InputError, LateInputError
 from storyboard.core.events import CutProgress, EventSink, Note
@@ -101,7 +101,11 @@ def finish(result: BuildResult, *, scale: float = 1.0, emit: EventSink) -> Finis
     clips: list[ClipPlacement] | None = None
     reason = ""
     stamp = ".cut.json"
-    state = _read_state(folder.read_bytes(stamp))
+    try:  # what the last finish remembered: a file too large to be its own is forgotten
+        remembered = folder.read_bytes(stamp, MAX_STATE_BYTES)
+    except TooLarge:
+        remembered = None
+    state = _read_state(remembered)
     before = json.dumps(state, sort_keys=True)
     timeline: Timeline | None = None
     misfit: InputError | None = None

@@ -38,7 +38,7 @@ from storyboard.backends.base import Upload
 from storyboard.build.remote_transfer import Check, Pushed, fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake
-from storyboard.build.state.safe import load_json
+from storyboard.build.state.safe import MAX_STATE_BYTES, load_json
 from storyboard.build.state.workspace import Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
@@ -165,7 +165,7 @@ class Queue:
                 continue
             path = self.folder / name
             try:
-                data = tree.read_bytes(path)
+                data = tree.read_bytes(path, MAX_STATE_BYTES)
             except (OSError, BuildError) as exc:
                 unreadable.append(Unreadable(path, f"cannot be opened: {exc}"))
                 continue

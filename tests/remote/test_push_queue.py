@@ -10,6 +10,7 @@ meanwhile still never fails because of it. These use a ``file://`` remote and th
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,19 @@ def test_push_names_a_queue_entry_nested_too_deeply_and_never_crashes(
     lines = [line for line in pushed.err.splitlines() if damaged.name in line]
     assert len(lines) == 1 and "cannot be read" in lines[0], pushed.err
     assert damaged.read_bytes() == deep
+
+
+def test_push_names_a_queue_entry_too_large_without_reading_it(
+    project: Project, paid: EmulatorServer, nas: Path, run_cli: Cli
+) -> None:
+    from storyboard.build.state.safe import MAX_STATE_BYTES
+
+    root = project({"film.yaml": TWO_TAKES})
+    remote, damaged, _ = queued_with_one_truncated(root, nas)
+    with damaged.open("ab") as handle:  # sparse: a reader without the cap reads 64 MiB
+        os.ftruncate(handle.fileno(), MAX_STATE_BYTES + 1)
+    pushed = run_cli("push", "--remote", f"file://{remote}", cwd=root)
+    assert pushed.status == 1, pushed.err
+    lines = [line for line in pushed.err.splitlines() if damaged.name in line]
+    assert len(lines) == 1 and f"{MAX_STATE_BYTES + 1:,} bytes" in lines[0], pushed.err
+    assert damaged.stat().st_size == MAX_STATE_BYTES + 1

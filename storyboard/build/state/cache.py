@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.backends.namespaces import NAMESPACE as _NAMESPACE
-from storyboard.build.state.safe import Tree, load_json
+from storyboard.build.state.safe import MAX_STATE_BYTES, Tree, load_json
 from storyboard.core.diagnostics import display_path
 from storyboard.core.errors import BuildError
 from storyboard.core.files import disk_error
@@ -125,7 +125,11 @@ class Cache:
             os.close(handle)
             return None
         with os.fdopen(handle, "rb") as stream:
-            data = load_json(stream.read())
+            too_large = os.fstat(stream.fileno()).st_size > MAX_STATE_BYTES
+            raw = b"" if too_large else stream.read(MAX_STATE_BYTES + 1)
+        if too_large or len(raw) > MAX_STATE_BYTES:
+            return None  # damaged: not what storyboard wrote (the lock says what was paid)
+        data = load_json(raw)
         if not isinstance(data, dict):
             return None  # damaged: not the object storyboard wrote
         version = data.get("version")

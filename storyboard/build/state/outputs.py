@@ -403,8 +403,8 @@ class BuildFolder:
     def write_text(self, name: str, text: str) -> Path:
         return self.write_bytes(name, text.encode("utf-8"))
 
-    def read_bytes(self, name: str) -> bytes | None:
-        return self.tree.read_bytes(self.path / name)
+    def read_bytes(self, name: str, limit: int | None = None) -> bytes | None:
+        return self.tree.read_bytes(self.path / name, limit)
 
     def exists(self, name: str) -> bool:
         return self.tree.lstat(self.path / name) is not None
@@ -607,8 +607,8 @@ class BackendOutputs:
     def write_text(self, name: str, text: str) -> Path:
         return self.root.write_text(self._name(name), text)
 
-    def read_bytes(self, name: str) -> bytes | None:
-        return self.root.read_bytes(self._name(name))
+    def read_bytes(self, name: str, limit: int | None = None) -> bytes | None:
+        return self.root.read_bytes(self._name(name), limit)
 
     def exists(self, name: str) -> bool:
         return self.root.exists(self._name(name))

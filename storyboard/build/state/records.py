@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from storyboard.build.state.safe import NotText, Tree, load_json
+from storyboard.build.state.safe import NotText, TooLarge, Tree, load_json
 
 DAMAGED = ".damaged"
 """The suffix ``doctor --fix`` gives a records file it moves aside."""
@@ -41,6 +41,8 @@ def read(tree: Tree, path: Path) -> dict[str, dict[str, Any]] | None:
         text = tree.read_text(path)
     except NotText as exc:
         raise Damaged(exc.what, exc.line, exc.col) from None
+    except TooLarge as exc:
+        raise Damaged(f"too large to be read: {exc.strerror}", 1, 1) from None
     if text is None:
         return None
     try:

@@ -52,6 +52,25 @@ _NOFOLLOW_DIR = _DIR | os.O_NOFOLLOW
 _REFUSED = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 #: The suffix of the one temporary name written beside a file outside a staging folder.
 SIBLING_TMP = ".storyboard-tmp"
+#: The most bytes a state file may hold to be read (a lock file, a journal, records, a
+#: marker, a cache entry's ``entry.json``, a note): far more than storyboard writes (a lock
+#: entry is about 600 bytes: 64 MiB is some 100,000 takes). A larger one is refused, never
+#: read whole (a 2 GiB file took 30 s and 4.2 GB to find wanting) and never taken for empty.
+MAX_STATE_BYTES = 64 << 20
+
+
+class TooLarge(OSError):
+    """A state file larger than :data:`MAX_STATE_BYTES`: not what storyboard wrote, not read."""
+
+    def __init__(self, path: Path, size: int, limit: int) -> None:
+        super().__init__(
+            errno.EFBIG,
+            f"it holds {size:,} bytes, more than storyboard writes in such a file "
+            f"({limit >> 20} MiB at most)",
+            path.name,
+        )
+        self.size = size
+        self.limit = limit
 
 
 class UnsafePath(BuildError):
@@ -115,6 +134,12 @@ def cannot_read(path: Path, exc: OSError) -> str:
     permission, an I/O error): never taken for a missing one."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     name = f" ({exc.filename})" if exc.filename and str(exc.filename) != path.name else ""
+    if isinstance(exc, TooLarge):
+        return (
+            f"is too large to be read: {reason}; storyboard does not take it for missing: "
+            "restore it (from git, or a backup), or move it aside (a paid result only it "
+            "records is then paid for again)"
+        )
     return (
         f"cannot be read{name}: {reason}; storyboard does not take it for missing: let it "
         "be read (check its owner and mode), then run again"
@@ -297,23 +322,35 @@ class Tree:
             os.set_blocking(handle, True)
             return handle
 
-    def read_bytes(self, path: str | os.PathLike[str]) -> bytes | None:
-        """The bytes of the file ``path``, ``None`` when it is missing."""
+    def read_bytes(self, path: str | os.PathLike[str], limit: int | None = None) -> bytes | None:
+        """The bytes of the file ``path``, ``None`` when it is missing.
+
+        Raises:
+            TooLarge: it holds more than ``limit`` bytes (when given); nothing was read.
+            UnsafePath: as :meth:`open`.
+        """
         try:
             fd = self.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         with os.fdopen(fd, "rb") as handle:
-            return handle.read()
+            if limit is None:
+                return handle.read()
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(limit + 1) if size <= limit else b""
+            if size > limit or len(data) > limit:  # (or it grew while being read)
+                raise TooLarge(self.path(self.parts(path)), max(size, len(data)), limit)
+            return data
 
-    def read_text(self, path: str | os.PathLike[str]) -> str | None:
-        """The UTF-8 text of the file ``path``, ``None`` when it is missing.
+    def read_text(self, path: str | os.PathLike[str], limit: int = MAX_STATE_BYTES) -> str | None:
+        """The UTF-8 text of the state file ``path``, ``None`` when it is missing.
 
         Raises:
             NotText: it is not UTF-8 text (where its first byte that cannot be read is).
+            TooLarge: it holds more than ``limit`` bytes; nothing was read.
             UnsafePath: as :meth:`open`.
         """
-        data = self.read_bytes(path)
+        data = self.read_bytes(path, limit)
         if data is None:
             return None
         try:
