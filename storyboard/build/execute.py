@@ -260,6 +260,8 @@ async def _run(
             if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
                 exc = disk_error(exc, f"write the files of take '{take.id}'")
             message = str(exc) or type(exc).__name__
+            if run.remote is not None and run.journal.pending(key) is None:
+                await run.remote.release(run.backend.namespace, key)  # others need not wait
             way_out = _still_pending(run, take.id, key, before)
             if way_out:
                 message = f"{message.rstrip('.')}. {way_out}"
@@ -424,6 +426,14 @@ async def _produce(run: Execution, compiled: CompiledTake, key: str) -> Outcome:
                 f"'{take.id}' on it: the take was not sent, and nothing was paid for it; build "
                 "again to check the file as it is now"
             )
+    if backend.paid and run.remote is not None and (first is None or first.unsent):
+        # claimed on the remote before it is paid for: another build making it meanwhile
+        # pushes it, and this one fetches it instead of paying again
+        if await run.remote.claim(backend.namespace, key, take.id) == "arrived":
+            entry = await _from_remote(run, compiled, key, None)
+            if entry is not None:
+                run.emit(TakeCached(take.id, "remote"))
+                return Outcome(take.id, "remote", entry)
     started = time.monotonic()
     tree = run.workspace.tree
     staging = tree.make_temp_dir(run.cache.staging, "incoming-")

@@ -7,6 +7,8 @@ nothing), and the executor, for each take, in the order local cache -> remote ->
 provider:
 
 - :meth:`fetch`: a take the plan found on the remote, into the local cache, verified;
+- :meth:`claim`: before a paid request is first sent, the take is claimed on the remote, so
+  that two builds at once pay for it once (:mod:`storyboard.build.remote_claims`);
 - :meth:`upload_for`: a presigned PUT URL for a single-result request, when the store can
   sign (the provider then writes the result straight into the bucket);
 - :meth:`stored`: a paid take now in the local cache (made, or downloaded from the lock):
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from storyboard.backends.base import Upload
+from storyboard.build.remote_claims import Answer, Claims
 from storyboard.build.remote_transfer import Check, Pushed, fetch_take, push_take
 from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.lockfile import LockedTake
@@ -214,6 +217,9 @@ class RemoteSession:
     """Push preview takes too (``--previews``); otherwise only paid ones."""
     down: RemoteError | None = None
     """Why the remote is not asked again in this build, once it failed that way."""
+    read_only: RemoteError | None = None
+    """Why nothing is written to the remote in this build (a write was denied: the
+    credentials may only read), while it is still read: the takes it holds are fetched."""
     held: set[tuple[str, str]] = field(default_factory=set)
     """``(namespace, key)`` of the takes the plan found on the remote."""
     pushed: list[str] = field(default_factory=list)
@@ -221,6 +227,7 @@ class RemoteSession:
     _pushes: list[asyncio.Task[None]] = field(default_factory=list)
     _told: set[Path] = field(default_factory=set)
     """The unreadable files of the refused list already said."""
+    _claims: Claims | None = None
 
     @classmethod
     def open(
@@ -238,6 +245,15 @@ class RemoteSession:
         if exc.kind in _DOWN and self.down is None:
             self.down = exc
             self.emit(Note("", f"remote: {exc}; going on without it"))
+
+    def _write_failed(self, exc: RemoteError) -> None:
+        """A write failed: a denied one stops the writes of this build, not its reads (said
+        once); any other failure is as :meth:`_fail`."""
+        if exc.kind != "denied":
+            self._fail(exc)
+        elif self.read_only is None and self.down is None:
+            self.read_only = exc
+            self.emit(Note("", f"remote: {exc}; going on without writing to it"))
 
     @property
     def refused(self) -> Queue:
@@ -340,10 +356,28 @@ class RemoteSession:
                     self.refused.add(Queued(namespace, key))
             raise
 
+    @property
+    def claims(self) -> Claims:
+        if self._claims is None:
+            self._claims = Claims(self.store, self.workspace, self.emit, self._write_failed)
+        return self._claims
+
+    async def claim(self, namespace: str, key: str, take: str) -> Answer:
+        """Claim the take ``key`` before paying for it (:meth:`Claims.claim`): ``pay``, or
+        ``arrived`` when another build that held it has pushed it (fetch it)."""
+        if self.down or self.read_only or (is_preview(namespace) and not self.previews):
+            return "pay"
+        return await self.claims.claim(namespace, key, take)
+
+    async def release(self, namespace: str, key: str) -> None:
+        """This build failed the take ``key`` for good: others need not wait for it."""
+        if self._claims is not None:
+            await self._claims.release(namespace, key)
+
     def upload_for(self, task_uuid: str) -> Upload | None:
         """Where the provider may PUT the single result of ``task_uuid``, and how to get it
         back from there when its own URL is gone; ``None`` when the store cannot sign."""
-        if self.down is not None or not self.store.can_sign:
+        if self.down is not None or self.read_only is not None or not self.store.can_sign:
             return None
         where = upload_path(task_uuid)
         url = self.store.sign_put(where)
@@ -368,7 +402,7 @@ class RemoteSession:
             queue.add(item)
         except (OSError, BuildError) as exc:
             self.emit(Note("", f"remote: cannot queue take '{take}' for the remote: {exc}"))
-        if self.down is not None:
+        if self.down is not None or self.read_only is not None:
             self.queued.append(take)
             return
         self._pushes.append(asyncio.ensure_future(self._push(queue, item, entry)))
@@ -379,7 +413,7 @@ class RemoteSession:
                 self.store, entry, take=item.take, model=item.model, upload=item.upload
             )
         except RemoteError as exc:
-            self._fail(exc)
+            self._write_failed(exc)
             self.queued.append(item.take)
             if exc.kind not in _DOWN:
                 self.emit(Note("", f"remote: take '{item.take}' was not pushed: {exc}"))

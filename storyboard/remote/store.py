@@ -110,10 +110,24 @@ def result_path(namespace: str, key: str) -> str:
     stands in for Runware's. Every character but letters, digits, ``.`` and ``_`` is made
     ``-`` (``runware@127.0.0.1:8787`` is ``runware-127.0.0.1-8787``): object keys that need
     no escaping, in every store and every signature."""
+    return f"results/{_scoped(namespace, key)}.json"
+
+
+def claim_path(namespace: str, key: str, generation: int, *, released: bool = False) -> str:
+    """Where a build claims the take ``key`` of ``namespace`` before paying for it (the
+    ``generation``-th claim, from 1: a claim that lapsed is followed by the next), and where
+    it says it gave the claim up (``released``). See :mod:`storyboard.build.remote_claims`."""
+    if not 0 < generation < 10_000:
+        raise RemoteError(f"not a claim's generation: {generation!r}", "corrupt")
+    return f"claims/{_scoped(namespace, key)}/{generation}.{'released' if released else 'json'}"
+
+
+def _scoped(namespace: str, key: str) -> str:
+    """``FOLDER/KEY``: the take ``key`` under its namespace's folder (see :func:`result_path`)."""
     if not re.fullmatch(r"[0-9a-f]{64}", key):
         raise RemoteError(f"not a take key: {key[:80]!r}", "corrupt")
     folder = "".join(c if c.isascii() and (c.isalnum() or c in "._") else "-" for c in namespace)
-    return f"results/{folder}/{key}.json"
+    return f"{folder}/{key}"
 
 
 _TASK_UUID = r"[0-9a-f-]{36}"

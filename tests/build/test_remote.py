@@ -132,11 +132,12 @@ def test_the_provider_puts_the_result_into_the_bucket_before_the_build_downloads
     uploads = [d for d in paid.deliveries() if d["kind"] == "upload"]
     assert [d["ok"] for d in uploads] == [True]
     assert uploads[0]["url"] == f"{s3.endpoint}/{s3.bucket}/films/uploads/{task}"
-    assert seen == [[f"uploads/{task}"]]
+    claim = f"claims/{_folder(paid)}/{outcome.entry.key}/1.json"  # made before paying
+    assert seen == [[claim, f"uploads/{task}"]]
     # then verified against the downloaded bytes and copied into place, not sent again
     sha = outcome.entry.results[0].sha256
     record = f"results/{_folder(paid)}/{outcome.entry.key}.json"
-    assert s3.keys() == [f"cas/sha256/{sha[:2]}/{sha}", record]
+    assert s3.keys() == [f"cas/sha256/{sha[:2]}/{sha}", claim, record]
     assert s3.get(f"cas/sha256/{sha[:2]}/{sha}") == outcome.entry.path(0).read_bytes()
     assert len(charges(paid)) == 1
 
