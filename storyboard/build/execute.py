@@ -260,8 +260,10 @@ async def _run(
             if isinstance(exc, OSError):  # a frame, a staging folder: the local disk
                 exc = disk_error(exc, f"write the files of take '{take.id}'")
             message = str(exc) or type(exc).__name__
-            if run.remote is not None and run.journal.pending(key) is None:
-                await run.remote.release(run.backend.namespace, key)  # others need not wait
+            left = run.journal.pending(key)
+            if run.remote is not None and (left is None or left.unsent):
+                # nothing of it is pending at the provider: others need not wait for it
+                await run.remote.release(run.backend.namespace, key)
             way_out = _still_pending(run, take.id, key, before)
             if way_out:
                 message = f"{message.rstrip('.')}. {way_out}"

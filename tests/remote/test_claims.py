@@ -203,3 +203,21 @@ def test_without_a_clone_name_it_can_read_claims_are_not_made_and_it_is_said(
     assert name.read_text() == "not a name\n"  # never replaced
     assert not (nas / "claims").exists()
     assert len(charges(fast_claims)) == 1
+
+
+def test_a_take_never_sent_releases_its_claim(
+    project: Project, fast_claims: EmulatorServer, nas: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.s3 import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: no byte is sent
+    monkeypatch.setenv("RUNWARE_BASE_URL", closed)
+    remote = RemoteConfig(f"file://{nas}", "test")
+    root = project({"film.yaml": ONE})
+    key, ns = key_of(root), namespace("runware", base_url=closed)
+    result, _ = run(root, remote)
+    assert result.outcomes["dusk"].status == "failed"
+    assert "nothing was sent" in result.outcomes["dusk"].message
+    assert (nas / claim_path(ns, key, 1)).is_file()
+    assert (nas / claim_path(ns, key, 1, released=True)).is_file()  # nothing pending there
+    assert charges(fast_claims) == []
