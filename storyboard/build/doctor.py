@@ -363,6 +363,12 @@ def _list_pending(workspace: Workspace, found: Examination) -> None:
         )
 
 
+def _named(request: journal_file.Pending) -> str:
+    """How ``--abandon`` names a pending request's take: a take whose name was lost ('?') by
+    its task UUID."""
+    return f"'{request.take}'" if request.take != "?" else f"task {request.task_uuid}"
+
+
 def _abandon(workspace: Workspace, found: Examination, names: Sequence[str]) -> None:
     """Give up the pending requests of the takes (or task UUIDs) ``names``, all or none."""
     if any(not f.repaired for f in found.findings if f.diagnostic.position is not None
@@ -376,30 +382,37 @@ def _abandon(workspace: Workspace, found: Examination, names: Sequence[str]) -> 
         return
     chosen: list[journal_file.Pending] = []
     missing = []
+    doubtful = []
     for name in dict.fromkeys(names):
-        mine = [p for p in pending if name in (p.take, p.task_uuid) or
-                name.lower() == p.task_uuid.lower()]  # fmt: skip
+        # '?' is no take's name (a record recovered from a cut line): by its task UUID only
+        by_take = [p for p in pending if p.take == name and name != "?"]
+        by_uuid = [p for p in pending if name.lower() == p.task_uuid.lower()]
+        if by_take and by_uuid and by_take != by_uuid:
+            doubtful.append((name, by_take, by_uuid))
+            continue
+        mine = by_take or by_uuid
         if not mine:
             missing.append(name)
         chosen += [p for p in mine if p not in chosen]
+    for name, by_take, by_uuid in doubtful:
+        found.add(
+            None,
+            f"--abandon {name}: it names take '{name}' (task "
+            f"{', '.join(p.task_uuid for p in by_take)}) and the task UUID of take "
+            f"'{by_uuid[0].take}': name the request by its task UUID; nothing was given up",
+        )
     if missing:
-        held = ", ".join(sorted({f"'{p.take}'" for p in pending})) or "none"
+        held = ", ".join(sorted({_named(p) for p in pending})) or "none"
         for name in missing:
             found.add(
                 None,
                 f"--abandon {name}: no take or task UUID of that name has a pending request "
                 f"(takes with one: {held}); nothing was given up",
             )
+    if doubtful or missing:
         return
+    journal_file.give_up(workspace.journal, chosen, tree=workspace.tree, staging=workspace.tmp)
     for request in chosen:
-        scope = journal_file.Journal(
-            workspace.journal,
-            backend=request.backend,
-            endpoint=request.endpoint,
-            tree=workspace.tree,
-            staging=workspace.tmp,
-        )
-        scope.abandon(request)
         found.abandoned.append(request)
         paid = {
             "accepted": "the provider said it held it: if it was charged, that charge is lost",

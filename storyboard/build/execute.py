@@ -286,9 +286,12 @@ def _still_pending(run: Execution, take_id: str, key: str, before: Pending | Non
     if before is None or before.unsent or after is None or after.task_uuid != before.task_uuid:
         return ""
     film = display_path(run.workspace.storyboard)
+    # the journal names the take as it was called when it was sent (renamed since, or a
+    # record recovered without its name): then by its task UUID
+    name = take_id if before.take == take_id else before.task_uuid
     return (
         f"Task {before.task_uuid} was pending before this build too: if the provider "
-        f"cannot deliver it, `storyboard doctor {film} --abandon {take_id}` gives it up "
+        f"cannot deliver it, `storyboard doctor {film} --abandon {name}` gives it up "
         "(the next build then pays for the take again)"
     )
 

@@ -12,7 +12,9 @@ each machine's own):
   which clone claims it (:func:`clone_id`, a random name kept in ``.storyboard/``), the take,
   when, and until when (``claimed`` + :data:`TTL`). Written: it pays, as before.
 - Already there, and this clone's (an earlier build of this clone stopped after claiming; its
-  journal resumes what it sent): it pays, or resumes.
+  journal resumes what it sent): it pays, or resumes. Unless this clone released it, or a
+  later generation is there (another build claimed the take after it): then the next
+  generation, as for another build's claim (never a payment beside the other build's).
 - Another build's, and live: it does not pay. Every :data:`POLL` seconds it looks for the
   take's record (``results/FOLDER/KEY.json``, written once the other build has pushed the
   take): there, the executor fetches the take from the remote, as any take the remote holds.
@@ -21,10 +23,11 @@ each machine's own):
   lapsed, one makes the next). A claim lapses at its ``until``, or :data:`TTL` after this
   build first saw it, whichever is first: a claim written with a far ``until`` (a clock that is
   wrong, a hostile writer) holds a build back for :data:`TTL` at most. A build waits
-  :data:`TTL` at most in all, for one take, and then pays.
-- A claim that cannot be read (not JSON, not a claim) is taken as lapsed; a remote that fails
-  (unreachable, denied, no bucket) or a clone name that cannot be read is said once, and the
-  build pays without claims, as it did before them.
+  :data:`TTL` at most in all, for one take: past it, one more generation is tried, and it
+  then pays without a claim (said), never looking through every generation first.
+- A claim that cannot be read (not JSON, not a claim, too large, not a regular file) is taken
+  as lapsed; a remote that fails (unreachable, denied, no bucket) or a clone name that cannot
+  be read is said once, and the build pays without claims, as it did before them.
 
 :data:`TTL` (45 minutes; ``STORYBOARD_CLAIM_TTL`` seconds) is longer than a build waits for a
 task (30 minutes) and its download (10 minutes) together: a live build has pushed its take,
@@ -144,9 +147,18 @@ class Claims:
                 self._clone = clone_id(self.workspace)
             except (OSError, BuildError) as exc:
                 return self._off(f"this clone's name for claims: {exc}")
-        ttl, waited_since = self.ttl, time.time()
+        ttl = self.ttl
+        deadline = time.time() + ttl  # (the TTL in all, for this take)
+        late = False
         generation = 1
         while generation < 10_000:
+            if time.time() >= deadline:
+                if late:  # one more try past the TTL, never a look through every claim
+                    return self._unclaimed(
+                        take, f"waited {ttl:.0f} s in all for other builds' claims of it "
+                        f"({TTL_ENV})"
+                    )  # fmt: skip
+                late = True
             path = claim_path(namespace, key, generation)
             now = time.time()
             mine = {"version": CLAIM_VERSION, "clone": self._clone, "take": take,
@@ -155,22 +167,59 @@ class Claims:
                 if await self.store.create(path, json.dumps(mine).encode()):
                     self.held[(namespace, key)] = generation
                     return "pay"
-                found = _claim(await self.store.read(path))
             except RemoteError as exc:
                 return self._failed(exc, take)
+            try:
+                found = _claim(await self.store.read(path))
+            except RemoteError as exc:
+                if exc.kind != "corrupt":
+                    return self._failed(exc, take)
+                found = None  # a folder, a pipe, a link, too large: a claim not read
             if found is not None and found.clone == self._clone:
-                self.held[(namespace, key)] = generation
-                return "pay"  # an earlier build of this clone's: the journal resumes it
+                # an earlier build of this clone's: the journal resumes it, unless it gave
+                # the claim up (released) or another build claimed the take after it
+                try:
+                    after = await self._superseded(namespace, key, generation)
+                except RemoteError as exc:
+                    return self._failed(exc, take)
+                if not after:
+                    self.held[(namespace, key)] = generation
+                    return "pay"
+                generation += 1
+                continue
             if found is None:  # not a claim (or gone): lapsed
                 generation += 1
                 continue
             seen = time.time()
-            until = min(found.until, seen + ttl, waited_since + ttl)
+            until = min(found.until, seen + ttl, deadline)
             if until > seen:
                 answer = await self._wait(namespace, key, take, generation, found, until)
                 if answer is not None:
                     return answer
             generation += 1  # (once it has waited the TTL in all, it waits no more)
+        return self._unclaimed(take, "every generation of its claims is taken")
+
+    async def _superseded(self, namespace: str, key: str, generation: int) -> bool:
+        """Whether this clone's claim ``generation`` was released, or followed by another.
+
+        Raises:
+            RemoteError: the remote failed (what cannot be read there counts as there).
+        """
+        later = [claim_path(namespace, key, generation, released=True)]
+        if generation + 1 < 10_000:
+            later.append(claim_path(namespace, key, generation + 1))
+        for path in later:
+            try:
+                if await self.store.exists(path):
+                    return True
+            except RemoteError as exc:
+                if exc.kind != "corrupt":
+                    raise
+                return True
+        return False
+
+    def _unclaimed(self, take: str, why: str) -> Answer:
+        self.emit(Note(take, f"{take}: {why} on the remote; paying for it without a claim"))
         return "pay"
 
     async def _wait(
@@ -221,7 +270,10 @@ class Claims:
             return
         try:
             await self.store.create(claim_path(namespace, key, generation, released=True), b"{}")
-        except (RemoteError, UnsafePath):
+        except RemoteError as exc:
+            if exc.kind in _DOWN:  # not asked again in this build (each try: its timeouts)
+                self.down = str(exc)
+        except UnsafePath:
             return
 
 

@@ -371,7 +371,7 @@ class RemoteSession:
 
     async def release(self, namespace: str, key: str) -> None:
         """This build failed the take ``key`` for good: others need not wait for it."""
-        if self._claims is not None:
+        if self._claims is not None and self.down is None:
             await self._claims.release(namespace, key)
 
     def upload_for(self, task_uuid: str) -> Upload | None:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from storyboard.build.pipeline import build
 from storyboard.build.state.journal import ABANDONED, Pending, pending_of, read_records
 from storyboard.build.state.workspace import ProjectLock, Workspace
@@ -153,4 +155,37 @@ def test_abandon_waits_for_a_running_build_and_refuses_a_damaged_journal(
     fixed = run_cli("doctor", str(film), "--fix", "--abandon", "one")
     assert fixed.status == 0, fixed.err
     assert f"gave up task {task}" in fixed.err
+    assert not pending(root)
+
+
+def test_abandon_is_all_or_none_when_the_journal_cannot_be_written(
+    project: Project, paid: EmulatorServer, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storyboard.build.state.safe import Tree
+    from storyboard.core.errors import BuildError
+
+    root = project({"film.yaml": FILM})
+    film = root / "film.yaml"
+    paid.add_fault("corrupt-result", times=2)  # both takes: paid, pending, broken
+    first = make(film)
+    assert {o.status for o in first.outcomes.values()} == {"failed"}
+    assert sorted(p.take for p in pending(root)) == ["one", "two"]
+    path = root / ".storyboard" / "journal" / "film.jsonl"
+    before = path.read_bytes()
+    written = Tree.write_atomic
+
+    def full(self: Tree, target: Any, data: bytes, **kw: Any) -> None:
+        if Path(target).name == "film.jsonl":
+            raise BuildError("cannot write the journal: No space left on device")
+        written(self, target, data, **kw)
+
+    monkeypatch.setattr(Tree, "write_atomic", full)
+    refused = run_cli("doctor", str(film), "--abandon", "one", "--abandon", "two")
+    assert refused.status == 1, refused.err
+    assert "No space left on device" in refused.err
+    assert path.read_bytes() == before  # neither given up
+    assert sorted(p.take for p in pending(root)) == ["one", "two"]
+    monkeypatch.setattr(Tree, "write_atomic", written)
+    again = run_cli("doctor", str(film), "--abandon", "one", "--abandon", "two")
+    assert again.status == 0, again.err
     assert not pending(root)

@@ -273,6 +273,34 @@ def read_pending(
     return pending_of(records, backend=backend, endpoint=endpoint)
 
 
+def give_up(
+    path: Path, requests: list[Pending], *, tree: Tree, staging: Path | None = None
+) -> None:
+    """Give up pending requests at the writer's word (``storyboard doctor --abandon``, under
+    the project lock): a ``failed`` record for each, so the next build sends their takes as
+    new requests, under new task UUIDs, and pays for them again. Never done by a build on its
+    own. All or none: the journal is written whole with the new records and renamed into
+    place (a full disk leaves it as it was).
+
+    Raises:
+        BuildError: it could not be written (nothing was given up).
+        UnsafePath: the journal, or a folder on its way, is a symlink.
+    """
+    now = time.time()
+    lines = "".join(
+        json.dumps(
+            {"event": "failed", "key": r.key, "task_uuid": r.task_uuid, "reason": ABANDONED,
+             "backend": r.backend, "endpoint": r.endpoint, "time": now},
+            sort_keys=True,
+        ) + "\n"
+        for r in requests
+    )  # fmt: skip
+    text = tree.read_text(path) or ""
+    if text and not text.endswith("\n"):
+        text += "\n"  # end a torn last line, or the first record is lost with it
+    tree.write_atomic(path, (text + lines).encode(), staging=staging)
+
+
 class Journal:
     """Append-only, fsync'd JSON lines, scoped to one backend endpoint.
 
@@ -360,12 +388,6 @@ class Journal:
         """The service refused or failed the request for good: a new UUID may be used."""
         self._append({"event": "failed", "key": key, "task_uuid": task_uuid, "reason": reason})
         self._pending.pop(key, None)
-
-    def abandon(self, request: Pending) -> None:
-        """Give up a pending request, at the writer's word (``storyboard doctor --abandon``):
-        a ``failed`` record, so the next build sends the take as a new request, under a new
-        task UUID, and pays for it again. Never done by a build on its own."""
-        self.failed(request.key, request.task_uuid, ABANDONED)
 
     def compact(self) -> None:
         """Rewrite the journal with only the requests still pending (all backends kept).
