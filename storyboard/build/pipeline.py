@@ -16,15 +16,27 @@ and the size, time and inode of every file it read or left behind. The next buil
 finding every one of those files as it was, has nothing to do and does nothing: no take is
 looked up or hashed again, nothing is written (a build that did anything else, or that
 finds anything changed, runs in full and removes the note first).
+
+The note also holds the state (size, times, inode) of every file the storyboard's check read
+(the storyboard, its includes, templates and local assets: what ``storyboard deps`` lists),
+taken once the check had read them. A build asked the same (the same storyboard path, project,
+backend, film scale and version of storyboard) that finds those files as they were does not
+even check the storyboard: its check would read the same bytes and answer the same. A file
+changed while a check read it (its time at or after the check began, less two seconds for
+file systems that keep coarse times) is not recorded, so such a note is never taken for
+unchanged inputs (the ``racy git`` rule).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import math
 import os
+import stat
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -44,7 +56,7 @@ from storyboard.compiler.plan import PAYABLE, Plan, Pricing, Standing, make_plan
 from storyboard.compiler.resolve import Handoff
 from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
-from storyboard.core.errors import BuildError, InputError
+from storyboard.core.errors import BuildError, InputError, StoryboardError
 from storyboard.core.events import EventSink, Note, TakeCached, ignore
 from storyboard.core.memory import fewer_collections
 from storyboard.core.money import usd
@@ -90,13 +102,26 @@ class Prepared:
 class BuildResult:
     """What a build did."""
 
-    prepared: Prepared
+    made: Prepared | Callable[[], Prepared] = field(repr=False)
+    """The storyboard compiled and planned, or what makes it when it is first asked for
+    (:attr:`prepared`): a build that did not need to check the storyboard did not."""
     outcomes: dict[str, Outcome]
     backend: str
     film: Path | None = None
     remote: dict[str, Any] | None = None
     """What the remote was sent, when the project has one: its URL, the takes pushed and
     those left queued."""
+    place: Workspace | None = field(default=None, repr=False)
+    """Where it built, when :attr:`made` is not made yet (see :attr:`workspace`)."""
+
+    @functools.cached_property
+    def prepared(self) -> Prepared:
+        return self.made if isinstance(self.made, Prepared) else self.made()
+
+    @property
+    def workspace(self) -> Workspace:
+        """Where it built (the state and build folders), without making :attr:`prepared`."""
+        return self.place if self.place is not None else self.prepared.workspace
 
     @property
     def failed(self) -> list[Outcome]:
@@ -121,12 +146,12 @@ class BuildResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "storyboard": self.prepared.workspace.storyboard.name,
+            "storyboard": self.workspace.storyboard.name,
             "backend": self.backend,
             "ok": self.ok,
             "spent": self.spent,
-            "build_dir": str(self.prepared.workspace.build_dir),
-            "output_dir": str(self.prepared.workspace.output_dir),
+            "build_dir": str(self.workspace.build_dir),
+            "output_dir": str(self.workspace.output_dir),
             "film": str(self.film) if self.film else None,
             **({"remote": self.remote} if self.remote is not None else {}),
             "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
@@ -190,6 +215,9 @@ class _Keyed:
     workspace: Workspace
     selected: set[str] | None
     kept: dict[str, Kept] = field(default_factory=dict)
+    inputs: dict[str, list[int] | None] | None = None
+    """The state of every file the check read, taken once it had read them; ``None`` when
+    one of them may have changed while it was read (see the module docstring)."""
 
 
 def _compile_and_key(
@@ -202,6 +230,7 @@ def _compile_and_key(
     paid: bool,
 ) -> _Keyed:
     hashes = FileHashes()
+    began = time.time_ns()
     with fewer_collections():
         # 1-3. load, validate, render prompts.
         checked = validate_document(load_document(path, project_root=project_root))
@@ -229,7 +258,40 @@ def _compile_and_key(
                 lock=_lock(workspace) if paid else None,
                 records=_read_records(workspace, backend_name),
             )  # fmt: skip
-    return _Keyed(compiled, keys, materials, workspace, selected, kept)
+    return _Keyed(compiled, keys, materials, workspace, selected, kept, _inputs(checked, began))
+
+
+#: How far back from the start of a check a file's time must be for its state to be recorded:
+#: file systems that keep coarse times (FAT: 2 s) give a file changed during the check a time
+#: before it began.
+_RACY_NS = 2_000_000_000
+
+
+def _inputs(checked: Any, began: int) -> dict[str, list[int] | None] | None:
+    """The state of every file the check of ``checked`` read (:func:`_input_state`), or
+    ``None`` if one may have changed since the check began."""
+    from storyboard.build.depfile import dependencies
+
+    states: dict[str, list[int] | None] = {}
+    for path in dependencies(checked):
+        state = states[str(path)] = _input_state(str(path))
+        if state is not None and (state[2] >= began - _RACY_NS or state[3] >= began):
+            return None
+    return states
+
+
+def _input_state(path: str) -> list[int] | None:
+    """``[size, inode, mtime, ctime, inode and mode of the name itself]`` of an input
+    (followed, and not: a link swapped in, or its target changed), ``None``: missing."""
+    try:
+        link = os.lstat(path)
+        info = os.stat(path) if stat.S_ISLNK(link.st_mode) else link
+    except OSError:
+        return None
+    return [
+        info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, link.st_ino,
+        link.st_mode,
+    ]  # fmt: skip
 
 
 def _plan(
@@ -434,6 +496,14 @@ def build(
         LateInputError: the cut does not fit a take's video whose length was known only once
             it was made (exit status 1: the build may have paid).
     """
+    scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
+    # 0. asked the same as the last build, which found everything done, and every file it
+    # read or left as it was, the storyboard's too: nothing to do, not even a check.
+    done = (
+        None if select else _unchanged_inputs(path, backend, scale, build_dir, project_root, emit)
+    )
+    if done is not None:
+        return done
     # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
     keyed = _compile_and_key(
         path, backend.namespace, select=select, build_dir=build_dir, project_root=project_root,
@@ -441,7 +511,6 @@ def build(
     )  # fmt: skip
     for warning in keyed.compiled.warnings:  # what a writer should know before paying
         emit(Note("", warning.render()))
-    scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
     # 6a. asked the same as the last build, which found everything done, and every file as
     # that build left it: nothing to do.
     done = None if select else _unchanged(keyed, backend, scale, emit)
@@ -741,7 +810,39 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
 
 UNCHANGED = ".build.json"
 """The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
-UNCHANGED_VERSION = 1
+UNCHANGED_VERSION = 2
+
+
+def _asked(
+    storyboard: Path, project_root: Path, output_dir: Path, backend: Backend, scale: float
+) -> str:
+    """What a build is asked, before its storyboard is read: the same answer, and the same
+    inputs (:attr:`_Keyed.inputs`), the same build."""
+    from storyboard import __version__
+
+    body = [
+        UNCHANGED_VERSION, __version__, _code(), backend.name, backend.namespace,
+        backend.endpoint, backend.paid, scale, str(storyboard), str(project_root),
+        str(output_dir), os.getcwd(),  # (the warnings name files from there)
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(body, default=str).encode()).hexdigest()
+
+
+@functools.cache
+def _code() -> list[int]:
+    """The latest time a module of the front of the pipeline (language, compiler, profiles)
+    changed: storyboard's own code, edited in a checkout without a new version number, is an
+    input of the check too."""
+    import storyboard
+
+    top = Path(storyboard.__file__).parent
+    latest = 0
+    for part in ("language", "compiler", "profiles", "build"):
+        with contextlib.suppress(OSError), os.scandir(top / part) as found:
+            for item in found:
+                if item.name.endswith(".py"):
+                    latest = max(latest, item.stat().st_mtime_ns)
+    return [latest]
 
 
 def _fingerprint(keyed: _Keyed, backend: Backend, scale: float) -> str:
@@ -810,9 +911,15 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
         return
     build_dir = keyed.workspace.output_dir
     keyed.workspace.out.own([UNCHANGED])  # before the folder's files are measured
+    document = keyed.compiled.checked.document
+    asked = _asked(document.path, document.project_root, build_dir, backend, scale)
     note = {
         "version": UNCHANGED_VERSION,
         "fingerprint": _fingerprint(keyed, backend, scale),
+        "asked": asked if keyed.inputs is not None else None,
+        "inputs": keyed.inputs,
+        "takes": [t.id for t in keyed.compiled.takes],
+        "warnings": [w.render() for w in keyed.compiled.warnings],
         "film": str(result.film) if result.film is not None else None,
         "entries": {
             take: {
@@ -837,44 +944,149 @@ def _unchanged(
     """
     try:
         build_dir = keyed.workspace.output_dir
-        note = load_json(keyed.workspace.tree.read_text(build_dir / UNCHANGED) or "null")
+        text = keyed.workspace.tree.read_text(build_dir / UNCHANGED)
+        note = load_json(text or "null")
         if note.get("version") != UNCHANGED_VERSION:
             return None
         if note.get("fingerprint") != _fingerprint(keyed, backend, scale):
             return None
-        entries = {
-            take: CacheEntry(
-                e["key"], e["backend"], Path(e["folder"]),
-                tuple(StoredResult(**r) for r in e["results"]), e["task_uuid"], e["meta"],
-            )
-            for take, e in note["entries"].items()
-        }  # fmt: skip
-        if set(entries) != {t.id for t in keyed.compiled.takes}:
+        if note.get("takes") != [t.id for t in keyed.compiled.takes]:
             return None
-        # the same request names the same files outside the build folder: the note's
-        inside = os.path.join(str(build_dir), "")
-        outside = [f for f in note["files"] if not f.startswith(inside)]
-        if _states(build_dir, outside) != note["files"]:
-            return None
-        film = Path(note["film"]) if note.get("film") else None
+        found = _noted(note, build_dir)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePath):
         return None  # the full build says what is wrong, if anything is
+    if found is None:
+        return None
+    if note.get("inputs") is None and keyed.inputs is not None:
+        _note_inputs(keyed, note, text, backend, scale)
+    return _nothing_to_do(
+        note, found, lambda: _prepared_as_done(keyed, backend), backend, emit, keyed.workspace
+    )
+
+
+def _unchanged_inputs(
+    path: str | os.PathLike[str],
+    backend: Backend,
+    scale: float,
+    build_dir: Path | None,
+    project_root: Path | None,
+    emit: EventSink,
+) -> BuildResult | None:
+    """The result of a build with nothing to do, known before the storyboard is read: the
+    note's build was asked the same, and every file it read (:attr:`_Keyed.inputs`) or left
+    is as it was. ``None``: the storyboard is checked (and the note asked again after)."""
+    from storyboard.language.load import find_project_root, real
+
+    try:
+        storyboard = Path(path).absolute()
+        root = real(project_root) if project_root else find_project_root(storyboard)
+        workspace = Workspace.for_storyboard(storyboard, root, build_dir, backend=backend.namespace)
+        output_dir = workspace.output_dir
+        note = load_json(workspace.tree.read_text(output_dir / UNCHANGED) or "null")
+        if note.get("version") != UNCHANGED_VERSION:
+            return None
+        inputs = note.get("inputs")
+        if not inputs or note.get("asked") != _asked(storyboard, root, output_dir, backend, scale):
+            return None
+        if any(_input_state(p) != state for p, state in inputs.items()):
+            return None
+        found = _noted(note, output_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StoryboardError):
+        return None  # the check says what is wrong, if anything is
+    if found is None:
+        return None
+    for warning in note.get("warnings") or ():  # as the check would say them
+        emit(Note("", str(warning)))
+
+    def prepared() -> Prepared:
+        keyed = _compile_and_key(
+            path, backend.namespace, select=(), build_dir=build_dir, project_root=project_root,
+            paid=backend.paid,
+        )  # fmt: skip
+        return _prepared_as_done(keyed, backend)
+
+    return _nothing_to_do(note, found, prepared, backend, emit, workspace)
+
+
+_Noted = tuple[dict[str, CacheEntry], Path | None]
+"""The cache entries and the film a note records."""
+
+
+def _noted(note: dict[str, Any], build_dir: Path) -> _Noted | None:
+    """The cache entries and the film the note records, if every file it names is as it
+    was; ``None`` otherwise.
+
+    Raises:
+        KeyError, TypeError, ValueError, AttributeError: a note that is not what storyboard
+            writes.
+    """
+    entries = {
+        take: CacheEntry(
+            e["key"], e["backend"], Path(e["folder"]),
+            tuple(StoredResult(**r) for r in e["results"]), e["task_uuid"], e["meta"],
+        )
+        for take, e in note["entries"].items()
+    }  # fmt: skip
+    if set(entries) != set(note["takes"]):
+        return None
+    # the same request names the same files outside the build folder: the note's
+    inside = os.path.join(str(build_dir), "")
+    outside = [f for f in note["files"] if not f.startswith(inside)]
+    if _states(build_dir, outside) != note["files"]:
+        return None
+    return entries, Path(note["film"]) if note.get("film") else None
+
+
+def _nothing_to_do(
+    note: dict[str, Any],
+    found: _Noted,
+    prepared: Callable[[], Prepared],
+    backend: Backend,
+    emit: EventSink,
+    workspace: Workspace,
+) -> BuildResult:
     from storyboard.build.outcome import Outcome
 
+    entries, film = found
     outcomes: dict[str, Outcome] = {}
-    for take in keyed.compiled.takes:
-        emit(TakeCached(take.id, "cache"))
-        outcomes[take.id] = Outcome(take.id, "cached", entries[take.id])
+    for take in note["takes"]:
+        emit(TakeCached(take, "cache"))
+        outcomes[take] = Outcome(take, "cached", entries[take])
+    return BuildResult(prepared, outcomes, backend.name, film, place=workspace)
+
+
+def _prepared_as_done(keyed: _Keyed, backend: Backend) -> Prepared:
+    """What a build with nothing to do prepared: every take cached."""
     compiled, keys = keyed.compiled, keyed.keys
 
     def plan() -> Plan:
         cached = Standing("cached", "in the cache")
         return make_plan(compiled, keys, status=lambda t, k: cached, pricing=pricing_of(backend))
 
-    prepared = Prepared(
+    return Prepared(
         compiled, keys, keyed.materials, keyed.workspace, plan, keyed.selected, keyed.kept
     )
-    return BuildResult(prepared, outcomes, backend.name, film)
+
+
+def _note_inputs(
+    keyed: _Keyed, note: dict[str, Any], text: str | None, backend: Backend, scale: float
+) -> None:
+    """Add the inputs' states to a note left without them (its check began too soon after a
+    file changed), so that the next build need not check the storyboard. Without the lock:
+    a build that changes anything removes the note first, and one written over it meanwhile
+    names the files as they were before (a build finding them changed runs in full)."""
+    workspace = keyed.workspace
+    output_dir = workspace.output_dir
+    if workspace.tree.read_text(output_dir / UNCHANGED) != text:
+        return
+    document = keyed.compiled.checked.document
+    note = {
+        **note,
+        "inputs": keyed.inputs,
+        "asked": _asked(document.path, document.project_root, output_dir, backend, scale),
+    }
+    with contextlib.suppress(OSError, BuildError):
+        workspace.out.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
 
 
 def _ignore_in_git(workspace: Workspace, emit: EventSink) -> None:

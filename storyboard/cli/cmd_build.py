@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(dumps(result.to_json()))
     done = sum(1 for o in result.outcomes.values() if o.status != "failed" and o.entry)
     print(
-        f"{done} of {len(result.prepared.compiled.takes)} takes ready in "
-        f"{result.prepared.workspace.output_dir} (spent {usd(result.spent)})",
+        f"{done} of {len(result.outcomes)} takes ready in "
+        f"{result.workspace.output_dir} (spent {usd(result.spent)})",
         file=sys.stderr,
     )
     if result.film is not None:  # the last line: where this backend's film is

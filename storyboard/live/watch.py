@@ -197,7 +197,7 @@ class Watch:
             self.refused = self._write_report(result)
             if self.refused:
                 self.say(self.refused)
-            self.served = Served.of(result.prepared.workspace)
+            self.served = Served.of(result.workspace)
             self.folder = self.served.folder
             film = f"; film: {display_path(result.film)}" if result.film else ""
             state = "built" if result.ok else "built with failures"
@@ -258,7 +258,7 @@ class Watch:
         from storyboard.exports.record import read_record, record_path
         from storyboard.report import REPORT_NAME, write_report
 
-        workspace = result.prepared.workspace
+        workspace = result.workspace
         page = workspace.output_dir / REPORT_NAME
         try:
             if REPORT_NAME in workspace.out.owned(REPORT_NAME):
