@@ -25,6 +25,9 @@ each machine's own):
   wrong, a hostile writer) holds a build back for :data:`TTL` at most. A build waits
   :data:`TTL` at most in all, for one take: past it, one more generation is tried, and it
   then pays without a claim (said), never looking through every generation first.
+- A build whose credentials may only read makes no claim (said once), but still reads the
+  claims of others and waits for a live one as above: a reader that pays does not pay beside
+  a writer making the same take.
 - A claim that cannot be read (not JSON, not a claim, too large, not a regular file) is taken
   as lapsed; a remote that fails (unreachable, denied, no bucket) or a clone name that cannot
   be read is said once, and the build pays without claims, as it did before them.
@@ -115,6 +118,8 @@ class Claims:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     down: str | None = None
     """Why no claim is tried in this build (said once)."""
+    reading_only: bool = False
+    """A claim was refused (the credentials may only read): others' claims are still read."""
     held: dict[tuple[str, str], int] = field(default_factory=dict)
     """``(namespace, key)``: the generation this build claimed."""
     _clone: str | None = None
@@ -163,18 +168,24 @@ class Claims:
             now = time.time()
             mine = {"version": CLAIM_VERSION, "clone": self._clone, "take": take,
                     "claimed": now, "until": now + ttl}  # fmt: skip
+            if not self.reading_only:
+                try:
+                    if await self.store.create(path, json.dumps(mine).encode()):
+                        self.held[(namespace, key)] = generation
+                        return "pay"
+                except RemoteError as exc:
+                    if exc.kind != "denied":
+                        return self._failed(exc, take)
+                    self._denied(exc)
             try:
-                if await self.store.create(path, json.dumps(mine).encode()):
-                    self.held[(namespace, key)] = generation
-                    return "pay"
-            except RemoteError as exc:
-                return self._failed(exc, take)
-            try:
-                found = _claim(await self.store.read(path))
+                raw = await self.store.read(path)
+                found = _claim(raw)
             except RemoteError as exc:
                 if exc.kind != "corrupt":
                     return self._failed(exc, take)
-                found = None  # a folder, a pipe, a link, too large: a claim not read
+                raw, found = b"", None  # a folder, a pipe, a link, too large: not read
+            if raw is None and self.reading_only:
+                return "pay"  # no build claimed it (claims are made in order): no claim here
             if found is not None and found.clone == self._clone:
                 # an earlier build of this clone's: the journal resumes it, unless it gave
                 # the claim up (released) or another build claimed the take after it
@@ -250,6 +261,16 @@ class Claims:
                     f"result rather than paying for it again ({TTL_ENV})"
                 )))  # fmt: skip
             await asyncio.sleep(min(self.poll, max(0.0, until - time.time())))
+
+    def _denied(self, exc: RemoteError) -> None:
+        """These credentials may not write: no claim is made in this build, but the claims of
+        other builds are still read, and waited for (a reader that pays for a take a writer
+        is making fetches it instead, once pushed). Said once, by the session."""
+        self.reading_only = True
+        if self.failed is not None:
+            self.failed(exc)
+        else:
+            self.emit(Note("", f"remote: {exc}; takes are paid for without a claim"))
 
     def _failed(self, exc: RemoteError, take: str) -> Answer:
         if exc.kind in _DOWN:

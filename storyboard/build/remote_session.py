@@ -365,8 +365,8 @@ class RemoteSession:
     async def claim(self, namespace: str, key: str, take: str) -> Answer:
         """Claim the take ``key`` before paying for it (:meth:`Claims.claim`): ``pay``, or
         ``arrived`` when another build that held it has pushed it (fetch it)."""
-        if self.down or self.read_only or (is_preview(namespace) and not self.previews):
-            return "pay"
+        if self.down or (is_preview(namespace) and not self.previews):
+            return "pay"  # (read-only, it still waits for a build that claimed the take)
         return await self.claims.claim(namespace, key, take)
 
     async def release(self, namespace: str, key: str) -> None:

@@ -221,3 +221,58 @@ def test_a_take_never_sent_releases_its_claim(
     assert (nas / claim_path(ns, key, 1)).is_file()
     assert (nas / claim_path(ns, key, 1, released=True)).is_file()  # nothing pending there
     assert charges(fast_claims) == []
+
+
+class ReaderStore:
+    """A remote these credentials may only read: every write is refused; the take's record
+    appears after ``record_after`` looks (another build pushing it)."""
+
+    def __init__(self, objects: dict[str, bytes], record_after: int) -> None:
+        self.objects, self.record_after, self.looks = objects, record_after, 0
+        self.writes = 0
+
+    async def create(self, path: str, data: bytes) -> bool:
+        from storyboard.remote.store import RemoteError
+
+        self.writes += 1
+        raise RemoteError("the remote refused to let these credentials write", "denied")
+
+    async def read(self, path: str, limit: int = 0) -> bytes | None:
+        return self.objects.get(path)
+
+    async def exists(self, path: str) -> bool:
+        if path.startswith("results/"):
+            self.looks += 1
+            return self.looks > self.record_after
+        return path in self.objects
+
+
+@pytest.mark.parametrize("held", ["live", "none", "lapsed"])
+def test_a_reader_makes_no_claim_but_waits_for_a_writers(
+    project: Project, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    import asyncio
+
+    from storyboard.build.remote_claims import Claims
+    from storyboard.build.state.workspace import Workspace
+
+    monkeypatch.setenv(POLL_ENV, "0.01")
+    root = project({"film.yaml": ONE})
+    workspace = Workspace.for_storyboard(root / "film.yaml", root)
+    ns, key, now = "runware", "ab" * 32, time.time()
+    objects = {}
+    if held == "live":
+        objects[claim_path(ns, key, 1)] = json.dumps(claim("d" * 32, now, now + 60)).encode()
+    elif held == "lapsed":
+        objects[claim_path(ns, key, 1)] = json.dumps(claim("d" * 32, now - 99, now - 9)).encode()
+    store = ReaderStore(objects, record_after=3)
+    told: list[str] = []
+    notes: list[Event] = []
+    claims = Claims(store, workspace, notes.append, lambda exc: told.append(str(exc)))  # type: ignore[arg-type]
+    answer = asyncio.run(claims.claim(ns, key, "dusk"))
+    assert answer == ("arrived" if held == "live" else "pay")
+    assert store.writes == 1 and len(told) == 1  # refused once, said once (by the session)
+    assert store.looks == (4 if held == "live" else 0)  # waited for the writer's record
+    # the next take of the same build: no claim is tried again, others' are still read
+    asyncio.run(claims.claim(ns, "cd" * 32, "other"))
+    assert store.writes == 1 and len(told) == 1
