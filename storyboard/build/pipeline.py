@@ -35,6 +35,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -218,6 +219,8 @@ class _Keyed:
     inputs: dict[str, list[int] | None] | None = None
     """The state of every file the check read, taken once it had read them; ``None`` when
     one of them may have changed while it was read (see the module docstring)."""
+    began: int = 0
+    """When the check began (:func:`time.time_ns`)."""
 
 
 def _compile_and_key(
@@ -258,7 +261,9 @@ def _compile_and_key(
                 lock=_lock(workspace) if paid else None,
                 records=_read_records(workspace, backend_name),
             )  # fmt: skip
-    return _Keyed(compiled, keys, materials, workspace, selected, kept, _inputs(checked, began))
+    return _Keyed(
+        compiled, keys, materials, workspace, selected, kept, _inputs(checked, began), began
+    )
 
 
 #: How far back from the start of a check a file's time must be for its state to be recorded:
@@ -272,12 +277,67 @@ def _inputs(checked: Any, began: int) -> dict[str, list[int] | None] | None:
     ``None`` if one may have changed since the check began."""
     from storyboard.build.depfile import dependencies
 
+    named = _templates_named(checked)
+    if named is None:
+        return None
     states: dict[str, list[int] | None] = {}
-    for path in dependencies(checked):
+    for path in (*dependencies(checked), *named):
         state = states[str(path)] = _input_state(str(path))
-        if state is not None and (state[2] >= began - _RACY_NS or state[3] >= began):
+        if state is not None and _racy(state, began):
             return None
     return states
+
+
+def _racy(state: list[int], began: int, after: int = 0) -> bool:
+    """Whether an input whose state is ``state`` may have changed once a check that began at
+    ``began`` had read it: its mtime is too near (the check began), or its ctime (``after``
+    the check began, at least), which a tool that gives the old mtime back (``tar x``,
+    ``cp -p``, ``rsync -t``) leaves as the only time of the change. A file system that keeps
+    times to the millisecond or coarser (ext3 and HFS+: 1 s, FAT: 2 s) gives a change made
+    after the check began a ctime before it, as it does an mtime."""
+    coarse = state[3] % 1_000_000 == 0
+    return state[2] >= began - _RACY_NS or state[3] >= began + (-_RACY_NS if coarse else after)
+
+
+#: How much later than a check's start, by the file system's clock, a ctime must be to be
+#: taken for a change made during the check (:func:`_racy_by_the_note`): the kernel stamps
+#: files by a clock that lags this machine's by up to a tick (1 to 10 ms).
+_TICK_NS = 20_000_000
+
+
+_TEMPLATE_TAG = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b")
+"""A tag that reads a template file (what :func:`_templates_named` looks for)."""
+
+
+def _templates_named(checked: Any) -> list[Path] | None:
+    """Every template file the prompts and templates of ``checked`` name, as named: from the
+    storyboard's folder, links not followed (the check resolves them: a folder link swapped
+    reads another file), found or not (``ignore missing``, the first of a list that exists: a
+    file written there later is read by the next check). ``None``: a name known only once
+    rendered (``{% include name %}``), or a template that does not parse."""
+    sources = {s for s in (getattr(i.shot, "prompt", None) for i in checked.shots) if s}
+    for template in checked.templates:
+        with contextlib.suppress(OSError, ValueError):
+            sources.add(Path(template).read_text(encoding="utf-8", errors="replace"))
+    sources = {s for s in sources if isinstance(s, str) and _TEMPLATE_TAG.search(s)}
+    if not sources:
+        return []
+    import jinja2
+    from jinja2 import meta
+
+    environment = jinja2.Environment(autoescape=False)
+    folder = checked.document.path.parent
+    named: dict[Path, None] = {}
+    for source in sorted(sources):
+        try:
+            names = list(meta.find_referenced_templates(environment.parse(source)))
+        except jinja2.TemplateError:
+            return None
+        for name in names:
+            if not isinstance(name, str):
+                return None
+            named.setdefault(folder / name, None)
+    return list(named)
 
 
 def _input_state(path: str) -> list[int] | None:
@@ -810,7 +870,7 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
 
 UNCHANGED = ".build.json"
 """The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
-UNCHANGED_VERSION = 2
+UNCHANGED_VERSION = 3
 
 
 def _asked(
@@ -830,14 +890,14 @@ def _asked(
 
 @functools.cache
 def _code() -> list[int]:
-    """The latest time a module of the front of the pipeline (language, compiler, profiles)
+    """The latest time a module the check runs (language, compiler, profiles, media, core)
     changed: storyboard's own code, edited in a checkout without a new version number, is an
     input of the check too."""
     import storyboard
 
     top = Path(storyboard.__file__).parent
     latest = 0
-    for part in ("language", "compiler", "profiles", "build"):
+    for part in ("language", "compiler", "profiles", "build", "media", "core"):
         with contextlib.suppress(OSError), os.scandir(top / part) as found:
             for item in found:
                 if item.name.endswith(".py"):
@@ -866,9 +926,13 @@ def _watched(keyed: _Keyed, backend: Backend, entries: Sequence[CacheEntry]) -> 
     # content is in the fingerprint
     if backend.paid:
         paths.append(workspace.lockfile)
-    music = getattr(checked, "music", None)
-    if music is not None and getattr(music, "path", None) is not None:
-        paths.append(music.path)
+    # what the cut reads, but no take's key holds: every music cue, a title's font and
+    # background image (the first cue alone was watched: another one, a card's background,
+    # changed, left the film cut with the old one)
+    for source in checked.cut_sources.values():
+        path = getattr(source, "path", None)
+        if isinstance(path, Path):
+            paths.append(path)
     for entry in entries:
         paths.append(entry.folder / "entry.json")
         paths += [entry.folder / r.file for r in entry.results]
@@ -918,6 +982,7 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
         "fingerprint": _fingerprint(keyed, backend, scale),
         "asked": asked if keyed.inputs is not None else None,
         "inputs": keyed.inputs,
+        "span": time.time_ns() - keyed.began,
         "takes": [t.id for t in keyed.compiled.takes],
         "warnings": [w.render() for w in keyed.compiled.warnings],
         "film": str(result.film) if result.film is not None else None,
@@ -990,6 +1055,8 @@ def _unchanged_inputs(
             return None
         if any(_input_state(p) != state for p, state in inputs.items()):
             return None
+        if _racy_by_the_note(inputs, output_dir / UNCHANGED, note["span"]):
+            return None
         found = _noted(note, output_dir)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, StoryboardError):
         return None  # the check says what is wrong, if anything is
@@ -1006,6 +1073,22 @@ def _unchanged_inputs(
         return _prepared_as_done(keyed, backend)
 
     return _nothing_to_do(note, found, prepared, backend, emit, workspace)
+
+
+def _racy_by_the_note(inputs: dict[str, Any], note: Path, span: Any) -> bool:
+    """Whether an input's state is :func:`_racy` by the clock of the file system (git's
+    rule: a file's times against the index's own). The note's time is the file system's
+    when it was written, ``span`` after the check began: a file system whose clock is behind
+    this machine's (a network share, a virtual machine's shared folder) gives a file changed
+    during the check times that :func:`_racy`, by this machine's clock, takes for older.
+
+    Raises:
+        OSError: the note cannot be looked at; TypeError: ``span`` is not a whole number.
+    """
+    if not isinstance(span, int) or isinstance(span, bool) or span < 0:
+        raise TypeError(f"span {span!r}")
+    began = os.lstat(note).st_mtime_ns - span
+    return any(s is not None and _racy(s, began, _TICK_NS) for s in inputs.values())
 
 
 _Noted = tuple[dict[str, CacheEntry], Path | None]
@@ -1083,6 +1166,7 @@ def _note_inputs(
     note = {
         **note,
         "inputs": keyed.inputs,
+        "span": time.time_ns() - keyed.began,
         "asked": _asked(document.path, document.project_root, output_dir, backend, scale),
     }
     with contextlib.suppress(OSError, BuildError):
