@@ -35,7 +35,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -277,11 +276,10 @@ def _inputs(checked: Any, began: int) -> dict[str, list[int] | None] | None:
     ``None`` if one may have changed since the check began."""
     from storyboard.build.depfile import dependencies
 
-    named = _templates_named(checked)
-    if named is None:
-        return None
     states: dict[str, list[int] | None] = {}
-    for path in (*dependencies(checked), *named):
+    # and every template asked for as named, found or not: a file written there later, a
+    # folder link swapped, is read by the next check
+    for path in (*dependencies(checked), *checked.templates_named):
         state = states[str(path)] = _input_state(str(path))
         if state is not None and _racy(state, began):
             return None
@@ -303,41 +301,6 @@ def _racy(state: list[int], began: int, after: int = 0) -> bool:
 #: taken for a change made during the check (:func:`_racy_by_the_note`): the kernel stamps
 #: files by a clock that lags this machine's by up to a tick (1 to 10 ms).
 _TICK_NS = 20_000_000
-
-
-_TEMPLATE_TAG = re.compile(r"\{%[-+]?\s*(?:include|import|from|extends)\b")
-"""A tag that reads a template file (what :func:`_templates_named` looks for)."""
-
-
-def _templates_named(checked: Any) -> list[Path] | None:
-    """Every template file the prompts and templates of ``checked`` name, as named: from the
-    storyboard's folder, links not followed (the check resolves them: a folder link swapped
-    reads another file), found or not (``ignore missing``, the first of a list that exists: a
-    file written there later is read by the next check). ``None``: a name known only once
-    rendered (``{% include name %}``), or a template that does not parse."""
-    sources = {s for s in (getattr(i.shot, "prompt", None) for i in checked.shots) if s}
-    for template in checked.templates:
-        with contextlib.suppress(OSError, ValueError):
-            sources.add(Path(template).read_text(encoding="utf-8", errors="replace"))
-    sources = {s for s in sources if isinstance(s, str) and _TEMPLATE_TAG.search(s)}
-    if not sources:
-        return []
-    import jinja2
-    from jinja2 import meta
-
-    environment = jinja2.Environment(autoescape=False)
-    folder = checked.document.path.parent
-    named: dict[Path, None] = {}
-    for source in sorted(sources):
-        try:
-            names = list(meta.find_referenced_templates(environment.parse(source)))
-        except jinja2.TemplateError:
-            return None
-        for name in names:
-            if not isinstance(name, str):
-                return None
-            named.setdefault(folder / name, None)
-    return list(named)
 
 
 def _input_state(path: str) -> list[int] | None:

@@ -74,6 +74,9 @@ class CheckedStoryboard:
     templates: tuple[Path, ...]
     assets: tuple[Path, ...]
     cut_sources: dict[DataPath, Source] = field(default_factory=dict)
+    templates_named: tuple[Path, ...] = ()
+    """Every template a prompt asked for, as named from the storyboard's folder, found or not
+    (``ignore missing``, the first of a list), links not followed."""
 
     @property
     def name(self) -> str:

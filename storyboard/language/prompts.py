@@ -144,6 +144,9 @@ class _ProjectLoader(jinja2.BaseLoader):
         self.folder = folder
         self.root = project_root.resolve()
         self.read: set[Path] = set()
+        self.named: dict[Path, None] = {}
+        """Every template asked for, as named from :attr:`folder` (found or not, links not
+        followed): a file written there later, or a link there swapped, is read next time."""
 
     def get_source(
         self, environment: jinja2.Environment, template: str
@@ -152,6 +155,7 @@ class _ProjectLoader(jinja2.BaseLoader):
             raise SecurityError(
                 f"'{template}' is an absolute path; name templates relative to the storyboard"
             )
+        self.named.setdefault(self.folder / template, None)
         try:
             path = self.folder.joinpath(template).resolve()
         except (OSError, ValueError, RuntimeError) as exc:
@@ -780,6 +784,11 @@ class PromptRenderer:
     def templates_read(self) -> frozenset[Path]:
         """Template files read through ``{% include %}`` so far."""
         return frozenset(self._loader.read)
+
+    @property
+    def templates_named(self) -> tuple[Path, ...]:
+        """Every template asked for so far, as named (:attr:`_ProjectLoader.named`)."""
+        return tuple(self._loader.named)
 
     def render(self, source: str, shot: ShotContext, dialogue: str | None = None) -> str:
         """Render one prompt; leading and trailing whitespace is dropped.

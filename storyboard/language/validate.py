@@ -152,6 +152,7 @@ class _Checker:
         self.assets: set[Path] = set()
         self.shot_ids: dict[str, DataPath] = {}
         self.templates: frozenset[Path] = frozenset()
+        self.templates_named: tuple[Path, ...] = ()
         self._template_errors: set[tuple[Position, str]] = set()
         self._lines: dict[Path, list[str]] = {}
         self.dialogue: dict[DataPath, tuple[Line, ...]] = {}
@@ -881,6 +882,7 @@ class _Checker:
             rendered[path] = text
             self._check_prompt(text, path, source, element_names, with_lines=bool(lines))
         self.templates = renderer.templates_read if renderer is not None else frozenset()
+        self.templates_named = renderer.templates_named if renderer is not None else ()
         return rendered
 
     def _template_error(
@@ -1019,6 +1021,7 @@ class _Checker:
             templates=tuple(sorted(self.templates)),
             assets=tuple(sorted(self.assets)),
             cut_sources=dict(self.cut_sources),
+            templates_named=self.templates_named,
         )
 
 

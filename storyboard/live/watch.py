@@ -181,7 +181,10 @@ class Watch:
             )
             self._finished()
             return False
-        inputs = {_real(p) for p in dependencies(compiled.checked)}
+        # and the templates a prompt asked for that are not there (`ignore missing`, the
+        # first of a list): one written there is read by the next round
+        checked = compiled.checked
+        inputs = {_real(p) for p in (*dependencies(checked), *checked.templates_named)}
         self.seen.update({p: _stat(p) for p in inputs - set(self.seen)})
         self.inputs = inputs | {_real(self.storyboard)}
         try:

@@ -200,6 +200,27 @@ def test_a_save_of_a_template_or_of_an_asset_is_built_too(
     assert status == 0
 
 
+def test_a_template_written_where_a_prompt_looked_for_one_is_built(
+    watched: Callable[..., Watcher], tmp_path: Path
+) -> None:
+    """A prompt that includes a template if it is there (`ignore missing`): writing the file
+    later is a change of the film's inputs like any save."""
+    (tmp_path / "film.yaml").write_text(
+        "storyboard: 1\ntitle: Watched\nshots:\n"
+        "  - {id: a, duration: 3, prompt: 'a harbour {% include \"look.j2\" ignore missing %}'}\n"
+    )
+    watcher = watched("--preview-scale", "0.1", "--no-serve")
+    watcher.wait(r"^built in", timeout=60)
+    take = tmp_path / "build" / "film" / "preview" / "takes" / "a.mp4"
+    made = take.read_bytes()
+    (tmp_path / "look.j2").write_text("in soft morning light")
+    _, lines = watcher.wait(r"^built in", timeout=30)
+    assert any("look.j2 changed: checking" in line for line in lines), lines
+    assert take.read_bytes() != made
+    status, _ = watcher.stop()
+    assert status == 0
+
+
 def test_the_paid_backend_builds_within_its_budget_on_every_save(
     watched: Callable[..., Watcher], tmp_path: Path, emulator: EmulatorServer
 ) -> None:
