@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from storyboard.backends.base import Backend
 from storyboard.backends.namespaces import RUNWARE_URL, namespace
-from storyboard.compiler.plan import Pricing
 from storyboard.core.errors import InputError
+
+if TYPE_CHECKING:  # (the compiler, imported where a price is asked: a no-op build asks none)
+    from storyboard.compiler.plan import Pricing
 
 NAMES = ("auto", "preview", "runware")
 #: The preview scale of ``storyboard build`` when ``--preview-scale`` is not given.
@@ -21,6 +24,7 @@ def pricing(name: str, *, preview_scale: float = 1.0, base_url: str | None = Non
     """Whose prices and money a plan for backend ``name`` counts (``auto`` made concrete);
     the URL comes from ``RUNWARE_BASE_URL`` as the client reads it, redacted."""
     from storyboard.backends.runware.redact import redact_url
+    from storyboard.compiler.plan import Pricing
 
     concrete = resolve_name(name)
     space = namespace(concrete, preview_scale=preview_scale, base_url=base_url)
@@ -32,6 +36,8 @@ def pricing(name: str, *, preview_scale: float = 1.0, base_url: str | None = Non
 
 def pricing_of(backend: Backend) -> Pricing:
     """:func:`pricing` of a backend made already."""
+    from storyboard.compiler.plan import Pricing
+
     real = backend.paid and backend.name == "runware" and backend.namespace == "runware"
     return Pricing(backend.name, backend.namespace, backend.endpoint, backend.paid, real)
 

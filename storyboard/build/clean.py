@@ -32,7 +32,8 @@ from storyboard.build.state.cache import KEY
 from storyboard.build.state.safe import Tree, UnsafePath, load_json
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import InputError
-from storyboard.language.load import check_storyboard_name, find_project_root
+from storyboard.core.project import find_project_root
+from storyboard.language.load import check_storyboard_name
 
 
 @dataclass

@@ -52,7 +52,8 @@ from storyboard.build.state.safe import NotText, UnsafePath, cannot_read
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import BuildError, InputError
-from storyboard.language.load import check_storyboard_name, find_project_root
+from storyboard.core.project import find_project_root
+from storyboard.language.load import check_storyboard_name
 
 
 @dataclass

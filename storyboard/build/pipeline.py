@@ -35,9 +35,8 @@ import hashlib
 import json
 import math
 import os
-import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,8 +45,22 @@ from typing import TYPE_CHECKING, Any
 from storyboard.backends.base import Backend
 from storyboard.backends.factory import pricing_of
 from storyboard.backends.namespaces import endpoint_form
+from storyboard.build.noop import (
+    UNCHANGED,
+    UNCHANGED_VERSION,
+    _asked,
+    _input_state,
+    _noted,
+    _nothing_to_do,
+    _racy,
+    _states,
+)
+from storyboard.build.noop import film_scale as film_scale_of
+from storyboard.build.noop import unchanged_inputs as _unchanged_inputs
+from storyboard.build.result import BuildResult as BuildResult
+from storyboard.build.result import Prepared as Prepared
 from storyboard.build.state import records as take_records
-from storyboard.build.state.cache import Cache, CacheEntry, StoredResult
+from storyboard.build.state.cache import Cache, CacheEntry
 from storyboard.build.state.safe import UnsafePath, load_json
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.compiler.compile import Compiled, FileHashes, compile_storyboard, dumps
@@ -56,8 +69,8 @@ from storyboard.compiler.plan import PAYABLE, Plan, Pricing, Standing, make_plan
 from storyboard.compiler.resolve import Handoff
 from storyboard.compiler.select import select_takes
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
-from storyboard.core.errors import BuildError, InputError, StoryboardError
-from storyboard.core.events import EventSink, Note, TakeCached, ignore
+from storyboard.core.errors import BuildError, InputError
+from storyboard.core.events import EventSink, Note, ignore
 from storyboard.core.memory import fewer_collections
 from storyboard.core.money import usd
 from storyboard.language.load import load_document
@@ -72,105 +85,6 @@ if TYPE_CHECKING:
     from storyboard.build.state.journal import Pending
     from storyboard.build.state.lockfile import LockFile
     from storyboard.remote.config import RemoteConfig
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A storyboard compiled and planned against one backend's cache.
-
-    ``planned`` is the plan, or what makes it when it is first asked for (:attr:`plan`): a
-    build with nothing to do does not need it.
-    """
-
-    compiled: Compiled
-    keys: dict[str, str]
-    materials: dict[str, dict[str, Any]]
-    workspace: Workspace
-    planned: Plan | Callable[[], Plan] = field(repr=False)
-    selected: set[str] | None
-    kept: dict[str, Kept] = field(default_factory=dict)
-    """The takes whose result the film keeps (``keep: true``), and that result."""
-    records: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    """What the last build in this namespace made each take from (its key material)."""
-
-    @functools.cached_property
-    def plan(self) -> Plan:
-        return self.planned if isinstance(self.planned, Plan) else self.planned()
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """What a build did."""
-
-    made: Prepared | Callable[[], Prepared] = field(repr=False)
-    """The storyboard compiled and planned, or what makes it when it is first asked for
-    (:attr:`prepared`): a build that did not need to check the storyboard did not."""
-    outcomes: dict[str, Outcome]
-    backend: str
-    film: Path | None = None
-    remote: dict[str, Any] | None = None
-    """What the remote was sent, when the project has one: its URL, the takes pushed and
-    those left queued."""
-    place: Workspace | None = field(default=None, repr=False)
-    """Where it built, when :attr:`made` is not made yet (see :attr:`workspace`)."""
-
-    @functools.cached_property
-    def prepared(self) -> Prepared:
-        return self.made if isinstance(self.made, Prepared) else self.made()
-
-    @property
-    def workspace(self) -> Workspace:
-        """Where it built (the state and build folders), without making :attr:`prepared`."""
-        return self.place if self.place is not None else self.prepared.workspace
-
-    @property
-    def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes.values() if o.status == "failed"]
-
-    @property
-    def skipped(self) -> list[Outcome]:
-        return [o for o in self.outcomes.values() if o.status == "skipped"]
-
-    @property
-    def spent(self) -> float:
-        return round(sum(o.cost for o in self.outcomes.values()), 4)
-
-    @property
-    def unselected(self) -> list[Outcome]:
-        """Takes ``--select`` left out that are not built yet: not a failure."""
-        return [o for o in self.outcomes.values() if o.status == "unselected"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "storyboard": self.workspace.storyboard.name,
-            "backend": self.backend,
-            "ok": self.ok,
-            "spent": self.spent,
-            "build_dir": str(self.workspace.build_dir),
-            "output_dir": str(self.workspace.output_dir),
-            "film": str(self.film) if self.film else None,
-            **({"remote": self.remote} if self.remote is not None else {}),
-            "warnings": [w.to_json() for w in self.prepared.compiled.warnings],
-            "takes": [
-                {
-                    "id": o.take,
-                    "status": o.status,
-                    "message": o.message,
-                    "position": str(o.diagnostic.position)
-                    if o.diagnostic is not None and o.diagnostic.position is not None
-                    else None,
-                    "cost": o.cost,
-                    "files": [str(o.entry.path(i)) for i in range(len(o.entry.results))]
-                    if o.entry
-                    else [],
-                }
-                for o in self.outcomes.values()
-            ],
-        }
 
 
 def prepare(
@@ -265,12 +179,6 @@ def _compile_and_key(
     )
 
 
-#: How far back from the start of a check a file's time must be for its state to be recorded:
-#: file systems that keep coarse times (FAT: 2 s) give a file changed during the check a time
-#: before it began.
-_RACY_NS = 2_000_000_000
-
-
 def _inputs(checked: Any, began: int) -> dict[str, list[int] | None] | None:
     """The state of every file the check of ``checked`` read (:func:`_input_state`), or
     ``None`` if one may have changed since the check began."""
@@ -284,37 +192,6 @@ def _inputs(checked: Any, began: int) -> dict[str, list[int] | None] | None:
         if state is not None and _racy(state, began):
             return None
     return states
-
-
-def _racy(state: list[int], began: int, after: int = 0) -> bool:
-    """Whether an input whose state is ``state`` may have changed once a check that began at
-    ``began`` had read it: its mtime is too near (the check began), or its ctime (``after``
-    the check began, at least), which a tool that gives the old mtime back (``tar x``,
-    ``cp -p``, ``rsync -t``) leaves as the only time of the change. A file system that keeps
-    times to the millisecond or coarser (ext3 and HFS+: 1 s, FAT: 2 s) gives a change made
-    after the check began a ctime before it, as it does an mtime."""
-    coarse = state[3] % 1_000_000 == 0
-    return state[2] >= began - _RACY_NS or state[3] >= began + (-_RACY_NS if coarse else after)
-
-
-#: How much later than a check's start, by the file system's clock, a ctime must be to be
-#: taken for a change made during the check (:func:`_racy_by_the_note`): the kernel stamps
-#: files by a clock that lags this machine's by up to a tick (1 to 10 ms).
-_TICK_NS = 20_000_000
-
-
-def _input_state(path: str) -> list[int] | None:
-    """``[size, inode, mtime, ctime, inode and mode of the name itself]`` of an input
-    (followed, and not: a link swapped in, or its target changed), ``None``: missing."""
-    try:
-        link = os.lstat(path)
-        info = os.stat(path) if stat.S_ISLNK(link.st_mode) else link
-    except OSError:
-        return None
-    return [
-        info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, link.st_ino,
-        link.st_mode,
-    ]  # fmt: skip
 
 
 def _plan(
@@ -519,12 +396,13 @@ def build(
         LateInputError: the cut does not fit a take's video whose length was known only once
             it was made (exit status 1: the build may have paid).
     """
-    scale = film_scale if film_scale is not None else getattr(backend, "scale", 1.0)
+    scale = film_scale_of(backend, film_scale)
     # 0. asked the same as the last build, which found everything done, and every file it
     # read or left as it was, the storyboard's too: nothing to do, not even a check.
-    done = (
-        None if select else _unchanged_inputs(path, backend, scale, build_dir, project_root, emit)
-    )
+    later = functools.partial(prepared_as_done, path, backend, build_dir, project_root)
+    done = None
+    if not select:
+        done = _unchanged_inputs(path, backend, scale, build_dir, project_root, emit, later)
     if done is not None:
         return done
     # 1-6. check, compile and key (the cut too: it fits the takes' lengths known so far).
@@ -831,43 +709,6 @@ def _write_records(prepared: Prepared, outcomes: dict[str, Outcome], backend: st
     workspace.tree.write_atomic(workspace.records(backend), text.encode(), staging=workspace.tmp)
 
 
-UNCHANGED = ".build.json"
-"""The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
-UNCHANGED_VERSION = 3
-
-
-def _asked(
-    storyboard: Path, project_root: Path, output_dir: Path, backend: Backend, scale: float
-) -> str:
-    """What a build is asked, before its storyboard is read: the same answer, and the same
-    inputs (:attr:`_Keyed.inputs`), the same build."""
-    from storyboard import __version__
-
-    body = [
-        UNCHANGED_VERSION, __version__, _code(), backend.name, backend.namespace,
-        backend.endpoint, backend.paid, scale, str(storyboard), str(project_root),
-        str(output_dir), os.getcwd(),  # (the warnings name files from there)
-    ]  # fmt: skip
-    return hashlib.sha256(json.dumps(body, default=str).encode()).hexdigest()
-
-
-@functools.cache
-def _code() -> list[int]:
-    """The latest time a module the check runs (language, compiler, profiles, media, core)
-    changed: storyboard's own code, edited in a checkout without a new version number, is an
-    input of the check too."""
-    import storyboard
-
-    top = Path(storyboard.__file__).parent
-    latest = 0
-    for part in ("language", "compiler", "profiles", "build", "media", "core"):
-        with contextlib.suppress(OSError), os.scandir(top / part) as found:
-            for item in found:
-                if item.name.endswith(".py"):
-                    latest = max(latest, item.stat().st_mtime_ns)
-    return [latest]
-
-
 def _fingerprint(keyed: _Keyed, backend: Backend, scale: float) -> str:
     """What a build is asked: the same answer, the same build."""
     from storyboard import __version__
@@ -900,35 +741,6 @@ def _watched(keyed: _Keyed, backend: Backend, entries: Sequence[CacheEntry]) -> 
         paths.append(entry.folder / "entry.json")
         paths += [entry.folder / r.file for r in entry.results]
     return paths
-
-
-def _states(build_dir: Path, watched: Sequence[Path | str]) -> dict[str, list[int] | None]:
-    """Size, modification time and inode of every file of the build folder (but the note)
-    and of ``watched`` (``None``: missing)."""
-    states: dict[str, list[int] | None] = {}
-    folders = [str(build_dir)]
-    while folders:
-        try:
-            listing = os.scandir(folders.pop())
-        except OSError:
-            continue
-        with listing:
-            for item in listing:
-                if item.is_dir(follow_symlinks=False):
-                    folders.append(item.path)
-                elif item.name != UNCHANGED or os.path.dirname(item.path) != str(build_dir):
-                    states[item.path] = _state(item.path)
-    for path in watched:
-        states[str(path)] = _state(str(path))
-    return states
-
-
-def _state(path: str) -> list[int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns, info.st_ino]
 
 
 def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float) -> None:
@@ -992,113 +804,19 @@ def _unchanged(
     )
 
 
-def _unchanged_inputs(
+def prepared_as_done(
     path: str | os.PathLike[str],
     backend: Backend,
-    scale: float,
     build_dir: Path | None,
     project_root: Path | None,
-    emit: EventSink,
-) -> BuildResult | None:
-    """The result of a build with nothing to do, known before the storyboard is read: the
-    note's build was asked the same, and every file it read (:attr:`_Keyed.inputs`) or left
-    is as it was. ``None``: the storyboard is checked (and the note asked again after)."""
-    from storyboard.language.load import find_project_root, real
-
-    try:
-        storyboard = Path(path).absolute()
-        root = real(project_root) if project_root else find_project_root(storyboard)
-        workspace = Workspace.for_storyboard(storyboard, root, build_dir, backend=backend.namespace)
-        output_dir = workspace.output_dir
-        note = load_json(workspace.tree.read_text(output_dir / UNCHANGED) or "null")
-        if note.get("version") != UNCHANGED_VERSION:
-            return None
-        inputs = note.get("inputs")
-        if not inputs or note.get("asked") != _asked(storyboard, root, output_dir, backend, scale):
-            return None
-        if any(_input_state(p) != state for p, state in inputs.items()):
-            return None
-        if _racy_by_the_note(inputs, output_dir / UNCHANGED, note["span"]):
-            return None
-        found = _noted(note, output_dir)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, StoryboardError):
-        return None  # the check says what is wrong, if anything is
-    if found is None:
-        return None
-    for warning in note.get("warnings") or ():  # as the check would say them
-        emit(Note("", str(warning)))
-
-    def prepared() -> Prepared:
-        keyed = _compile_and_key(
-            path, backend.namespace, select=(), build_dir=build_dir, project_root=project_root,
-            paid=backend.paid,
-        )  # fmt: skip
-        return _prepared_as_done(keyed, backend)
-
-    return _nothing_to_do(note, found, prepared, backend, emit, workspace)
-
-
-def _racy_by_the_note(inputs: dict[str, Any], note: Path, span: Any) -> bool:
-    """Whether an input's state is :func:`_racy` by the clock of the file system (git's
-    rule: a file's times against the index's own). The note's time is the file system's
-    when it was written, ``span`` after the check began: a file system whose clock is behind
-    this machine's (a network share, a virtual machine's shared folder) gives a file changed
-    during the check times that :func:`_racy`, by this machine's clock, takes for older.
-
-    Raises:
-        OSError: the note cannot be looked at; TypeError: ``span`` is not a whole number.
-    """
-    if not isinstance(span, int) or isinstance(span, bool) or span < 0:
-        raise TypeError(f"span {span!r}")
-    began = os.lstat(note).st_mtime_ns - span
-    return any(s is not None and _racy(s, began, _TICK_NS) for s in inputs.values())
-
-
-_Noted = tuple[dict[str, CacheEntry], Path | None]
-"""The cache entries and the film a note records."""
-
-
-def _noted(note: dict[str, Any], build_dir: Path) -> _Noted | None:
-    """The cache entries and the film the note records, if every file it names is as it
-    was; ``None`` otherwise.
-
-    Raises:
-        KeyError, TypeError, ValueError, AttributeError: a note that is not what storyboard
-            writes.
-    """
-    entries = {
-        take: CacheEntry(
-            e["key"], e["backend"], Path(e["folder"]),
-            tuple(StoredResult(**r) for r in e["results"]), e["task_uuid"], e["meta"],
-        )
-        for take, e in note["entries"].items()
-    }  # fmt: skip
-    if set(entries) != set(note["takes"]):
-        return None
-    # the same request names the same files outside the build folder: the note's
-    inside = os.path.join(str(build_dir), "")
-    outside = [f for f in note["files"] if not f.startswith(inside)]
-    if _states(build_dir, outside) != note["files"]:
-        return None
-    return entries, Path(note["film"]) if note.get("film") else None
-
-
-def _nothing_to_do(
-    note: dict[str, Any],
-    found: _Noted,
-    prepared: Callable[[], Prepared],
-    backend: Backend,
-    emit: EventSink,
-    workspace: Workspace,
-) -> BuildResult:
-    from storyboard.build.outcome import Outcome
-
-    entries, film = found
-    outcomes: dict[str, Outcome] = {}
-    for take in note["takes"]:
-        emit(TakeCached(take, "cache"))
-        outcomes[take] = Outcome(take, "cached", entries[take])
-    return BuildResult(prepared, outcomes, backend.name, film, place=workspace)
+) -> Prepared:
+    """What a build of ``path`` with nothing to do prepared: the storyboard checked, compiled
+    and keyed, every take cached (for a result of :mod:`storyboard.build.noop`)."""
+    keyed = _compile_and_key(
+        path, backend.namespace, select=(), build_dir=build_dir, project_root=project_root,
+        paid=backend.paid,
+    )  # fmt: skip
+    return _prepared_as_done(keyed, backend)
 
 
 def _prepared_as_done(keyed: _Keyed, backend: Backend) -> Prepared:

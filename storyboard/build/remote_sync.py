@@ -416,7 +416,7 @@ def locked_project(workspace: Workspace, wait: float) -> Any:
 
 def project_of(path: Path) -> Path:
     """The project folder of ``path`` (a storyboard, or the current folder)."""
-    from storyboard.language.load import find_project_root
+    from storyboard.core.project import find_project_root
 
     return find_project_root(path if path.suffix else path / "x")
 

@@ -55,10 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from storyboard.backends.factory import make_backend, resolve_name
-    from storyboard.build.pipeline import build
+    from storyboard.build.noop import film_scale, unchanged_inputs
     from storyboard.cli.cmd_remote import remote_of
     from storyboard.cli.console import Console
-    from storyboard.compiler.compile import dumps
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
     from storyboard.core.money import usd
@@ -78,24 +77,38 @@ def run(args: argparse.Namespace) -> int:
             "storyboard: RUNWARE_API_KEY is not set: building offline previews (free)",
             file=sys.stderr,
         )
+    backend = make_backend(name, preview_scale=args.preview_scale)
+    build_dir = Path(args.build_dir) if args.build_dir else None
     console = Console()
     try:
-        result = build(
-            args.file,
-            backend=make_backend(name, preview_scale=args.preview_scale),
-            jobs=args.jobs,
-            keep_going=args.keep_going,
-            max_cost=args.max_cost,
-            select=args.select,
-            build_dir=Path(args.build_dir) if args.build_dir else None,
-            wait=args.wait,
-            film_scale=args.film_scale,
-            emit=console,
-            remote=remote,
-        )
+        # nothing to do, known before the storyboard is read: the compiler is not imported
+        result = None
+        if not args.select:
+            result = unchanged_inputs(
+                args.file, backend, film_scale(backend, args.film_scale), build_dir, None, console,
+                lambda: _prepared(args.file, backend, build_dir),
+            )  # fmt: skip
+        if result is None:
+            from storyboard.build.pipeline import build
+
+            result = build(
+                args.file,
+                backend=backend,
+                jobs=args.jobs,
+                keep_going=args.keep_going,
+                max_cost=args.max_cost,
+                select=args.select,
+                build_dir=build_dir,
+                wait=args.wait,
+                film_scale=args.film_scale,
+                emit=console,
+                remote=remote,
+            )
     finally:
         console.close()
     if args.json:
+        from storyboard.compiler.compile import dumps
+
         sys.stdout.write(dumps(result.to_json()))
     done = sum(1 for o in result.outcomes.values() if o.status != "failed" and o.entry)
     print(
@@ -106,3 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if result.film is not None:  # the last line: where this backend's film is
         print(f"film: {printable(display_path(result.film))}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _prepared(path: str, backend: Any, build_dir: Any) -> Any:
+    """What a build with nothing to do prepared, made when asked for (``--json``)."""
+    from storyboard.build.pipeline import prepared_as_done
+
+    return prepared_as_done(path, backend, build_dir, None)

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
     from storyboard.core.files import disk_error
-    from storyboard.language.load import find_project_root
+    from storyboard.core.project import find_project_root
 
     folder = Path(args.dir).absolute()
     if not folder.is_dir():

@@ -37,7 +37,7 @@ def remote_of(args: argparse.Namespace, near: Path) -> RemoteConfig | None:
     Raises:
         InputError: a wrong URL or ``storyboard.toml``.
     """
-    from storyboard.language.load import find_project_root
+    from storyboard.core.project import find_project_root
     from storyboard.remote.config import find_remote
 
     # (not remote_sync's project_of: a build with nothing to do must not import asyncio)
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from storyboard.language.load import find_project_root
+    from storyboard.core.project import find_project_root
 
     pairs: dict[str, list[tuple[str, str]]] = {}
     for name in args.files:

@@ -112,8 +112,9 @@ def find_build(
     from storyboard.build.state.workspace import Workspace
     from storyboard.core.diagnostics import display_path
     from storyboard.core.errors import InputError
+    from storyboard.core.project import find_project_root
     from storyboard.exports.record import record_path
-    from storyboard.language.load import check_storyboard_name, find_project_root
+    from storyboard.language.load import check_storyboard_name
 
     storyboard = Path(file).absolute()
     named = check_storyboard_name(storyboard)

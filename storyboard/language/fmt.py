@@ -67,13 +67,12 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from storyboard.core.diagnostics import Diagnostic, Position, display_path
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import NotAFile, TooLarge, read_capped
+from storyboard.core.project import find_project_root, real
 from storyboard.language import model
 from storyboard.language.load import (
     MAX_FILE_BYTES,
     check_inside_project,
-    find_project_root,
     is_inside,
-    real,
 )
 
 WIDTH = 100

@@ -47,6 +47,7 @@ from storyboard.core.diagnostics import (
 )
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import NAME_MAX, NotAFile, TooLarge, read_capped
+from storyboard.core.project import find_project_root, real
 from storyboard.language.model import Storyboard, top_level_keys
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -95,20 +96,6 @@ class Document:
         """The file that holds the value at ``data_path`` (for resolving relative paths)."""
         name = self.source_map.value(data_path).file
         return self.file_by_name.get(name, self.path)
-
-
-def find_project_root(storyboard: Path) -> Path:
-    """The nearest folder at or above the storyboard's that holds ``.git`` or ``.storyboard``.
-
-    Falls back to the storyboard's own folder. The project is where the file is *named*: a
-    storyboard that is a symlink belongs to the folder of the link, not of its target (which
-    :func:`link_out_of_project` then refuses if it lies outside).
-    """
-    folder = Path(os.path.realpath(storyboard.absolute().parent))
-    for candidate in (folder, *folder.parents):
-        if (candidate / ".git").exists() or (candidate / ".storyboard").exists():
-            return candidate
-    return folder
 
 
 MAX_STEM_BYTES = NAME_MAX - len(".") - len(".lock") - len(".storyboard-tmp")
@@ -176,13 +163,6 @@ def check_inside_project(path: Path) -> None:
     problem = link_out_of_project(path, find_project_root(path))
     if problem is not None:
         raise InputError([problem])
-
-
-def real(path: Path) -> Path:
-    """``path`` with every symlink followed, as far as they lead: ``Path.resolve()`` raises
-    ``RuntimeError`` at a symlink loop (Python 3.11), which is then read as the missing file
-    it is, and said so (``Too many levels of symbolic links``)."""
-    return Path(os.path.realpath(path))
 
 
 def hidden_part(path: Path, root: Path) -> str | None:

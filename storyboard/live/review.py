@@ -102,7 +102,7 @@ class Review:
     def tree(self) -> Tree:
         """The project folder, through which the build's videos are opened."""
         from storyboard.build.state.safe import Tree
-        from storyboard.language.load import find_project_root
+        from storyboard.core.project import find_project_root
 
         return Tree.at(find_project_root(self.storyboard))
 

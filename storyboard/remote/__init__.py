@@ -34,6 +34,6 @@ def configured(
     Raises:
         InputError: the remote's URL or ``storyboard.toml`` is wrong.
     """
-    from storyboard.language.load import find_project_root
+    from storyboard.core.project import find_project_root
 
     return find_remote(find_project_root(storyboard), flag=flag, disabled=disabled)

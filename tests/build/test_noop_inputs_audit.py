@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from storyboard.backends.preview import PreviewBackend
-from storyboard.build import pipeline
+from storyboard.build import noop, pipeline
 from storyboard.build.pipeline import UNCHANGED, build
 from tests.build import test_noop_inputs as base
 from tests.build.test_noop_inputs import FILM, SCALE, Project, age, make, note
@@ -149,7 +149,8 @@ def test_a_change_during_the_check_on_times_to_the_second(
     """A change made just after the check began, by a tool that gives the old mtime back (tar
     x, cp -p, rsync -t): on a file system that keeps times to the second its ctime, the only
     time of the change, is before the check began."""
-    monkeypatch.setattr(pipeline, "os", _FileSystem(whole=True))
+    for module in (pipeline, noop):  # the note's writer and its reader
+        monkeypatch.setattr(module, "os", _FileSystem(whole=True))
     changed_during_the_check(quiet, monkeypatch, time_given_back=True)
     result = build(quiet, backend=PreviewBackend(scale=SCALE))
     assert "generated" in {o.status for o in result.outcomes.values()}
@@ -183,7 +184,8 @@ def test_a_change_during_the_check_on_a_file_system_behind_this_machine(
 ) -> None:
     """Git's rule: a file's times against the index's own. A network share whose clock is
     five seconds behind gives a file saved during the check times older than the check."""
-    monkeypatch.setattr(pipeline, "os", _FileSystem(behind=5))
+    for module in (pipeline, noop):  # the note's writer and its reader
+        monkeypatch.setattr(module, "os", _FileSystem(behind=5))
     changed_during_the_check(quiet, monkeypatch, time_given_back=False)
     result = build(quiet, backend=PreviewBackend(scale=SCALE))
     assert "generated" in {o.status for o in result.outcomes.values()}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from storyboard.core.errors import InputError
-from storyboard.language.load import MAX_FILE_BYTES, find_project_root, load_document
+from storyboard.core.project import find_project_root
+from storyboard.language.load import MAX_FILE_BYTES, load_document
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
