@@ -425,3 +425,45 @@ def _abandon(workspace: Workspace, found: Examination, names: Sequence[str]) -> 
             "build sends the take as a new request and pays for it (`storyboard plan` shows "
             "the cost)"
         )
+    _release_claims(workspace, found, chosen)
+
+
+def _release_claims(
+    workspace: Workspace, found: Examination, chosen: list[journal_file.Pending]
+) -> None:
+    """Release this clone's claims of the requests given up on the project's remote, if it
+    has one (:mod:`storyboard.build.remote_claims`): another clone building those takes
+    claims them next, without waiting for the claims to lapse. What cannot be released is
+    said; nothing else depends on it."""
+    import asyncio
+
+    from storyboard.build.remote_claims import Claims
+    from storyboard.core.errors import StoryboardError
+    from storyboard.remote.config import find_remote
+    from storyboard.remote.store import Store
+
+    try:
+        remote = find_remote(workspace.project_root)
+    except StoryboardError as exc:
+        found.notes.append(f"no claim on the remote was released: {exc}")
+        return
+    if remote is None or not chosen:
+        return
+    claims = Claims(Store(remote), workspace)
+
+    async def release() -> None:
+        for request in chosen:
+            try:
+                if await claims.release_own(request.backend, request.key):
+                    found.notes.append(
+                        f"take '{request.take}': released this clone's claim of it on the "
+                        f"remote {remote.url}"
+                    )
+            except (StoryboardError, OSError) as exc:
+                found.notes.append(
+                    f"take '{request.take}': its claim on the remote {remote.url} was not "
+                    f"released ({exc}); another clone building it waits for the claim to lapse"
+                )
+                return
+
+    asyncio.run(release())

@@ -297,6 +297,33 @@ class Claims:
         except UnsafePath:
             return
 
+    async def release_own(self, namespace: str, key: str) -> bool:
+        """Release this clone's live claim of ``key`` (a request given up by ``storyboard
+        doctor --abandon``): the latest generation, if it is this clone's and not released.
+        Whether one was released.
+
+        Raises:
+            RemoteError: the remote failed.
+            BuildError: this clone's name for claims cannot be read.
+        """
+        clone = self._clone or clone_id(self.workspace)
+        latest: tuple[int, Claim | None] | None = None
+        for generation in range(1, 10_000):
+            try:
+                raw = await self.store.read(claim_path(namespace, key, generation))
+            except RemoteError as exc:
+                if exc.kind != "corrupt":
+                    raise
+                raw = b""  # not a claim: the next generation may be
+            if raw is None:
+                break
+            latest = (generation, _claim(raw))
+        if latest is None or latest[1] is None or latest[1].clone != clone:
+            return False
+        generation = latest[0]
+        released = claim_path(namespace, key, generation, released=True)
+        return await self.store.create(released, b"{}")
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -276,3 +276,30 @@ def test_a_reader_makes_no_claim_but_waits_for_a_writers(
     # the next take of the same build: no claim is tried again, others' are still read
     asyncio.run(claims.claim(ns, "cd" * 32, "other"))
     assert store.writes == 1 and len(told) == 1
+
+
+def test_abandon_releases_this_clones_claim_and_another_clone_pays_at_once(
+    tmp_path: Path, fast_claims: EmulatorServer, nas: Path, monkeypatch: pytest.MonkeyPatch,
+    run_cli: Callable[..., Any],
+) -> None:  # fmt: skip
+    monkeypatch.setenv(TTL_ENV, "120")  # a claim left held would hold the other clone 2 min
+    remote = RemoteConfig(f"file://{nas}", "test")
+    one, two = clone(tmp_path, "one", ONE), clone(tmp_path, "two", ONE)
+    fast_claims.add_fault("corrupt-result", times=1)  # one's take: paid, broken, pending
+    first, _ = run(one, remote)
+    assert first.outcomes["dusk"].status == "failed"
+    key, ns = key_of(one), space(fast_claims)
+    assert (nas / claim_path(ns, key, 1)).is_file()
+    assert not (nas / claim_path(ns, key, 1, released=True)).exists()  # still pending
+    monkeypatch.setenv("STORYBOARD_REMOTE", f"file://{nas}")
+    given = run_cli("doctor", str(one / "film.yaml"), "--abandon", "dusk")
+    assert given.status == 0, given.err
+    assert "released this clone's claim of it on the remote" in given.err
+    assert (nas / claim_path(ns, key, 1, released=True)).is_file()
+    started = time.monotonic()
+    other, notes = run(two, remote)
+    assert other.ok, notes
+    assert time.monotonic() - started < 60  # not held back by the claim given up
+    assert not [n for n in notes if "another build claimed" in n]
+    assert len(charges(fast_claims)) == 2
+    assert json.loads((nas / claim_path(ns, key, 2)).read_text())["take"] == "dusk"
