@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
+            from storyboard.cli import main
+
+            main.stopped_by_ctrl_c = True  # (see storyboard.cli.main.entry)
             print("storyboard: review stopped", file=sys.stderr)
         finally:
             if opened is not None:

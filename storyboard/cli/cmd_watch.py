@@ -109,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
             opened = OpenedPage(server.url)
         watch.run(stop)
     except KeyboardInterrupt:
+        from storyboard.cli import main
+
+        main.stopped_by_ctrl_c = True  # (see storyboard.cli.main.entry)
         print("storyboard: watch stopped", file=sys.stderr)
     finally:
         stop.set()
