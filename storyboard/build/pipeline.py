@@ -750,14 +750,10 @@ def _remember(keyed: _Keyed, result: BuildResult, backend: Backend, scale: float
         return
     build_dir = keyed.workspace.output_dir
     keyed.workspace.out.own([UNCHANGED])  # before the folder's files are measured
-    document = keyed.compiled.checked.document
-    asked = _asked(document.path, document.project_root, build_dir, backend, scale)
     note = {
         "version": UNCHANGED_VERSION,
         "fingerprint": _fingerprint(keyed, backend, scale),
-        "asked": asked if keyed.inputs is not None else None,
-        "inputs": keyed.inputs,
-        "span": time.time_ns() - keyed.began,
+        **_inputs_noted(keyed, backend, scale),
         "takes": [t.id for t in keyed.compiled.takes],
         "warnings": [w.render() for w in keyed.compiled.warnings],
         "film": str(result.film) if result.film is not None else None,
@@ -832,6 +828,20 @@ def _prepared_as_done(keyed: _Keyed, backend: Backend) -> Prepared:
     )
 
 
+def _inputs_noted(keyed: _Keyed, backend: Backend, scale: float) -> dict[str, Any]:
+    """What a note holds for :mod:`storyboard.build.noop` to skip the next check: the inputs'
+    states, what the build was asked (none without inputs) and how long after the check
+    began the note is written (``span``: the file system's clock, see ``_racy_by_the_note``)."""
+    document = keyed.compiled.checked.document
+    output_dir = keyed.workspace.output_dir
+    asked = _asked(document.path, document.project_root, output_dir, backend, scale)
+    return {
+        "inputs": keyed.inputs,
+        "asked": asked if keyed.inputs is not None else None,
+        "span": time.time_ns() - keyed.began,
+    }
+
+
 def _note_inputs(
     keyed: _Keyed, note: dict[str, Any], text: str | None, backend: Backend, scale: float
 ) -> None:
@@ -843,13 +853,7 @@ def _note_inputs(
     output_dir = workspace.output_dir
     if workspace.tree.read_text(output_dir / UNCHANGED) != text:
         return
-    document = keyed.compiled.checked.document
-    note = {
-        **note,
-        "inputs": keyed.inputs,
-        "span": time.time_ns() - keyed.began,
-        "asked": _asked(document.path, document.project_root, output_dir, backend, scale),
-    }
+    note = {**note, **_inputs_noted(keyed, backend, scale)}
     with contextlib.suppress(OSError, BuildError):
         workspace.out.write_text(UNCHANGED, json.dumps(note, sort_keys=True))
 

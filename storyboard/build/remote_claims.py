@@ -53,7 +53,14 @@ from typing import TYPE_CHECKING, Literal
 from storyboard.build.state.safe import NotText, UnsafePath, load_json
 from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
-from storyboard.remote.store import RemoteError, Store, claim_path, result_path
+from storyboard.remote.store import (
+    DOWN,
+    MAX_GENERATIONS,
+    RemoteError,
+    Store,
+    claim_path,
+    result_path,
+)
 
 if TYPE_CHECKING:
     from storyboard.build.state.workspace import Workspace
@@ -64,8 +71,6 @@ POLL = 5.0
 TTL_ENV = "STORYBOARD_CLAIM_TTL"
 POLL_ENV = "STORYBOARD_CLAIM_POLL"
 CLAIM_VERSION = 1
-#: The kinds of remote failure after which no claim is tried again in this build.
-_DOWN = ("unreachable", "no-bucket", "denied")
 _CLONE = re.compile(r"[0-9a-f]{32}")
 
 Answer = Literal["pay", "arrived"]
@@ -156,7 +161,7 @@ class Claims:
         deadline = time.time() + ttl  # (the TTL in all, for this take)
         late = False
         generation = 1
-        while generation < 10_000:
+        while generation < MAX_GENERATIONS:
             if time.time() >= deadline:
                 if late:  # one more try past the TTL, never a look through every claim
                     return self._unclaimed(
@@ -217,7 +222,7 @@ class Claims:
             RemoteError: the remote failed (what cannot be read there counts as there).
         """
         later = [claim_path(namespace, key, generation, released=True)]
-        if generation + 1 < 10_000:
+        if generation + 1 < MAX_GENERATIONS:
             later.append(claim_path(namespace, key, generation + 1))
         for path in later:
             try:
@@ -273,7 +278,7 @@ class Claims:
             self.emit(Note("", f"remote: {exc}; takes are paid for without a claim"))
 
     def _failed(self, exc: RemoteError, take: str) -> Answer:
-        if exc.kind in _DOWN:
+        if exc.kind in DOWN:
             if self.failed is None:
                 return self._off(str(exc))
             self.down = str(exc)
@@ -292,7 +297,7 @@ class Claims:
         try:
             await self.store.create(claim_path(namespace, key, generation, released=True), b"{}")
         except RemoteError as exc:
-            if exc.kind in _DOWN:  # not asked again in this build (each try: its timeouts)
+            if exc.kind in DOWN:  # not asked again in this build (each try: its timeouts)
                 self.down = str(exc)
         except UnsafePath:
             return
@@ -308,7 +313,7 @@ class Claims:
         """
         clone = self._clone or clone_id(self.workspace)
         latest: tuple[int, Claim | None] | None = None
-        for generation in range(1, 10_000):
+        for generation in range(1, MAX_GENERATIONS):
             try:
                 raw = await self.store.read(claim_path(namespace, key, generation))
             except RemoteError as exc:

@@ -47,6 +47,7 @@ from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
 from storyboard.remote.config import RemoteConfig
 from storyboard.remote.store import (
+    DOWN,
     RemoteError,
     Store,
     gather_limited,
@@ -56,8 +57,6 @@ from storyboard.remote.store import (
 
 #: Look-ups and transfers at once.
 CONCURRENCY = 8
-#: The kinds of failure after which the remote is not asked again in this build.
-_DOWN = ("unreachable", "no-bucket", "denied")
 
 
 def is_preview(namespace: str) -> bool:
@@ -242,7 +241,7 @@ class RemoteSession:
 
     def _fail(self, exc: RemoteError) -> None:
         """Remember a failure that makes asking again pointless, and say it once."""
-        if exc.kind in _DOWN and self.down is None:
+        if exc.kind in DOWN and self.down is None:
             self.down = exc
             self.emit(Note("", f"remote: {exc}; going on without it"))
 
@@ -349,7 +348,7 @@ class RemoteSession:
                 self.store, namespace, key, cache, self.workspace.tree, check=check, locked=locked
             )
         except RemoteError as exc:
-            if exc.kind in _DOWN:
+            if exc.kind in DOWN:
                 self.down = self.down or exc
             elif exc.kind in ("corrupt", "missing"):
                 with contextlib.suppress(OSError, BuildError):
@@ -415,7 +414,7 @@ class RemoteSession:
         except RemoteError as exc:
             self._write_failed(exc)
             self.queued.append(item.take)
-            if exc.kind not in _DOWN:
+            if exc.kind not in DOWN:
                 self.emit(Note("", f"remote: take '{item.take}' was not pushed: {exc}"))
             return
         except Exception as exc:  # a push that fails never fails the film: it stays queued

@@ -48,6 +48,10 @@ if TYPE_CHECKING:
 Kind = Literal[
     "unreachable", "denied", "no-bucket", "missing", "exists", "corrupt", "unsupported", "error"
 ]
+#: The kinds of failure after which a build does not ask the remote again.
+DOWN: tuple[Kind, ...] = ("unreachable", "no-bucket", "denied")
+#: Claims of a take are numbered from 1 (the next when one lapsed) up to, not including, this.
+MAX_GENERATIONS = 10_000
 
 #: Environment variables whose values are secrets of the stores (never printed).
 SECRET_ENV = (
@@ -117,7 +121,7 @@ def claim_path(namespace: str, key: str, generation: int, *, released: bool = Fa
     """Where a build claims the take ``key`` of ``namespace`` before paying for it (the
     ``generation``-th claim, from 1: a claim that lapsed is followed by the next), and where
     it says it gave the claim up (``released``). See :mod:`storyboard.build.remote_claims`."""
-    if not 0 < generation < 10_000:
+    if not 0 < generation < MAX_GENERATIONS:
         raise RemoteError(f"not a claim's generation: {generation!r}", "corrupt")
     return f"claims/{_scoped(namespace, key)}/{generation}.{'released' if released else 'json'}"
 
