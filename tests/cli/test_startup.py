@@ -60,8 +60,9 @@ PLUGINS_PROBE = """
 import json, sys
 from storyboard.cli.main import main
 status = main(sys.argv[1:])
+metadata = "importlib.metadata" in sys.modules
 from pydantic.plugin import _loader
-print(json.dumps({"status": status, "looked": _loader._plugins is not None}))
+print(json.dumps({"status": status, "looked": _loader._plugins is not None or metadata}))
 """
 
 
@@ -70,8 +71,9 @@ def test_check_does_not_look_for_pydantic_plugins_unless_the_user_asks(
     tmp_path: Path, setting: str | None, looked: bool
 ) -> None:
     """pydantic looks for plugins among every installed distribution's entry points the first
-    time it makes a validator; the command skips that (PYDANTIC_DISABLE_PLUGINS), unless the
-    variable is already set (here to "", which lets pydantic look)."""
+    time it makes a validator; the command skips that (PYDANTIC_DISABLE_PLUGINS), and does not
+    even import the loader, which imports ``importlib.metadata``; unless the variable is
+    already set (here to "", which lets pydantic look)."""
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     if setting is not None:
         env["PYDANTIC_DISABLE_PLUGINS"] = setting
@@ -148,3 +150,31 @@ def test_a_no_op_build_imports_only_what_it_uses(tmp_path: Path) -> None:
     unread = ("storyboard.build.pipeline", "storyboard.compiler.compile",
               "storyboard.language.model", "pydantic", "ruamel.yaml", "jinja2")  # fmt: skip
     assert modules.isdisjoint(unread), sorted(modules & set(unread))
+
+
+STAND_IN_PROBE = """
+import json, sys
+from storyboard.cli.main import main
+status = main(sys.argv[1:])
+stood_in = not hasattr(sys.modules["pydantic.plugin._loader"], "__file__")
+from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP, get_plugins
+real = hasattr(sys.modules["pydantic.plugin._loader"], "__file__")
+print(json.dumps({"status": status, "stood_in": stood_in, "real": real,
+                  "group": PYDANTIC_ENTRY_POINT_GROUP, "plugins": list(get_plugins())}))
+"""
+
+
+def test_the_plugin_loader_stand_in_hands_any_other_name_to_the_real_one(tmp_path: Path) -> None:
+    """The command's stand-in for pydantic's plugin loader answers ``get_plugins()`` (no
+    plugins); a name it does not have (one a newer pydantic might ask for) comes from the real
+    loader, imported then, so the stand-in can never break pydantic."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", STAND_IN_PROBE, "check", "-q",
+         str(SEED / "orbital-greenhouse-ballet.yaml")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {"status": 0, "stood_in": True, "real": True, "group": "pydantic",
+                     "plugins": []}  # fmt: skip
