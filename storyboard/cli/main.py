@@ -14,7 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from storyboard import __version__
 from storyboard.core.diagnostics import printable
@@ -59,8 +59,36 @@ def bug_report() -> str:
     return BUG_REPORT.format(version=__version__, where=where)
 
 
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` reads it (``COLUMNS``, then the
+    terminal of standard output, else 80), without importing :mod:`shutil` (with ``bz2`` and
+    ``lzma``), which argparse's formatter does for every command, help or not: 3 ms."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width (see :func:`_columns`); argparse takes two off."""
+
+    def __init__(self, prog: str, **options: Any) -> None:
+        options.setdefault("width", _columns() - 2)
+        super().__init__(prog, **options)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors in our `error:` style (still exit status 2)."""
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        options.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **options)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -125,6 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _without_plugin_loader()
     first = next((a for a in argv if not a.startswith("-")), None)
+    if first not in ENDS_AT_ONCE:
+        return _run(argv, first)
+    from storyboard.core.memory import fewer_collections
+
+    # a short command that makes many objects that live until it ends (the modules, the
+    # validators pydantic builds, the document): fewer passes of the garbage collector over
+    # them, 8 ms of a one-shot check's 0.16 s
+    with fewer_collections():
+        return _run(argv, first)
+
+
+def _run(argv: list[str], first: str | None) -> int:
+    """:func:`main`'s work: ``argv`` parsed and its command run, errors turned into statuses."""
     parser = build_parser(first if first in COMMAND_MODULES else None)
     args = parser.parse_args(argv)
     global ran

@@ -11,7 +11,6 @@ every machine. A storyboard may name a ``.ttf`` or ``.otf`` file of its own inst
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,8 @@ RGB = tuple[int, int, int]
 
 def font_file(font: str) -> Path:
     """The file of a bundled font name (see :data:`BUNDLED_FONTS`)."""
+    from importlib import resources  # with tempfile, shutil, lzma...: 5 ms of a check's start
+
     return Path(str(resources.files("font_lato") / "files" / BUNDLED_FONTS[font]))
 
 

@@ -107,3 +107,29 @@ def test_the_output_of_a_command_that_ends_at_once_is_whole(tmp_path: Path) -> N
     lines = done.stderr.splitlines()
     assert lines[0].startswith("bad.yaml:1:1: error: "), done.stderr
     assert lines[-1].endswith(("1 error", "errors")), done.stderr
+
+
+@pytest.mark.parametrize(("command", "fewer"), [("check", True), ("build", False)])
+def test_a_short_command_runs_with_fewer_garbage_collections(
+    monkeypatch: pytest.MonkeyPatch, command: str, fewer: bool
+) -> None:
+    """The commands that end at once run with the collector's youngest generation passed
+    every COLLECT_EVERY objects (a long one, a build, keeps Python's own), and the thresholds
+    come back after."""
+    import gc
+    import importlib
+
+    from storyboard.core.memory import COLLECT_EVERY
+
+    module = importlib.import_module(f"storyboard.cli.cmd_{command}")
+    seen: list[int] = []
+
+    def run(args: object) -> int:
+        seen.append(gc.get_threshold()[0])
+        return 0
+
+    monkeypatch.setattr(module, "run", run)
+    before = gc.get_threshold()
+    assert cli_main.main([command, "film.yaml"]) == 0
+    assert seen == [COLLECT_EVERY if fewer else before[0]]
+    assert gc.get_threshold() == before

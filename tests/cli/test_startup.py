@@ -178,3 +178,36 @@ def test_the_plugin_loader_stand_in_hands_any_other_name_to_the_real_one(tmp_pat
     found = json.loads(done.stdout.splitlines()[-1])
     assert found == {"status": 0, "stood_in": True, "real": True, "group": "pydantic",
                      "plugins": []}  # fmt: skip
+
+
+#: What a check of a one-shot storyboard has no use for, each a few ms of its start:
+#: argparse's formatter imports shutil (with bz2 and lzma) for the terminal's width, and the
+#: fonts' lookup importlib.resources (with tempfile and zipfile), where no font is read.
+NOT_FOR_A_CHECK = ("shutil", "lzma", "importlib.resources", "importlib.metadata", "tempfile")
+
+
+def test_check_of_a_one_shot_storyboard_imports_no_stdlib_it_does_not_use(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_PROBE, "check", "-q",
+         str(SEED / "orbital-greenhouse-ballet.yaml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stdout.splitlines()[-1])["modules"])
+    assert modules.isdisjoint(NOT_FOR_A_CHECK), sorted(modules & set(NOT_FOR_A_CHECK))
+
+
+def test_help_is_as_wide_as_the_terminal_says(tmp_path: Path) -> None:
+    """The width argparse would have read with shutil: COLUMNS, less two."""
+    lines = []
+    for columns in ("44", "150"):
+        done = subprocess.run(
+            [sys.executable, "-m", "storyboard", "build", "--help"], cwd=tmp_path,
+            env={**os.environ, "COLUMNS": columns}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines.append([len(line) for line in done.stdout.splitlines()])
+    narrow, wide = lines
+    # at 44 the help wraps at 42 (but for an option's name longer than that)
+    assert sum(width > 42 for width in narrow) <= 3, narrow
+    assert 100 < max(wide) <= 148
