@@ -45,9 +45,16 @@ def _racy(state: list[int], began: int, after: int = 0) -> bool:
     the check began, at least), which a tool that gives the old mtime back (``tar x``,
     ``cp -p``, ``rsync -t``) leaves as the only time of the change. A file system that keeps
     times to the millisecond or coarser (ext3 and HFS+: 1 s, FAT: 2 s) gives a change made
-    after the check began a ctime before it, as it does an mtime."""
+    after the check began a ctime before it, as it does an mtime. A link's own ctime is taken
+    as an mtime: a link made again to an older file (``ln -sf``) has no other time of the
+    change, and nothing gives it back."""
     coarse = state[3] % 1_000_000 == 0
-    return state[2] >= began - _RACY_NS or state[3] >= began + (-_RACY_NS if coarse else after)
+    relinked = stat.S_ISLNK(state[5]) and state[6] >= began - _RACY_NS
+    return (
+        relinked
+        or state[2] >= began - _RACY_NS
+        or state[3] >= began + (-_RACY_NS if coarse else after)
+    )
 
 
 #: How much later than a check's start, by the file system's clock, a ctime must be to be
@@ -57,8 +64,9 @@ _TICK_NS = 20_000_000
 
 
 def _input_state(path: str) -> list[int] | None:
-    """``[size, inode, mtime, ctime, inode and mode of the name itself]`` of an input
-    (followed, and not: a link swapped in, or its target changed), ``None``: missing."""
+    """``[size, inode, mtime, ctime, inode, mode and ctime of the name itself]`` of an input
+    (followed, and not: a link swapped in, or its target changed; a link made again, even
+    with the inode of the one removed), ``None``: missing."""
     try:
         link = os.lstat(path)
         info = os.stat(path) if stat.S_ISLNK(link.st_mode) else link
@@ -66,13 +74,13 @@ def _input_state(path: str) -> list[int] | None:
         return None
     return [
         info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, link.st_ino,
-        link.st_mode,
+        link.st_mode, link.st_ctime_ns,
     ]  # fmt: skip
 
 
 UNCHANGED = ".build.json"
 """The note a build that found everything done leaves in ``build/NAME/BACKEND/``."""
-UNCHANGED_VERSION = 3
+UNCHANGED_VERSION = 4
 
 
 def _asked(
