@@ -324,15 +324,27 @@ class Journal:
         self.staging = staging
         records = read_records(path, tree=self.tree, hint=hint)
         self._pending = pending_of(records, backend=backend, endpoint=endpoint)
-        self.elsewhere = {
-            key: found
-            for key, found in pending_of(records, backend=backend).items()
-            if key not in self._pending and not found.unsent
-        }
+        self.elsewhere = self._elsewhere(records)
         """The requests of this backend's namespace pending at another endpoint (another
         path on the same server), by key: this build cannot resume them there, and must not
-        send them anew (see :meth:`refuse_elsewhere`). An unsent one was never sent: it may
-        be sent again here."""
+        send them anew (see :meth:`refuse_elsewhere`), not even one that is unsent here. An
+        unsent one was never sent: it may be sent again here."""
+
+    def _elsewhere(self, records: list[tuple[int, dict[str, Any]]]) -> dict[str, Pending]:
+        """:attr:`elsewhere`, read endpoint by endpoint: a key's request pending at another
+        endpoint counts whatever was written for the key after it, elsewhere or here."""
+        endpoints = [
+            str(e.get("endpoint", "")) for _, e in records if e.get("backend") == self.backend
+        ]
+        others = {endpoint_form(at): at for at in endpoints}
+        others.pop(endpoint_form(self.endpoint), None)
+        found: dict[str, Pending] = {}
+        for other in others.values():
+            for key, there in pending_of(records, backend=self.backend, endpoint=other).items():
+                mine = self._pending.get(key)
+                if not there.unsent and (mine is None or mine.unsent):
+                    found.setdefault(key, there)
+        return found
 
     def refuse_elsewhere(self, keys: list[str]) -> None:
         """Refuse to go on if a request for one of ``keys`` is pending at another endpoint.
