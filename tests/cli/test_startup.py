@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "examples" / "seed"
 HEAVY = ("av", "PIL", "numpy", "networkx", "moviepy", "httpx", "ssl")
+ONE_SHOT_CHECK = ("check", "-q", str(SEED / "orbital-greenhouse-ballet.yaml"))
 
 PROBE = """
 import json, sys
@@ -25,16 +27,20 @@ print(json.dumps({"status": status, "modules": sorted({m.split(".")[0] for m in 
 """
 
 
-def imported(*argv: str, cwd: Path) -> tuple[int, set[str]]:
+def probed(probe: str, *argv: str, cwd: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What ``probe`` (a program that runs ``main(sys.argv[1:])`` and prints JSON last) says of
+    the command line ``argv``, run in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        [sys.executable, "-c", probe, *argv],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.splitlines()[-1])
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
+
+
+def imported(*argv: str, cwd: Path) -> tuple[int, set[str]]:
+    found = probed(PROBE, *argv, cwd=cwd)
     return found["status"], set(found["modules"])
 
 
@@ -77,13 +83,7 @@ def test_check_does_not_look_for_pydantic_plugins_unless_the_user_asks(
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     if setting is not None:
         env["PYDANTIC_DISABLE_PLUGINS"] = setting
-    done = subprocess.run(
-        [sys.executable, "-c", PLUGINS_PROBE, "check", "-q",
-         str(SEED / "orbital-greenhouse-ballet.yaml")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.splitlines()[-1])
+    found = probed(PLUGINS_PROBE, *ONE_SHOT_CHECK, cwd=tmp_path, env=env)
     assert found == {"status": 0, "looked": looked}
 
 
@@ -108,12 +108,8 @@ print(json.dumps({"status": status, "built": built}))
 def test_check_builds_the_validator_of_the_storyboard_model_only(tmp_path: Path, name: str) -> None:
     """Building a model's validator costs about 2 ms; the Storyboard's holds every other
     model's, so a check builds that one and no other (defaults made without one)."""
-    done = subprocess.run(
-        [sys.executable, "-c", VALIDATORS_PROBE, "check", "-q", str(SEED / name)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1]) == {"status": 0, "built": ["Storyboard"]}
+    found = probed(VALIDATORS_PROBE, "check", "-q", str(SEED / name), cwd=tmp_path)
+    assert found == {"status": 0, "built": ["Storyboard"]}
 
 
 FULL_PROBE = PROBE.replace("m.split('.')[0] for m in sys.modules", "m for m in sys.modules")
@@ -138,11 +134,7 @@ def test_a_no_op_build_imports_only_what_it_uses(tmp_path: Path) -> None:
             [sys.executable, "-m", "storyboard", *argv], cwd=tmp_path, capture_output=True
         )
         assert done.returncode == 0, done.stderr
-    done = subprocess.run(
-        [sys.executable, "-c", FULL_PROBE, *argv], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    modules = set(json.loads(done.stdout.splitlines()[-1])["modules"])
+    modules = set(probed(FULL_PROBE, *argv, cwd=tmp_path)["modules"])
     assert "storyboard.build.noop" in modules  # it did build: nothing to do
     assert modules.isdisjoint(NOT_FOR_A_NO_OP), sorted(modules & set(NOT_FOR_A_NO_OP))
     # the storyboard's inputs are as they were: it is not even checked, and neither the
@@ -169,13 +161,7 @@ def test_the_plugin_loader_stand_in_hands_any_other_name_to_the_real_one(tmp_pat
     plugins); a name it does not have (one a newer pydantic might ask for) comes from the real
     loader, imported then, so the stand-in can never break pydantic."""
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
-    done = subprocess.run(
-        [sys.executable, "-c", STAND_IN_PROBE, "check", "-q",
-         str(SEED / "orbital-greenhouse-ballet.yaml")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.splitlines()[-1])
+    found = probed(STAND_IN_PROBE, *ONE_SHOT_CHECK, cwd=tmp_path, env=env)
     assert found == {"status": 0, "stood_in": True, "real": True, "group": "pydantic",
                      "plugins": []}  # fmt: skip
 
@@ -187,13 +173,7 @@ NOT_FOR_A_CHECK = ("shutil", "lzma", "importlib.resources", "importlib.metadata"
 
 
 def test_check_of_a_one_shot_storyboard_imports_no_stdlib_it_does_not_use(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", FULL_PROBE, "check", "-q",
-         str(SEED / "orbital-greenhouse-ballet.yaml")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    modules = set(json.loads(done.stdout.splitlines()[-1])["modules"])
+    modules = set(probed(FULL_PROBE, *ONE_SHOT_CHECK, cwd=tmp_path)["modules"])
     assert modules.isdisjoint(NOT_FOR_A_CHECK), sorted(modules & set(NOT_FOR_A_CHECK))
 
 
