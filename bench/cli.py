@@ -82,7 +82,8 @@ def storyboard(*args: str) -> list[str]:
 
 
 MODEL_FLOOR = (
-    "import gc, os, sys\ngc.set_threshold(100_000, 10, 10)\n"
+    "import gc, os, sys\nfrom storyboard.core.memory import COLLECT_EVERY\n"
+    "gc.set_threshold(COLLECT_EVERY, *gc.get_threshold()[1:])\n"
     "os.environ['PYDANTIC_DISABLE_PLUGINS'] = '__all__'\n"
     "from storyboard.cli.main import _without_plugin_loader\n_without_plugin_loader()\n"
     "from ruamel.yaml import YAML\n"
