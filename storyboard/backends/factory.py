@@ -30,6 +30,9 @@ def pricing(name: str, *, preview_scale: float = 1.0, base_url: str | None = Non
     space = namespace(concrete, preview_scale=preview_scale, base_url=base_url)
     if concrete == "preview":
         return Pricing("preview", space, "", paid=False, real_money=False)
+    from storyboard.core import settings
+
+    settings.check(settings.RUNWARE)  # what a build would refuse, a plan says
     url = (base_url or os.environ.get("RUNWARE_BASE_URL") or RUNWARE_URL).strip()
     return Pricing("runware", space, redact_url(url), paid=True, real_money=space == "runware")
 

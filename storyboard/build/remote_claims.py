@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from storyboard.build.state.safe import NotText, UnsafePath, load_json
+from storyboard.core import settings
 from storyboard.core.errors import BuildError
 from storyboard.core.events import EventSink, Note, ignore
 from storyboard.remote.store import (
@@ -66,10 +67,10 @@ if TYPE_CHECKING:
     from storyboard.build.state.workspace import Workspace
 
 #: How long a claim holds (seconds), and how often a waiting build looks for the result.
-TTL = 45 * 60.0
-POLL = 5.0
-TTL_ENV = "STORYBOARD_CLAIM_TTL"
-POLL_ENV = "STORYBOARD_CLAIM_POLL"
+TTL = settings.CLAIM_TTL.default
+POLL = settings.CLAIM_POLL.default
+TTL_ENV = settings.CLAIM_TTL.name
+POLL_ENV = settings.CLAIM_POLL.name
 CLAIM_VERSION = 1
 _CLONE = re.compile(r"[0-9a-f]{32}")
 
@@ -102,14 +103,6 @@ def clone_id(workspace: Workspace) -> str:
     return text.strip()
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        value = float(env.get(name, ""))
-    except ValueError:
-        return default
-    return value if 0 < value < 7 * 24 * 3600 else default
-
-
 @dataclass
 class Claims:
     """One build's claims on one remote (see the module docstring)."""
@@ -131,11 +124,12 @@ class Claims:
 
     @property
     def ttl(self) -> float:
-        return _seconds(self.env, TTL_ENV, TTL)
+        # checked when the remote was configured (find_remote); read here mid-build
+        return settings.value_or_default(settings.CLAIM_TTL, self.env)
 
     @property
     def poll(self) -> float:
-        return _seconds(self.env, POLL_ENV, POLL)
+        return settings.value_or_default(settings.CLAIM_POLL, self.env)
 
     def _off(self, why: str) -> Answer:
         if self.down is None:

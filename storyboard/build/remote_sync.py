@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -419,10 +418,3 @@ def project_of(path: Path) -> Path:
     from storyboard.core.project import find_project_root
 
     return find_project_root(path if path.suffix else path / "x")
-
-
-def env_jobs(default: int = 8) -> int:
-    try:
-        return max(1, int(os.environ.get("STORYBOARD_REMOTE_JOBS", default)))
-    except ValueError:
-        return default

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from storyboard.core import settings
 from storyboard.core.diagnostics import Position, display_path
 from storyboard.core.errors import InputError
 
@@ -83,6 +84,7 @@ def find_remote(
         found = _from_file(project_root / CONFIG_FILE)
     if found is not None:
         outside_state(found, project_root)
+        settings.check(settings.REMOTE, env)  # read later, when a build may have paid
     return found
 
 

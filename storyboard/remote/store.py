@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
+from storyboard.core import settings
 from storyboard.core.errors import BuildError
 from storyboard.remote.config import RemoteConfig
 
@@ -67,10 +68,10 @@ MAX_MEDIA_BYTES = 2 << 30
 #: How long a presigned upload URL stays valid: a generation takes minutes, a queue longer.
 UPLOAD_URL_LIFETIME = timedelta(hours=6)
 #: Seconds before a request to the store is given up (connection, then the whole request).
-CONNECT_TIMEOUT_ENV = "STORYBOARD_REMOTE_CONNECT_TIMEOUT"
-DEFAULT_CONNECT_TIMEOUT = 5.0
-TIMEOUT_ENV = "STORYBOARD_REMOTE_TIMEOUT"
-DEFAULT_TIMEOUT = 300.0
+CONNECT_TIMEOUT_ENV = settings.REMOTE_CONNECT_TIMEOUT.name
+DEFAULT_CONNECT_TIMEOUT = settings.REMOTE_CONNECT_TIMEOUT.default
+TIMEOUT_ENV = settings.REMOTE_TIMEOUT.name
+DEFAULT_TIMEOUT = settings.REMOTE_TIMEOUT.default
 _CHUNK = 8 << 20
 #: How a folder remote's folders, objects and new files are opened (see ``Store._walk``).
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -203,11 +204,13 @@ class Store:
                         "mounted?); make it, or mount it", "no-bucket",
                     )  # fmt: skip
                 return LocalStore(folder)
-            connect = _seconds(self._env, CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+            # checked when the remote was configured (find_remote)
+            connect = settings.value_or_default(settings.REMOTE_CONNECT_TIMEOUT, self._env)
+            timeout = settings.value_or_default(settings.REMOTE_TIMEOUT, self._env)
             endpoint = self.endpoint() if scheme == "s3" else None
             client: ClientConfig = {
                 "connect_timeout": timedelta(seconds=connect),
-                "timeout": timedelta(seconds=_seconds(self._env, TIMEOUT_ENV, DEFAULT_TIMEOUT)),
+                "timeout": timedelta(seconds=timeout),
                 "allow_http": self._loopback_http(endpoint),
             }
             retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
@@ -929,14 +932,6 @@ def _reason(exc: BaseException) -> str:
 def _status(text: str) -> str | None:
     found = re.search(r"\b(\d{3} [A-Z][A-Za-z ]+?)(?::|$)", text)
     return found.group(1) if found else None
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        value = float(env.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 def _is_loopback_http(url: str) -> bool:

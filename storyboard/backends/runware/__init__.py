@@ -10,9 +10,10 @@ Modules, from the wire up::
     download  stream a result to disk, capped, checked to be a video; where it may go
     client    RunwareClient: submit (idempotent retries), upload, wait, download
 
-Only :mod:`storyboard.core.errors` is imported from the rest of storyboard. The names below
-load on first use (PEP 562): a build that sends nothing (a no-op rebuild) reads
-:mod:`.redact` and must not pay for httpx (about 50 ms to import, with ssl).
+Only :mod:`storyboard.core.errors` and :mod:`storyboard.core.settings` are imported from the
+rest of storyboard. The names below load on first use (PEP 562): a build that sends nothing
+(a no-op rebuild) reads :mod:`.redact` and must not pay for httpx (about 50 ms to import,
+with ssl).
 """
 
 from __future__ import annotations

@@ -67,6 +67,9 @@ class RunwareBackend:
         """A backend whose key and URL come from ``RUNWARE_API_KEY`` / ``RUNWARE_BASE_URL``
         (read by the client, when :meth:`open` makes it)."""
         from storyboard.backends.namespaces import RUNWARE_URL
+        from storyboard.core import settings
+
+        settings.check(settings.RUNWARE)  # a wrong deadline is refused now, not when opened
 
         def make() -> RunwareClient:
             from storyboard.backends.runware.client import RunwareClient

@@ -76,6 +76,7 @@ from storyboard.backends.runware.redact import (
     register_url_secrets,
 )
 from storyboard.backends.runware.wire import Envelope, MalformedBody, VideoResult
+from storyboard.core import settings
 
 __all__ = [
     "API_KEY_ENV",
@@ -98,11 +99,11 @@ DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 #: Seconds one POST to the API may take in all, connection and whole answer included
 #: (httpx's timeouts are per read: an answer trickling a byte at a time never trips them).
-REQUEST_DEADLINE_ENV = "RUNWARE_REQUEST_DEADLINE"
-DEFAULT_REQUEST_DEADLINE = 120.0
+REQUEST_DEADLINE_ENV = settings.REQUEST_DEADLINE.name
+DEFAULT_REQUEST_DEADLINE = settings.REQUEST_DEADLINE.default
 #: Seconds one download attempt of a result may take in all (a 15 s 1080p clip is tens of MB).
-DOWNLOAD_DEADLINE_ENV = "RUNWARE_DOWNLOAD_DEADLINE"
-DEFAULT_DOWNLOAD_DEADLINE = 600.0
+DOWNLOAD_DEADLINE_ENV = settings.DOWNLOAD_DEADLINE.name
+DEFAULT_DOWNLOAD_DEADLINE = settings.DOWNLOAD_DEADLINE.default
 _CONFLICT = "conflicttaskuuid"
 _USER_AGENT = "storyboard-runware-client"
 
@@ -227,12 +228,8 @@ class RunwareClient:
             raise ValueError(
                 f"{BASE_URL_ENV} must be an http(s) URL, not {redact_url(self.base_url)!r}"
             )
-        self.request_deadline = _deadline(
-            request_deadline, env, REQUEST_DEADLINE_ENV, DEFAULT_REQUEST_DEADLINE
-        )
-        self.download_deadline = _deadline(
-            download_deadline, env, DOWNLOAD_DEADLINE_ENV, DEFAULT_DOWNLOAD_DEADLINE
-        )
+        self.request_deadline = _deadline(request_deadline, env, settings.REQUEST_DEADLINE)
+        self.download_deadline = _deadline(download_deadline, env, settings.DOWNLOAD_DEADLINE)
         self.destinations = Destinations.for_base_url(self.base_url, resolver)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -678,16 +675,17 @@ def _check_upload_size(path: Path, mime: str | None) -> None:
         )
 
 
-def _deadline(given: float | None, env: Mapping[str, str], name: str, default: float) -> float:
-    """A deadline in seconds: the caller's, else the environment's, else ``default``."""
+def _deadline(given: float | None, env: Mapping[str, str], setting: settings.Setting) -> float:
+    """A deadline in seconds: the caller's, else the environment's, else the default.
+
+    Raises:
+        InputError: the environment's is no number of seconds (see :mod:`storyboard.core.settings`).
+        ValueError: the caller's is not.
+    """
     if given is None:
-        text = env.get(name, "").strip()
-        try:
-            given = float(text) if text else default
-        except ValueError:
-            raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+        return settings.value(setting, env)
     if not (given > 0 and given != float("inf")):
-        raise ValueError(f"{name} must be a positive number of seconds, not {given!r}")
+        raise ValueError(f"{setting.name} must be a positive number of seconds, not {given!r}")
     return given
 
 
