@@ -51,6 +51,8 @@ from storyboard.build.state.safe import (
     sibling_tmp,
 )
 from storyboard.core.diagnostics import display_path
+from storyboard.core.errors import BuildError
+from storyboard.core.files import disk_error
 
 MARKER = ".storyboard-build.json"
 """The marker of a build folder storyboard made (and the list of what it wrote there)."""
@@ -427,14 +429,20 @@ class BuildFolder:
             same = (have.st_dev, have.st_ino) == (want.st_dev, want.st_ino)
             if same and self.tree.fit_mode(source):  # an older link keeps a private mode
                 return target
-        self.tree.link(source, target, staging=self.staging)
+        try:
+            self.tree.link(source, target, staging=self.staging)
+        except OSError as exc:
+            raise _not_put(target, exc) from exc
         return target
 
     def put(self, produced: Path, name: str) -> Path:
         """Move ``produced`` (made in :meth:`temp_dir`) into place as ``name``."""
         self.own([name])
         target = self.path / name
-        self.tree.replace(produced, target)
+        try:
+            self.tree.replace(produced, target)
+        except OSError as exc:
+            raise _not_put(target, exc) from exc
         return target
 
     def temp_dir(self, prefix: str) -> Path:
@@ -632,6 +640,14 @@ class BackendOutputs:
 
     def remove(self, name: str) -> bool:
         return self.root.remove(self._name(name))
+
+
+def _not_put(target: Path, exc: OSError) -> BuildError:
+    """The error of a file that could not be put in place in a build folder (after a build
+    paid for its takes, perhaps): said as a write's is, never an internal error."""
+    if isinstance(exc, IsADirectoryError):
+        return UnsafePath(target, "is a folder where storyboard keeps a file: move it away")
+    return disk_error(exc, f"write {display_path(target)}")
 
 
 def _check_at(fd: int, name: str, root: Path, *, folder: bool) -> None:
