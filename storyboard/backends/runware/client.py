@@ -313,7 +313,9 @@ class RunwareClient:
                 raise exc.evolve(
                     task_uuid=task_uuid, not_sent=True, may_be_running=resumed
                 ) from exc
-            if not ambiguous or isinstance(exc, RunwareValidationError):
+            # a refusal of the request itself is final; one raised for a 408/429/5xx status
+            # (retryable: the status says so) is not, after a send that may have been accepted
+            if not ambiguous or (isinstance(exc, RunwareValidationError) and not exc.retryable):
                 raise exc.evolve(task_uuid=task_uuid, not_sent=False) from exc
             raise exc.evolve(
                 f"{exc.message}; task {task_uuid} may have reached Runware and may be billed: "
@@ -590,7 +592,8 @@ class RunwareClient:
             raise cls(
                 f"Runware {context}: malformed answer: {exc}",
                 status_code=status,
-                retryable=status < 400 or status in RETRYABLE_STATUSES,
+                # any 5xx, a proxy's page (520-524) too: the request may have been accepted
+                retryable=status < 400 or status in RETRYABLE_STATUSES or status >= 500,
                 retry_after=retry_after,
             ) from exc
         if status in RETRYABLE_STATUSES or status >= 500:
