@@ -1,0 +1,150 @@
+"""Mutation audit of ``storyboard/compiler/compile.py``: the rules checked before a request
+is sent.
+
+48 changes were made, one at a time, to the compiler's decisions that stand between a writer
+and a paid request the service refuses (provider keys and values, element descriptions and
+ids, reference-image and reference-video limits, the 3..10 s of a video input, edits that
+take no frames, elements or providerSettings, the media limits of local files and data: URIs,
+the fit of the cut, the request's shape) and the compiler's tests were run. Seven survived;
+the tests here kill them. Each asserts that ``check`` exits 2 (nothing sent) with the error
+at the offending value's FILE:LINE:COL:
+
+- an edit of a shot over 10 s (the upper bound of ``_check_source_length``, and the call for
+  ``edit`` at all: only reference videos were tested);
+- two reference videos (``max_reference_videos``);
+- ``provider`` and ``character_orientation`` written on an edit (dropped from the request
+  unless refused: the writer would pay for a take without them);
+- ``sound: true`` on a shot with a reference video;
+- a bad image in ``defaults.references`` reported once (the memo of checked
+  places in ``_check_media``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import CliResult, tiny_jpeg
+
+Project = Callable[[dict[str, str | bytes]], Path]
+Cli = Callable[..., CliResult]
+
+HEAD = "storyboard: 1\ntitle: T\n"
+
+
+def refused(project: Project, run_cli: Cli, text: str, **files: bytes) -> list[str]:
+    """The error lines ``check`` prints for ``text`` (it must exit 2: nothing sent)."""
+    root = project({"film.yaml": text, **files})
+    result = run_cli("check", "film.yaml", cwd=root)
+    assert result.status == 2, result.err
+    return [line for line in result.err.splitlines() if ": error: " in line]
+
+
+def accepted(project: Project, run_cli: Cli, text: str, **files: bytes) -> Path:
+    root = project({"film.yaml": text, **files})
+    result = run_cli("check", "film.yaml", cwd=root)
+    assert result.status == 0, result.err
+    return root
+
+
+# the 3..10 s of a video input: the upper bound (compile.py `_check_source_length`) ----------
+
+
+def test_edit_of_a_shot_longer_than_10_s_is_refused(project: Project, run_cli: Cli) -> None:
+    """An 11 s shot edited: Kling refuses input videos over 10 s, after the wait (and after
+    the 11 s shot was paid for)."""
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 11, prompt: A harbour at dawn.}\n"
+        "  - {id: b, edit: a, prompt: Restyle it as a painting.}\n"
+    )
+    assert refused(project, run_cli, text) == [
+        "film.yaml:5:19: error: shot 'a' is 11 s; the model edits videos of 3..10 s"
+    ]
+
+
+def test_edit_of_a_10_s_shot_is_taken(project: Project, run_cli: Cli) -> None:
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 10, prompt: A harbour at dawn.}\n"
+        "  - {id: b, edit: a, prompt: Restyle it as a painting.}\n"
+    )
+    accepted(project, run_cli, text)
+
+
+# at most one reference video (compile.py `_check`, max_reference_videos) ------------------
+
+
+def test_two_reference_videos_are_refused(project: Project, run_cli: Cli) -> None:
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 5, prompt: A harbour at dawn.}\n"
+        "  - {id: c, duration: 5, prompt: A harbour at noon.}\n"
+        "  - {id: b, duration: 5, reference_videos: [a, c], prompt: The same camera move.}\n"
+    )
+    assert refused(project, run_cli, text) == [
+        "film.yaml:6:48: error: the model takes at most 1 reference video"
+    ]
+
+
+# an edit takes no providerSettings (compile.py `_check`, the keys refused with `edit`) ------
+
+
+def test_provider_on_an_edit_is_refused(project: Project, run_cli: Cli) -> None:
+    """An edit request sends no providerSettings: a `provider` written on it would be dropped
+    silently (the writer pays for a take without the setting) unless it is refused."""
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 5, prompt: A harbour at dawn.}\n"
+        "  - {id: b, edit: a, provider: {sound: true}, prompt: Restyle it.}\n"
+    )
+    assert refused(project, run_cli, text) == [
+        "film.yaml:5:32: error: 'provider' is not allowed with 'edit': an edit request takes "
+        "no providerSettings"
+    ]
+
+
+# sound with a reference video (compile.py `_check`, `sound` written on the shot) -----------
+
+
+def test_sound_on_a_shot_with_a_reference_video_is_refused(project: Project, run_cli: Cli) -> None:
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 5, prompt: A harbour at dawn.}\n"
+        "  - {id: b, duration: 5, sound: true, reference_videos: [a], prompt: The same move.}\n"
+    )
+    assert refused(project, run_cli, text) == [
+        "film.yaml:5:33: error: 'sound' cannot be on when a video is an input ('reference_videos')"
+    ]
+
+
+# a local file shared by several takes is checked and reported once (compile.py `_check_media`)
+
+
+def test_a_bad_reference_in_defaults_is_reported_once(project: Project, run_cli: Cli) -> None:
+    text = HEAD + (
+        "defaults: {references: [small.jpg]}\n"
+        "shots:\n"
+        "  - {id: a, duration: 5, prompt: A harbour at dawn.}\n"
+        "  - {id: b, duration: 5, prompt: A harbour at dusk.}\n"
+        "  - {id: c, duration: 5, prompt: A harbour at night.}\n"
+    )
+    (line,) = refused(project, run_cli, text, **{"small.jpg": tiny_jpeg(200, 200)})
+    assert line == (
+        "film.yaml:3:25: error: 'small.jpg' is 200x200; the model needs at least 300 px on "
+        "each side"
+    )
+
+
+def test_character_orientation_on_an_edit_is_refused(project: Project, run_cli: Cli) -> None:
+    """`character_orientation: image` on an edit would be dropped from the request (an edit
+    takes no providerSettings): refused, at the value."""
+    text = HEAD + (
+        "shots:\n"
+        "  - {id: a, duration: 5, prompt: A harbour at dawn.}\n"
+        "  - {id: b, edit: a, character_orientation: image, prompt: Restyle it.}\n"
+    )
+    assert refused(project, run_cli, text) == [
+        "film.yaml:5:45: error: 'character_orientation' is not allowed with 'edit': an edit "
+        "request takes no providerSettings"
+    ]
