@@ -17,6 +17,11 @@ at the offending value's FILE:LINE:COL:
 - ``sound: true`` on a shot with a reference video;
 - a bad image in ``defaults.references`` reported once (the memo of checked
   places in ``_check_media``).
+
+The length rules that compile reports from ``storyboard/compiler/resolve.py`` had six
+changes more (each bound moved by one); three survived, killed here at the bound: a prompt of
+2501 characters once its elements are numbered, a multi-shot segment's prompt of 513, a shot
+of 16 s (each refused, and the value one less taken).
 """
 
 from __future__ import annotations
@@ -148,3 +153,47 @@ def test_character_orientation_on_an_edit_is_refused(project: Project, run_cli: 
         "film.yaml:5:45: error: 'character_orientation' is not allowed with 'edit': an edit "
         "request takes no providerSettings"
     ]
+
+
+# prompt lengths at their bounds (storyboard/compiler/resolve.py, reported by compile) -------
+
+
+def test_a_prompt_of_2501_characters_once_numbered_is_refused_and_2500_taken(
+    project: Project, run_cli: Cli
+) -> None:
+    """<<<k>>> is sent as <<<element_1>>> (8 characters more): 2493 written, 2501 sent."""
+    over = HEAD + (
+        "elements:\n  k: {id: k-1}\n"
+        f"shots:\n  - {{id: a, duration: 5, prompt: '<<<k>>> {'x' * 2485}'}}\n"
+    )
+    (line,) = refused(project, run_cli, over)
+    assert line.startswith("film.yaml:6:34: error: prompt of shot 'a' is 2501 characters")
+    assert line.endswith("the model takes at most 2500")
+    accepted(project, run_cli, over.replace("x" * 2485, "x" * 2484))
+
+
+def test_a_segment_prompt_of_513_characters_is_refused_and_512_taken(
+    project: Project, run_cli: Cli
+) -> None:
+    over = HEAD + (
+        "shots:\n"
+        "  - sequence: open\n"
+        "    continuity: multishot\n"
+        "    shots:\n"
+        "      - {id: wide, duration: 3, prompt: A wide harbour.}\n"
+        f"      - {{id: close, duration: 3, prompt: {'x' * 513}}}\n"
+    )
+    (line,) = refused(project, run_cli, over)
+    assert line == (
+        "film.yaml:8:42: error: sequence 'open' (multishot): prompt of shot 'close' is 513 "
+        "characters; a segment of a multi-shot request takes at most 512"
+    )
+    accepted(project, run_cli, over.replace("x" * 513, "x" * 512))
+
+
+def test_a_shot_of_16_s_is_refused_and_15_s_taken(project: Project, run_cli: Cli) -> None:
+    over = HEAD + "shots:\n  - {id: a, duration: 16, prompt: A harbour at dawn.}\n"
+    assert refused(project, run_cli, over) == [
+        "film.yaml:4:23: error: shot 'a' is 16 s; a request must be 3..15 s"
+    ]
+    accepted(project, run_cli, over.replace("16", "15"))
