@@ -29,27 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.compiler.test_parity_audit import accepted, refused
 from tests.conftest import CliResult, tiny_jpeg
 
 Project = Callable[[dict[str, str | bytes]], Path]
 Cli = Callable[..., CliResult]
 
 HEAD = "storyboard: 1\ntitle: T\n"
-
-
-def refused(project: Project, run_cli: Cli, text: str, **files: bytes) -> list[str]:
-    """The error lines ``check`` prints for ``text`` (it must exit 2: nothing sent)."""
-    root = project({"film.yaml": text, **files})
-    result = run_cli("check", "film.yaml", cwd=root)
-    assert result.status == 2, result.err
-    return [line for line in result.err.splitlines() if ": error: " in line]
-
-
-def accepted(project: Project, run_cli: Cli, text: str, **files: bytes) -> Path:
-    root = project({"film.yaml": text, **files})
-    result = run_cli("check", "film.yaml", cwd=root)
-    assert result.status == 0, result.err
-    return root
 
 
 # the 3..10 s of a video input: the upper bound (compile.py `_check_source_length`) ----------

@@ -59,12 +59,13 @@ import pytest
 from storyboard.build import remote_sync
 from storyboard.build.remote_session import Queue, Queued, RemoteSession, is_preview
 from storyboard.build.remote_transfer import fetch_take, parse_record, push_take, record_of
-from storyboard.build.state.cache import Cache, CacheEntry
+from storyboard.build.state.cache import CacheEntry
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.events import Event, Note
 from storyboard.remote.config import RemoteConfig
 from storyboard.remote.store import RemoteError, Store, cas_path, result_path
+from tests.build.test_fetch_locked import cache_of, workspace_at
 
 NS = "runware@test"
 OTHER_NS = "runware@elsewhere"
@@ -76,16 +77,6 @@ TAKE2 = b"\x00\x00\x00\x18ftypmp42 another take" * 200
 PLANTED = b"\x00\x00\x00\x18ftypmp42 bytes another writer put there" * 64
 TASK = "6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"
 UPLOAD = f"uploads/{TASK}"
-
-
-def workspace_at(root: Path) -> Workspace:
-    (root / ".storyboard").mkdir(parents=True)
-    (root / "film.yaml").write_text("storyboard: 1\n")
-    return Workspace.for_storyboard(root / "film.yaml", root)
-
-
-def cache_of(ws: Workspace) -> Cache:
-    return Cache(ws.cache, tree=ws.tree, staging=ws.cache_tmp)
 
 
 def stored(ws: Workspace, data: bytes = TAKE, key: str = KEY, ns: str = NS) -> CacheEntry:
