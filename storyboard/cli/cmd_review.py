@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from storyboard.backends.factory import DEFAULT_PREVIEW_SCALE
     from storyboard.cli.cmd_report import find_build
+    from storyboard.cli.interrupt import CtrlC
     from storyboard.core.diagnostics import display_path, printable
     from storyboard.core.errors import InputError
     from storyboard.exports.record import read_record, record_path
@@ -68,25 +69,22 @@ def run(args: argparse.Namespace) -> int:
         server = LocalServer(make_app(review), port=args.port, token=new_token())
     except OSError as exc:
         raise InputError.at(None, f"--port {args.port}: cannot listen there: {exc}") from exc
-    with server:
-        print(
-            f"storyboard: reviewing the {record.backend} build of {printable(args.file)} "
-            f"({printable(display_path(folder))}); Ctrl-C stops",
-            file=sys.stderr,
-        )
-        print(server.url, flush=True)
+    with server, CtrlC("review") as ctrl_c:  # stops every time, with status 0
         opened = None
         try:
+            print(
+                f"storyboard: reviewing the {record.backend} build of {printable(args.file)} "
+                f"({printable(display_path(folder))}); Ctrl-C stops",
+                file=sys.stderr,
+            )
+            print(server.url, flush=True)
             if args.open:
                 # the browser is given a private redirect file: its arguments are public (ps)
                 opened = OpenedPage(server.url)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            from storyboard.cli import main
-
-            main.stopped_by_ctrl_c = True  # (see storyboard.cli.main.entry)
-            print("storyboard: review stopped", file=sys.stderr)
+            ctrl_c.stopped()
         finally:
             if opened is not None:
                 opened.close()

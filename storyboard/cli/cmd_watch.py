@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from storyboard.cli.console import Console
+    from storyboard.cli.interrupt import CtrlC
     from storyboard.core.diagnostics import printable
     from storyboard.core.errors import InputError
     from storyboard.live.browser import OpenedPage
@@ -95,28 +96,30 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     where = f"; the report at {server.url}" if server else ""
-    print(
-        f"storyboard: watching {printable(args.file)} and the files it reads{paid}{where} "
-        "(Ctrl-C stops)",
-        file=sys.stderr,
-        flush=True,
-    )
     opened = None
     stop = threading.Event()
-    try:
-        if server is not None and args.open:
-            # the browser is given a private redirect file: its arguments are public (ps)
-            opened = OpenedPage(server.url)
-        watch.run(stop)
-    except KeyboardInterrupt:
-        from storyboard.cli import main
-
-        main.stopped_by_ctrl_c = True  # (see storyboard.cli.main.entry)
-        print("storyboard: watch stopped", file=sys.stderr)
-    finally:
-        stop.set()
-        if opened is not None:
-            opened.close()
-        if server is not None:
-            server.stop()
+    with CtrlC("watch") as ctrl_c:  # stops every time, with status 0 (see its module)
+        try:
+            print(
+                f"storyboard: watching {printable(args.file)} and the files it reads{paid}"
+                f"{where} (Ctrl-C stops)",
+                file=sys.stderr,
+                flush=True,
+            )
+            if server is not None and args.open:
+                # the browser is given a private redirect file: its arguments are public (ps)
+                opened = OpenedPage(server.url)
+            watch.run(stop)
+        except KeyboardInterrupt:
+            ctrl_c.stopped()
+        except BaseException as exc:  # (an asyncio.CancelledError is not an Exception)
+            if not ctrl_c.pressed or isinstance(exc, SystemExit):
+                raise
+            ctrl_c.stopped(because=exc)  # the build, interrupted, failed in its clean-up
+        finally:
+            stop.set()
+            if opened is not None:
+                opened.close()
+            if server is not None:
+                server.stop()
     return 0

@@ -86,8 +86,8 @@ def test_open_gives_the_browser_a_private_file_not_the_tokened_address(
         out, _ = process.communicate(timeout=30)
         reader.join(10)
     err = "".join(lines)
-    # (a Ctrl-C that lands while a watch is building ends the process by SIGINT, exit -2,
-    # about 1 run in 4 here: nothing is lost, a build is safe to kill; not this test's matter)
+    # (a Ctrl-C that lands while a watch is building ends it with 0 too: test_watch.py and
+    # tests/cli/test_interrupt.py)
     assert process.returncode == 0, err
     url = out.strip() if command == "review" else err.split("the report at ", 1)[1].split()[0]
     token = url.rstrip("/").rsplit("/", 1)[1]
