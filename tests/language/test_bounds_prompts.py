@@ -119,10 +119,10 @@ def test_a_template_too_long_to_compile_is_refused_before_compiling(
     peak: Callable[[], int],
 ) -> None:
     source = "{{ a.b ~ a }}" * 3000  # 21,000 tokens: about 40 MB to compile
-    started = time.monotonic()
+    started = time.thread_time()  # the work done: a loaded machine does not stretch it
     with pytest.raises(TemplateProblem, match="too long to compile: more than 10,000 tokens"):
         renderer(a={"b": "x"}).render(source, SHOT)
-    assert time.monotonic() - started < 1
+    assert time.thread_time() - started < 1
     assert peak() < 8 * 1024 * 1024
 
 
@@ -149,6 +149,6 @@ def test_sizes_are_what_values_print_as() -> None:
     for value in [[1], [1] * 10, [[1]] * 3, {"a": 1}, "abc", [], -12, 123456, (1, 2), ""]:
         assert budget.size(value, 10**6) == len(str(value))
     # a list of long texts is measured only up to the limit, and quickly
-    started = time.perf_counter()
+    started = time.thread_time()
     assert budget.size([BIG] * 100_000, 100_000) > 100_000
-    assert time.perf_counter() - started < 0.01
+    assert time.thread_time() - started < 0.01

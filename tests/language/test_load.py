@@ -54,10 +54,10 @@ def test_billion_laughs_is_refused_quickly(project: Project) -> None:
         refs = ",".join([f"*a{i - 1}"] * 9)
         lines.append(f"a{i}: &a{i} [{refs}]")
     root = project({"bomb.yaml": "\n".join(lines) + "\n"})
-    started = time.perf_counter()
+    started = time.thread_time()  # the work done: a loaded machine does not stretch it
     with pytest.raises(InputError) as exc:
         load_document(root / "bomb.yaml")
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert "document too large" in messages(exc)[0]
 
 

@@ -308,7 +308,7 @@ DOUBLING = "{% set ns = namespace(s='x') %}{% for i in range(64) %}{STEP}{% endf
 )
 def test_templates_cannot_exhaust_memory_or_time(template: str) -> None:
     renderer = PromptRenderer(Path("."), Path("."), "t", {})
-    started = time.perf_counter()
+    started = time.thread_time()  # the work done: a loaded machine does not stretch it
     with pytest.raises(TemplateProblem):
         renderer.render(template, ShotContext("a", 5, 1, None))
-    assert time.perf_counter() - started < 2
+    assert time.thread_time() - started < 2
