@@ -1,6 +1,7 @@
 """``storyboard deps``: a make dependency file, so ``make`` rebuilds a film exactly when one
 of its inputs changes: the storyboard, its includes, the templates it reads and every local
-asset it names.
+asset it names, and the folders where a template it looked for and did not find would be
+made.
 """
 
 from __future__ import annotations
@@ -18,6 +19,28 @@ def dependencies(checked: CheckedStoryboard) -> list[Path]:
     for path in (*checked.document.files, *checked.templates, *checked.assets):
         seen.setdefault(path.absolute(), None)
     return list(seen)
+
+
+def looked_for(checked: CheckedStoryboard) -> list[Path]:
+    """Where the templates a prompt asked for and did not read would appear (``ignore
+    missing``, the first of a list): for each, the nearest folder above it that exists, whose
+    time changes when a file is made in it (the template itself, or a folder on the way);
+    a named path that exists and was not read is listed itself. Without them ``make`` would
+    keep a film cut before the template was written."""
+    read = set(dependencies(checked))
+    found: dict[Path, None] = {}
+    for named in checked.templates_named:
+        path = named.absolute()
+        if path in read:
+            continue
+        if os.path.lexists(path):
+            found.setdefault(path, None)
+            continue
+        folder = path.parent
+        while not os.path.isdir(folder) and folder != folder.parent:
+            folder = folder.parent
+        found.setdefault(folder, None)
+    return [p for p in found if p not in read]
 
 
 def default_target(

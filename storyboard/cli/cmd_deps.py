@@ -49,14 +49,19 @@ def run(args: argparse.Namespace) -> int:
     from storyboard import api
     from storyboard.backends.factory import resolve_name
     from storyboard.backends.namespaces import namespace
-    from storyboard.build.depfile import default_target, dependencies, render_depfile
+    from storyboard.build.depfile import (
+        default_target,
+        dependencies,
+        looked_for,
+        render_depfile,
+    )
 
     # the whole check, compile included: a storyboard no build could make gets no rule
     checked = api.compile_storyboard(args.file).checked
     base = Path.cwd()
     film = default_target(checked, backend=namespace(resolve_name(args.backend)))
     target = args.target or os.path.relpath(film.absolute(), base)
-    text = render_depfile(target, dependencies(checked), base)
+    text = render_depfile(target, [*dependencies(checked), *looked_for(checked)], base)
     if args.output:
         # whole, and never through a symlink: raises UnsafePath (exit 1), writes nothing then
         output_tree(args.output).write_atomic(args.output, text.encode("utf-8"))

@@ -158,6 +158,49 @@ def test_make_rebuilds_exactly_when_an_input_changes(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_rebuilds_when_a_template_looked_for_is_written(tmp_path: Path) -> None:
+    """A prompt includes a template if it is there (``ignore missing``): the rule names the
+    folder it would be made in (its own folder, or the nearest one above that exists), so
+    writing it makes ``make`` build again; before, the rule named only the files read."""
+    folder = tmp_path / "film"
+    folder.mkdir()
+    (folder / ".storyboard").mkdir()
+    (folder / "styles").mkdir()
+    (folder / "film.yaml").write_text(
+        "storyboard: 1\ntitle: Looked for\nshots:\n"
+        "  - {id: a, duration: 3,\n"
+        "     prompt: 'a harbour {% include \"styles/look.j2\" ignore missing %}'}\n"
+        "  - {id: b, duration: 3, prompt: 'gulls {% include \"moods/dusk.j2\" ignore missing %}'}\n"
+    )
+    storyboard = str(Path(sys.executable).parent / "storyboard")
+    (folder / "Makefile").write_text(
+        f"out.txt: film.yaml\n\t{storyboard} deps film.yaml -o out.d --target out.txt\n"
+        "\tdate +%s%N > out.txt\n-include out.d\n"
+    )
+
+    def make() -> str:
+        done = subprocess.run(["make", "-s", "-C", str(folder)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return (folder / "out.txt").read_text()
+
+    first = make()
+    rule = (folder / "out.d").read_text().split("\n\n")[0]
+    assert [p.strip(" \\") for p in rule.split(":", 1)[1].split("\n")] == [
+        "film.yaml", "styles", ".",  # styles/look.j2 would be made in styles/; moods/ is not there
+    ]  # fmt: skip
+    assert make() == first  # nothing changed: nothing rebuilt
+    (folder / "styles" / "look.j2").write_text("in soft light")
+    subprocess.run(["touch", "-d", "+2 seconds", str(folder / "styles")], check=True)
+    second = make()
+    assert second != first  # the template written: built again
+    assert make() == second
+    (folder / "moods").mkdir()
+    (folder / "moods" / "dusk.j2").write_text("at dusk")
+    subprocess.run(["touch", "-d", "+4 seconds", str(folder)], check=True)
+    assert make() != second  # and the folder made on the way
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_the_examples_makefile_settles_and_rebuilds_on_a_template_change(tmp_path: Path) -> None:
     examples = tmp_path / "examples"
     shutil.copytree(REPO / "examples", examples, ignore=shutil.ignore_patterns("build", "*.d"))
