@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             "--backend runware: every save may pay for the takes it changes; give --max-cost "
             "USD, the most one build may charge",
         )
-    if args.max_cost is not None and args.max_cost < 0:
+    if args.max_cost is not None and not args.max_cost >= 0:  # NaN too, as for build
         raise InputError.at(None, "--max-cost must be 0 or more")
     if args.jobs < 1:
         raise InputError.at(None, "--jobs must be at least 1")

@@ -280,5 +280,15 @@ def test_the_paid_backend_must_be_named_and_given_a_budget(
     assert "--backend runware: every save may pay for the takes it changes; give --max-cost" \
         in result.err  # fmt: skip
     assert not (tmp_path / "build").exists()
+    for budget in ("-1", "nan"):  # NaN was let through: the watch ran, each build refused
+        refused = subprocess.run(  # in a process of its own: a watch let through never ends
+            [sys.executable, "-m", "storyboard", "watch", "film.yaml", "--backend", "runware",
+             "--max-cost", budget, "--no-serve"], cwd=tmp_path, capture_output=True, text=True,
+            timeout=60,
+            env={**os.environ, "RUNWARE_API_KEY": "k", "RUNWARE_BASE_URL": "http://127.0.0.1:9/v1"},
+        )  # fmt: skip
+        assert refused.returncode == 2, (budget, refused.stderr)
+        assert "--max-cost must be 0 or more" in refused.stderr
+    assert not (tmp_path / "build").exists()
     result = run_cli("watch", "missing.yaml", cwd=tmp_path)
     assert result.status == 2 and "missing.yaml: no such storyboard file" in result.err
