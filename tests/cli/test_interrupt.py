@@ -23,6 +23,7 @@ WATCH_RUN = {
         def run(self, stop):
             while True:
                 try:
+                    ready()
                     time.sleep(60)
                 except KeyboardInterrupt:
                     pass
@@ -31,6 +32,7 @@ WATCH_RUN = {
     "turned": """
         def run(self, stop):
             try:
+                ready()
                 time.sleep(60)
             except KeyboardInterrupt:
                 raise RuntimeError("cannot release un-acquired lock")
@@ -38,6 +40,7 @@ WATCH_RUN = {
     # as a build that unwinds in time
     "caught": """
         def run(self, stop):
+            ready()
             time.sleep(60)
     """,
 }
@@ -51,6 +54,11 @@ def start(tmp_path: Path, run: str, *, grace: float) -> subprocess.Popen[str]:
         "import sys, time\n"
         "import storyboard.cli.interrupt, storyboard.live.watch\n"
         f"storyboard.cli.interrupt.GRACE = {grace}\n"
+        "said = []\n"
+        "def ready():  # in the part Ctrl-C is to interrupt: the test sends it now\n"
+        "    if not said:  # (said first: Ctrl-C may come before this returns)\n"
+        "        said.append(True)\n"
+        "        print('ready', file=sys.stderr, flush=True)\n"
         + textwrap.dedent(run)
         + "storyboard.live.watch.Watch.run = run\n"
         "from storyboard.cli.main import entry\n"
@@ -65,10 +73,12 @@ def start(tmp_path: Path, run: str, *, grace: float) -> subprocess.Popen[str]:
 
 
 def started(process: subprocess.Popen[str]) -> None:
-    """Wait for the line that says the watch began (its handler is in place by then)."""
+    """Wait for the line that says the watch began, then for the replaced part to say it is
+    running (Ctrl-C sent before it, on a loaded machine, was the watch's own to catch)."""
     assert process.stderr is not None
     line = process.stderr.readline()
     assert line.startswith("storyboard: watching film.yaml"), line
+    assert process.stderr.readline() == "ready\n"
 
 
 def stopped(process: subprocess.Popen[str], timeout: float) -> tuple[int, str, float]:
