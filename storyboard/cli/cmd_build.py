@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from storyboard.cli.cmd_remote import add_remote_options
+from storyboard.cli.options import add_wait_option
 
 
 def register(sub: Any) -> None:
@@ -42,10 +43,10 @@ def register(sub: Any) -> None:
         "small takes instead of scaling every frame up",
     )  # fmt: skip
     parser.add_argument("--build-dir", metavar="DIR", help="where outputs go (default build/NAME)")
-    parser.add_argument(
-        "--wait", type=float, default=0.0, metavar="S",
-        help="wait this long for another build of the project to finish",
-    )  # fmt: skip
+    add_wait_option(
+        parser,
+        "wait this long for another build of the project to finish",
+    )
     add_remote_options(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.set_defaults(func=run)

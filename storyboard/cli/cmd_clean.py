@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from storyboard.cli.options import add_wait_option
 from storyboard.core.diagnostics import printable
 
 
@@ -28,10 +29,10 @@ def register(sub: Any) -> None:
         "(free to make again)",
     )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
-    parser.add_argument(
-        "--wait", type=float, default=0.0, metavar="S",
-        help="wait this long for a running build of the project to finish",
-    )  # fmt: skip
+    add_wait_option(
+        parser,
+        "wait this long for a running build of the project to finish",
+    )
     parser.set_defaults(func=run)
 
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from storyboard.cli.options import add_wait_option
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -29,10 +31,10 @@ def register(sub: Any) -> None:
         help="give up the pending request of TAKE (a take id or a task UUID; repeatable): "
         "the next build pays for the take again",
     )  # fmt: skip
-    parser.add_argument(
-        "--wait", type=float, default=0.0, metavar="S",
-        help="with --fix or --abandon: wait this long for a running build of the project to finish",
-    )  # fmt: skip
+    add_wait_option(
+        parser,
+        "with --fix or --abandon: wait this long for a running build of the project to finish",
+    )
     parser.set_defaults(func=run)
 
 

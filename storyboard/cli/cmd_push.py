@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from storyboard.cli.cmd_remote import add_remote_options
+from storyboard.cli.options import add_wait_option
 
 if TYPE_CHECKING:
     from storyboard.build.remote_sync import Want
@@ -41,10 +42,10 @@ def add_sync_options(parser: argparse.ArgumentParser) -> None:
         help="with --previews: the previews at this scale (default 0.25)",
     )  # fmt: skip
     parser.add_argument("-j", "--jobs", type=int, default=8, metavar="N", help="takes at once")
-    parser.add_argument(
-        "--wait", type=float, default=0.0, metavar="S",
-        help="wait this long for a build of the project to finish",
-    )  # fmt: skip
+    add_wait_option(
+        parser,
+        "wait this long for a build of the project to finish",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
