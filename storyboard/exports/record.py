@@ -455,6 +455,20 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _no_number(name: str) -> float:
+    """JSON's ``NaN``, ``Infinity``: never a time or a price storyboard writes (a frame count of
+    one is a traceback downstream), so the record holding one is damaged."""
+    raise ValueError(f"it holds {name}, which is not a number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent, refused when no float holds it (``1e999``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"it holds {text}, which reads as infinity: no number storyboard writes")
+    return value
+
+
 # -- writing and reading ------------------------------------------------------------------------
 
 
@@ -499,14 +513,16 @@ def read_record(path: Path, read: Callable[[Path], bytes | None] | None = None) 
         )
     try:
         try:
-            parsed = json.loads(data.decode("utf-8"))
+            parsed = json.loads(
+                data.decode("utf-8"), parse_constant=_no_number, parse_float=_finite
+            )
         except RecursionError:  # thousands of "[": nothing storyboard writes, never a crash
             raise ValueError("its JSON is nested too deeply to be read") from None
         if not isinstance(parsed, dict):
             raise TypeError("not a JSON object")
         return FilmRecord.from_json(parsed, root=file.parent)
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as exc:
-        # OverflowError: a number too large for what it counts (a width of 1e999)
+        # OverflowError: an integer too large for a float (a time of 400 digits)
         detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         raise InputError.at(None, f"the build record {file} is damaged: {detail}") from exc
 

@@ -122,6 +122,19 @@ def test_a_record_written_before_dialogue_and_subtitles_reads_them_as_empty(
 # -- refused, never empty, never trusted -------------------------------------------------------
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_record_holding_no_finite_number_is_damaged_not_trusted(
+    tmp_path: Path, number: str
+) -> None:
+    """JSON's NaN and Infinity (and a number too large for a float) are nothing storyboard
+    writes: such a record was read, and its first frame count was a traceback (ValueError:
+    cannot convert float NaN to integer) in ``storyboard report --exports``."""
+    text = json.dumps(written(tmp_path, tiny(tmp_path)))
+    text = text.replace('"source_out": 2.5', f'"source_out": {number}', 1)
+    assert number in text
+    assert f"build record {tmp_path / 'build.json'} is damaged" in damaged(tmp_path, text)
+
+
 def test_a_record_without_a_version_or_an_older_one_is_refused(tmp_path: Path) -> None:
     data = written(tmp_path, tiny(tmp_path))
     for version in (None, 0):
