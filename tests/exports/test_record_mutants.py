@@ -254,3 +254,32 @@ def test_an_odd_dip_fades_out_the_shorter_half_as_the_cut_does(tmp_path: Path) -
     assert (out.out_offset.to_frames(), black.duration().to_frames()) == (7, 7)
     assert into.out_offset.to_frames() == 8
     assert film[0].source_range.duration.to_frames() == 48 - 7
+
+
+def test_the_record_names_the_picked_variation_and_what_the_cut_gave(tmp_path: Path) -> None:
+    """With ``pick: 2`` the take's video is the second variation (``takes/a.mp4``), the
+    first is ``takes/a.v1.mp4``: both listed, in order, never the first named the pick. A
+    clip's own position is kept, a music file is relative to the build folder, and a film
+    file that is not there is no film."""
+    from storyboard.backends.preview import PreviewBackend
+    from storyboard.build.pipeline import build
+    from storyboard.exports.record import record_from_build
+
+    (tmp_path / ".storyboard").mkdir()
+    (tmp_path / "film.yaml").write_text(
+        "storyboard: 1\ntitle: Picked\nshots:\n  - {id: a, duration: 3, prompt: a lighthouse, "
+        "variations: 2, pick: 2}\n",
+        encoding="utf-8",
+    )
+    result = build(tmp_path / "film.yaml", backend=PreviewBackend(scale=1 / 24))
+    assert result.ok, result.to_json()
+    take = record_from_build(result).take("a")
+    assert take.video == "takes/a.mp4"
+    assert take.variations == ("takes/a.v1.mp4", "takes/a.mp4")
+    root = result.workspace.output_dir
+    clip = ClipPlacement("a", "a", "takes/a.mp4", 0.0, 3.0, 0.0, position="cut.yaml:7:9")
+    music = {"file": str(root / "music" / "sea.ogg"), "from": 0.0, "to": 3.0}
+    record = record_from_build(result, [clip], film="nowhere.mp4", extras={"music": [music]})
+    assert record.clips[0].position == "cut.yaml:7:9"
+    assert record.music[0]["file"] == "music/sea.ogg"
+    assert record.film is None
