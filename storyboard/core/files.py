@@ -13,6 +13,13 @@ from typing import Protocol
 
 from storyboard.core.errors import BuildError
 
+#: The most bytes a state file may hold to be read (a lock file, a journal, records, a
+#: marker, a cache entry's ``entry.json``, a note, the build record): far more than storyboard
+#: writes (a lock entry is about 600 bytes: 64 MiB is some 100,000 takes). A larger one is
+#: refused, never read whole (a 2 GiB file took 30 s and 4.2 GB to find wanting) and never
+#: taken for empty.
+MAX_STATE_BYTES = 64 << 20
+
 _HINTS = {
     errno.ENOSPC: "free some space and build again",
     errno.EDQUOT: "free some space (or raise the quota) and build again",

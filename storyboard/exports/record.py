@@ -31,6 +31,7 @@ Times are seconds (floats); a clip's frames at the film's rate are ``round(secon
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from storyboard.core.errors import InputError
-from storyboard.core.files import PLAIN_FILES, Writer
+from storyboard.core.files import MAX_STATE_BYTES, PLAIN_FILES, Writer
 from storyboard.cut.cues import Cue
 
 if TYPE_CHECKING:
@@ -455,6 +456,20 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _read_bounded(file: Path, limit: int) -> bytes:
+    """The bytes of ``file``; an ``OSError`` when it holds more than ``limit`` (nothing read)."""
+    with open(file, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:  # (or it grew while being read)
+        raise OSError(
+            errno.EFBIG,
+            f"it holds {max(size, len(data)):,} bytes, more than storyboard writes in such a "
+            f"file ({limit >> 20} MiB at most)",
+        )
+    return data
+
+
 def _no_number(name: str) -> float:
     """JSON's ``NaN``, ``Infinity``: never a time or a price storyboard writes (a frame count of
     one is a traceback downstream), so the record holding one is damaged."""
@@ -488,21 +503,23 @@ def write_record(
     return writer.write_file(target, dumps(record.to_json()).encode("utf-8"))
 
 
-def read_record(path: Path, read: Callable[[Path], bytes | None] | None = None) -> FilmRecord:
+def read_record(path: Path, read: Callable[[Path, int], bytes | None] | None = None) -> FilmRecord:
     """Read a record; ``path`` is the ``build.json`` file or the build folder holding it.
 
-    ``read`` reads the file (``None``: it is missing). A command reading a build folder of a
-    project passes the project's ``Tree.read_bytes``, which follows no link on the way or at
-    the end (a ``build.json`` that is a symlink out of the project is refused, not read); the
-    default reads the path as given, for a record a caller names itself.
+    ``read(file, limit)`` reads the file (``None``: it is missing), refusing it with an
+    ``OSError`` past ``limit`` bytes (:data:`~storyboard.core.files.MAX_STATE_BYTES`) without
+    reading it whole. A command reading a build folder of a project passes the project's
+    ``Tree.read_bytes``, which follows no link on the way or at the end (a ``build.json`` that
+    is a symlink out of the project is refused, not read); the default reads the path as
+    given, for a record a caller names itself.
 
     Raises:
-        InputError: there is no record there (nothing was built yet), or it is damaged or
-            of another version.
+        InputError: there is no record there (nothing was built yet), or it is too large, damaged
+            or of another version.
     """
     file = record_path(path) if path.is_dir() else path
     try:
-        data = read(file) if read is not None else file.read_bytes()
+        data = (read or _read_bounded)(file, MAX_STATE_BYTES)  # larger: never read whole
     except FileNotFoundError:
         data = None
     except OSError as exc:

@@ -140,16 +140,16 @@ def test_reading_another_version_or_a_damaged_record_is_an_input_error(
 def test_reading_a_record_through_a_reader(tmp_path: Path) -> None:
     """A caller's reader is what reads the file (the project's, which follows no link);
     a reader that finds nothing there is a missing record."""
-    asked: list[Path] = []
+    asked: list[tuple[Path, int]] = []
 
-    def nothing(path: Path) -> bytes | None:
-        asked.append(path)
+    def nothing(path: Path, limit: int) -> bytes | None:
+        asked.append((path, limit))
         return None
 
     (tmp_path / "build.json").write_text("{}")
     with pytest.raises(InputError, match="no build record at"):
         read_record(tmp_path / "build.json", nothing)
-    assert asked == [tmp_path / "build.json"]
+    assert asked == [(tmp_path / "build.json", 64 << 20)]  # and told the most it may read
 
 
 def test_write_record_is_atomic_and_stable(built: Built, tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def test_a_record_without_a_version_or_an_older_one_is_refused(tmp_path: Path) -
 def test_a_record_that_cannot_be_read_is_not_taken_for_missing(tmp_path: Path) -> None:
     write_record(tiny(tmp_path))
 
-    def denied(path: Path) -> bytes | None:
+    def denied(path: Path, limit: int) -> bytes | None:
         raise PermissionError(13, "Permission denied", str(path))
 
     with pytest.raises(InputError, match=r"cannot read the build record .*Permission denied"):

@@ -43,6 +43,7 @@ from typing import Any
 
 from storyboard.core.diagnostics import display_path
 from storyboard.core.errors import BuildError
+from storyboard.core.files import MAX_STATE_BYTES as MAX_STATE_BYTES  # (its home, re-exported)
 from storyboard.core.files import NEW_FILE, disk_error, fit_mode, write_all
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -52,11 +53,6 @@ _NOFOLLOW_DIR = _DIR | os.O_NOFOLLOW
 _REFUSED = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 #: The suffix of the one temporary name written beside a file outside a staging folder.
 SIBLING_TMP = ".storyboard-tmp"
-#: The most bytes a state file may hold to be read (a lock file, a journal, records, a
-#: marker, a cache entry's ``entry.json``, a note): far more than storyboard writes (a lock
-#: entry is about 600 bytes: 64 MiB is some 100,000 takes). A larger one is refused, never
-#: read whole (a 2 GiB file took 30 s and 4.2 GB to find wanting) and never taken for empty.
-MAX_STATE_BYTES = 64 << 20
 
 
 class TooLarge(OSError):

@@ -147,3 +147,23 @@ def test_a_build_folder_marker_too_large_is_refused(project: Project, run_cli: R
     assert result.status in (1, 2), result.err
     assert "is too large to be read" in result.err, result.err
     assert marker.stat().st_size == TOO_LARGE
+
+
+def test_a_build_record_too_large_is_refused_by_its_readers(project: Project, run_cli: Run) -> None:
+    """``build.json`` past the cap, still the JSON it was: ``report`` and ``review`` refuse it
+    by its size, exit 2, without reading it (they read it whole before: 64 MiB of spaces, then
+    took it for the record it began with), and so does a record named by path."""
+    from storyboard.core.errors import InputError
+    from storyboard.exports.record import read_record, record_path
+
+    film = made(project)
+    root = film.parent
+    record = record_path(root / "build" / "film" / "preview")
+    pad(record)
+    for command in ("report", "review"):
+        result = run_cli(command, str(film), "--backend", "preview", cwd=root)
+        assert result.status == 2, (command, result.err)
+        assert "cannot read the build record" in result.err
+        assert f"it holds {TOO_LARGE:,} bytes" in result.err
+    with pytest.raises(InputError, match=f"it holds {TOO_LARGE:,} bytes"):
+        read_record(record)  # the default reader too
