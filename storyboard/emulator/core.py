@@ -221,6 +221,7 @@ class Emulator:
                 number_results=price.number_results,
                 dry_run=False,
                 time=time.time(),
+                owner=owner,
             )
         )
         self.spawn(run_job(self, job))
@@ -278,7 +279,7 @@ class Emulator:
         job.failure = error
         job.finished_wall = time.time()
         self._ledger.settle_failure(
-            job.task_uuid, job.delivered, error.code, self._config.bill_failed
+            job.owner, job.task_uuid, job.delivered, error.code, self._config.bill_failed
         )
         if job.request.webhook_url is not None:
             self.spawn(deliver_failure(self, job))

@@ -36,6 +36,7 @@ class LedgerEntry:
     dry_run: bool
     time: float
     error: str | None = None  # the refusal of a dry run, or the failure of a job
+    owner: str = ""  # the fingerprint of the API key (a taskUUID is unique per key only)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,11 +66,20 @@ class Ledger:
             self._entries.append(entry)
         return entry
 
-    def settle_failure(self, task_uuid: str, delivered: int, code: str, bill_failed: bool) -> None:
-        """Mark the billed job ``task_uuid`` failed; refund what it did not deliver."""
+    def settle_failure(
+        self, owner: str, task_uuid: str, delivered: int, code: str, bill_failed: bool
+    ) -> None:
+        """Mark the owner's billed job ``task_uuid`` failed; refund what it did not deliver.
+
+        Another API key's job of the same taskUUID is another job: it stays as it is.
+        """
         with self._lock:
             for index, entry in enumerate(self._entries):
-                if entry.task_uuid == task_uuid and entry.status == "billed":
+                if (
+                    entry.task_uuid == task_uuid
+                    and entry.owner == owner
+                    and entry.status == "billed"
+                ):
                     cost = entry.cost if bill_failed else round(entry.per_result * delivered, 4)
                     self._entries[index] = replace(entry, status="failed", cost=cost, error=code)
 

@@ -134,6 +134,28 @@ def test_a_failure_leaves_the_dry_run_of_its_uuid_alone(emulator: EmulatorServer
     assert emulator.total_cost() == 0.448
 
 
+def test_a_failure_refunds_only_its_own_api_key(emulator: EmulatorServer, api: Api) -> None:
+    """Bug found: a taskUUID is unique per API key, but a failure refunded every billed job
+    of that taskUUID, another key's successful job included."""
+    emulator.configure(api_keys=[emulator.api_key, "other-key"])
+    emulator.set_faults("provider-error*1:after=1")
+    task = video_task(includeCost=True)
+    assert api.submit(task).status_code == 200  # this job takes the one provider error
+    other = Api(emulator.base_url, "other-key")
+    try:
+        assert other.submit(task).status_code == 200
+        assert api.poll(task["taskUUID"]).json()["errors"][0]["code"] == "timeoutProvider"
+        [item] = other.wait(task["taskUUID"])
+    finally:
+        other.close()
+    assert item["cost"] == 0.336
+    assert sorted((e.status, e.cost) for e in emulator.ledger()) == [
+        ("billed", 0.336),
+        ("failed", 0.0),
+    ]
+    assert emulator.total_cost() == 0.336
+
+
 def test_cost_is_reported_only_when_asked(emulator: EmulatorServer, api: Api) -> None:
     """``cost`` in every success item, includeCost or not."""
     task = video_task()
