@@ -31,7 +31,6 @@ Times are seconds (floats); a clip's frames at the film's rate are ``round(secon
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from storyboard.core.errors import InputError
 from storyboard.core.files import MAX_STATE_BYTES, PLAIN_FILES, Writer
+from storyboard.core.inputs import read_capped
 from storyboard.cut.cues import Cue
 
 if TYPE_CHECKING:
@@ -456,20 +456,6 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _read_bounded(file: Path, limit: int) -> bytes:
-    """The bytes of ``file``; an ``OSError`` when it holds more than ``limit`` (nothing read)."""
-    with open(file, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        data = handle.read(limit + 1) if size <= limit else b""
-    if size > limit or len(data) > limit:  # (or it grew while being read)
-        raise OSError(
-            errno.EFBIG,
-            f"it holds {max(size, len(data)):,} bytes, more than storyboard writes in such a "
-            f"file ({limit >> 20} MiB at most)",
-        )
-    return data
-
-
 def _no_number(name: str) -> float:
     """JSON's ``NaN``, ``Infinity``: never a time or a price storyboard writes (a frame count of
     one is a traceback downstream), so the record holding one is damaged."""
@@ -510,8 +496,9 @@ def read_record(path: Path, read: Callable[[Path, int], bytes | None] | None = N
     ``OSError`` past ``limit`` bytes (:data:`~storyboard.core.files.MAX_STATE_BYTES`) without
     reading it whole. A command reading a build folder of a project passes the project's
     ``Tree.read_bytes``, which follows no link on the way or at the end (a ``build.json`` that
-    is a symlink out of the project is refused, not read); the default reads the path as
-    given, for a record a caller names itself.
+    is a symlink out of the project is refused, not read); the default
+    (:func:`~storyboard.core.inputs.read_capped`) reads the path as given, a regular file
+    only, for a record a caller names itself.
 
     Raises:
         InputError: there is no record there (nothing was built yet), or it is too large, damaged
@@ -519,7 +506,7 @@ def read_record(path: Path, read: Callable[[Path, int], bytes | None] | None = N
     """
     file = record_path(path) if path.is_dir() else path
     try:
-        data = (read or _read_bounded)(file, MAX_STATE_BYTES)  # larger: never read whole
+        data = (read or read_capped)(file, MAX_STATE_BYTES)  # larger: never read whole
     except FileNotFoundError:
         data = None
     except OSError as exc:
