@@ -21,13 +21,14 @@ def dependencies(checked: CheckedStoryboard) -> list[Path]:
     return list(seen)
 
 
-def looked_for(checked: CheckedStoryboard) -> list[Path]:
+def looked_for(checked: CheckedStoryboard, listed: Iterable[Path]) -> list[Path]:
     """Where the templates a prompt asked for and did not read would appear (``ignore
     missing``, the first of a list): for each, the nearest folder above it that exists, whose
     time changes when a file is made in it (the template itself, or a folder on the way);
     a named path that exists and was not read is listed itself. Without them ``make`` would
-    keep a film cut before the template was written."""
-    read = set(dependencies(checked))
+    keep a film cut before the template was written. ``listed``: the :func:`dependencies`
+    already in the rule, not named again."""
+    read = set(listed)
     found: dict[Path, None] = {}
     for named in checked.templates_named:
         path = named.absolute()

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     base = Path.cwd()
     film = default_target(checked, backend=namespace(resolve_name(args.backend)))
     target = args.target or os.path.relpath(film.absolute(), base)
-    text = render_depfile(target, [*dependencies(checked), *looked_for(checked)], base)
+    deps = dependencies(checked)
+    text = render_depfile(target, [*deps, *looked_for(checked, deps)], base)
     if args.output:
         # whole, and never through a symlink: raises UnsafePath (exit 1), writes nothing then
         output_tree(args.output).write_atomic(args.output, text.encode("utf-8"))
