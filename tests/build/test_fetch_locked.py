@@ -36,13 +36,13 @@ def cache_of(ws: Workspace) -> Cache:
     return Cache(ws.cache, tree=ws.tree, staging=ws.cache_tmp)
 
 
-def stored(ws: Workspace, data: bytes) -> CacheEntry:
-    """``data`` put into ``ws``'s cache as the one result of ``KEY``, paid $0.84."""
+def stored(ws: Workspace, data: bytes = TAKE_BYTES, key: str = KEY, ns: str = NS) -> CacheEntry:
+    """``data`` put into ``ws``'s cache as the one result of ``key``, paid $0.84."""
     ws.tree.makedirs(ws.cache_tmp)
     staging = ws.tree.make_temp_dir(ws.cache_tmp, "test-")
     (staging / "0.mp4").write_bytes(data)
     return cache_of(ws).put(
-        NS, KEY, [staging / "0.mp4"], results=[{"video_uuid": "v-1", "cost": 0.84}],
+        ns, key, [staging / "0.mp4"], results=[{"video_uuid": "v-1", "cost": 0.84}],
         task_uuid="t-1", meta={"take": "harbour", "model": "klingai:kling-video@o3-pro"},
     )  # fmt: skip
 

@@ -59,35 +59,23 @@ import pytest
 from storyboard.build import remote_sync
 from storyboard.build.remote_session import Queue, Queued, RemoteSession, is_preview
 from storyboard.build.remote_transfer import fetch_take, parse_record, push_take, record_of
-from storyboard.build.state.cache import CacheEntry
 from storyboard.build.state.workspace import ProjectLock, Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.events import Event, Note
 from storyboard.remote.config import RemoteConfig
 from storyboard.remote.store import RemoteError, Store, cas_path, result_path
-from tests.build.test_fetch_locked import cache_of, workspace_at
+from tests.build.test_fetch_locked import TAKE_BYTES, cache_of, stored, workspace_at
 
 NS = "runware@test"
 OTHER_NS = "runware@elsewhere"
 PREVIEW = "preview@0.25"
 KEY = hashlib.sha256(b"the harbour at dawn").hexdigest()
 KEY2 = hashlib.sha256(b"the nets at noon").hexdigest()
-TAKE = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+TAKE = TAKE_BYTES  # what stored() puts in a cache by default
 TAKE2 = b"\x00\x00\x00\x18ftypmp42 another take" * 200
 PLANTED = b"\x00\x00\x00\x18ftypmp42 bytes another writer put there" * 64
 TASK = "6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"
 UPLOAD = f"uploads/{TASK}"
-
-
-def stored(ws: Workspace, data: bytes = TAKE, key: str = KEY, ns: str = NS) -> CacheEntry:
-    """``data`` put into ``ws``'s cache as the one result of ``key``, paid $0.84."""
-    ws.tree.makedirs(ws.cache_tmp)
-    staging = ws.tree.make_temp_dir(ws.cache_tmp, "test-")
-    (staging / "0.mp4").write_bytes(data)
-    return cache_of(ws).put(
-        ns, key, [staging / "0.mp4"], results=[{"video_uuid": "v-1", "cost": 0.84}],
-        task_uuid="t-1", meta={"take": "harbour", "model": "m"},
-    )  # fmt: skip
 
 
 def remote(tmp_path: Path) -> tuple[Store, Path]:
@@ -104,6 +92,18 @@ def put(nas: Path, path: str, data: bytes) -> None:
 
 def staged(ws: Workspace) -> list[Path]:
     return sorted(ws.cache_tmp.iterdir()) if ws.cache_tmp.exists() else []
+
+
+def look_up_fails(store: Store, failing: str) -> None:
+    """The remote's look-up of ``failing`` times out from now on; the others answer."""
+    exists = store.exists
+
+    async def flaky(path: str) -> bool:
+        if path == failing:
+            raise RemoteError("the look-up timed out", "error")
+        return await exists(path)
+
+    store.exists = flaky  # type: ignore[method-assign]
 
 
 def notes(events: list[Event]) -> list[str]:
@@ -379,14 +379,7 @@ def test_a_damaged_queue_file_is_a_failure_when_the_remote_cannot_be_asked(
     queue.add(Queued(NS, KEY2, "nets"))
     bad = queue.folder / Queued(NS, KEY, "harbour").name
     bad.write_bytes(b'{"namespace": "runw')  # cut short
-    exists = store.exists
-
-    async def flaky(path: str) -> bool:
-        if path == result_path(NS, KEY):
-            raise RemoteError("the look-up timed out", "error")
-        return await exists(path)
-
-    store.exists = flaky  # type: ignore[method-assign]
+    look_up_fails(store, result_path(NS, KEY))
     summary = asyncio.run(remote_sync.push(store, ws, []))
     assert [d.on_remote for d in summary.damaged] == [None]
     assert "may be deleted" not in summary.damaged[0].message
@@ -410,14 +403,7 @@ def test_remote_status_never_counts_a_failed_look_up_as_held(tmp_path: Path) -> 
     store, _nas = remote(tmp_path)
     entry = stored(workspace_at(tmp_path / "a"))
     asyncio.run(push_take(store, entry, take="harbour"))
-    exists = store.exists
-
-    async def flaky(path: str) -> bool:
-        if path == result_path(NS, KEY2):
-            raise RemoteError("the look-up timed out", "error")
-        return await exists(path)
-
-    store.exists = flaky  # type: ignore[method-assign]
+    look_up_fails(store, result_path(NS, KEY2))
     found = asyncio.run(remote_sync.status(store, [(NS, KEY), (NS, KEY2)], write=False))
     assert (found.held, found.failed_lookups) == (1, 1)
     assert found.to_json()["held"] == 1
@@ -483,14 +469,7 @@ def test_the_plan_never_counts_on_a_remote_copy_this_clone_refused(tmp_path: Pat
 
 def test_the_plan_never_counts_on_a_take_whose_look_up_failed(tmp_path: Path) -> None:
     store = pushed_two(tmp_path)
-    exists = store.exists
-
-    async def flaky(path: str) -> bool:
-        if path == result_path(NS, KEY2):
-            raise RemoteError("the look-up timed out", "error")
-        return await exists(path)
-
-    store.exists = flaky  # type: ignore[method-assign]
+    look_up_fails(store, result_path(NS, KEY2))
     events: list[Event] = []
     session = session_of(store, workspace_at(tmp_path / "b"), events)
     assert asyncio.run(session.lookup(NS, [KEY, KEY2])) == {KEY}
