@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from storyboard.compiler.resolve import (
     Handoff,
@@ -84,8 +86,7 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str) if value is not None else "null"
 
 
-@dataclass(frozen=True)
-class CompiledTake:
+class CompiledTake(Struct, frozen=True):
     """A take and its request.
 
     Attributes:
@@ -111,8 +112,7 @@ class CompiledTake:
         }
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(Struct, frozen=True):
     """Every take of a storyboard compiled, in dependency order.
 
     Attributes:

@@ -17,8 +17,10 @@ an error that prints the whole cycle with the position of each reference.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from storyboard.compiler.graph import Edges, TakeGraph
 from storyboard.core.diagnostics import DataPath, Diagnostic, Position
@@ -31,8 +33,7 @@ from storyboard.profiles import ModelProfile, get_profile
 ELEMENT_MARK = "<<<"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Struct, frozen=True):
     """What a shot sets per request: shots share a take only when these agree."""
 
     model: str
@@ -54,8 +55,7 @@ class Settings:
         return None
 
 
-@dataclass(frozen=True)
-class Handoff:
+class Handoff(Struct, frozen=True):
     """An input produced by another take: a frame of it, or its video (or a part of it).
 
     ``frame`` is ``"first"``, ``"last"``, a 0-based frame index (at the profile's fps) or
@@ -82,8 +82,7 @@ class Handoff:
 Input = MediaRef | Handoff
 
 
-@dataclass(frozen=True)
-class Take:
+class Take(Struct, frozen=True):
     """One generation request and the shots it yields.
 
     Attributes:
@@ -114,7 +113,7 @@ class Take:
     pick: int = 1
     path: DataPath = ()
     sequence: str | None = None
-    depends_on: tuple[str, ...] = field(default=())
+    depends_on: tuple[str, ...] = ()
     retake: int = 0
     keep: bool = False
 
@@ -135,8 +134,7 @@ class Take:
         raise KeyError(shot_id)
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(Struct, frozen=True):
     """The result of resolve: takes in dependency order and the graph between them."""
 
     checked: CheckedStoryboard
@@ -173,8 +171,7 @@ def shot_settings(checked: CheckedStoryboard, info: ShotInfo) -> Settings:
     )
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Struct, frozen=True):
     """A broken limit: the message and the data path of the value that breaks it."""
 
     message: str
@@ -648,6 +645,4 @@ def _story_order(takes: list[Take]) -> Callable[[str], str]:
 
 
 def _replace(take: Take, **changes: Any) -> Take:
-    from dataclasses import replace
-
     return replace(take, **changes)

@@ -15,16 +15,16 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from msgspec import Struct, field
 
 PathKey = str | int
 DataPath = tuple[PathKey, ...]
 
 
-@dataclass(frozen=True, order=True)
-class Position:
+class Position(Struct, frozen=True, order=True):
     """A place in a source file: ``file`` as shown to the user, 1-based ``line`` and ``col``."""
 
     file: str
@@ -39,8 +39,7 @@ class Position:
         return Position(self.file, self.line + lines, self.col if col is None else col)
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Struct, frozen=True):
     """One problem found in the input, at one position."""
 
     position: Position | None
@@ -131,8 +130,7 @@ def display_path(path: Path) -> str:
     return str(path) if outside else rel
 
 
-@dataclass
-class SourceMap:
+class SourceMap(Struct):
     """Positions of the keys and values of a document, by data path.
 
     Values reached through a YAML alias share the anchor's position. When a path has no

@@ -14,10 +14,10 @@ overlay_image`) that the re-encoder of the pieces under it draws (see
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from msgspec.structs import replace
 from PIL import Image
 
 from storyboard.core.errors import BuildError

@@ -4,9 +4,10 @@ draws)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from msgspec import Struct
 
 from storyboard.media.fonts import RGB
 
@@ -28,8 +29,7 @@ Position = Literal[
 ]
 
 
-@dataclass(frozen=True)
-class Look:
+class Look(Struct, frozen=True):
     """How a text is drawn: its colour, its font file, its size in pixels in the film."""
 
     color: RGB

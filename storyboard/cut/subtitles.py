@@ -17,11 +17,11 @@ dialogue (the words part of the language, which times them); this module takes t
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any, Literal, NamedTuple
 
 import av
+from msgspec.structs import replace
 
 from storyboard.cut.text import CAPTION_SIZE, Look
 from storyboard.cut.timeline import Overlay, Timeline, to_frames

@@ -30,10 +30,11 @@ takes were made (see :mod:`storyboard.compiler.fit`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
+
+from msgspec import Struct
 
 from storyboard.core.diagnostics import DataPath, Diagnostic
 from storyboard.core.diagnostics import format_path as format_where
@@ -102,8 +103,7 @@ EdgeKind = Literal["cut", "crossfade", "dip", "fade"]
 AudioMode = Literal["generated", "mute"]
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(Struct, frozen=True):
     """How a clip begins or ends.
 
     ``cut``: plainly (``frames`` is 0). ``crossfade``: its first/last ``frames`` overlap the
@@ -128,8 +128,7 @@ class Edge:
 CUT = Edge()
 
 
-@dataclass(frozen=True)
-class CardSpec:
+class CardSpec(Struct, frozen=True):
     """A full-frame card of the film: a title, or opening or end credits.
 
     ``text`` is drawn with ``look`` (its size in pixels of the film's frame), centred on
@@ -149,8 +148,7 @@ class CardSpec:
         return f"the title '{first if len(first) <= 30 else first[:27] + '...'}'"
 
 
-@dataclass(frozen=True)
-class Overlay:
+class Overlay(Struct, frozen=True):
     """Text drawn over the picture on film frames ``[first, last)``: a clip's caption, or a
     burned subtitle. ``path``: where it is in the storyboard (``()`` for a subtitle)."""
 
@@ -163,8 +161,7 @@ class Overlay:
     path: DataPath = ()
 
 
-@dataclass(frozen=True)
-class MusicCue:
+class MusicCue(Struct, frozen=True):
     """A music cue of the mix, in film samples at 48 kHz.
 
     Attributes:
@@ -188,8 +185,7 @@ class MusicCue:
     duck: float | None = None
 
 
-@dataclass(frozen=True)
-class TimelineClip:
+class TimelineClip(Struct, frozen=True):
     """One clip of the film, resolved to frames of a video file.
 
     Attributes:
@@ -247,8 +243,7 @@ class TimelineClip:
         return self.start + self.frames
 
 
-@dataclass(frozen=True)
-class Timeline:
+class Timeline(Struct, frozen=True):
     """The film: its clips in order and everything needed to render it.
 
     Attributes:
@@ -344,8 +339,7 @@ def check_timeline(compiled: Compiled, lengths: Lengths) -> list[Diagnostic]:
     return layout.diagnostics
 
 
-@dataclass(frozen=True)
-class _Wanted:
+class _Wanted(Struct, frozen=True):
     """A clip as asked for, before layout: a shot's clip, or a card (``info`` is None)."""
 
     info: ShotInfo | None
@@ -365,8 +359,7 @@ class _Wanted:
         return "the title" if self.card_kind == "title" else f"the {self.card_kind}"
 
 
-@dataclass(frozen=True)
-class _Range:
+class _Range(Struct, frozen=True):
     """Where a clip is in its take's video: frames ``first .. last`` of ``length`` (a card's
     own frames for a card, which has no take)."""
 

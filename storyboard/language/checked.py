@@ -8,8 +8,9 @@ path, and the document's :class:`~storyboard.core.diagnostics.SourceMap` turns a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct, field
 
 from storyboard.core.diagnostics import DataPath, Position
 from storyboard.language.dialogue import DEFAULT_SPEECH_RATE, Line
@@ -18,8 +19,7 @@ from storyboard.language.model import Shot, Storyboard
 from storyboard.language.sources import Source
 
 
-@dataclass(frozen=True)
-class ShotInfo:
+class ShotInfo(Struct, frozen=True):
     """One shot in story order, with what validation learned about it.
 
     Attributes:
@@ -49,8 +49,7 @@ class ShotInfo:
         return self.shot.id
 
 
-@dataclass(frozen=True)
-class CheckedStoryboard:
+class CheckedStoryboard(Struct, frozen=True):
     """A storyboard that passed ``check``: validated, templates rendered, sources resolved.
 
     Attributes:

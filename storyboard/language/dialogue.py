@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from storyboard.core.diagnostics import DataPath
 from storyboard.language.model import ID_PATTERN, LINE_KEYS
@@ -40,8 +41,7 @@ _ELEMENT_SHAPED = re.compile(ID_PATTERN)
 _WORD = re.compile(r"\w+(?:['’-]\w+)*")
 
 
-@dataclass(frozen=True)
-class RawLine:
+class RawLine(Struct, frozen=True):
     """A line as written (types not yet trusted), with the keys that hold its parts.
 
     ``who_key`` is ``"who"`` in the long form and the speaker itself in the short form (where
@@ -88,8 +88,7 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(Struct, frozen=True):
     """One checked line of a shot's dialogue.
 
     Attributes:
@@ -129,8 +128,7 @@ def written(lines: Sequence[Line], form: DialogueForm) -> str:
     return form.written([(line.speaker, line.says, line.how) for line in lines])
 
 
-@dataclass(frozen=True)
-class TooLong:
+class TooLong(Struct, frozen=True):
     """Lines that cannot be spoken in their shot at the speech rate."""
 
     line: Line

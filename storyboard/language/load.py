@@ -26,10 +26,10 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct, field
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
@@ -72,8 +72,7 @@ _SEQ, _MAP, _MERGE, _TIMESTAMP, _BINARY = (
 )
 
 
-@dataclass(frozen=True)
-class Document:
+class Document(Struct, frozen=True):
     """A loaded storyboard: plain data with includes merged, and where everything came from.
 
     Attributes:

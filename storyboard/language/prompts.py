@@ -70,7 +70,6 @@ from collections.abc import (
     Sized,
     ValuesView,
 )
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -82,6 +81,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace, missing
 from jinja2.visitor import NodeTransformer
+from msgspec import Struct
+from msgspec.structs import asdict
 
 from storyboard.core.diagnostics import closest, did_you_mean
 from storyboard.core.inputs import NotAFile, TooLarge, read_capped
@@ -729,8 +730,7 @@ def _check_format(text: str, args: Iterable[Any], budget: _Budget) -> None:
             raise SecurityError(f"a format width over {MAX_RESULT:,} is not allowed")
 
 
-@dataclass(frozen=True)
-class ShotContext:
+class ShotContext(Struct, frozen=True):
     """What a prompt template knows of its shot."""
 
     id: str
@@ -907,7 +907,7 @@ class PromptRenderer:
         if first == DIALOGUE and self._dialogue is not None:
             self._env.dialogue_used = True
             return self._dialogue if not keys else _NOT_PLAIN
-        value: Any = shot.__dict__ if first == "shot" else self._base.get(first, _NOT_PLAIN)
+        value: Any = asdict(shot) if first == "shot" else self._base.get(first, _NOT_PLAIN)
         for key in keys:
             # Jinja tries an attribute before a key: a dict's own (``items``) is not plain.
             if not isinstance(value, dict) or hasattr(value, key) or key not in value:
@@ -930,7 +930,7 @@ class PromptRenderer:
         return result if isinstance(result, _PLAIN) else _NOT_PLAIN
 
     def _generate(self, template: jinja2.Template, shot: ShotContext) -> str:
-        shot_vars = dict(shot.__dict__)
+        shot_vars = asdict(shot)
         self.labels[id(shot_vars)] = "shot"
         try:
             size, pieces = 0, []
@@ -963,8 +963,7 @@ class PromptRenderer:
         return TemplateProblem(message, line, file, near)
 
 
-@dataclass(frozen=True)
-class _Texts:
+class _Texts(Struct, frozen=True):
     """A prompt split into its structure (the key of its compiled template) and its
     literal text, as Jinja's lexer reads them (whitespace control applied)."""
 

@@ -13,10 +13,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+
+from msgspec import Struct
 
 from storyboard.core.diagnostics import did_you_mean, unprintable
 
@@ -48,8 +49,7 @@ EXTENSIONS: dict[MediaKind, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class FrameRef:
+class FrameRef(Struct, frozen=True):
     """A frame of another shot: its first, its last, or the one shown at ``time`` seconds."""
 
     shot: str
@@ -62,15 +62,13 @@ class FrameRef:
         )
 
 
-@dataclass(frozen=True)
-class ShotRef:
+class ShotRef(Struct, frozen=True):
     """The whole generated video of another shot (for ``edit`` and ``reference_videos``)."""
 
     shot: str
 
 
-@dataclass(frozen=True)
-class MediaRef:
+class MediaRef(Struct, frozen=True):
     """Media given directly: a local ``file`` (absolute path), a ``url``, a provider ``uuid``
     or a ``data`` URI."""
 

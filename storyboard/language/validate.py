@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from msgspec import Struct
 from pydantic import BaseModel, ValidationError
 
 from storyboard.core.diagnostics import (
@@ -124,8 +124,7 @@ def _least_length(text: str, element_names: set[str]) -> int:
     )
 
 
-@dataclass
-class _RawShot:
+class _RawShot(Struct):
     """A shot as found in the raw data (types not yet trusted)."""
 
     data: dict[str, Any]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 
-@dataclass(frozen=True, order=True)
-class Size:
+class Size(Struct, frozen=True, order=True):
     """A frame size in pixels."""
 
     width: int
@@ -17,8 +17,7 @@ class Size:
         return f"{self.width}x{self.height}"
 
 
-@dataclass(frozen=True)
-class DialogueForm:
+class DialogueForm(Struct, frozen=True):
     """How a model is asked to speak lines: the one place the words of the form live.
 
     Each line is written with :attr:`line` (or :attr:`line_how`, when it says how it is
@@ -45,8 +44,7 @@ class DialogueForm:
         return f"{prompt}{self.after_prompt}{written}" if written else prompt
 
 
-@dataclass(frozen=True)
-class ModelProfile:
+class ModelProfile(Struct, frozen=True):
     """What one video model accepts and what it costs.
 
     Each field is a rule the compiler checks (and reports at the offending value) or a

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec.structs
 import pytest
 from PIL import Image
 
@@ -223,7 +223,7 @@ def test_data_uri_reference_that_fits_passes(project: Project, run_cli: Cli) -> 
 def test_data_uri_over_the_size_limit_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     from storyboard.media.limits import data_image_problem
 
-    profile = dataclasses.replace(KLING_O3_PRO, max_image_bytes=64)
+    profile = msgspec.structs.replace(KLING_O3_PRO, max_image_bytes=64)
     uri = png_uri(400, 400)
     decode = base64.b64decode
 
