@@ -56,12 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from storyboard.backends.factory import make_backend, resolve_name
-    from storyboard.build.noop import film_scale, unchanged_inputs
     from storyboard.cli.cmd_remote import remote_of
-    from storyboard.cli.console import Console
-    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.cli.interrupt import CtrlC
     from storyboard.core.errors import InputError
-    from storyboard.core.money import usd
 
     if args.jobs < 1:
         raise InputError.at(None, "--jobs must be at least 1")
@@ -80,6 +77,27 @@ def run(args: argparse.Namespace) -> int:
         )
     backend = make_backend(name, preview_scale=args.preview_scale)
     build_dir = Path(args.build_dir) if args.build_dir else None
+    # Ctrl-C: status 130 every time, within the grace period, however the interrupt ends
+    with CtrlC("build", status=130, said="storyboard: interrupted") as ctrl_c:
+        try:
+            return _build(args, backend, build_dir, remote)
+        except KeyboardInterrupt:
+            if not ctrl_c.pressed:  # raised by a caller's code, not by Ctrl-C: as it was
+                raise
+            ctrl_c.stopped()
+        except BaseException as exc:  # (an asyncio.CancelledError is not an Exception)
+            if not ctrl_c.pressed or isinstance(exc, SystemExit):
+                raise
+            ctrl_c.stopped(because=exc)  # the build, interrupted, failed in its clean-up
+    return 130
+
+
+def _build(args: argparse.Namespace, backend: Any, build_dir: Any, remote: Any) -> int:
+    from storyboard.build.noop import film_scale, unchanged_inputs
+    from storyboard.cli.console import Console
+    from storyboard.core.diagnostics import display_path, printable
+    from storyboard.core.money import usd
+
     console = Console()
     try:
         # nothing to do, known before the storyboard is read: the compiler is not imported

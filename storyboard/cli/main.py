@@ -212,7 +212,7 @@ what the command costs beyond ``python -c pass``; docs/performance.md, S1)."""
 
 stopped_by_ctrl_c = False
 """Set by a command that stops on Ctrl-C and returns its own status (``watch``, ``review``,
-through :meth:`storyboard.cli.interrupt.CtrlC.stopped`):
+``build``, through :meth:`storyboard.cli.interrupt.CtrlC.stopped`):
 the process then ends without finalizing the interpreter, as after a remote (see
 :func:`entry`)."""
 
@@ -227,13 +227,14 @@ def entry() -> NoReturn:
     moto on loopback did (see PyO3/pyo3-async-runtimes#40). Nothing is left to do by then: a
     build waits for its pushes, and storyboard registers no exit handlers.
 
-    A command that stops on Ctrl-C and says so (``watch``, ``review``: :data:`stopped_by_ctrl_c`)
-    ends the same way. The ``KeyboardInterrupt`` it caught could still make CPython end the
-    process by SIGINT once the interpreter was finalized (exit -2 where the command returned
-    0): 9 runs in 30 of a ``watch`` stopped during a build did, 0 in 30 since (strace showed
-    CPython's exit-by-SIGINT after ``watch stopped`` was printed). A build stopped so is
-    what a kill leaves, which the next build clears. (A Ctrl-C that Python loses, or that
-    comes out as another exception, is :mod:`storyboard.cli.interrupt`'s.)
+    A command that stops on Ctrl-C and says so (``watch``, ``review``, ``build``:
+    :data:`stopped_by_ctrl_c`) ends the same way. The ``KeyboardInterrupt`` it caught could
+    still make CPython end the process by SIGINT once the interpreter was finalized (exit -2
+    where the command returned 0): 9 runs in 30 of a ``watch`` stopped during a build did, 0
+    in 30 since (strace showed CPython's exit-by-SIGINT after ``watch stopped`` was
+    printed). A build stopped so is what a kill leaves, which the next build clears. (A
+    Ctrl-C that Python loses, or that comes out as another exception, is
+    :mod:`storyboard.cli.interrupt`'s.)
 
     So do the commands of :data:`ENDS_AT_ONCE`, which have nothing left to do: for them the
     interpreter's finalization is only time.
