@@ -574,7 +574,9 @@ class _Builder:
             if _tag(key_node) != _MERGE:
                 continue
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            for source in sources:
+            # of a list of merged mappings the first that has a key gives it (YAML's merge
+            # type): merged last to first, each overrides the ones after it
+            for source in reversed(sources):
                 if not isinstance(source, MappingNode):
                     self.loader.error(self.pos(source), "a merge key ('<<') needs a mapping")
                     continue
