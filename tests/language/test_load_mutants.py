@@ -353,3 +353,26 @@ def test_a_file_the_pure_parser_composes_reads_numbers_as_it_does(project: Proje
         == theirs
         == {"a": 1, "b": 2, "k": 83, "j": 0, "l": 10}
     )
+
+
+def test_an_oversized_include_is_named_in_its_own_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mutant: the size error shown where the include is named ("file is 120 bytes" there
+    names no file): it is shown at the top of the file too large, which it names."""
+    monkeypatch.setattr("storyboard.language.load.MAX_FILE_BYTES", 100)
+    root = project({"film.yaml": "title: T\ninclude: [cast.yaml]\n", "cast.yaml": "#" * 120})
+    (message,) = refused(root / "film.yaml")
+    assert message.startswith(f"{root / 'cast.yaml'}:1:1: error: file is ")
+    assert message.endswith("; the largest file read is 100")
+
+
+def test_an_include_name_too_long_for_the_file_system_is_an_error_where_named(
+    project: Project,
+) -> None:
+    """Mutant: the file system's refusal of the name not caught (a traceback, exit 3)."""
+    name = "x" * 300 + ".yaml"
+    root = project({"film.yaml": f"title: T\ninclude: [{name}]\n"})
+    (message,) = refused(root / "film.yaml")
+    assert message.startswith(f"{root / 'film.yaml'}:2:11: error: ")
+    assert name in message
