@@ -243,6 +243,7 @@ class _Loader:
         self._fast = YAML(typ="safe", pure=False)
         self._fast.Resolver = _LibyamlResolver
         self._yaml = YAML(typ="safe", pure=True)
+        self._yaml.Resolver = _Yaml12Resolver
         self._scalars: SafeConstructor = self._yaml.constructor
 
     def error(self, position: Position | None, message: str) -> None:
@@ -516,6 +517,17 @@ class _LibyamlResolver(VersionedResolver):
         if self._rules is None:
             self._rules = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return self._rules
+
+
+class _Yaml12Resolver(VersionedResolver):
+    """The pure parser's resolver, and its constructor's: every file is YAML 1.2, the
+    language's version (docs/language.md), as libyaml's composer reads it. With ruamel's own,
+    a ``%YAML 1.1`` directive made ``0123`` octal and ``yes`` true, but only in a file libyaml
+    refused (an anchor defined twice, say), so one unrelated line changed the values."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
 
 
 def _tag(node: Node) -> str | None:
