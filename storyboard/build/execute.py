@@ -185,6 +185,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     stop = asyncio.Event()
     tasks: dict[str, asyncio.Task[Outcome]] = {}
     selected = set(run.selected) if run.selected is not None else None
+    needed = {d for t in run.compiled.takes if t.id in (selected or ()) for d in t.take.depends_on}
     run.lengths = {**run.compiled.lengths, **run.lengths}
 
     async def one(compiled: CompiledTake) -> Outcome:
@@ -215,7 +216,11 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             run.emit(TakeCached(take.id, "kept" if take.id in run.kept else "cache"))
             return _record(run, Outcome(take.id, "cached", entry))
         _drop_damaged(run, take.id, key)  # planned as cached, maybe: the plan does not hash
-        if selected is not None and take.id not in selected:
+        # left out, but a selected take needs it, and the plan counted it free from the lock
+        # or the remote: fetched from there (never paid for: see _produce), as --select's
+        # check of what a selected take needs counted on
+        fetched = take.id in needed and run.free.get(take.id) in ("locked", "remote")
+        if selected is not None and take.id not in selected and not fetched:
             return _unselected(run, take.id)
         twin = run.making.get(key)
         if twin is not None:  # the same request as another take's: one generation serves both
