@@ -325,3 +325,27 @@ def test_prompts_stop_rendering_once_their_time_is_used_up(
     # reported once, at the prompt that used the time up; the prompts after it are not rendered
     assert sum("rendering the prompts takes more than" in m for m in found) == 1
     assert found[-1].endswith("the prompts after this one were not rendered")
+
+
+def test_a_size_given_by_its_height_alone_is_reported_at_the_height(project: Project) -> None:
+    root = project(
+        {
+            "film.yaml": HEAD + "output: {height: 720}\n"
+            "shots:\n  - id: a\n    prompt: hello\n    duration: 5\n"
+        }
+    )
+    assert problems(root) == [
+        "3:18: error: output size 1920x720 is not one the model makes (1920x1080, 1440x1440, "
+        "1080x1920)",
+    ]
+
+
+def test_a_malformed_hex_colour_is_reported_once(project: Project) -> None:
+    root = project(
+        {
+            "film.yaml": HEAD + "shots:\n  - id: a\n    prompt: hello\n    duration: 5\n"
+            "cut:\n  clips:\n    - title: {text: Hi, color: '#zzzzzz'}\n"
+        }
+    )
+    (message,) = problems(root)
+    assert message.startswith("9:32: error: cut.clips[0].title.color: '#zzzzzz' is not allowed")
