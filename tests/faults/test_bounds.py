@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -193,18 +192,20 @@ class Outcome:
     seconds: float
 
 
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-
-
-#: Runs ``storyboard`` and, as it exits, writes its own peak RSS (``VmHWM``, KiB) to the file
-#: descriptor its first argument names (the pipe's end, kept open by ``pass_fds`` under its
-#: own number: a copy made by ``preexec_fn`` is closed again before the program starts).
-#: ``ru_maxrss`` of a child is no measure here: it starts at the RSS of the parent it was
-#: forked from (the test process, 70-300 MB), which hid every input's own peak below it.
+#: Runs ``storyboard`` with its address space capped at its second argument and, as it exits,
+#: writes its own peak RSS (``VmHWM``, KiB) to the file descriptor its first argument names
+#: (the pipe's end, kept open by ``pass_fds`` under its own number). ``ru_maxrss`` of a child
+#: is no measure here: it starts at the RSS of the parent it was forked from (the test
+#: process, 70-300 MB), which hid every input's own peak below it. The cap is set by the
+#: child itself, not by a ``preexec_fn``: that runs Python in the forked child of a process
+#: with threads, and a run of .ci/run (stop 31) saw two such children hang for ever before
+#: their ``exec``: a garbage collection there freed a PyAV object of an earlier test, whose
+#: destructor waited on a thread that did not exist in the child.
 _REPORTING = """
-import atexit, os, sys
+import atexit, os, resource, sys
 _fd = int(sys.argv.pop(1))
+_cap = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_AS, (_cap, _cap))
 def _peak():
     try:
         status = open("/proc/self/status")
@@ -227,12 +228,19 @@ def run_check(folder: Path, args: tuple[str, ...]) -> Outcome:
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _REPORTING, str(write_end), "check", *args],
+                [
+                    sys.executable,
+                    "-c",
+                    _REPORTING,
+                    str(write_end),
+                    str(ADDRESS_SPACE),
+                    "check",
+                    *args,
+                ],
                 cwd=folder,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
-                preexec_fn=_limit,
                 pass_fds=(write_end,),
             )
         finally:
