@@ -76,14 +76,23 @@ def started(process: subprocess.Popen[str]) -> None:
     """Wait for the line that says the watch began, then for the replaced part to say it is
     running (Ctrl-C sent before it, on a loaded machine, was the watch's own to catch)."""
     assert process.stderr is not None
-    line = process.stderr.readline()
-    assert line.startswith("storyboard: watching film.yaml"), line
-    assert process.stderr.readline() == "ready\n"
+    lines = [process.stderr.readline(), process.stderr.readline()]
+    if not lines[0].startswith("storyboard: watching film.yaml") or lines[1] != "ready\n":
+        process.kill()  # (a watch left running would outlive the test run)
+        _, err = process.communicate()
+        raise AssertionError("".join(lines) + err)
 
 
 def stopped(process: subprocess.Popen[str], timeout: float) -> tuple[int, str, float]:
+    """Wait for ``process`` to end; one that does not end in ``timeout`` seconds is killed
+    (a command that lost its Ctrl-C would otherwise outlive the test run) and fails the test."""
     began = time.monotonic()
-    _, err = process.communicate(timeout=timeout)
+    try:
+        _, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
     return process.returncode, err, time.monotonic() - began
 
 

@@ -78,7 +78,11 @@ def start(tmp_path: Path, build: str, *, grace: float) -> subprocess.Popen[str]:
 def interrupted(process: subprocess.Popen[str], timeout: float) -> tuple[int, list[str], float]:
     """Ctrl-C once the replaced build says it runs; the status, the lines after it, the time."""
     assert process.stderr is not None
-    assert process.stderr.readline() == "ready\n"
+    line = process.stderr.readline()
+    if line != "ready\n":
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError(line + err)
     process.send_signal(signal.SIGINT)
     status, err, took = stopped(process, timeout)
     return status, err.splitlines(), took
