@@ -46,23 +46,28 @@ WATCH_RUN = {
 }
 
 
-def start(tmp_path: Path, run: str, *, grace: float) -> subprocess.Popen[str]:
+def replaced(
+    tmp_path: Path, module: str, attribute: str, code: str, argv: list[str], *, grace: float
+) -> subprocess.Popen[str]:
+    """The command ``storyboard ARGV`` on an empty storyboard, in a process of its own, with
+    ``module.attribute`` replaced by the function ``code`` defines under the attribute's last
+    name, which calls ``ready()`` once it runs; Ctrl-C's grace is ``grace`` seconds."""
     (tmp_path / ".storyboard").mkdir(exist_ok=True)
     (tmp_path / "film.yaml").write_text("storyboard: 1\ntitle: Stopped\nshots: []\n")
     script = tmp_path / "run.py"
     script.write_text(
         "import sys, time\n"
-        "import storyboard.cli.interrupt, storyboard.live.watch\n"
+        f"import storyboard.cli.interrupt, {module}\n"
         f"storyboard.cli.interrupt.GRACE = {grace}\n"
         "said = []\n"
         "def ready():  # in the part Ctrl-C is to interrupt: the test sends it now\n"
         "    if not said:  # (said first: Ctrl-C may come before this returns)\n"
         "        said.append(True)\n"
         "        print('ready', file=sys.stderr, flush=True)\n"
-        + textwrap.dedent(run)
-        + "storyboard.live.watch.Watch.run = run\n"
+        + textwrap.dedent(code)
+        + f"{module}.{attribute} = {attribute.rsplit('.', 1)[-1]}\n"
         "from storyboard.cli.main import entry\n"
-        "sys.argv = ['storyboard', 'watch', 'film.yaml', '--no-serve']\n"
+        f"sys.argv = {['storyboard', *argv]!r}\n"
         "entry()\n"
     )
     return subprocess.Popen(
@@ -72,15 +77,28 @@ def start(tmp_path: Path, run: str, *, grace: float) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def start(tmp_path: Path, run: str, *, grace: float) -> subprocess.Popen[str]:
+    """``storyboard watch`` with :meth:`Watch.run` replaced by ``run``."""
+    argv = ["watch", "film.yaml", "--no-serve"]
+    return replaced(tmp_path, "storyboard.live.watch", "Watch.run", run, argv, grace=grace)
+
+
+def read_or_kill(process: subprocess.Popen[str], expected: list[str]) -> None:
+    """Read the first lines of ``process``'s standard error, each starting as ``expected``
+    says; if they do not, kill it (a command left running would outlive the test run) and
+    fail with what it wrote."""
+    assert process.stderr is not None
+    lines = [process.stderr.readline() for _ in expected]
+    if not all(line.startswith(want) for line, want in zip(lines, expected, strict=True)):
+        process.kill()
+        _, err = process.communicate()
+        raise AssertionError("".join(lines) + err)
+
+
 def started(process: subprocess.Popen[str]) -> None:
     """Wait for the line that says the watch began, then for the replaced part to say it is
     running (Ctrl-C sent before it, on a loaded machine, was the watch's own to catch)."""
-    assert process.stderr is not None
-    lines = [process.stderr.readline(), process.stderr.readline()]
-    if not lines[0].startswith("storyboard: watching film.yaml") or lines[1] != "ready\n":
-        process.kill()  # (a watch left running would outlive the test run)
-        _, err = process.communicate()
-        raise AssertionError("".join(lines) + err)
+    read_or_kill(process, ["storyboard: watching film.yaml", "ready\n"])
 
 
 def stopped(process: subprocess.Popen[str], timeout: float) -> tuple[int, str, float]:

@@ -12,13 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import av
 
-from tests.cli.test_interrupt import ROOT, stopped
+from tests.cli.test_interrupt import ROOT, read_or_kill, replaced, stopped
 
 BUILD = {
     # Ctrl-C dropped ("Exception ignored"): before, the build went on (here, for ever)
@@ -50,39 +49,14 @@ BUILD = {
 
 
 def start(tmp_path: Path, build: str, *, grace: float) -> subprocess.Popen[str]:
-    (tmp_path / ".storyboard").mkdir(exist_ok=True)
-    (tmp_path / "film.yaml").write_text("storyboard: 1\ntitle: Stopped\nshots: []\n")
-    script = tmp_path / "run.py"
-    script.write_text(
-        "import sys, time\n"
-        "import storyboard.cli.interrupt, storyboard.build.pipeline\n"
-        f"storyboard.cli.interrupt.GRACE = {grace}\n"
-        "said = []\n"
-        "def ready():  # in the part Ctrl-C is to interrupt: the test sends it now\n"
-        "    if not said:\n"
-        "        said.append(True)\n"
-        "        print('ready', file=sys.stderr, flush=True)\n"
-        + textwrap.dedent(build)
-        + "storyboard.build.pipeline.build = build\n"
-        "from storyboard.cli.main import entry\n"
-        "sys.argv = ['storyboard', 'build', 'film.yaml', '--backend', 'preview']\n"
-        "entry()\n"
-    )
-    return subprocess.Popen(
-        [sys.executable, str(script)], cwd=tmp_path, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    """``storyboard build`` with the pipeline's ``build`` replaced by ``build``."""
+    argv = ["build", "film.yaml", "--backend", "preview"]
+    return replaced(tmp_path, "storyboard.build.pipeline", "build", build, argv, grace=grace)
 
 
 def interrupted(process: subprocess.Popen[str], timeout: float) -> tuple[int, list[str], float]:
     """Ctrl-C once the replaced build says it runs; the status, the lines after it, the time."""
-    assert process.stderr is not None
-    line = process.stderr.readline()
-    if line != "ready\n":
-        process.kill()
-        _, err = process.communicate()
-        raise AssertionError(line + err)
+    read_or_kill(process, ["ready\n"])
     process.send_signal(signal.SIGINT)
     status, err, took = stopped(process, timeout)
     return status, err.splitlines(), took

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -43,37 +42,21 @@ from storyboard.build.remote_session import Queue, Queued, RemoteSession, Unread
 from storyboard.build.remote_transfer import fetch_take, parse_record, push_take, record_of
 from storyboard.build.state.cache import CacheEntry
 from storyboard.build.state.workspace import Workspace
-from storyboard.core.events import Event, Note
-from storyboard.remote.config import RemoteConfig
+from storyboard.core.events import Event
 from storyboard.remote.store import RemoteError, Store, cas_path, checked_path, result_path
-from tests.build.test_fetch_locked import TAKE_BYTES, cache_of, stored, workspace_at
-
-NS = "runware@test"
-KEY = hashlib.sha256(b"the harbour at dawn").hexdigest()
-TAKE = TAKE_BYTES
-PLANTED = b"\x00\x00\x00\x18ftypmp42 bytes another writer put there" * 64
-TASK = "6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11"
-UPLOAD = f"uploads/{TASK}"
-
-
-def remote(tmp_path: Path) -> tuple[Store, Path]:
-    nas = tmp_path / "nas"
-    nas.mkdir()
-    return Store(RemoteConfig(f"file://{nas}", "test")), nas
-
-
-def put(nas: Path, path: str, data: bytes) -> None:
-    """An object another writer (or a hand) put on the remote."""
-    (nas / path).parent.mkdir(parents=True, exist_ok=True)
-    (nas / path).write_bytes(data)
-
-
-def staged(ws: Workspace) -> list[Path]:
-    return sorted(ws.cache_tmp.iterdir()) if ws.cache_tmp.exists() else []
-
-
-def notes(events: list[Event]) -> list[str]:
-    return [e.message for e in events if isinstance(e, Note)]
+from tests.build.test_fetch_locked import cache_of, stored, workspace_at
+from tests.remote.test_sync_mutants import (
+    KEY,
+    NS,
+    PLANTED,
+    TAKE,
+    TASK,
+    UPLOAD,
+    notes,
+    put,
+    remote,
+    staged,
+)
 
 
 def unnamed(ws: Workspace) -> CacheEntry:
