@@ -27,9 +27,8 @@ from storyboard.build.state.lockfile import (
 )
 from storyboard.build.state.safe import Tree
 from storyboard.core.errors import BuildError, InputError
+from tests.build.state.test_entry_bounds import KEY, SHA, entry
 
-KEY = "ab" * 32
-SHA = "cd" * 32
 HEADER = '{"storyboard": "film.yaml", "version": 2}'
 
 
@@ -49,19 +48,9 @@ def line(entry: LockedTake) -> str:
 
 def v2(*entries: LockedTake) -> str:
     lines = [HEADER, ""]
-    for entry in entries:
-        lines += [f"# {entry.take}", line(entry), ""]
+    for locked in entries:
+        lines += [f"# {locked.take}", line(locked), ""]
     return "\n".join(lines) + "\n"
-
-
-def entry(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "take": "wide", "key": KEY, "backend": "runware", "model": "klingai:kling-video@o3-pro",
-        "task_uuid": "6f0c58a8-58a4-4d4b-9a4e-6f3b7a0c6f11", "cost": 0.336,
-        "results": [{"sha256": SHA, "bytes": 10, "url": None, "video_uuid": None}],
-    }  # fmt: skip
-    data.update(changes)
-    return data
 
 
 def result(**changes: Any) -> dict[str, Any]:
