@@ -555,7 +555,7 @@ class _Builder:
         for take_id in graph.topological_order(order):
             take = by_id[take_id]
             deps = tuple(sorted(graph.pred[take_id], key=order))
-            final.append(_replace(take, depends_on=deps))
+            final.append(replace(take, depends_on=deps))
         return Resolved(
             checked=self.checked,
             takes=tuple(final),
@@ -642,7 +642,3 @@ def seq_path(info: ShotInfo) -> DataPath:
 def _story_order(takes: list[Take]) -> Callable[[str], str]:
     order = {t.id: f"{i:06d}" for i, t in enumerate(takes)}
     return lambda take_id: order[take_id]
-
-
-def _replace(take: Take, **changes: Any) -> Take:
-    return replace(take, **changes)
