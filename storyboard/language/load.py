@@ -505,10 +505,21 @@ def _nesting_bound(raw: bytes) -> int:
     return 2 * _BLOCK_PREFIX + structure.count(b"[") + structure.count(b"{") + 2
 
 
-class _LibyamlResolver(VersionedResolver):
-    """The resolver of the libyaml composer, which reads every file as the same YAML version
-    (it does not pass a ``%YAML`` directive on): the version's rules are found once, not
-    again for every scalar (a fifth of composing a long storyboard)."""
+class _Yaml12Resolver(VersionedResolver):
+    """The pure parser's resolver, and its constructor's: every file is YAML 1.2, the
+    language's version (docs/language.md). With ruamel's own, a ``%YAML 1.1`` directive made
+    ``0123`` octal and ``yes`` true, but only in a file libyaml refused (an anchor defined
+    twice, say), so one unrelated line changed the values."""
+
+    @property
+    def processing_version(self) -> Any:
+        return (1, 2)
+
+
+class _LibyamlResolver(_Yaml12Resolver):
+    """The resolver of the libyaml composer, which does not pass a ``%YAML`` directive on
+    either: YAML 1.2's rules are found once, not again for every scalar (a fifth of
+    composing a long storyboard)."""
 
     _rules: Any = None
 
@@ -517,17 +528,6 @@ class _LibyamlResolver(VersionedResolver):
         if self._rules is None:
             self._rules = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return self._rules
-
-
-class _Yaml12Resolver(VersionedResolver):
-    """The pure parser's resolver, and its constructor's: every file is YAML 1.2, the
-    language's version (docs/language.md), as libyaml's composer reads it. With ruamel's own,
-    a ``%YAML 1.1`` directive made ``0123`` octal and ``yes`` true, but only in a file libyaml
-    refused (an anchor defined twice, say), so one unrelated line changed the values."""
-
-    @property
-    def processing_version(self) -> Any:
-        return (1, 2)
 
 
 def _tag(node: Node) -> str | None:
