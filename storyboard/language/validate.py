@@ -947,7 +947,8 @@ class _Checker:
         with_lines: bool = False,
     ) -> None:
         where = self.smap.value(path)
-        half = _SURROGATE.search(text)
+        # text of ASCII only holds no surrogate (nor most prompts anything else): a flag read
+        half = None if text.isascii() else _SURROGATE.search(text)
         if half is not None:  # made by a template ('\\ud800'): it could not be sent
             self.error(
                 where,
