@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # command's own validation. PYDANTIC_DISABLE_PLUGINS set to anything else is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _without_plugin_loader()
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = _command_of(argv)
     if first not in ENDS_AT_ONCE:
         return _run(argv, first)
     from storyboard.core.memory import fewer_collections
@@ -162,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # them, 8 ms of a one-shot check's 0.16 s
     with fewer_collections():
         return _run(argv, first)
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def _run(argv: list[str], first: str | None) -> int:
@@ -237,8 +242,14 @@ def entry() -> NoReturn:
     :mod:`storyboard.cli.interrupt`'s.)
 
     So do the commands of :data:`ENDS_AT_ONCE`, which have nothing left to do: for them the
-    interpreter's finalization is only time.
+    interpreter's finalization is only time. What such a command keeps, it keeps until
+    then: :func:`~storyboard.core.memory.kept_until_exit` may put it out of the garbage
+    collector's reach.
     """
+    if _command_of(sys.argv[1:]) in ENDS_AT_ONCE:
+        from storyboard.core.memory import the_process_ends_with_the_command
+
+        the_process_ends_with_the_command()
     status = main()
     if "obstore" in sys.modules or stopped_by_ctrl_c or ran in ENDS_AT_ONCE:
         for stream in (sys.stdout, sys.stderr):

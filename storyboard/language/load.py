@@ -48,6 +48,7 @@ from storyboard.core.diagnostics import (
 )
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import NAME_MAX, NotAFile, TooLarge, read_capped
+from storyboard.core.memory import collector_paused, kept_until_exit
 from storyboard.core.project import find_project_root, real
 from storyboard.language.model import Storyboard, top_level_keys
 
@@ -219,7 +220,7 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
     loader.merge_includes(main, data, smap, chain=(real(main),))
     if loader.diagnostics:
         raise InputError(loader.diagnostics)
-    return Document(
+    document = Document(
         path=main,
         project_root=root,
         data=data,
@@ -227,6 +228,9 @@ def load_document(path: str | os.PathLike[str], *, project_root: Path | None = N
         files=tuple(loader.files),
         file_by_name=loader.file_by_name,
     )
+    # a short command keeps the document until its process ends: out of the collector's reach
+    kept_until_exit()
+    return document
 
 
 class _Loader:
@@ -256,7 +260,14 @@ class _Loader:
     # -- one file ---------------------------------------------------------------------------
 
     def load_file(self, path: Path, named_at: Position | None) -> tuple[Any, SourceMap] | None:
-        """Read, compose and construct one YAML file; ``None`` (with diagnostics) on failure."""
+        """Read, compose and construct one YAML file; ``None`` (with diagnostics) on failure.
+
+        The garbage collector waits until the file's nodes are freed (when :meth:`_load_file`
+        returns): a pass while they are alive would walk them all for nothing."""
+        with collector_paused():
+            return self._load_file(path, named_at)
+
+    def _load_file(self, path: Path, named_at: Position | None) -> tuple[Any, SourceMap] | None:
         name = display_path(path)
         top = Position(name, 1, 1)
         raw = self._read(path, name, named_at or top)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from storyboard import api
-from storyboard.core.memory import COLLECT_EVERY, fewer_collections
+from storyboard.core.memory import COLLECT_EVERY, collector_paused, fewer_collections
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +89,117 @@ def test_the_front_of_the_pipeline_runs_with_fewer_collections_and_gives_them_ba
         pipeline.prepare(film, backend_name="preview@0.25")
     assert seen == [(COLLECT_EVERY, 10, 10)]
     assert gc.get_threshold() == thresholds
+
+
+# -- collector_paused ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def collecting() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()
+
+
+def test_the_collector_is_paused_inside_and_runs_again_after_even_on_an_error(
+    collecting: None,
+) -> None:
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # nested: the outer block still holds
+            pass
+        assert not gc.isenabled()
+        raise RuntimeError("the block fails")
+    assert gc.isenabled()
+
+
+def test_a_collector_paused_before_stays_paused(collecting: None) -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_pauses_that_overlap_in_two_threads_end_with_the_last(collecting: None) -> None:
+    entered, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collector_paused():
+            entered.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    with collector_paused():
+        thread.start()
+        assert entered.wait(10)
+    assert not gc.isenabled()  # the other thread's block still holds
+    leave.set()
+    thread.join(10)
+    assert gc.isenabled()
+
+
+def test_a_file_is_composed_and_built_with_the_collector_paused(
+    collecting: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storyboard.language import load
+
+    (tmp_path / ".storyboard").mkdir()
+    film = tmp_path / "film.yaml"
+    film.write_text(FILM)
+    seen = []
+    real = load._compose
+
+    def compose(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(load, "_compose", compose)
+    document = load.load_document(film)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert document.data["shots"][0]["prompt"] == "a quay"
+
+
+# -- kept_until_exit ----------------------------------------------------------------------------
+
+
+def test_only_a_process_that_ends_with_the_command_freezes_what_it_loaded(
+    tmp_path: Path,
+) -> None:
+    """``storyboard check`` (its process ends with it) puts the loaded storyboard out of the
+    collector's reach; the same command run in a process that goes on (``main``) does not."""
+    (tmp_path / ".storyboard").mkdir()
+    (tmp_path / "film.yaml").write_text(FILM)
+    spy = (
+        "import gc, sys\n"
+        "real = gc.freeze\n"
+        "def freeze():\n"
+        "    sys.stderr.write('frozen\\n')\n"
+        "    real()\n"
+        "gc.freeze = freeze\n"
+        "from storyboard.cli.main import entry, main\n"
+        "if sys.argv[1] == 'main':\n"
+        "    sys.stderr.write(f'status {main(sys.argv[2:])}\\n')\n"
+        "    sys.exit(0)\n"
+        "sys.argv[1:] = sys.argv[2:]\n"
+        "entry()\n"
+    )
+    import subprocess
+    import sys
+
+    def run(*argv: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", spy, *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "frozen" in run("entry", "check", "film.yaml")
+    assert "frozen" in run("entry", "plan", "--backend", "preview", "film.yaml")
+    assert "frozen" not in run("main", "check", "film.yaml")
