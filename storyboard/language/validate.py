@@ -443,21 +443,30 @@ class _Checker:
         return tuple(s for s in found if s is not None)
 
     def _check_shot_sources(self, shot: _RawShot, shots: list[_RawShot]) -> None:
-        sid = shot.id
+        # a field the shot does not write has no source to find (``shot.data`` is the
+        # mapping at ``shot.path``): most shots write none, and each look-up walks the data
+        sid, written = shot.id, shot.data
         for key in ("start", "end"):
+            if key not in written:
+                continue
             source = self._source((*shot.path, key), "image", frames=True, self_id=sid)
             if source is not None:
                 self.sources[(*shot.path, key)] = (source,)
                 if isinstance(source, FrameRef) and source.which == "time":
                     self._check_frame_time(source, (*shot.path, key), shots)
-        edit = self._source((*shot.path, "edit"), "video", shot_refs=True, self_id=sid)
-        if edit is not None:
-            self.sources[(*shot.path, "edit")] = (edit,)
-        self.sources[(*shot.path, "reference_videos")] = self._source_list(
-            (*shot.path, "reference_videos"), "video", shot_refs=True, self_id=sid
+        if "edit" in written:
+            edit = self._source((*shot.path, "edit"), "video", shot_refs=True, self_id=sid)
+            if edit is not None:
+                self.sources[(*shot.path, "edit")] = (edit,)
+        self.sources[(*shot.path, "reference_videos")] = (
+            self._source_list(
+                (*shot.path, "reference_videos"), "video", shot_refs=True, self_id=sid
+            )
+            if "reference_videos" in written
+            else ()
         )
         refs_path = (*shot.path, "references")
-        if "references" not in shot.data:
+        if "references" not in written:
             refs_path = ("defaults", "references")
         self.sources[(*shot.path, "references")] = self._source_list(refs_path, "image")
 
