@@ -37,6 +37,7 @@ from storyboard.compiler.resolve import (
 )
 from storyboard.core.diagnostics import DataPath, Diagnostic
 from storyboard.core.errors import InputError
+from storyboard.core.lazy import compiled_when_used
 from storyboard.language.checked import CheckedStoryboard
 from storyboard.language.model import Element
 from storyboard.language.sources import MediaRef, Source
@@ -147,7 +148,7 @@ class Compiled(Struct, frozen=True):
 
 #: Characters JSON may hold raw that a terminal would act on: C1 controls, line and paragraph
 #: separators, bidirectional embeddings, overrides and isolates (JSON escapes C0 itself).
-_RAW_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_RAW_CONTROLS = compiled_when_used("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def dumps(value: Any) -> str:
@@ -160,7 +161,7 @@ def dumps(value: Any) -> str:
     # needs neither (3 ms of its start)
 
     text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-    return _RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _RAW_CONTROLS().sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def sha256_file(path: Path) -> str:

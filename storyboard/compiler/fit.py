@@ -24,13 +24,13 @@ With those lengths, :func:`fit_problems` finds, each at its place in the storybo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.compiler.resolve import Handoff, Resolved
 from storyboard.core.diagnostics import Diagnostic, format_path, unprintable
+from storyboard.core.lazy import compiled_when_used
 from storyboard.cut.timeline import check_timeline, text_look, texts
 from storyboard.language.sources import FrameRef, MediaRef
 from storyboard.language.timing import FPS, frames_at_fps, to_frames
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the compiler calls this module: no import back at run time
 
 #: What XML 1.0 cannot hold (the FCPXML export writes the cut's texts): the C0 controls but
 #: tab and line breaks, and U+FFFE and U+FFFF (lone surrogates are refused when loaded).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = compiled_when_used("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def take_lengths(
@@ -82,7 +82,7 @@ def text_problems(compiled: Compiled) -> list[Diagnostic]:
     frame = (output.width, output.height)
     problems: list[Diagnostic] = []
     for path, text, style, kind in texts(checked):
-        if (bad := _NOT_XML.search(text)) is not None:
+        if (bad := _NOT_XML().search(text)) is not None:
             char = bad.group()
             what = unprintable(char) or f"a noncharacter (U+{ord(char):04X})"
             problems.append(

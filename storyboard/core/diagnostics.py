@@ -12,13 +12,14 @@ does not stop anything.
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
 from msgspec import Struct, field
+
+from storyboard.core.lazy import compiled_when_used
 
 PathKey = str | int
 DataPath = tuple[PathKey, ...]
@@ -75,7 +76,9 @@ class Diagnostic(Struct, frozen=True):
 
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Embeddings, overrides and isolates: they reorder the text around them on screen."""
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNPRINTABLE = compiled_when_used(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def printable(text: str) -> str:
@@ -90,7 +93,9 @@ def printable(text: str) -> str:
 def unprintable(text: str) -> str | None:
     """What ``text`` holds that :func:`printable` would escape (tabs included), named for a
     writer: ``a control character (U+0000)``; ``None`` if nothing."""
-    found = _UNPRINTABLE.search(text)
+    if text.isascii() and text.isprintable():  # of ASCII, only the printable ones are fine
+        return None
+    found = _UNPRINTABLE().search(text)
     if found is None:
         return None
     char = found.group()
@@ -109,7 +114,7 @@ class _Escapes(dict[int, str]):
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        if char != "\t" and (_UNPRINTABLE.match(char) or unicodedata.category(char) == "Cc"):
+        if char != "\t" and (_UNPRINTABLE().match(char) or unicodedata.category(char) == "Cc"):
             self[code] = char.encode("unicode_escape", "backslashreplace").decode("ascii")
         else:
             self[code] = char

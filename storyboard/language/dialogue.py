@@ -24,6 +24,7 @@ from typing import Any
 from msgspec import Struct
 
 from storyboard.core.diagnostics import DataPath
+from storyboard.core.lazy import compiled_when_used
 from storyboard.language.model import ID_PATTERN, LINE_KEYS
 from storyboard.profiles import DialogueForm
 
@@ -38,7 +39,7 @@ SPEECH_SLACK = 0.25
 only an estimate."""
 
 _ELEMENT_SHAPED = re.compile(ID_PATTERN)
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+_WORD = compiled_when_used(r"\w+(?:['’-]\w+)*")
 
 
 class RawLine(Struct, frozen=True):
@@ -85,7 +86,7 @@ def one_line(text: str) -> str:
 
 def word_count(text: str) -> int:
     """Words in ``text``: runs of letters and digits (``don't`` and ``well-kept`` are one)."""
-    return len(_WORD.findall(text))
+    return len(_WORD().findall(text))
 
 
 class Line(Struct, frozen=True):

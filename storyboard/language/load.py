@@ -48,6 +48,7 @@ from storyboard.core.diagnostics import (
 )
 from storyboard.core.errors import InputError
 from storyboard.core.inputs import NAME_MAX, NotAFile, TooLarge, read_capped
+from storyboard.core.lazy import compiled_when_used
 from storyboard.core.memory import collector_paused, kept_until_exit
 from storyboard.core.project import find_project_root, real
 from storyboard.language.model import Storyboard, top_level_keys
@@ -662,7 +663,7 @@ class _Builder:
         """Double-quoted text with ``\\u`` escapes of surrogates: a pair (``"\\ud83d\\ude00"``,
         as JSON writes an emoji) is the character it encodes; half of one is an error, as no
         file can hold it and the build would fail writing it (after paying)."""
-        if not _SURROGATE.search(value):
+        if not _SURROGATE().search(value):
             return value
         units = value.encode("utf-16-le", "surrogatepass")
         try:
@@ -719,7 +720,7 @@ def _too_large() -> str:
     )
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = compiled_when_used("[\ud800-\udfff]")
 _MAYBE_ANCHOR = re.compile(r"&[^\s,\[\]{}]")
 """Where an anchor (``&name``) may be; matches more than anchors (``AT&T``), never fewer."""
 

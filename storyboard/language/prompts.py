@@ -87,6 +87,7 @@ from msgspec.structs import asdict
 
 from storyboard.core.diagnostics import closest, did_you_mean
 from storyboard.core.inputs import NotAFile, TooLarge, read_capped
+from storyboard.core.lazy import compiled_when_used
 from storyboard.language.dialogue import DIALOGUE
 from storyboard.language.load import hidden_part
 
@@ -258,7 +259,7 @@ _PASSED = (jinja2.runtime.Context, nodes.EvalContext, jinja2.Environment)
 """What jinja passes first to filters marked pass_context and the like."""
 _SIZED = frozenset(["center", "ljust", "rjust", "zfill", "indent", "expandtabs", "batch", "slice"])
 """Calls and filters whose whole-number arguments size their result."""
-_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?|\{[^{}]*:([^{}]*)\}")
+_FORMAT_SPEC = compiled_when_used(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?|\{[^{}]*:([^{}]*)\}")
 _LAZY = (Iterator, range, KeysView, ValuesView, ItemsView)
 """Values that hold nothing of their own: a view of a mapping, a range, a generator."""
 _SEQUENCES = (list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)
@@ -766,7 +767,7 @@ def _check_format(text: str, args: Iterable[Any], budget: _Budget) -> None:
         r"%[^a-zA-Z%]*\*|\{[^{}]*:[^{}]*\{", text
     ):
         raise SecurityError(f"a format width over {MAX_RESULT:,} is not allowed")
-    for match in _FORMAT_SPEC.finditer(text):
+    for match in _FORMAT_SPEC().finditer(text):
         numbers = [match.group(1), match.group(2), *re.findall(r"\d+", match.group(3) or "")]
         if any(n and (len(n) > 6 or int(n) > MAX_RESULT) for n in numbers):
             raise SecurityError(f"a format width over {MAX_RESULT:,} is not allowed")
