@@ -996,11 +996,12 @@ class _Checker:
     ) -> CheckedStoryboard:
         shots = []
         models = _validated_shots(storyboard)
+        found = self.sources.get
         for item, shot in zip(raw, models, strict=True):
-            sources = {
-                key: self.sources.get((*item.path, key), ())
-                for key in ("start", "end", "edit", "references", "reference_videos")
-            }
+            sources = {}
+            for key in ("start", "end", "edit", "references", "reference_videos"):
+                if value := found((*item.path, key)):
+                    sources[key] = value
             shots.append(
                 ShotInfo(
                     shot=shot,
@@ -1009,7 +1010,7 @@ class _Checker:
                     sequence=item.sequence,
                     prompt=prompts[(*item.path, "prompt")],
                     duration=self._duration(item),
-                    sources={k: v for k, v in sources.items() if v},
+                    sources=sources,
                     dialogue=self.dialogue.get(item.path, ()),
                 )
             )
