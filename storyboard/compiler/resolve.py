@@ -25,12 +25,10 @@ from msgspec.structs import replace
 from storyboard.compiler.graph import Edges, TakeGraph
 from storyboard.core.diagnostics import DataPath, Diagnostic, Position
 from storyboard.core.errors import InputError
-from storyboard.language.checked import CheckedStoryboard, ShotInfo
+from storyboard.language.checked import CheckedStoryboard, ShotInfo, element_refs
 from storyboard.language.model import Sequence as SequenceModel
 from storyboard.language.sources import FrameRef, MediaRef, ShotRef, Source
 from storyboard.profiles import ModelProfile, get_profile
-
-ELEMENT_MARK = "<<<"
 
 
 class Settings(Struct, frozen=True):
@@ -180,18 +178,7 @@ class Limit(Struct, frozen=True):
 
 def _elements(info: ShotInfo) -> list[str]:
     """Element names in a prompt, in order of first appearance."""
-    names: list[str] = []
-    text = info.prompt
-    start = text.find(ELEMENT_MARK)
-    while start != -1:
-        end = text.find(">>>", start + 3)
-        if end == -1:
-            break
-        name = text[start + 3 : end]
-        if name not in names:
-            names.append(name)
-        start = text.find(ELEMENT_MARK, end + 3)
-    return names
+    return list(dict.fromkeys(info.element_refs))
 
 
 def renumbered_length(text: str, numbering: dict[str, int]) -> int:
@@ -205,25 +192,14 @@ def renumbered_length(text: str, numbering: dict[str, int]) -> int:
 
 def _elements_all(text: str) -> list[str]:
     """Every element reference in ``text``, repeats included."""
-    names = []
-    start = text.find(ELEMENT_MARK)
-    while start != -1:
-        end = text.find(">>>", start + 3)
-        if end == -1:
-            break
-        names.append(text[start + 3 : end])
-        start = text.find(ELEMENT_MARK, end + 3)
-    return names
+    return list(element_refs(text))
 
 
 def request_elements(shots: Sequence[ShotInfo]) -> list[str]:
     """Element names of a request, in order of first appearance across its segments."""
-    names: list[str] = []
-    for info in shots:
-        for name in _elements(info):
-            if name not in names:
-                names.append(name)
-    return names
+    if len(shots) == 1:
+        return _elements(shots[0])
+    return list(dict.fromkeys(name for info in shots for name in info.element_refs))
 
 
 def stands_alone(info: ShotInfo) -> str | None:

@@ -8,6 +8,7 @@ path, and the document's :class:`~storyboard.core.diagnostics.SourceMap` turns a
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from msgspec import Struct, field
@@ -19,7 +20,7 @@ from storyboard.language.model import Shot, Storyboard
 from storyboard.language.sources import Source
 
 
-class ShotInfo(Struct, frozen=True):
+class ShotInfo(Struct, frozen=True, dict=True):
     """One shot in story order, with what validation learned about it.
 
     Attributes:
@@ -47,6 +48,26 @@ class ShotInfo(Struct, frozen=True):
     @property
     def id(self) -> str:
         return self.shot.id
+
+    @cached_property
+    def element_refs(self) -> tuple[str, ...]:
+        """Every ``<<<name>>>`` the prompt holds, in order, repeats included. Found once:
+        the compiler asks for a prompt's elements about five times (the request's limits,
+        its numbering, its checks, the advice)."""
+        return element_refs(self.prompt)
+
+
+def element_refs(text: str) -> tuple[str, ...]:
+    """Every ``<<<name>>>`` in ``text``, in order, repeats included."""
+    names = []
+    start = text.find("<<<")
+    while start != -1:
+        end = text.find(">>>", start + 3)
+        if end == -1:
+            break
+        names.append(text[start + 3 : end])
+        start = text.find("<<<", end + 3)
+    return tuple(names)
 
 
 class CheckedStoryboard(Struct, frozen=True):
