@@ -606,9 +606,11 @@ class _Builder:
 
     def mapping(self, node: MappingNode, path: DataPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        pairs = node.value
+        tags = [_tag(key_node) for key_node, _ in pairs]
         # YAML merge keys (`<<: *defaults`) first, so the explicit keys below override
         # both their values and their recorded positions.
-        for key_node, value_node in node.value:
+        for key_node, value_node in pairs if _MERGE in tags else ():
             if _tag(key_node) != _MERGE:
                 continue
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
@@ -624,13 +626,14 @@ class _Builder:
                 out.update(self.mapping(source, path, depth + 1))
                 self.merges.pop()
         explicit: dict[str, Position] = {}
-        for key_node, value_node in node.value:
-            if _tag(key_node) == _MERGE:
+        keys = self.smap.keys
+        for (key_node, value_node), tag in zip(pairs, tags, strict=True):
+            if tag == _MERGE:
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.loader.error(self.pos(key_node), "a key must be plain text")
                 continue
-            key = self.scalar(key_node)
+            key = key_node.value if tag == _STR and not self.escapes else self.scalar(key_node)
             if not isinstance(key, str):
                 key = key_node.value  # `1: x`, `true: x`: keep the text as written
             if key in explicit:
@@ -638,9 +641,9 @@ class _Builder:
                     self.pos(key_node), f"duplicate key '{key}' (first defined at {explicit[key]})"
                 )
                 continue
-            explicit[key] = self.pos(key_node)
-            self.smap.keys[(*path, key)] = explicit[key]
-            out[key] = self.build(value_node, (*path, key), depth + 1)
+            at = (*path, key)
+            explicit[key] = keys[at] = self.pos(key_node)
+            out[key] = self.build(value_node, at, depth + 1)
         return out
 
     def merge_within_depth(self, key_node: Node, depth: int) -> bool:
