@@ -197,17 +197,25 @@ async def execute(run: Execution) -> dict[str, Outcome]:
     async def made(compiled: CompiledTake) -> Outcome:
         take = compiled.take
         upstream = [await tasks[dep] for dep in take.depends_on if dep in tasks]
-        bad = [o.take for o in upstream if o.status in ("failed", "skipped", "unselected")]
+        bad = [o for o in upstream if o.status in ("failed", "skipped", "unselected")]
         if bad and selected is not None and take.id not in selected:
             return _unselected(run, take.id)
-        if bad:
-            return _skip(run, take.id, f"needs {', '.join(bad)}, which did not finish")
+        # A selected take whose upstream --select only left out (not built here, not failed)
+        # is done if its own result is cached: its key holds what the upstream made, as the
+        # lock remembers it, and the plan counted it cached. Otherwise it cannot be made.
+        left_out = all(o.status == "unselected" for o in bad)
+        if bad and not left_out:
+            names = ", ".join(o.take for o in bad)
+            return _skip(run, take.id, f"needs {names}, which did not finish")
         key = run.keys[take.id]
         try:
             entry = run.cache.get(run.backend.namespace, key)
         except BuildError as exc:  # there, but unreadable: never a miss to pay for again
             run.emit(TakeFailed(take.id, str(exc)))
             return _record(run, Outcome(take.id, "failed", message=str(exc)))
+        if bad and entry is None:
+            names = ", ".join(o.take for o in bad)
+            return _skip(run, take.id, f"needs {names}, which did not finish")
         if entry is not None:
             pending = run.journal.pending(key)
             if pending is not None and pending.task_uuid == entry.task_uuid:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,3 +92,39 @@ def test_a_selection_whose_inputs_are_built_needs_nothing_more(film: Path) -> No
     result = build(film, backend=again, select=["c"])
     assert [j.take for j in again.submitted] == ["c"]
     assert result.ok and result.outcomes["d"].status == "unselected"
+
+
+def test_a_selected_take_that_is_cached_is_done_when_its_left_out_input_is_not(
+    film: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    """b starts from a; both were built, then a's cache entry went. ``--select b``: the plan
+    says b is cached (its key holds what a made), and the build agrees: b is cached, a left
+    out, nothing made, status 0; before, the build skipped b ("needs a") and failed."""
+    first = build(film, backend=preview(), select=["+b"])
+    assert first.ok and first.outcomes["b"].status == "generated"
+    entry = first.outcomes["a"].entry
+    assert entry is not None
+    shutil.rmtree(entry.folder)  # a's result is gone from the cache; b's is there
+    flags = ["--backend", "preview", "--preview-scale", "0.1", "--select", "b", "--json"]
+    planned = run_cli("plan", str(film), *flags)
+    assert planned.status == 0, planned.err
+    assert {t["id"]: t["status"] for t in json.loads(planned.out)["takes"]}["b"] == "cached"
+
+    done = run_cli("build", str(film), *flags)
+    assert done.status == 0, done.err
+    statuses = {t["id"]: t["status"] for t in json.loads(done.out)["takes"]}
+    assert statuses == {"a": "unselected", "b": "cached", "c": "unselected", "d": "unselected"}
+    assert "the film was not cut: a, c, d not selected" in done.err, done.err
+    assert not entry.folder.exists()  # a was not made again
+
+
+def test_a_selected_take_after_a_failed_input_is_skipped_even_if_cached(film: Path) -> None:
+    """The rule above is for an input --select left out, not one that failed in this build."""
+    backend = FakePaidBackend()
+    assert build(film, backend=backend, select=["+b"]).ok
+    film.write_text(FILM.replace("first shot", "first shot again"), encoding="utf-8")
+    failing = FakePaidBackend(fail={"a"})
+    result = build(film, backend=failing, select=["+b"], keep_going=True)
+    assert result.outcomes["a"].status == "failed"
+    assert result.outcomes["b"].status == "skipped"
+    assert [j.take for j in failing.submitted] == ["a"]
