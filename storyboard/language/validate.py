@@ -291,6 +291,8 @@ class _Checker:
             if shot.id is not None:
                 names.append((shot.id, (*shot.path, "id")))
                 self.shot_ids.setdefault(shot.id, shot.path)
+        if len({name for name, _ in names}) == len(names):
+            return  # every id once: nothing to report, no positions to look up
         for name, path in sorted(names, key=lambda n: self.smap.value(n[1])):
             where = self.smap.value(path)
             if name in seen:
@@ -955,22 +957,26 @@ class _Checker:
         *,
         with_lines: bool = False,
     ) -> None:
-        where = self.smap.value(path)
         # text of ASCII only holds no surrogate (nor most prompts anything else): a flag read
         half = None if text.isascii() else _SURROGATE.search(text)
         if half is not None:  # made by a template ('\\ud800'): it could not be sent
             self.error(
-                where,
+                self.smap.value(path),
                 f"prompt holds a lone surrogate (U+{ord(half.group()):04X}) once rendered, half "
                 "of a character that cannot be sent",
             )
         if not text:
-            self.error(where, "prompt is empty once rendered; it needs at least 2 characters")
+            self.error(
+                self.smap.value(path),
+                "prompt is empty once rendered; it needs at least 2 characters",
+            )
         elif len(text) < 2:
-            self.error(where, "prompt is 1 character once rendered; it needs at least 2")
+            self.error(
+                self.smap.value(path), "prompt is 1 character once rendered; it needs at least 2"
+            )
         elif len(text) > 2500 and (length := _least_length(text, element_names)) > 2500:
             self.error(
-                where,
+                self.smap.value(path),
                 f"prompt is {length:,} characters once rendered"
                 + (" with its dialogue written in" if with_lines else "")
                 + (" and its elements numbered" if length != len(text) else "")
