@@ -169,7 +169,9 @@ def _compile_and_key(
         with refusing():
             kept, keys, materials = find_kept(
                 compiled,
-                lambda known: keys_and_materials(compiled, file_hash=hashes, kept=known),
+                lambda known: keys_and_materials(
+                    compiled, file_hash=hashes, draws_lines=drawn, kept=known
+                ),
                 namespace=backend_name, paid=paid, cache=_cache(workspace),
                 lock=_lock(workspace) if paid else None,
                 records=_read_records(workspace, backend_name),
