@@ -4,12 +4,14 @@ pipeline's keys."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 from storyboard import api
 from storyboard.build.pipeline import prepare
-from storyboard.compiler.keys import take_keys
+from storyboard.compiler.keys import canonical, keys_and_materials, take_keys, why_stale
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
@@ -106,6 +108,8 @@ def test_a_preview_keys_every_lines_time_in_every_shot_of_its_take(project: Proj
         DIALOGUE.replace("at: 1}", "at: 2}"),
         DIALOGUE.replace(", at: 1}", "}").replace('"Now douse it."}', '"Now douse it.", at: 1}'),
     ]
+    _, materials = keys_and_materials(api.compile_storyboard(root / "film.yaml"), draws_lines=True)
+    assert materials["talk"]["lines_at"] == {"s1": [1, None]}  # a shot without lines: none
     seen = {preview["talk"]}
     for text in variants:
         (root / "film.yaml").write_text(text)
@@ -144,3 +148,27 @@ def test_every_pick_is_its_own_start_for_the_takes_downstream(project: Project) 
     assert keys_of(root) == keys[1]
     (root / "film.yaml").write_text(PICK.replace("variations: 3", "variations: 3, pick: 2"))
     assert keys_of(root) == keys[2]
+
+
+def test_a_key_hashes_the_request_as_utf_8_json_with_sorted_keys(project: Project) -> None:
+    """The key of a prompt that is not ASCII is the sha256 of its canonical JSON in UTF-8 (as
+    keys were made before): escaping it another way would make every such take paid again."""
+    text = (
+        'storyboard: 1\ntitle: T\nshots:\n  - {id: a, duration: 5, prompt: "à l\'aube — phare"}\n'
+    )
+    root = project({"film.yaml": text})
+    keys, materials = keys_and_materials(api.compile_storyboard(root / "film.yaml"))
+    material = materials["a"]
+    assert material["request"]["positivePrompt"] == "à l'aube — phare"
+    written = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(material) == written and "— phare" in written
+    assert keys["a"] == hashlib.sha256(written.encode("utf-8")).hexdigest()
+
+
+def test_why_a_take_is_made_again_names_what_changed() -> None:
+    material = {"version": 1, "model": "m:1@1", "request": {"model": "m:1@1", "duration": 5}}
+    assert why_stale(None, material) == "new"
+    assert why_stale(dict(material), material) == "not in the cache"
+    other = {"version": 1, "model": "m:2@1", "request": {"model": "m:2@1", "duration": 5}}
+    assert why_stale(material, other) == "model changed"
+    assert why_stale(material, {**material, "retake": 2}) == "retake 2"
