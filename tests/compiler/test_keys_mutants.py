@@ -172,3 +172,4 @@ def test_why_a_take_is_made_again_names_what_changed() -> None:
     other = {"version": 1, "model": "m:2@1", "request": {"model": "m:2@1", "duration": 5}}
     assert why_stale(material, other) == "model changed"
     assert why_stale(material, {**material, "retake": 2}) == "retake 2"
+    assert why_stale({**material, "retake": 2}, material) == "retake 0"  # back to the first
