@@ -273,3 +273,24 @@ def test_plan_explain_says_what_changed_since_the_kept_result(
     assert plain.out.splitlines()[0] == "take 'c' (shot c) in preview@0.25: cached (in the cache)"
     unknown = run_cli("plan", str(film), "--explain", "nope")
     assert unknown.status == 2 and "--explain: unknown shot or take 'nope'" in unknown.err
+
+
+def test_a_kept_take_is_not_found_in_another_backends_lock_entry(
+    film: Path, tmp_path: Path
+) -> None:
+    """keep reads the lock's entry of the backend being built, never another's: a result made
+    elsewhere (a preview, another server) is not this backend's take. A mutation audit found
+    no test held it (a kept take would have been another backend's result, reused)."""
+    build(film, backend=FakePaidBackend())
+    edit(film, "the keeper climbs the stairs", "the keeper runs up the stairs")
+    edit(film, "{id: b, ", "{id: b, keep: true, ")
+    build(film, backend=FakePaidBackend())
+    clone = tmp_path / "clone"
+    (clone / ".storyboard").mkdir(parents=True)
+    for name in ("film.yaml", "style.yaml"):
+        shutil.copy(film.parent / name, clone / name)
+    lock = (film.parent / "film.lock").read_text()
+    assert '"backend": "fake"' in lock
+    (clone / "film.lock").write_text(lock.replace('"backend": "fake"', '"backend": "elsewhere"'))
+    with pytest.raises(InputError, match="keep: take 'b' has no result in fake to keep"):
+        prepare(clone / "film.yaml", backend_name="fake")
