@@ -12,21 +12,12 @@ from pathlib import Path
 from storyboard import api
 from storyboard.build.pipeline import prepare
 from storyboard.compiler.keys import canonical, keys_and_materials, take_keys, why_stale
+from tests.build.test_preview_lines import FILM
 
 Project = Callable[[dict[str, str | bytes]], Path]
 
-LINES = """\
-storyboard: 1
-title: Lines
-defaults: {sound: true}
-shots:
-  - id: gallery
-    duration: 3
-    prompt: The keeper lifts the lantern.
-    dialogue:
-      - {Keeper: "Hold the light!", at: 1}
-  - {id: sea, duration: 3, prompt: a boat far out at sea, keep: true}
-"""
+# the storyboard of the preview's lines, and a kept take
+LINES = FILM + "  - {id: sea, duration: 3, prompt: a boat far out at sea, keep: true}\n"
 
 
 def test_a_kept_take_does_not_stop_moved_lines_from_making_a_new_preview(

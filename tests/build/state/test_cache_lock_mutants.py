@@ -33,13 +33,6 @@ shots:
 """
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    (tmp_path / ".storyboard").mkdir()
-    (tmp_path / "film.yaml").write_text("storyboard: 1\n")
-    return Workspace.for_storyboard(tmp_path / "film.yaml", tmp_path)
-
-
 def cache_of(workspace: Workspace) -> Cache:
     return Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
 

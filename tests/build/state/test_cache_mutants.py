@@ -20,22 +20,16 @@ from storyboard.build.state.cache import Cache
 from storyboard.build.state.workspace import Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.files import new_file_mode
+from tests.build.state.test_cache_lock_mutants import (
+    DATA,
+    KEY,
+    NS,
+    cache_of,
+    edit_entry,
+    stored,
+)
 
-NS = "preview@test"
-KEY = hashlib.sha256(b"the lighthouse at dusk").hexdigest()
 OTHER = hashlib.sha256(b"the harbour at dawn").hexdigest()
-DATA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    (tmp_path / ".storyboard").mkdir()
-    (tmp_path / "film.yaml").write_text("storyboard: 1\n")
-    return Workspace.for_storyboard(tmp_path / "film.yaml", tmp_path)
-
-
-def cache_of(workspace: Workspace) -> Cache:
-    return Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
 
 
 def staged(workspace: Workspace, *datas: bytes) -> list[Path]:
@@ -45,19 +39,6 @@ def staged(workspace: Workspace, *datas: bytes) -> list[Path]:
         (made / f"take{index}.mp4").write_bytes(data)
         files.append(made / f"take{index}.mp4")
     return files
-
-
-def stored(workspace: Workspace, key: str = KEY, data: bytes = DATA, **kwargs: Any) -> Path:
-    """Put one take of ``data`` into the cache; return its entry's folder."""
-    files = staged(workspace, data)
-    entry = cache_of(workspace).put(NS, key, files, results=[{"cost": 0.5}], **kwargs)
-    return entry.folder
-
-
-def edit_entry(folder: Path, **changes: object) -> None:
-    data = json.loads((folder / "entry.json").read_text())
-    data.update(changes)
-    (folder / "entry.json").write_text(json.dumps(data))
 
 
 def edit_result(folder: Path, **changes: object) -> None:

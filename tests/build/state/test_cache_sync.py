@@ -20,13 +20,6 @@ KEY = hashlib.sha256(b"the lighthouse at dusk").hexdigest()
 DATA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    (tmp_path / ".storyboard").mkdir()
-    (tmp_path / "film.yaml").write_text("storyboard: 1\n")
-    return Workspace.for_storyboard(tmp_path / "film.yaml", tmp_path)
-
-
 def _events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Every fsync (of the path its descriptor names) and every rename (to its new name),
     in order, from now on. A file synced under a temporary name (``*.tmp``) is named by the
