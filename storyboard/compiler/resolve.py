@@ -184,21 +184,14 @@ def _elements(info: ShotInfo) -> list[str]:
 def renumbered_length(text: str, numbering: dict[str, int]) -> int:
     """Length of ``text`` once each ``<<<name>>>`` becomes ``<<<element_N>>>``."""
     extra = 0
-    for name in _elements_all(text):
+    for name in element_refs(text):
         if name in numbering:
             extra += len(f"element_{numbering[name]}") - len(name)
     return len(text) + extra
 
 
-def _elements_all(text: str) -> list[str]:
-    """Every element reference in ``text``, repeats included."""
-    return list(element_refs(text))
-
-
 def request_elements(shots: Sequence[ShotInfo]) -> list[str]:
     """Element names of a request, in order of first appearance across its segments."""
-    if len(shots) == 1:
-        return _elements(shots[0])
     return list(dict.fromkeys(name for info in shots for name in info.element_refs))
 
 

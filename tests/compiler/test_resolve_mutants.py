@@ -21,10 +21,10 @@ error ``check`` prints (exit 2, nothing sent) or the request compiled:
   one it needs), and the frame span of a reference video of one segment.
 
 The other nine are equivalent or not pinned: one was a no-op, the top-level ``model`` taking
-precedence (one model exists), the take id of a one-group sequence (never one
-shot of several), ``request_elements``'s one-shot shortcut, ``pack``'s ``<`` as ``<=`` (the
-same split), element numbering from 0 in the length check (same length up to 3 elements),
-the hand-off's shot name on a chain (used only in messages), ``depends_on`` and ``provider``
+precedence (one model exists), the take id of a one-group sequence (never one shot of several),
+``request_elements``'s one-shot shortcut (since removed), ``pack``'s ``<`` as ``<=`` (the same
+split), element numbering from 0 in the length check (same length up to 3 elements), the
+hand-off's shot name on a chain (used only in messages), ``depends_on`` and ``provider``
 ordering (story order of dependencies; key order of provider settings).
 """
 
