@@ -267,11 +267,19 @@ async def pull(
     cache = Cache(workspace.cache, tree=workspace.tree, staging=workspace.cache_tmp)
     summary = Summary("pull", store.url)
     started = time.monotonic()
-    await store.probe()
     gate = asyncio.Semaphore(max(1, jobs))
+    # what the cache holds, looked up in one thread while the remote is probed, before any
+    # transfer starts (a lookup is a walk from the project's root: done beside 8 transfers,
+    # each of its system calls would wait for the interpreter's lock)
+    here, _ = await asyncio.gather(
+        asyncio.to_thread(
+            lambda: [cache.get(w.namespace, w.key, verify=False) is not None for w in wants]
+        ),
+        store.probe(),
+    )
 
-    async def one(want: Want) -> Moved:
-        if await asyncio.to_thread(cache.get, want.namespace, want.key, verify=False):
+    async def one(want: Want, present: bool) -> Moved:
+        if present:
             return Moved(want.take, want.namespace, "present")
         try:
             entry: CacheEntry = await fetch_take(
@@ -290,7 +298,7 @@ async def pull(
             return Moved(want.take, want.namespace, "failed", message=str(exc))
         return Moved(want.take, want.namespace, "pulled", sum(r.bytes for r in entry.results))
 
-    await _run(summary, [one(w) for w in wants], len(wants), progress)  # gated inside
+    await _run(summary, [one(w, h) for w, h in zip(wants, here, strict=True)], len(wants), progress)
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -17,16 +17,29 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from storyboard.backends.namespaces import NAMESPACE as _NAMESPACE
-from storyboard.build.state.safe import MAX_STATE_BYTES, Tree, load_json
+from storyboard.build.state.safe import (
+    MAX_STATE_BYTES,
+    Tree,
+    UnsafePath,
+    describe,
+    load_json,
+    lstat_at,
+    make_dir_at,
+    new_file_at,
+    open_dir_at,
+    open_file_at,
+    sync_quietly,
+)
 from storyboard.core.diagnostics import display_path
 from storyboard.core.errors import BuildError
-from storyboard.core.files import disk_error
+from storyboard.core.files import disk_error, fit_mode, write_all
 
 ENTRY_VERSION = 1
 UNREADABLE = frozenset({errno.EACCES, errno.EPERM, errno.EIO})
@@ -193,71 +206,121 @@ class Cache:
         digests: list[tuple[str, int]] | None = None,
     ) -> CacheEntry:
         final = self.folder(backend, key)
-        staging = self.tree.make_temp_dir(self.staging, f"entry-{key[:12]}-")
-        try:
-            stored = []
-            for index, (source, extra) in enumerate(zip(files, results, strict=True)):
-                name = f"{index}{source.suffix or '.mp4'}"
-                target = staging / name
-                # the entry's folder is synced once, when entry.json is written into it
-                # (below), before the folder is renamed into the cache
-                self.tree.replace(source, target, sync=False)
-                # made private by its writer (mkstemp); the build folder's takes are links
-                # to it, and a link has its file's mode
-                self.tree.fit_mode(target)
-                with self.tree.folder(staging) as fd:
-                    size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
-                    if digests is not None and digests[index][1] == size:
-                        digest = digests[index][0]
-                        _sync_at(fd, name)
-                    else:
-                        digest = _sha256_at(fd, name, sync=True)
-                stored.append(
-                    StoredResult(
-                        file=name,
-                        sha256=digest,
-                        bytes=size,
-                        **{k: extra.get(k) for k in ("video_uuid", "url", "cost", "seed")},
-                    )
-                )
-            entry = {
-                "version": ENTRY_VERSION,
-                "key": key,
-                "backend": backend,
-                "task_uuid": task_uuid,
-                "results": [asdict(r) for r in stored],
-                "meta": meta or {},
-            }
-            text = json.dumps(entry, indent=2, sort_keys=True)
-            self.tree.write_atomic(staging / "entry.json", text.encode("utf-8"), staging=staging)
-            if self.tree.lstat(final) is not None:  # a damaged entry: replace it
-                self.tree.rmtree(final)
-            self.tree.replace(staging, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self.tree.rmtree(staging)
-            raise
+        # the staging folder is reached once and the entry put together by descriptors in
+        # it: a walk from the project's root is a dozen system calls, each one a wait for the
+        # interpreter's lock while other takes are being hashed (a pull puts 8 at a time)
+        with self.tree.folder(self.staging, create=True) as stage_fd:
+            name = make_dir_at(stage_fd, f"entry-{key[:12]}-", self.staging)
+            try:
+                entry_fd = open_dir_at(stage_fd, name)
+                try:
+                    stored = self._fill(stage_fd, entry_fd, name, files, results, digests)
+                    self._describe(entry_fd, key, backend, stored, task_uuid, meta)
+                finally:
+                    os.close(entry_fd)
+                with self.tree.parent(final, create=True) as (into_fd, into):
+                    found = lstat_at(into_fd, into)
+                    if found is not None:  # a damaged entry: replace it
+                        if not stat.S_ISDIR(found.st_mode):  # a link, a file: not ours
+                            raise UnsafePath(final, describe(into_fd, into))
+                        shutil.rmtree(into, dir_fd=into_fd)  # by descriptors: no link followed
+                    os.replace(name, into, src_dir_fd=stage_fd, dst_dir_fd=into_fd)
+                    sync_quietly(into_fd)  # the rename, made durable
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(name, dir_fd=stage_fd)
+                raise
         return CacheEntry(key, backend, final, tuple(stored), task_uuid, meta or {})
 
-
-def _sync_at(fd: int, name: str) -> None:
-    """Flush the file ``name`` of the folder ``fd`` to the disk."""
-    handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def _sha256_at(fd: int, name: str, *, sync: bool = False) -> str:
-    """The sha256 of the file ``name`` in the folder ``fd`` (not followed if a link)."""
-    digest = hashlib.sha256()
-    handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
-    try:
-        if sync:
+    @staticmethod
+    def _describe(
+        entry_fd: int,
+        key: str,
+        backend: str,
+        stored: list[StoredResult],
+        task_uuid: str | None,
+        meta: dict[str, Any] | None,
+    ) -> None:
+        """Write ``entry.json`` into the new entry's folder, and sync the folder."""
+        entry = {
+            "version": ENTRY_VERSION,
+            "key": key,
+            "backend": backend,
+            "task_uuid": task_uuid,
+            "results": [asdict(r) for r in stored],
+            "meta": meta or {},
+        }
+        text = json.dumps(entry, indent=2, sort_keys=True).encode("utf-8")
+        # a new name in a folder no other writer knows: written in place, and the folder
+        # (synced with it) is renamed into the cache whole
+        handle = new_file_at(entry_fd, "entry.json")
+        try:
+            write_all(handle, text)
             os.fsync(handle)
-        while chunk := os.read(handle, 1 << 20):
-            digest.update(chunk)
+        finally:
+            os.close(handle)
+        sync_quietly(entry_fd)
+
+    def _fill(
+        self,
+        stage_fd: int,
+        entry_fd: int,
+        name: str,
+        files: list[Path],
+        results: list[dict[str, Any]],
+        digests: list[tuple[str, int]] | None,
+    ) -> list[StoredResult]:
+        """Move ``files`` into the new entry ``name`` of the staging folder (``entry_fd``
+        open), each given the mode of a new file and synced (hashed too, unless its writer's
+        digest is given)."""
+        stored = []
+        staging = self.tree.path(self.tree.parts(self.staging))
+        for index, (source, extra) in enumerate(zip(files, results, strict=True)):
+            target = f"{index}{source.suffix or '.mp4'}"
+            if os.path.dirname(os.path.abspath(source)) == str(staging):  # a download
+                os.replace(source.name, target, src_dir_fd=stage_fd, dst_dir_fd=entry_fd)
+            else:
+                with self.tree.parent(source) as (src_fd, src_name):
+                    os.replace(src_name, target, src_dir_fd=src_fd, dst_dir_fd=entry_fd)
+            handle = open_file_at(entry_fd, target, os.O_RDONLY, staging / name / target)
+            try:
+                found = os.fstat(handle)
+                # made private by its writer (mkstemp); the build folder's takes are
+                # links to it, and a link has its file's mode
+                with contextlib.suppress(PermissionError):
+                    fit_mode(handle)
+                os.fsync(handle)
+                size = found.st_size
+                if digests is not None and digests[index][1] == size:
+                    digest = digests[index][0]
+                else:
+                    digest = _sha256_of(handle)
+            finally:
+                os.close(handle)
+            stored.append(
+                StoredResult(
+                    file=target,
+                    sha256=digest,
+                    bytes=size,
+                    **{k: extra.get(k) for k in ("video_uuid", "url", "cost", "seed")},
+                )
+            )
+        return stored
+
+
+def _sha256_at(fd: int, name: str) -> str:
+    """The sha256 of the file ``name`` in the folder ``fd`` (not followed if a link)."""
+    handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=fd)
+    try:
+        return _sha256_of(handle)
     finally:
         os.close(handle)
+
+
+def _sha256_of(handle: int) -> str:
+    """The sha256 of the open file ``handle``, read from its start."""
+    digest = hashlib.sha256()
+    os.lseek(handle, 0, os.SEEK_SET)
+    while chunk := os.read(handle, 1 << 20):
+        digest.update(chunk)
     return digest.hexdigest()

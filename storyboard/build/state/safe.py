@@ -304,19 +304,7 @@ class Tree:
             UnsafePath: a symlink or a folder is there, or on the way.
         """
         with self.parent(path, create=create_parents) as (fd, name):
-            # O_NONBLOCK: a FIFO put in a file's place must not hang the build on open
-            flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-            try:
-                handle = os.open(name, flags, mode, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in _REFUSED or exc.errno in (errno.EISDIR, errno.ENXIO):
-                    raise UnsafePath(self.path(self.parts(path)), describe(fd, name)) from None
-                raise
-            if not stat.S_ISREG(os.fstat(handle).st_mode):  # a folder, a FIFO, a device
-                os.close(handle)
-                raise UnsafePath(self.path(self.parts(path)), describe(fd, name))
-            os.set_blocking(handle, True)
-            return handle
+            return open_file_at(fd, name, flags, self.path(self.parts(path)), mode)
 
     def read_bytes(self, path: str | os.PathLike[str], limit: int | None = None) -> bytes | None:
         """The bytes of the file ``path``, ``None`` when it is missing.
@@ -460,14 +448,7 @@ class Tree:
         """A new empty folder in ``staging`` (made if missing), for a writer that makes
         several files (a cache entry, a download, the cut's work) before renaming them in."""
         with self.folder(staging, create=True) as fd:
-            for _ in range(100):
-                name = f"{prefix}{secrets.token_hex(6)}"
-                try:
-                    os.mkdir(name, 0o777, dir_fd=fd)
-                except FileExistsError:
-                    continue
-                return self.path(self.parts(staging)) / name
-        raise BuildError(f"cannot make a temporary folder in {display_path(staging)}")
+            return self.path(self.parts(staging)) / make_dir_at(fd, prefix, staging)
 
     # -- removing ----------------------------------------------------------------------------
 
@@ -573,6 +554,63 @@ def _open_dir(fd: int, name: str, shown: Path, *, create: bool) -> int:
     with suppress(FileExistsError):  # made meanwhile: opened (and checked) below like any other
         os.mkdir(name, 0o777, dir_fd=fd)
     return _open_dir(fd, name, shown, create=False)
+
+
+def make_dir_at(fd: int, prefix: str, shown: Path) -> str:
+    """The name of a new empty folder made in the open folder ``fd`` (shown as ``shown``),
+    a name no other writer uses."""
+    for _ in range(100):
+        name = f"{prefix}{secrets.token_hex(6)}"
+        try:
+            os.mkdir(name, 0o777, dir_fd=fd)
+        except FileExistsError:
+            continue
+        return name
+    raise BuildError(f"cannot make a temporary folder in {display_path(shown)}")
+
+
+def open_file_at(fd: int, name: str, flags: int, shown: Path, mode: int = NEW_FILE) -> int:
+    """``os.open`` of the regular file ``name`` of the open folder ``fd`` (shown as
+    ``shown``), not followed if a link: :meth:`Tree.open` for a folder already reached.
+
+    Raises:
+        FileNotFoundError: it is missing (and ``flags`` do not create it).
+        UnsafePath: a symlink, a folder, a FIFO or a device is there.
+    """
+    # O_NONBLOCK: a FIFO put in a file's place must not hang the build on open
+    flags |= os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        handle = os.open(name, flags, mode, dir_fd=fd)
+    except OSError as exc:
+        if exc.errno in _REFUSED or exc.errno in (errno.EISDIR, errno.ENXIO):
+            raise UnsafePath(shown, describe(fd, name)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(handle).st_mode):  # a folder, a FIFO, a device
+        os.close(handle)
+        raise UnsafePath(shown, describe(fd, name))
+    os.set_blocking(handle, True)
+    return handle
+
+
+def open_dir_at(fd: int, name: str) -> int:
+    """A descriptor of the folder ``name`` of the open folder ``fd``, not followed if a link."""
+    return os.open(name, _NOFOLLOW_DIR, dir_fd=fd)
+
+
+def new_file_at(fd: int, name: str) -> int:
+    """A descriptor of the new file ``name`` (write only, made by this call) in ``fd``."""
+    return os.open(name, _NEW | os.O_EXCL, NEW_FILE, dir_fd=fd)
+
+
+def sync_quietly(fd: int) -> None:
+    """fsync ``fd`` (a folder some file systems cannot sync: the rename stands)."""
+    _fsync(fd)
+
+
+def lstat_at(fd: int, name: str) -> os.stat_result | None:
+    """What is at ``name`` in the open folder ``fd`` (a link is not followed), ``None`` when
+    nothing is."""
+    return _lstat(fd, name)
 
 
 def _lstat(fd: int, name: str) -> os.stat_result | None:

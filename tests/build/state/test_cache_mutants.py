@@ -233,7 +233,7 @@ def test_a_put_that_fails_leaves_no_entry_and_no_half_entry(
     def failing(*args: object, **kwargs: object) -> None:
         raise failure
 
-    monkeypatch.setattr(type(workspace.tree), "write_atomic", failing)
+    monkeypatch.setattr(cache_module, "write_all", failing)  # entry.json cannot be written
     with pytest.raises(BuildError if isinstance(failure, OSError) else KeyboardInterrupt):
         cache.put(NS, KEY, [source], results=[{}])
     monkeypatch.undo()

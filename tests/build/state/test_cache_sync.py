@@ -70,8 +70,9 @@ def test_a_stored_take_is_synced_whole_before_it_is_renamed_in_and_each_once(
         [f"{staging}/0.mp4", f"{staging}/entry.json", staging]
     ), before
     assert synced_before[-1] == staging, before
-    entry_json_in = events.index(("rename", f"{staging}/entry.json"))
-    assert events.index(("fsync", staging)) > entry_json_in
+    # entry.json is written whole (and synced) before the folder that names it is
+    entry_json_synced = events.index(("fsync", f"{staging}/entry.json"))
+    assert events.index(("fsync", staging)) > entry_json_synced
     # the rename into the cache is made durable: the cache's folder of the entry, synced
     assert [e for e in after if e[0] == "fsync"] == [("fsync", os.path.dirname(final))]
     assert (entry.folder / "0.mp4").read_bytes() == DATA
