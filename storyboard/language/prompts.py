@@ -504,6 +504,8 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         )
         self.budget = _Budget(math.inf, PROMPT_SECONDS, False)
         self.dialogue_used = False
+        self.tags_read: dict[str, bool] = {}
+        """Each tag :func:`_split_at_tags` met, and whether the lexer reads it alone."""
         """Whether the template being rendered named ``dialogue``."""
         self.data: tuple[str, ...] = ()
         """The literal text of the prompt being rendered, for a template compiled by
@@ -521,6 +523,12 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
     @property
     def lexer(self) -> Lexer:
         return _quick_lexer(get_lexer(self))
+
+    @property
+    def splits_at_tags(self) -> bool:
+        """Whether prompts are split at their tags without the lexer (:func:`_split_at_tags`):
+        with Jinja's own tags, and no whitespace taken around them but by ``-``."""
+        return not (self.trim_blocks or self.lstrip_blocks) and self.lexer is not get_lexer(self)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         self.budget.check_time()  # compiling cannot be stopped once started
@@ -1021,6 +1029,12 @@ class _Texts(Struct, frozen=True):
             SecurityError: it is too long to compile.
         """
         env.check_length(source)
+        split = _split_at_tags(env, source)
+        return split if split is not None else cls.lexed(env, source)
+
+    @classmethod
+    def lexed(cls, env: _BoundedSandbox, source: str) -> _Texts | None:
+        """:meth:`of`, by Jinja's lexer alone (every token of every tag in the key)."""
         # The lexer's raw tokens (whitespace inside tags included): turning them into the
         # parser's tokens costs as much again, and two prompts with the same raw tokens have
         # the same parser's tokens. Literal text is the same in both: line breaks are made
@@ -1052,6 +1066,77 @@ class _Texts(Struct, frozen=True):
 
 _TEXT = object()
 """Marks literal text in a template's key: every prompt of a structure shares the key."""
+
+_TAG_START = re.compile(r"\{[{%#]")
+_TAG_END = {"{{": "}}", "{%": "%}"}
+TAGS_KEPT = 4096
+"""Tags remembered as read alone (:func:`_split_at_tags`), each by its text."""
+
+
+def _split_at_tags(env: _BoundedSandbox, source: str) -> _Texts | None:
+    """``source`` split as Jinja's lexer splits it, without lexing its text or a tag the
+    sandbox has read before; None where this cannot tell (the lexer then reads it all).
+
+    Jinja's text state reads up to the next ``{{``, ``{%`` or ``{#`` (the quick lexer's rule);
+    a tag here runs from there to the first ``}}`` or ``%}``. Where Jinja's lexer reads that
+    stretch, alone, as exactly one tag (no whitespace control: ``{%-``, ``-%}`` and the like
+    reach into the text around; no comment, no raw block, braces balanced, every string
+    closed inside), it reads it so wherever it stands: every rule of a tag looks at the tag
+    alone, and ``%}``/``}}`` as they stand end it. The key holds each such tag whole with its
+    line, which says all its tokens do: two prompts of one key have one token stream but
+    for their text (``tests/language/test_split_at_tags.py`` holds this to the lexer's own).
+    """
+    if not env.splits_at_tags or "\r" in source:
+        return None
+    if source.endswith("\n"):  # the lexer drops one line break at the end
+        source = source[:-1]
+    key: list[Any] = []
+    data: list[str] = []
+    line, at, size = 1, 0, len(source)
+    known = env.tags_read
+    while True:
+        tag = _TAG_START.search(source, at)
+        text = source[at : tag.start() if tag is not None else size]
+        if text:
+            key.append((line, _TEXT))
+            data.append(text)
+            line += text.count("\n")
+        if tag is None:
+            return _Texts(tuple(key), tuple(data))
+        begin = tag.group()
+        if begin == "{#":
+            return None
+        close = source.find(_TAG_END[begin], tag.end())
+        if close == -1:
+            return None
+        at = close + 2
+        region = source[tag.start() : at]
+        alone = known.get(region)
+        if alone is None:
+            alone = _one_tag(env, region)
+            if len(known) >= TAGS_KEPT:
+                known.clear()
+            known[region] = alone
+        if not alone:
+            return None
+        key.append((line, region))
+        line += region.count("\n")
+
+
+def _one_tag(env: _BoundedSandbox, region: str) -> bool:
+    """Whether Jinja's lexer reads ``region`` alone as exactly one tag, with no whitespace
+    control at either end. ``region`` holds its end (``%}`` or ``}}``) once, at its end:
+    a tag whose last token is that end is the whole of it (only text comes after an end,
+    and a tag begins only in text)."""
+    try:
+        tokens = list(env.lexer.tokeniter(region, None))
+    except TemplateSyntaxError:
+        return False
+    (_, first, opened), (_, last, closed) = tokens[0], tokens[-1]  # the region opens a tag
+    return (first, opened, last, closed) in (
+        ("block_begin", "{%", "block_end", "%}"),
+        ("variable_begin", "{{", "variable_end", "}}"),
+    )
 
 
 class _Datum(NodeTransformer):
