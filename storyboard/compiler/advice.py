@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from storyboard.compiler.resolve import Handoff, Input, request_elements
+from storyboard.compiler.resolve import Handoff, Input
 from storyboard.core.diagnostics import DataPath, Diagnostic
 from storyboard.language.model import Clip
 from storyboard.language.sources import MediaRef, Source
@@ -80,7 +80,7 @@ def _aspects(compiled: Compiled) -> Iterator[Diagnostic]:
             ((*take.shots[0].path, "start"), take.start, "frame"),
             ((*take.shots[-1].path, "end"), take.end, "frame"),
         ]
-        for name in request_elements(take.shots):
+        for name in take.elements:
             sources = compiled.checked.element_sources.get(name, {})
             for image in sources.get("frontal_image", ()):
                 images.append((("elements", name, "frontal_image"), image, name))

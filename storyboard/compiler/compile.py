@@ -32,7 +32,6 @@ from storyboard.compiler.resolve import (
     Input,
     Resolved,
     Take,
-    request_elements,
     resolve_takes,
 )
 from storyboard.core.diagnostics import DataPath, Diagnostic
@@ -258,7 +257,7 @@ class _Compiler:
         self.inputs = {}
         self._check(take)
         profile, settings = take.profile, take.settings
-        names = request_elements(take.shots)
+        names = take.elements
         numbering = {name: i + 1 for i, name in enumerate(names)}
 
         def renumber(text: str) -> str:
@@ -399,7 +398,7 @@ class _Compiler:
             ((*first.path, "reference_videos", i), s, "video")
             for i, s in enumerate(take.reference_videos)
         ]
-        for name in request_elements(take.shots):
+        for name in take.elements:
             sources = self.checked.element_sources.get(name, {})
             for s in sources.get("frontal_image", ()):
                 wanted.append((("elements", name, "frontal_image"), s, "image"))
@@ -497,7 +496,7 @@ class _Compiler:
     def _check_elements(self, take: Take) -> None:
         """The elements of one request: descriptions within Kling's cap, ids distinct."""
         owners: dict[str, str] = {}
-        for name in request_elements(take.shots):
+        for name in take.elements:
             element = self.checked.storyboard.elements[name]
             description = element.description
             if description is not None and len(description) > MAX_ELEMENT_DESCRIPTION:
@@ -573,7 +572,7 @@ class _Compiler:
                         f"'{key}' is not allowed with 'edit': an edit request takes no "
                         "providerSettings",
                     )
-            if request_elements(take.shots):
+            if take.elements:
                 self.error(
                     (*first.path, "prompt"),
                     "an edit cannot use elements: remove the <<<name>>> references",

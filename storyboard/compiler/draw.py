@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from storyboard.compiler.compile import Compiled
-from storyboard.compiler.resolve import Handoff, request_elements
+from storyboard.compiler.resolve import Handoff
 
 
 def describe(compiled: Compiled) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def describe(compiled: Compiled) -> dict[str, Any]:
     elements: set[str] = set()
     for compiled_take in compiled.takes:
         take = compiled_take.take
-        names = request_elements(take.shots)
+        names = list(take.elements)
         elements.update(names)
         takes.append(
             {

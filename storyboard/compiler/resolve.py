@@ -17,6 +17,7 @@ an error that prints the whole cycle with the position of each reference.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from msgspec import Struct
@@ -80,7 +81,7 @@ class Handoff(Struct, frozen=True):
 Input = MediaRef | Handoff
 
 
-class Take(Struct, frozen=True):
+class Take(Struct, frozen=True, dict=True):
     """One generation request and the shots it yields.
 
     Attributes:
@@ -114,6 +115,12 @@ class Take(Struct, frozen=True):
     depends_on: tuple[str, ...] = ()
     retake: int = 0
     keep: bool = False
+
+    @cached_property
+    def elements(self) -> tuple[str, ...]:
+        """Element names of its request, in order of first appearance across its shots
+        (:func:`request_elements`); found once: the compiler asks about five times."""
+        return tuple(request_elements(self.shots))
 
     @property
     def duration(self) -> int | None:
