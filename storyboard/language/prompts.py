@@ -41,6 +41,8 @@ token stream, every piece of literal text replaced by a mark (the tokens' lines 
 errors keep their lines); the template compiled for the first prompt of a structure reads its
 text from the render (:meth:`_BoundedSandbox.datum`) and is re-used for the next ones. The
 sandbox and the budget are the same: the text is written through the same guarded output.
+A tag the lexer reads alone as exactly one tag stands in the key whole, with its line, for
+its tokens: it is lexed once a check, not once a prompt (:func:`_split_at_tags`).
 
 Most prompts use Jinja only to put values in: ``{{ name }}``, ``{{ shot.index }}``,
 ``{{ look | lower }}``. Such a prompt is rendered without compiling it (compiling one costs
