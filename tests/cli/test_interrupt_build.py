@@ -3,8 +3,8 @@ period, whatever became of the ``KeyboardInterrupt`` (storyboard/cli/interrupt.p
 
 As in ``test_interrupt.py``, the real command runs in a process of its own, with the build
 (``storyboard.build.pipeline.build``) replaced by one that loses the interrupt or turns it
-into another exception; the last test interrupts a real preview build, and the next build
-finishes the film."""
+into another exception; the last test interrupts a real preview build (held in its first
+take's generation until Ctrl-C comes), and the next build finishes the film."""
 
 from __future__ import annotations
 
@@ -115,22 +115,42 @@ def test_a_real_build_stopped_by_ctrl_c_ends_with_130_and_the_next_one_finishes(
 ) -> None:
     (tmp_path / ".storyboard").mkdir()
     (tmp_path / "film.yaml").write_text(FILM)
-    command = [sys.executable, "-m", "storyboard", "build", "film.yaml", "--backend", "preview",
-               "--preview-scale", "0.1"]  # fmt: skip
+    argv = ["build", "film.yaml", "--backend", "preview", "--preview-scale", "0.1"]
+    # The first take's generation is held until Ctrl-C comes: the whole build takes about
+    # 0.5 s here, and Ctrl-C sent on seeing "generating" came after the build had ended
+    # when the test's process was kept waiting that long (a loaded machine, -n 2).
+    script = tmp_path / "held.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from storyboard.backends.preview import PreviewBackend\n"
+        "collect = PreviewBackend.collect\n"
+        "async def held(self, ticket, folder):\n"
+        "    print('ready', file=sys.stderr, flush=True)\n"
+        "    await asyncio.sleep(60)  # Ctrl-C comes here, in the take's generation\n"
+        "    return await collect(self, ticket, folder)\n"
+        "PreviewBackend.collect = held\n"
+        "from storyboard.cli.main import entry\n"
+        f"sys.argv = {['storyboard', *argv]!r}\n"
+        "entry()\n"
+    )
     process = subprocess.Popen(
-        command, cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, str(script)], cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert process.stderr is not None
     for line in process.stderr:  # Ctrl-C once the first take is under way
-        if "generating" in line:
+        if line == "ready\n":
             break
+    else:
+        raise AssertionError("the build ended before its first take was generated")
     process.send_signal(signal.SIGINT)
     status, err, took = stopped(process, timeout=60)
     assert status == 130, err
     assert err.splitlines()[-1] == "storyboard: interrupted"
     assert took < 20
     assert not list(tmp_path.glob("build/film/preview/*.mp4"))  # no film from a stopped build
+    command = [sys.executable, "-m", "storyboard", *argv]
     again = subprocess.run(
         command, cwd=tmp_path, text=True, capture_output=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
