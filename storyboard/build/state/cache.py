@@ -27,10 +27,7 @@ from storyboard.backends.namespaces import NAMESPACE as _NAMESPACE
 from storyboard.build.state.safe import (
     MAX_STATE_BYTES,
     Tree,
-    UnsafePath,
-    describe,
     load_json,
-    lstat_at,
     make_dir_at,
     new_file_at,
     open_dir_at,
@@ -215,17 +212,11 @@ class Cache:
                 entry_fd = open_dir_at(stage_fd, name)
                 try:
                     stored = self._fill(stage_fd, entry_fd, name, files, results, digests)
-                    self._describe(entry_fd, key, backend, stored, task_uuid, meta)
+                    self._write_entry(entry_fd, key, backend, stored, task_uuid, meta)
                 finally:
                     os.close(entry_fd)
-                with self.tree.parent(final, create=True) as (into_fd, into):
-                    found = lstat_at(into_fd, into)
-                    if found is not None:  # a damaged entry: replace it
-                        if not stat.S_ISDIR(found.st_mode):  # a link, a file: not ours
-                            raise UnsafePath(final, describe(into_fd, into))
-                        shutil.rmtree(into, dir_fd=into_fd)  # by descriptors: no link followed
-                    os.replace(name, into, src_dir_fd=stage_fd, dst_dir_fd=into_fd)
-                    sync_quietly(into_fd)  # the rename, made durable
+                # a damaged entry there is replaced; the rename is made durable
+                self.tree.move_in(stage_fd, name, final, over_folder=True)
             except BaseException:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(name, dir_fd=stage_fd)
@@ -233,7 +224,7 @@ class Cache:
         return CacheEntry(key, backend, final, tuple(stored), task_uuid, meta or {})
 
     @staticmethod
-    def _describe(
+    def _write_entry(
         entry_fd: int,
         key: str,
         backend: str,

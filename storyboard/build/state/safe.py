@@ -367,7 +367,7 @@ class Tree:
                     with self.folder(staging, create=True) as tmp_fd:
                         tmp_name, handle = _new_file(tmp_fd, name)
                         _fill_and_rename(handle, data, (tmp_fd, tmp_name), (fd, name))
-                _fsync(fd)
+                sync_quietly(fd)
         except UnsafePath:
             raise
         except OSError as exc:
@@ -384,16 +384,38 @@ class Tree:
             UnsafePath: a symlink stands at ``target``, or on either way.
             OSError: the rename failed.
         """
-        with (
-            self.parent(source) as (src_fd, src_name),
-            self.parent(target, create=True) as (dst_fd, dst_name),
-        ):
+        with self.parent(source) as (src_fd, src_name):
+            self.move_in(src_fd, src_name, target, sync=sync)
+
+    def move_in(
+        self,
+        src_fd: int,
+        src_name: str,
+        target: str | os.PathLike[str],
+        *,
+        sync: bool = True,
+        over_folder: bool = False,
+    ) -> None:
+        """:meth:`replace` of ``src_name`` in the open folder ``src_fd`` (a writer that holds
+        its staging folder open walks only to ``target``). With ``over_folder``, a folder at
+        ``target`` (a damaged cache entry) is removed first, links in it not followed.
+
+        Raises:
+            UnsafePath: a symlink stands at ``target`` (or, with ``over_folder``, anything
+                but a folder), or on the way to it.
+            OSError: the rename failed.
+        """
+        with self.parent(target, create=True) as (dst_fd, dst_name):
             found = _lstat(dst_fd, dst_name)
-            if found is not None and stat.S_ISLNK(found.st_mode):
+            if found is not None and (
+                stat.S_ISLNK(found.st_mode) or (over_folder and not stat.S_ISDIR(found.st_mode))
+            ):
                 raise UnsafePath(self.path(self.parts(target)), describe(dst_fd, dst_name))
+            if found is not None and over_folder:
+                shutil.rmtree(dst_name, dir_fd=dst_fd)  # fd-based: no link followed
             os.replace(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
             if sync:
-                _fsync(dst_fd)
+                sync_quietly(dst_fd)
 
     def fit_mode(self, path: str | os.PathLike[str]) -> bool:
         """Give the regular file ``path`` the mode of a new file (:func:`fit_mode`); return
@@ -602,17 +624,6 @@ def new_file_at(fd: int, name: str) -> int:
     return os.open(name, _NEW | os.O_EXCL, NEW_FILE, dir_fd=fd)
 
 
-def sync_quietly(fd: int) -> None:
-    """fsync ``fd`` (a folder some file systems cannot sync: the rename stands)."""
-    _fsync(fd)
-
-
-def lstat_at(fd: int, name: str) -> os.stat_result | None:
-    """What is at ``name`` in the open folder ``fd`` (a link is not followed), ``None`` when
-    nothing is."""
-    return _lstat(fd, name)
-
-
 def _lstat(fd: int, name: str) -> os.stat_result | None:
     try:
         return os.stat(name, dir_fd=fd, follow_symlinks=False)
@@ -675,7 +686,8 @@ def _fill_and_rename(
         raise
 
 
-def _fsync(fd: int) -> None:
+def sync_quietly(fd: int) -> None:
+    """fsync ``fd``, a folder; some file systems cannot sync one, and the rename stands."""
     with suppress(OSError):  # a folder that cannot be synced (some file systems): the rename stands
         os.fsync(fd)
 

@@ -17,6 +17,7 @@ import pytest
 
 import storyboard.build.state.cache as cache_module
 from storyboard.build.state.cache import Cache
+from storyboard.build.state.safe import UnsafePath
 from storyboard.build.state.workspace import Workspace
 from storyboard.core.errors import BuildError
 from storyboard.core.files import new_file_mode
@@ -312,3 +313,33 @@ def test_an_entry_json_that_is_a_fifo_is_a_miss_and_no_wait(workspace: Workspace
         reader.join(5)
     assert not waited
     assert found == [None]
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [("file", "is a file where storyboard needs a folder"), ("link", "is a symlink")],
+)
+def test_what_is_not_a_folder_where_an_entry_belongs_is_refused_and_left(
+    workspace: Workspace, tmp_path: Path, kind: str, said: str
+) -> None:
+    """A damaged entry (a folder) is replaced by the next put; a file or a link standing
+    where the entry's folder belongs is not storyboard's: refused, left as it is, and the
+    half-made entry is removed."""
+    cache = cache_of(workspace)
+    (source,) = staged(workspace, DATA)
+    before = set(workspace.cache_tmp.iterdir())
+    folder = cache.folder(NS, KEY)
+    folder.parent.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if kind == "file":
+        folder.write_bytes(b"not storyboard's")
+    else:
+        folder.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(UnsafePath, match=said):
+        cache.put(NS, KEY, [source], results=[{}])
+    if kind == "file":
+        assert folder.read_bytes() == b"not storyboard's"
+    else:
+        assert folder.is_symlink() and list(outside.iterdir()) == []
+    assert set(workspace.cache_tmp.iterdir()) == before
