@@ -205,8 +205,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
         # lock remembers it, and the plan counted it cached. Otherwise it cannot be made.
         left_out = all(o.status == "unselected" for o in bad)
         if bad and not left_out:
-            names = ", ".join(o.take for o in bad)
-            return _skip(run, take.id, f"needs {names}, which did not finish")
+            return _unfinished(run, take.id, bad)
         key = run.keys[take.id]
         try:
             entry = run.cache.get(run.backend.namespace, key)
@@ -214,8 +213,7 @@ async def execute(run: Execution) -> dict[str, Outcome]:
             run.emit(TakeFailed(take.id, str(exc)))
             return _record(run, Outcome(take.id, "failed", message=str(exc)))
         if bad and entry is None:
-            names = ", ".join(o.take for o in bad)
-            return _skip(run, take.id, f"needs {names}, which did not finish")
+            return _unfinished(run, take.id, bad)
         if entry is not None:
             pending = run.journal.pending(key)
             if pending is not None and pending.task_uuid == entry.task_uuid:
@@ -382,6 +380,12 @@ def _unselected(run: Execution, take_id: str) -> Outcome:
     reason = "not selected, and not built yet"
     run.emit(TakeSkipped(take_id, reason))
     return _record(run, Outcome(take_id, "unselected", message=reason))
+
+
+def _unfinished(run: Execution, take_id: str, upstream: list[Outcome]) -> Outcome:
+    """A take not made because the takes ``upstream`` it needs did not finish."""
+    names = ", ".join(o.take for o in upstream)
+    return _skip(run, take_id, f"needs {names}, which did not finish")
 
 
 def _skip(run: Execution, take_id: str, reason: str) -> Outcome:

@@ -610,8 +610,8 @@ class _Builder:
         tags = [_tag(key_node) for key_node, _ in pairs]
         # YAML merge keys (`<<: *defaults`) first, so the explicit keys below override
         # both their values and their recorded positions.
-        for key_node, value_node in pairs if _MERGE in tags else ():
-            if _tag(key_node) != _MERGE:
+        for (key_node, value_node), tag in zip(pairs, tags, strict=True) if _MERGE in tags else ():
+            if tag != _MERGE:
                 continue
             sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
             # of a list of merged mappings the first that has a key gives it (YAML's merge

@@ -506,9 +506,9 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         )
         self.budget = _Budget(math.inf, PROMPT_SECONDS, False)
         self.dialogue_used = False
+        """Whether the template being rendered named ``dialogue``."""
         self.tags_read: dict[str, bool] = {}
         """Each tag :func:`_split_at_tags` met, and whether the lexer reads it alone."""
-        """Whether the template being rendered named ``dialogue``."""
         self.data: tuple[str, ...] = ()
         """The literal text of the prompt being rendered, for a template compiled by
         structure (see :class:`_Texts`)."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,10 +17,7 @@ from storyboard.language.prompts import (
     _split_at_tags,
     _Texts,
 )
-
-
-def sandbox() -> _BoundedSandbox:
-    return _BoundedSandbox(jinja2.DictLoader({}), jinja2.StrictUndefined)
+from tests.language.test_quick_lexer import sandbox
 
 
 def expanded(env: _BoundedSandbox, texts: _Texts) -> tuple[Any, ...]:
