@@ -278,6 +278,7 @@ def assemble(
                     parts,
                     _track(sound, runs) if runs else audio,
                     subtitles,
+                    packets=_packets(sound if runs else None, timeline),
                 )
                 track.result()
             finally:
@@ -302,6 +303,14 @@ def assemble(
             else {"rebuilt": True, **({"loudness": levels} if levels else {})}
         ),
     )
+
+
+def _packets(sound: SoundPlan | None, timeline: Timeline) -> int:
+    """At most how many packets the film's sound (when spliced from ``sound``) and subtitles
+    give the join: a packet a run's frame, and a subtitle track's a cue and a gap before each
+    and after the last (the muxer fills gaps with empty cues)."""
+    spliced = sum(run.count for run in sound.runs) if sound is not None else 0
+    return spliced + (2 * len(timeline.subtitles) + 1 if timeline.subtitles else 0)
 
 
 def _track(sound: SoundPlan | None, runs: EncodedRuns) -> AudioPackets:

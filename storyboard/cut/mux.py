@@ -71,12 +71,25 @@ up to its 10 s ``max_interleave_delta``), so the film's bytes are the same; the 
 not sit idle while the seams' sound is encoded (P1)."""
 
 
+INDEX_ROOM = 64 << 10
+"""Bytes at the start of an MP4 or MOV film kept for its index (``moov``: the tracks'
+headers and tables), beyond :data:`INDEX_BYTES_PER_PACKET` for each packet."""
+INDEX_BYTES_PER_PACKET = 64
+"""The most one packet adds to the index: its size (``stsz``, 4 bytes), duration and
+composition offset (``stts``, ``ctts``, 8 each), whether it is a keyframe and what depends on
+it (``stss`` 4, ``sdtp`` 1), and, were it a chunk of its own, its offset (``co64``, 8), chunk
+entry (``stsc``, 12) and sample group (``sbgp``, 8): 53 bytes. Packets share entries: P1's
+film of 6,800 packets has an index of 60 kB, 9 bytes a packet."""
+
+
 def join(
     out: Path,
     fmt: Format,
     parts: Sequence[Part],
     audio: Path | AudioPackets,
     subtitles: AudioPackets | None = None,
+    *,
+    packets: int | None = None,
 ) -> None:
     """Write ``parts`` (in film order, end to end) and the audio track to ``out``.
 
@@ -84,24 +97,34 @@ def join(
     film's audio stream and yields its packets (see :mod:`storyboard.cut.sound`).
     ``subtitles``: likewise for a subtitle track (:func:`storyboard.cut.subtitles.track`).
 
+    An MP4 or MOV film has its index at its start, where a player reading it over the
+    network looks first. ``packets``, if given, is at most how many packets ``audio`` (when a
+    function) and ``subtitles`` give: then the index is written into room kept for it at the
+    start (:func:`index_room`); else it is moved there once the film is written
+    (``faststart``: a second pass over the whole film, 5% of P1's join).
+
     Raises:
         BuildError: a file cannot be read or written, or timestamps cannot be made to work.
     """
     if not parts:
         raise BuildError("the cut has no video to join")
-    options = {"movflags": "+faststart"} if fmt in ("MP4", "MOV") else {}
     try:
         with ExitStack() as stack:
+            audio_in = stack.enter_context(av.open(str(audio))) if isinstance(audio, Path) else None
+            if audio_in is not None and packets is not None:
+                copied = audio_in.streams.audio[0].frames  # 0 where the container does not say
+                packets = packets + copied if copied > 0 else None
+            options = _options(fmt, parts, packets)
             output = av.open(str(out), "w", format=CONTAINERS[fmt], options=options)
             stack.callback(output.close)
             template = stack.enter_context(open_packets(parts[0].index.path))
             video = output.add_stream_from_template(template.streams.video[0])
             video.time_base = TIME_BASE
-            if isinstance(audio, Path):
-                audio_in = stack.enter_context(av.open(str(audio)))
+            if audio_in is not None:
                 sound = output.add_stream_from_template(audio_in.streams.audio[0])
                 sound_packets = _audio_packets(audio_in, sound)
             else:
+                assert not isinstance(audio, Path)
                 sound_packets = audio(output)
             pictures = _video_packets(parts, video, bytes(parts[0].index.extradata))
             if subtitles is not None:  # ready packets, like the picture's: merged by time
@@ -109,6 +132,20 @@ def join(
             _merge(output, pictures, sound_packets)
     except av.error.FFmpegError as exc:
         raise BuildError(f"the cut could not write '{out.name}': {exc}") from exc
+
+
+def index_room(packets: int) -> int:
+    """Bytes to keep at an MP4 or MOV film's start for the index of ``packets`` packets."""
+    return INDEX_ROOM + INDEX_BYTES_PER_PACKET * packets
+
+
+def _options(fmt: Format, parts: Sequence[Part], packets: int | None) -> dict[str, str]:
+    """The muxer's options: where an MP4 or MOV film's index goes (see :func:`join`)."""
+    if fmt not in ("MP4", "MOV"):
+        return {}
+    if packets is None:
+        return {"movflags": "+faststart"}
+    return {"moov_size": str(index_room(packets + sum(p.frames for p in parts)))}
 
 
 def _merge(output: Any, video: Iterator[tuple[int, Any]], sound: Iterator[tuple[int, Any]]) -> None:
@@ -286,6 +323,7 @@ __all__ = [
     "TIME_BASE",
     "AudioPackets",
     "Part",
+    "index_room",
     "join",
     "read_packet",
 ]
