@@ -53,6 +53,7 @@ from storyboard.cut.sound import EncodedRuns, SoundPlan, encode_runs, plan_sound
 from storyboard.cut.sound import add_stream as add_sound_stream
 from storyboard.cut.sound import packets as sound_packets
 from storyboard.cut.streams import VideoIndex, index_video
+from storyboard.cut.subtitles import packets_at_most as subtitle_packets
 from storyboard.cut.subtitles import track as subtitle_track
 from storyboard.cut.timeline import FPS, Timeline, TimelineClip
 from storyboard.language.model import Format
@@ -306,11 +307,10 @@ def assemble(
 
 
 def _packets(sound: SoundPlan | None, timeline: Timeline) -> int:
-    """At most how many packets the film's sound (when spliced from ``sound``) and subtitles
-    give the join: a packet a run's frame, and a subtitle track's a cue and a gap before each
-    and after the last (the muxer fills gaps with empty cues)."""
+    """At most how many packets the film's sound (when spliced from ``sound``: a packet a
+    run's frame) and subtitles give the join."""
     spliced = sum(run.count for run in sound.runs) if sound is not None else 0
-    return spliced + (2 * len(timeline.subtitles) + 1 if timeline.subtitles else 0)
+    return spliced + subtitle_packets(timeline.subtitles)
 
 
 def _track(sound: SoundPlan | None, runs: EncodedRuns) -> AudioPackets:

@@ -94,6 +94,12 @@ def _frames(cue: Subtitle, timeline: Timeline) -> tuple[int, int] | None:
     return (first, last) if first < last and cue.text.strip() else None
 
 
+def packets_at_most(cues: Sequence[Subtitle]) -> int:
+    """How many packets :func:`track` of ``cues`` puts in the film at most: a cue each, and
+    an empty one where the muxer fills the gap before a cue or after the last."""
+    return 2 * len(cues) + 1 if cues else 0
+
+
 def track(cues: Sequence[Subtitle], fmt: str) -> Any:
     """A function adding the film's subtitle stream to an output container and yielding its
     packets with their times in :data:`storyboard.cut.mux.CLOCK` ticks (as :func:`storyboard.

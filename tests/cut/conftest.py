@@ -124,6 +124,16 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="session")
+def stereo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Sources whose AAC the film can reuse: 48 kHz stereo AAC-LC, as ffmpeg writes it."""
+    root = tmp_path_factory.mktemp("stereo")
+    return {
+        "a": render_source(root / "a.mp4", 3, stereo=True),
+        "b": render_source(root / "b.mp4", 3, pattern="testsrc", stereo=True),
+    }
+
+
 StoryboardFactory = Callable[..., Compiled]
 
 

@@ -14,7 +14,7 @@ import pytest
 from storyboard.cut import assemble, build_timeline, measure_videos
 from storyboard.cut.mux import INDEX_BYTES_PER_PACKET, index_room, join
 from storyboard.cut.subtitles import with_subtitles
-from tests.cut.conftest import StoryboardFactory, render_source, video_packets
+from tests.cut.conftest import StoryboardFactory, video_packets
 from tests.cut.test_assemble import cut_film, storyboard_text
 
 # the module, not the function `storyboard.cut` exports under its name
@@ -47,16 +47,6 @@ def packet_counts(path: Path) -> dict[str, int]:
                 kind = packet.stream.type
                 counts[kind] = counts.get(kind, 0) + 1
     return counts
-
-
-@pytest.fixture(scope="module")
-def stereo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Takes whose AAC the film reuses: 48 kHz stereo AAC-LC."""
-    root = tmp_path_factory.mktemp("stereo")
-    return {
-        "a": render_source(root / "a.mp4", 3, stereo=True),
-        "b": render_source(root / "b.mp4", 3, pattern="testsrc", stereo=True),
-    }
 
 
 @pytest.fixture

@@ -10,27 +10,16 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 
 from storyboard.cut import Timeline, index_videos
 from storyboard.cut.audio import film_audio, film_window
 from storyboard.cut.ffmpeg import ffmpeg_exe
 from storyboard.cut.sound import FRAME, MAX_SHIFT, plan_sound, silent_frame
-from tests.cut.conftest import BURST_AT, BURST_EVERY, StoryboardFactory, onsets, render_source
+from tests.cut.conftest import BURST_AT, BURST_EVERY, StoryboardFactory, onsets
 from tests.cut.test_assemble import cut_film
 
 Stereo = NDArray[np.float32]
-
-
-@pytest.fixture(scope="module")
-def stereo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Sources whose AAC the film can reuse: 48 kHz stereo AAC-LC, as ffmpeg writes it."""
-    root = tmp_path_factory.mktemp("stereo")
-    return {
-        "a": render_source(root / "a.mp4", 3, stereo=True),
-        "b": render_source(root / "b.mp4", 3, pattern="testsrc", stereo=True),
-    }
 
 
 def stereo_audio(path: Path) -> Stereo:
